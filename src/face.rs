@@ -1,0 +1,24 @@
+//! The face pipeline: image bytes in, one L2-normalised embedding (or a precise reason why not) out.
+//!
+//! Nothing in here knows about HTTP or storage. The stages are separate modules so each can be tested
+//! and benchmarked on its own; [`engine::FaceEngine`] chains them and [`pool::InferencePool`] runs
+//! engines on dedicated threads.
+
+pub mod align;
+pub mod decode;
+pub mod detect;
+pub mod embed;
+pub mod engine;
+pub mod models;
+pub mod policy;
+pub mod pool;
+pub mod profile;
+pub mod runtime;
+
+pub use decode::DecodeError;
+pub use detect::Detection;
+pub use embed::Embedding;
+pub use engine::{Analysis, FaceEngine, FaceError, ModelInfo, StageTimings};
+pub use policy::{FacePolicy, Purpose};
+pub use pool::{InferencePool, PoolError};
+pub use profile::ModelProfile;

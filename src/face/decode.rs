@@ -1,0 +1,139 @@
+//! Untrusted bytes to an upright RGB image, refusing decompression bombs before they allocate.
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DecodeError {
+    #[error("the file is not a JPEG, PNG or WebP image")]
+    Unsupported,
+    #[error("the image could not be decoded: {0}")]
+    Corrupt(String),
+    #[error("the image is {width}x{height} pixels, more than the {max_pixels} allowed")]
+    TooLarge {
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+    },
+}
+
+/// Which container the bytes are, judged by content (magic numbers), never by file name.
+pub fn sniff_format(bytes: &[u8]) -> Option<ImageFormat> {
+    match image::guess_format(bytes).ok()? {
+        f @ (ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP) => Some(f),
+        _ => None,
+    }
+}
+
+/// Decodes JPEG/PNG/WebP, applies EXIF orientation, drops alpha and expands grayscale.
+///
+/// The header's dimensions are checked against `max_pixels` before any pixel buffer is allocated, and
+/// the decoder also gets an allocation limit, so a small file declaring 100000x100000 pixels costs
+/// nothing.
+pub fn decode_rgb(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, DecodeError> {
+    let format = sniff_format(bytes).ok_or(DecodeError::Unsupported)?;
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    let mut limits = Limits::default();
+    // RGBA16 is the widest layout these formats decode to; anything beyond is a bomb.
+    limits.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(1 << 20));
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(classify)?;
+    let (width, height) = decoder.dimensions();
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(DecodeError::TooLarge {
+            width,
+            height,
+            max_pixels,
+        });
+    }
+    if width == 0 || height == 0 {
+        return Err(DecodeError::Corrupt("the image has no pixels".into()));
+    }
+    // A missing or malformed EXIF block means "as stored", as every viewer treats it.
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(classify)?;
+    image.apply_orientation(orientation);
+    Ok(match image {
+        DynamicImage::ImageRgb8(rgb) => rgb,
+        other => other.into_rgb8(),
+    })
+}
+
+fn classify(err: image::ImageError) -> DecodeError {
+    match err {
+        image::ImageError::Unsupported(_) => DecodeError::Unsupported,
+        image::ImageError::Limits(_) => {
+            DecodeError::Corrupt("the image exceeds the decoder's memory limit".into())
+        }
+        other => DecodeError::Corrupt(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn png(width: u32, height: u32) -> Vec<u8> {
+        let img = RgbImage::from_pixel(width, height, image::Rgb([10, 20, 30]));
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn decodes_a_small_png() {
+        let img = decode_rgb(&png(4, 3), 100).unwrap();
+        assert_eq!(img.dimensions(), (4, 3));
+        assert_eq!(img.get_pixel(0, 0).0, [10, 20, 30]);
+    }
+
+    #[test]
+    fn refuses_an_image_over_the_pixel_limit_from_its_header() {
+        let err = decode_rgb(&png(20, 10), 100).unwrap_err();
+        assert_eq!(
+            err,
+            DecodeError::TooLarge {
+                width: 20,
+                height: 10,
+                max_pixels: 100
+            }
+        );
+    }
+
+    #[test]
+    fn a_png_declaring_huge_dimensions_is_refused_without_allocating() {
+        let mut bytes = png(1, 1);
+        // IHDR width/height live at bytes 16..24; the CRC is then wrong, which must not matter.
+        bytes[16..20].copy_from_slice(&100_000u32.to_be_bytes());
+        bytes[20..24].copy_from_slice(&100_000u32.to_be_bytes());
+        let err = decode_rgb(&bytes, 40_000_000).unwrap_err();
+        assert!(
+            matches!(err, DecodeError::TooLarge { .. } | DecodeError::Corrupt(_)),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn text_and_gif_are_unsupported() {
+        assert_eq!(
+            decode_rgb(b"hello world, not an image", 100),
+            Err(DecodeError::Unsupported)
+        );
+        assert_eq!(
+            decode_rgb(b"GIF89a\x01\x00\x01\x00", 100),
+            Err(DecodeError::Unsupported)
+        );
+        assert_eq!(decode_rgb(b"", 100), Err(DecodeError::Unsupported));
+    }
+
+    #[test]
+    fn a_truncated_png_is_corrupt_not_a_panic() {
+        let bytes = png(64, 64);
+        let err = decode_rgb(&bytes[..bytes.len() / 2], 1 << 20).unwrap_err();
+        assert!(matches!(err, DecodeError::Corrupt(_)), "{err:?}");
+    }
+}

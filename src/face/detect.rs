@@ -1,0 +1,402 @@
+//! SCRFD face detection: letterbox, run, decode the stride heads, non-maximum suppression.
+//!
+//! Mirrors InsightFace's `SCRFD.detect` (python-package `insightface/model_zoo/scrfd.py`) so that
+//! boxes and landmarks match the reference pipeline to a fraction of a pixel.
+
+use std::path::Path;
+
+use image::RgbImage;
+use ndarray::Array4;
+use ort::session::Session;
+use ort::value::TensorRef;
+
+use super::runtime::{ModelError, open_session};
+
+/// One detected face in original image pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    /// `[x1, y1, x2, y2]`.
+    pub bbox: [f32; 4],
+    pub score: f32,
+    /// Left eye, right eye, nose, left and right mouth corners (as seen in the image).
+    pub landmarks: [[f32; 2]; 5],
+}
+
+impl Detection {
+    pub fn area(&self) -> f32 {
+        (self.bbox[2] - self.bbox[0]).max(0.0) * (self.bbox[3] - self.bbox[1]).max(0.0)
+    }
+
+    pub fn eye_distance(&self) -> f32 {
+        let [l, r] = [self.landmarks[0], self.landmarks[1]];
+        ((l[0] - r[0]).powi(2) + (l[1] - r[1]).powi(2)).sqrt()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct DetectorSettings {
+    /// Square canvas side the image is letterboxed into (a multiple of 32), unless the model fixes it.
+    pub input_size: u32,
+    pub score_threshold: f32,
+    pub nms_threshold: f32,
+}
+
+impl Default for DetectorSettings {
+    fn default() -> Self {
+        Self {
+            input_size: 640,
+            score_threshold: 0.5,
+            nms_threshold: 0.4,
+        }
+    }
+}
+
+pub struct Detector {
+    session: Session,
+    input_name: String,
+    canvas: (u32, u32),
+    settings: DetectorSettings,
+}
+
+impl Detector {
+    pub fn load(
+        path: &Path,
+        intra_threads: usize,
+        settings: DetectorSettings,
+    ) -> Result<Self, ModelError> {
+        let session = open_session(path, intra_threads)?;
+        let interface = |message: String| ModelError::Interface {
+            path: path.to_path_buf(),
+            message,
+        };
+        let input = session
+            .inputs()
+            .first()
+            .ok_or_else(|| interface("the model declares no input".into()))?;
+        let dims: Vec<i64> = input
+            .dtype()
+            .tensor_shape()
+            .map(|s| s.to_vec())
+            .unwrap_or_default();
+        if dims.len() != 4 {
+            return Err(interface(format!(
+                "expected a [1,3,H,W] input, found {dims:?}"
+            )));
+        }
+        // A model exported with a fixed canvas dictates it; a dynamic one takes the configured size.
+        let canvas = if dims[2] > 0 && dims[3] > 0 {
+            (dims[3] as u32, dims[2] as u32)
+        } else {
+            (settings.input_size, settings.input_size)
+        };
+        let mut heads = [0usize; 3];
+        for output in session.outputs() {
+            match output
+                .dtype()
+                .tensor_shape()
+                .and_then(|s| s.last().copied())
+            {
+                Some(1) => heads[0] += 1,
+                Some(4) => heads[1] += 1,
+                Some(10) => heads[2] += 1,
+                _ => {}
+            }
+        }
+        if heads[0] == 0 || heads[0] != heads[1] || heads[1] != heads[2] {
+            return Err(interface(format!(
+                "not an SCRFD detector with landmarks: expected equal numbers of score/box/landmark outputs, found {heads:?}"
+            )));
+        }
+        Ok(Self {
+            input_name: input.name().to_string(),
+            session,
+            canvas,
+            settings,
+        })
+    }
+
+    /// All faces above the score threshold after NMS, highest score first.
+    pub fn detect(&mut self, image: &RgbImage) -> Result<Vec<Detection>, String> {
+        let lb = letterbox(image, self.canvas.0, self.canvas.1);
+        let input = TensorRef::from_array_view(&lb.tensor).map_err(|e| e.to_string())?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.input_name.as_str() => input])
+            .map_err(|e| e.to_string())?;
+        let mut heads = Vec::with_capacity(outputs.len());
+        for i in 0..outputs.len() {
+            let (shape, data) = outputs[i]
+                .try_extract_tensor::<f32>()
+                .map_err(|e| e.to_string())?;
+            heads.push(Head {
+                last_dim: shape.last().copied().unwrap_or(0) as usize,
+                data,
+            });
+        }
+        let mut dets = decode_heads(&heads, self.canvas, self.settings.score_threshold)?;
+        let inv = 1.0 / lb.scale;
+        for d in &mut dets {
+            d.bbox.iter_mut().for_each(|v| *v *= inv);
+            d.landmarks.iter_mut().flatten().for_each(|v| *v *= inv);
+        }
+        Ok(nms(dets, self.settings.nms_threshold))
+    }
+}
+
+/// The model input: the image resized keeping its aspect ratio into the top-left of a zero canvas,
+/// RGB, (x − 127.5) / 128, NCHW.
+pub struct Letterbox {
+    pub tensor: Array4<f32>,
+    /// Model pixels per original pixel.
+    pub scale: f32,
+}
+
+pub fn letterbox(image: &RgbImage, canvas_w: u32, canvas_h: u32) -> Letterbox {
+    let (w, h) = image.dimensions();
+    let im_ratio = h as f64 / w as f64;
+    let model_ratio = canvas_h as f64 / canvas_w as f64;
+    // Truncation as in InsightFace (`int(...)`), so the scale matches theirs exactly.
+    let (new_w, new_h) = if im_ratio > model_ratio {
+        (((canvas_h as f64 / im_ratio) as u32).max(1), canvas_h)
+    } else {
+        (canvas_w, ((canvas_w as f64 * im_ratio) as u32).max(1))
+    };
+    let scale = new_h as f32 / h as f32;
+    let (cw, ch) = (canvas_w as usize, canvas_h as usize);
+    let pad = (0.0 - 127.5) / 128.0;
+    let mut tensor = Array4::<f32>::from_elem((1, 3, ch, cw), pad);
+    let xs = resize_taps(w, new_w);
+    let ys = resize_taps(h, new_h);
+    let src = image.as_raw();
+    let stride = w as usize * 3;
+    let plane = cw * ch;
+    let out = tensor
+        .as_slice_mut()
+        .expect("freshly allocated arrays are contiguous");
+    for (dy, ty) in ys.iter().enumerate() {
+        let row0 = &src[ty.i0 * stride..][..stride];
+        let row1 = &src[ty.i1 * stride..][..stride];
+        for (dx, tx) in xs.iter().enumerate() {
+            for c in 0..3 {
+                let top = row0[tx.i0 * 3 + c] as i32 * tx.w0 + row0[tx.i1 * 3 + c] as i32 * tx.w1;
+                let bottom =
+                    row1[tx.i0 * 3 + c] as i32 * tx.w0 + row1[tx.i1 * 3 + c] as i32 * tx.w1;
+                let v =
+                    (top as i64 * ty.w0 as i64 + bottom as i64 * ty.w1 as i64 + (1 << 21)) >> 22;
+                out[c * plane + dy * cw + dx] = (v as f32 - 127.5) / 128.0;
+            }
+        }
+    }
+    Letterbox { tensor, scale }
+}
+
+/// Two source indices and 11-bit fixed-point weights for one output coordinate of a bilinear resize.
+struct Tap {
+    i0: usize,
+    i1: usize,
+    w0: i32,
+    w1: i32,
+}
+
+/// Sampling positions of OpenCV's `INTER_LINEAR` resize (half-pixel centres, edge clamping, 2048-step
+/// weights), which the reference pipeline uses; a filtered resize would shift detections slightly.
+fn resize_taps(src_len: u32, dst_len: u32) -> Vec<Tap> {
+    let scale = src_len as f64 / dst_len as f64;
+    let last = src_len as i64 - 1;
+    (0..dst_len)
+        .map(|d| {
+            let f = ((d as f64 + 0.5) * scale - 0.5) as f32;
+            let mut i = f.floor() as i64;
+            let mut frac = f - i as f32;
+            if i < 0 {
+                i = 0;
+                frac = 0.0;
+            }
+            if i >= last {
+                i = last;
+                frac = 0.0;
+            }
+            let w0 = ((1.0 - frac) * 2048.0).round() as i32;
+            Tap {
+                i0: i as usize,
+                i1: (i + 1).min(last) as usize,
+                w0,
+                w1: 2048 - w0,
+            }
+        })
+        .collect()
+}
+
+/// One output tensor of the detector, flattened.
+pub struct Head<'a> {
+    pub last_dim: usize,
+    pub data: &'a [f32],
+}
+
+/// Turns SCRFD's per-stride heads into candidate faces in canvas pixels.
+///
+/// Output names and order differ between SCRFD exports, so heads are grouped by their last dimension
+/// (1 = score, 4 = box distances, 10 = landmark offsets) and ordered by row count: the finest stride
+/// has the most anchors.
+pub fn decode_heads(
+    heads: &[Head<'_>],
+    canvas: (u32, u32),
+    threshold: f32,
+) -> Result<Vec<Detection>, String> {
+    let group = |dim: usize| {
+        let mut g: Vec<&Head<'_>> = heads.iter().filter(|h| h.last_dim == dim).collect();
+        g.sort_by_key(|h| std::cmp::Reverse(h.data.len() / dim));
+        g
+    };
+    let (scores, boxes, kps) = (group(1), group(4), group(10));
+    let strides: &[u32] = match scores.len() {
+        3 => &[8, 16, 32],
+        5 => &[8, 16, 32, 64, 128],
+        n => return Err(format!("unexpected number of detector levels: {n}")),
+    };
+    if boxes.len() != scores.len() || kps.len() != scores.len() {
+        return Err("detector heads do not pair up".into());
+    }
+    let mut dets = Vec::new();
+    for (level, &stride) in strides.iter().enumerate() {
+        let (fw, fh) = ((canvas.0 / stride) as usize, (canvas.1 / stride) as usize);
+        let n = scores[level].data.len();
+        if fw * fh == 0
+            || n % (fw * fh) != 0
+            || boxes[level].data.len() != n * 4
+            || kps[level].data.len() != n * 10
+        {
+            return Err(format!("detector level {level} has an unexpected size"));
+        }
+        let anchors = n / (fw * fh);
+        let s = stride as f32;
+        for (i, &score) in scores[level].data.iter().enumerate() {
+            if score < threshold {
+                continue;
+            }
+            let cell = i / anchors;
+            let (cx, cy) = ((cell % fw) as f32 * s, (cell / fw) as f32 * s);
+            let b = &boxes[level].data[i * 4..i * 4 + 4];
+            let k = &kps[level].data[i * 10..i * 10 + 10];
+            let mut landmarks = [[0.0; 2]; 5];
+            for (j, point) in landmarks.iter_mut().enumerate() {
+                *point = [cx + k[2 * j] * s, cy + k[2 * j + 1] * s];
+            }
+            dets.push(Detection {
+                bbox: [cx - b[0] * s, cy - b[1] * s, cx + b[2] * s, cy + b[3] * s],
+                score,
+                landmarks,
+            });
+        }
+    }
+    Ok(dets)
+}
+
+/// Greedy NMS by score, with InsightFace's inclusive-pixel (+1) box areas.
+pub fn nms(mut dets: Vec<Detection>, iou_threshold: f32) -> Vec<Detection> {
+    dets.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let area = |d: &Detection| (d.bbox[2] - d.bbox[0] + 1.0) * (d.bbox[3] - d.bbox[1] + 1.0);
+    let mut keep: Vec<Detection> = Vec::new();
+    for d in dets {
+        let suppressed = keep.iter().any(|k| {
+            let w = (k.bbox[2].min(d.bbox[2]) - k.bbox[0].max(d.bbox[0]) + 1.0).max(0.0);
+            let h = (k.bbox[3].min(d.bbox[3]) - k.bbox[1].max(d.bbox[1]) + 1.0).max(0.0);
+            let inter = w * h;
+            inter / (area(k) + area(&d) - inter) > iou_threshold
+        });
+        if !suppressed {
+            keep.push(d);
+        }
+    }
+    keep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(bbox: [f32; 4], score: f32) -> Detection {
+        Detection {
+            bbox,
+            score,
+            landmarks: [[0.0; 2]; 5],
+        }
+    }
+
+    #[test]
+    fn letterbox_keeps_aspect_and_pads_bottom_right() {
+        let img = RgbImage::from_pixel(200, 100, image::Rgb([255, 127, 0]));
+        let lb = letterbox(&img, 64, 64);
+        assert_eq!(lb.scale, 32.0 / 100.0);
+        let t = &lb.tensor;
+        assert!((t[[0, 0, 0, 0]] - (255.0 - 127.5) / 128.0).abs() < 1e-6);
+        assert!((t[[0, 2, 31, 63]] - (0.0 - 127.5) / 128.0).abs() < 1e-6);
+        // Row 32 onwards is padding.
+        assert!((t[[0, 0, 32, 0]] - (-127.5 / 128.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn resize_taps_match_opencv_half_pixel_centres() {
+        let taps = resize_taps(4, 2);
+        // dst 0 samples src 0.5: half of pixels 0 and 1.
+        assert_eq!((taps[0].i0, taps[0].i1, taps[0].w0), (0, 1, 1024));
+        assert_eq!((taps[1].i0, taps[1].i1, taps[1].w0), (2, 3, 1024));
+        let up = resize_taps(2, 4);
+        assert_eq!((up[0].i0, up[0].w0), (0, 2048));
+        assert_eq!((up[3].i0, up[3].w0), (1, 2048));
+    }
+
+    #[test]
+    fn nms_drops_overlapping_lower_scores_and_keeps_separate_faces() {
+        let kept = nms(
+            vec![
+                det([0.0, 0.0, 10.0, 10.0], 0.6),
+                det([1.0, 1.0, 11.0, 11.0], 0.9),
+                det([50.0, 50.0, 60.0, 60.0], 0.7),
+            ],
+            0.4,
+        );
+        let scores: Vec<f32> = kept.iter().map(|d| d.score).collect();
+        assert_eq!(scores, vec![0.9, 0.7]);
+    }
+
+    #[test]
+    fn decode_places_anchors_on_the_stride_grid() {
+        // A 64x64 canvas: strides 8/16/32 give 8x8, 4x4 and 2x2 cells, 2 anchors each.
+        let sizes = [128usize, 32, 8];
+        let mut scores: Vec<Vec<f32>> = sizes.iter().map(|&n| vec![0.0; n]).collect();
+        let boxes: Vec<Vec<f32>> = sizes.iter().map(|&n| vec![1.0; n * 4]).collect();
+        let kps: Vec<Vec<f32>> = sizes.iter().map(|&n| vec![0.5; n * 10]).collect();
+        // Level 1 (stride 16), cell (x=2, y=1) = index 6, second anchor.
+        scores[1][6 * 2 + 1] = 0.9;
+        let mut heads = Vec::new();
+        for i in 0..3 {
+            heads.push(Head {
+                last_dim: 1,
+                data: &scores[i],
+            });
+            heads.push(Head {
+                last_dim: 4,
+                data: &boxes[i],
+            });
+            heads.push(Head {
+                last_dim: 10,
+                data: &kps[i],
+            });
+        }
+        let dets = decode_heads(&heads, (64, 64), 0.5).unwrap();
+        assert_eq!(dets.len(), 1);
+        assert_eq!(dets[0].bbox, [16.0, 0.0, 48.0, 32.0]);
+        assert_eq!(dets[0].landmarks[0], [40.0, 24.0]);
+    }
+
+    #[test]
+    fn decode_rejects_heads_that_do_not_pair_up() {
+        let data = vec![0.0; 8];
+        let heads = [Head {
+            last_dim: 1,
+            data: &data,
+        }];
+        assert!(decode_heads(&heads, (64, 64), 0.5).is_err());
+    }
+}

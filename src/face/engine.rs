@@ -1,0 +1,168 @@
+//! One thread's complete pipeline: decode → detect → select → align → embed, with stage timings.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use image::RgbImage;
+use serde::Serialize;
+
+use super::align::norm_crop;
+use super::decode::{DecodeError, decode_rgb};
+use super::detect::{Detection, Detector, DetectorSettings};
+use super::embed::{Embedding, Recognizer};
+use super::policy::{FacePolicy, Purpose, Rejection};
+use super::profile::ModelProfile;
+use super::runtime::ModelError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FaceError {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    /// The model failed on a valid image: a server fault, not the client's.
+    #[error("inference failed: {0}")]
+    Inference(String),
+}
+
+/// A model file as loaded: the name users configure and the digest that pins its behaviour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelId {
+    pub name: String,
+    pub sha256: String,
+}
+
+/// What was loaded, shared by every worker and reported by the API.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModelInfo {
+    pub detector: ModelId,
+    pub recognizer: ModelId,
+    pub profile: ModelProfile,
+    pub threshold: f32,
+}
+
+/// Everything a worker needs to build its own engine.
+#[derive(Debug, Clone)]
+pub struct EngineSpec {
+    pub detector_path: PathBuf,
+    pub recognizer_path: PathBuf,
+    pub profile: ModelProfile,
+    pub detector: DetectorSettings,
+    pub policy: FacePolicy,
+    pub max_pixels: u64,
+    pub intra_threads: usize,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct StageTimings {
+    pub decode_ms: f64,
+    pub detect_ms: f64,
+    pub align_ms: f64,
+    pub embed_ms: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    pub embedding: Embedding,
+    pub face: Detection,
+    pub faces_detected: usize,
+    pub width: u32,
+    pub height: u32,
+    pub timings: StageTimings,
+}
+
+pub struct FaceEngine {
+    detector: Detector,
+    recognizer: Recognizer,
+    policy: FacePolicy,
+    max_pixels: u64,
+}
+
+fn ms(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
+
+impl FaceEngine {
+    pub fn load(spec: &EngineSpec) -> Result<Self, ModelError> {
+        Ok(Self {
+            detector: Detector::load(&spec.detector_path, spec.intra_threads, spec.detector)?,
+            recognizer: Recognizer::load(
+                &spec.recognizer_path,
+                spec.intra_threads,
+                spec.profile.clone(),
+            )?,
+            policy: spec.policy,
+            max_pixels: spec.max_pixels,
+        })
+    }
+
+    /// Runs both models once so the first real request does not pay for lazy initialisation, and
+    /// proves they produce output of the expected shape.
+    pub fn warm_up(&mut self) -> Result<(), String> {
+        let blank = RgbImage::from_pixel(640, 480, image::Rgb([128, 128, 128]));
+        self.detector.detect(&blank)?;
+        self.recognizer
+            .embed(&RgbImage::from_pixel(112, 112, image::Rgb([128, 100, 90])))
+            .map(|_| ())
+    }
+
+    pub fn decode(&self, bytes: &[u8]) -> Result<RgbImage, DecodeError> {
+        decode_rgb(bytes, self.max_pixels)
+    }
+
+    pub fn detect(&mut self, image: &RgbImage) -> Result<Vec<Detection>, FaceError> {
+        self.detector.detect(image).map_err(FaceError::Inference)
+    }
+
+    pub fn embed_face(
+        &mut self,
+        image: &RgbImage,
+        face: &Detection,
+    ) -> Result<(RgbImage, Embedding), FaceError> {
+        let crop = norm_crop(image, &face.landmarks).ok_or(Rejection::NoFace)?;
+        let embedding = self.recognizer.embed(&crop).map_err(FaceError::Inference)?;
+        Ok((crop, embedding))
+    }
+
+    pub fn analyze(&mut self, bytes: &[u8], purpose: Purpose) -> Result<Analysis, FaceError> {
+        let start = Instant::now();
+        let image = self.decode(bytes)?;
+        let decode_ms = ms(start);
+        let mut analysis = self.analyze_image(&image, purpose)?;
+        analysis.timings.decode_ms = decode_ms;
+        Ok(analysis)
+    }
+
+    pub fn analyze_image(
+        &mut self,
+        image: &RgbImage,
+        purpose: Purpose,
+    ) -> Result<Analysis, FaceError> {
+        let start = Instant::now();
+        let faces = self.detect(image)?;
+        let detect_ms = ms(start);
+        let subject = self
+            .policy
+            .select(&faces, image.width(), image.height(), purpose)?;
+        let face = faces[subject].clone();
+        let start = Instant::now();
+        let crop = norm_crop(image, &face.landmarks).ok_or(Rejection::NoFace)?;
+        let align_ms = ms(start);
+        let start = Instant::now();
+        let embedding = self.recognizer.embed(&crop).map_err(FaceError::Inference)?;
+        let embed_ms = ms(start);
+        Ok(Analysis {
+            embedding,
+            face,
+            faces_detected: faces.len(),
+            width: image.width(),
+            height: image.height(),
+            timings: StageTimings {
+                decode_ms: 0.0,
+                detect_ms,
+                align_ms,
+                embed_ms,
+            },
+        })
+    }
+}

@@ -1,0 +1,9 @@
+//! The face pipeline checked number by number against the Python reference pipeline (InsightFace
+//! SCRFD + norm_crop + onnxruntime) on the real photos in `../shared/faces`.
+
+mod support;
+
+mod reference;
+mod selection;
+mod special;
+mod verification;
