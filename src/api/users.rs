@@ -1,0 +1,62 @@
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use serde::Serialize;
+
+use super::{ApiError, AppState};
+use crate::auth::KeyId;
+use crate::domain::UserId;
+
+#[derive(Serialize)]
+pub struct UserResponse {
+    pub user_id: String,
+    pub references: usize,
+    pub reference_ids: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct DeleteResponse {
+    pub user_id: String,
+    pub deleted: bool,
+    pub objects_removed: usize,
+}
+
+fn user_id(path: Result<Path<String>, PathRejection>) -> Result<UserId, ApiError> {
+    let Path(raw) =
+        path.map_err(|_| ApiError::InvalidUserId("user_id in the path is not valid".into()))?;
+    UserId::parse(&raw).map_err(|e| ApiError::InvalidUserId(e.to_string()))
+}
+
+pub async fn get_user(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<UserResponse>, ApiError> {
+    let user = user_id(path)?;
+    let ids = state.service.user(&user).await?;
+    Ok(Json(UserResponse {
+        user_id: user.to_string(),
+        references: ids.len(),
+        reference_ids: ids,
+    }))
+}
+
+pub async fn delete_user(
+    State(state): State<AppState>,
+    key: Option<Extension<KeyId>>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<DeleteResponse>, ApiError> {
+    let user = user_id(path)?;
+    let outcome = state.service.delete_user(&user).await;
+    crate::middleware::audit(
+        "delete",
+        &user,
+        key.as_deref(),
+        outcome.as_ref().map(|_| ()).map_err(|e| e.to_string()),
+    );
+    let removed = outcome?;
+    Ok(Json(DeleteResponse {
+        user_id: user.to_string(),
+        deleted: true,
+        objects_removed: removed,
+    }))
+}

@@ -1,0 +1,202 @@
+//! The middleware stack, declared in one place.
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tracing::Instrument;
+use tracing::field::Empty;
+
+use crate::api::error::{ErrorCode, REQUEST_ID};
+use crate::api::{ApiError, AppState, MULTIPART_OVERHEAD};
+use crate::auth::KeyId;
+use crate::domain::UserId;
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Order, outermost first (the last `.layer` call wraps all before it):
+/// 1. request context: request id, the request's span and its access-log line; it sees every
+///    response, including those made by the layers inside it;
+/// 2. security headers, on every response (errors, panics, timeouts and CORS preflights included);
+/// 3. CORS from the configured allow-list;
+/// 4. panic catcher: a bug answers the error envelope instead of dropping the connection;
+/// 5. request timeout: nothing waits unboundedly;
+/// 6. upload size guard: a declared Content-Length over the limit is refused before the body is
+///    read (the multipart extractor also enforces the limit on what actually arrives).
+///
+/// Authentication is a route layer on the `/api` routes only (see `api::router`).
+pub fn stack(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    let mut router = router
+        .layer(from_fn_with_state(state.clone(), guard_upload_size))
+        .layer(from_fn_with_state(state.clone(), timeout))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::Internal.into_response()
+        }))
+        .layer(cors(&state.cors_origins));
+    let headers: [(HeaderName, &'static str); 6] = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::CACHE_CONTROL, "no-store"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (
+            HeaderName::from_static("cross-origin-resource-policy"),
+            "same-origin",
+        ),
+    ];
+    for (name, value) in headers {
+        router = router.layer(SetResponseHeaderLayer::overriding(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    if state.production {
+        router = router.layer(SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+        ));
+    }
+    router.layer(from_fn(request_context))
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-api-key"),
+            X_REQUEST_ID,
+        ])
+        .expose_headers([X_REQUEST_ID, header::RETRY_AFTER])
+}
+
+/// An incoming id is kept (so nginx's `$request_id` ties the logs together) only if it is short and plain.
+fn incoming_request_id(req: &Request) -> Option<String> {
+    let v = req.headers().get(&X_REQUEST_ID)?.to_str().ok()?;
+    let ok = (1..=64).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    ok.then(|| v.to_string())
+}
+
+async fn request_context(req: Request, next: Next) -> Response {
+    let id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        route = %route,
+        status = Empty,
+        latency_ms = Empty,
+        error = Empty,
+        key_id = Empty,
+        verified = Empty,
+        decode_ms = Empty,
+        detect_ms = Empty,
+        embed_ms = Empty,
+        storage_ms = Empty,
+        match_ms = Empty,
+    );
+    let start = Instant::now();
+    let mut response = REQUEST_ID
+        .scope(id.clone(), next.run(req))
+        .instrument(span.clone())
+        .await;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(X_REQUEST_ID, value);
+    }
+    span.record("status", response.status().as_u16());
+    span.record(
+        "latency_ms",
+        (start.elapsed().as_secs_f64() * 100_000.0).round() / 100.0,
+    );
+    if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
+        span.record("error", *code);
+    }
+    span.in_scope(|| tracing::info!("request completed"));
+    response
+}
+
+async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(state.request_timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::Timeout.into_response(),
+    }
+}
+
+async fn guard_upload_size(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > (state.max_upload_bytes + MULTIPART_OVERHEAD) as u64) {
+        return ApiError::PayloadTooLarge(state.max_upload_bytes).into_response();
+    }
+    next.run(req).await
+}
+
+fn presented_key(req: &Request) -> Option<&str> {
+    let headers = req.headers();
+    if let Some(auth) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let (scheme, key) = auth.split_once(' ')?;
+        return scheme.eq_ignore_ascii_case("bearer").then(|| key.trim());
+    }
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+}
+
+/// With no keys configured (development only: production refuses to start) the API is open.
+pub async fn require_api_key(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if state.api_keys.is_empty() {
+        return next.run(req).await;
+    }
+    match presented_key(&req).and_then(|k| state.api_keys.check(k)) {
+        Some(key_id) => {
+            tracing::Span::current().record("key_id", key_id.0.as_str());
+            req.extensions_mut().insert(key_id);
+            next.run(req).await
+        }
+        None => ApiError::Unauthorized.into_response(),
+    }
+}
+
+/// One audit line per change to biometric data: who (key id), whose data, what, and how it ended.
+pub fn audit(event: &str, user: &UserId, key: Option<&KeyId>, outcome: Result<(), String>) {
+    let key_id = key.map(|k| k.0.as_str()).unwrap_or("none");
+    match outcome {
+        Ok(()) => tracing::info!(target: "audit", event, user_id = %user, key_id, outcome = "ok"),
+        Err(e) => {
+            tracing::info!(target: "audit", event, user_id = %user, key_id, outcome = "error", reason = %e)
+        }
+    }
+}
