@@ -38,17 +38,9 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .route("/api/register", post(register::register))
         .route("/api/verify", post(verify::verify))
-        .route(
-            "/api/users/{user_id}",
-            get(users::get_user).delete(users::delete_user),
-        )
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::middleware::require_api_key,
-        ));
-    let open = Router::new()
-        .route("/health", get(health::health))
-        .route("/ready", get(health::ready));
+        .route("/api/users/{user_id}", get(users::get_user).delete(users::delete_user))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::middleware::require_api_key));
+    let open = Router::new().route("/health", get(health::health)).route("/ready", get(health::ready));
     let body_limit = state.max_upload_bytes + MULTIPART_OVERHEAD;
     crate::middleware::stack(
         protected

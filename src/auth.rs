@@ -22,25 +22,13 @@ impl ApiKeys {
     /// Comma-separated keys, each plain (at least 16 characters) or `sha256:<64 hex digits>`.
     pub fn parse(list: &str) -> Result<Self, String> {
         let mut keys = Vec::new();
-        for (i, item) in list
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .enumerate()
-        {
+        for (i, item) in list.split(',').map(str::trim).filter(|s| !s.is_empty()).enumerate() {
             if let Some(hex_digest) = item.strip_prefix("sha256:") {
-                let bytes = hex::decode(hex_digest)
-                    .map_err(|_| format!("entry {} is not sha256:<64 hex digits>", i + 1))?;
-                keys.push(
-                    bytes
-                        .try_into()
-                        .map_err(|_| format!("entry {} is not sha256:<64 hex digits>", i + 1))?,
-                );
+                let bytes =
+                    hex::decode(hex_digest).map_err(|_| format!("entry {} is not sha256:<64 hex digits>", i + 1))?;
+                keys.push(bytes.try_into().map_err(|_| format!("entry {} is not sha256:<64 hex digits>", i + 1))?);
             } else if item.len() < MIN_KEY_LEN {
-                return Err(format!(
-                    "entry {} is shorter than {MIN_KEY_LEN} characters",
-                    i + 1
-                ));
+                return Err(format!("entry {} is shorter than {MIN_KEY_LEN} characters", i + 1));
             } else {
                 keys.push(Sha256::digest(item.as_bytes()).into());
             }

@@ -33,9 +33,7 @@ pub async fn sdk_config(region: Option<&str>, endpoint_url: Option<&str>) -> Sdk
 /// Resolves credentials through the default chain and names where they came from, in the chain's
 /// own order (environment, profile/SSO, web identity, container, instance metadata).
 pub async fn credential_source(config: &SdkConfig) -> Result<String, String> {
-    let provider = config
-        .credentials_provider()
-        .ok_or("no credential provider is configured")?;
+    let provider = config.credentials_provider().ok_or("no credential provider is configured")?;
     provider.provide_credentials().await.map_err(|e| {
         format!(
             "no AWS credentials found ({}): set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY locally, or attach an \
@@ -47,18 +45,12 @@ pub async fn credential_source(config: &SdkConfig) -> Result<String, String> {
     Ok(if set("AWS_ACCESS_KEY_ID") {
         "environment variables (AWS_ACCESS_KEY_ID)"
     } else if set("AWS_PROFILE")
-        || std::path::Path::new(&format!(
-            "{}/.aws",
-            std::env::var("HOME").unwrap_or_default()
-        ))
-        .exists()
+        || std::path::Path::new(&format!("{}/.aws", std::env::var("HOME").unwrap_or_default())).exists()
     {
         "shared profile / SSO (~/.aws)"
     } else if set("AWS_WEB_IDENTITY_TOKEN_FILE") {
         "web identity token"
-    } else if set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
-        || set("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-    {
+    } else if set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") || set("AWS_CONTAINER_CREDENTIALS_FULL_URI") {
         "container (ECS) credentials"
     } else {
         "EC2 instance role (instance metadata)"

@@ -12,34 +12,28 @@ pub async fn run(raw: RawEnv, first: &Path, second: &Path) -> Result<(), String>
     let config = Config::from_raw(&raw).map_err(|e| e.to_string())?;
     let (spec, info) = crate::startup::model_spec(&config).map_err(|e| e.to_string())?;
     let mut engine = FaceEngine::load(&spec).map_err(|e| e.to_string())?;
-    let mut describe =
-        |path: &Path| -> Result<(serde_json::Value, Option<crate::face::Embedding>), String> {
-            let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            let start = Instant::now();
-            let image = match engine.decode(&bytes) {
-                Ok(image) => image,
-                Err(e) => return Ok((json!({ "file": path, "error": e.to_string() }), None)),
-            };
-            let faces = engine.detect(&image).map_err(|e| e.to_string())?;
-            let all: Vec<_> = faces
-                .iter()
-                .map(|f| json!({ "box": f.bbox, "score": f.score, "landmarks": f.landmarks }))
-                .collect();
-            match engine.analyze_image(&image, Purpose::Verify) {
-                Ok(a) => Ok((
-                    json!({
-                        "file": path, "width": a.width, "height": a.height, "faces": all,
-                        "subject": { "box": a.face.bbox, "score": a.face.score },
-                        "timings_ms": { "total": start.elapsed().as_secs_f64() * 1000.0, "detect": a.timings.detect_ms, "embed": a.timings.embed_ms },
-                    }),
-                    Some(a.embedding),
-                )),
-                Err(e) => Ok((
-                    json!({ "file": path, "faces": all, "error": e.to_string() }),
-                    None,
-                )),
-            }
+    let mut describe = |path: &Path| -> Result<(serde_json::Value, Option<crate::face::Embedding>), String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let start = Instant::now();
+        let image = match engine.decode(&bytes) {
+            Ok(image) => image,
+            Err(e) => return Ok((json!({ "file": path, "error": e.to_string() }), None)),
         };
+        let faces = engine.detect(&image).map_err(|e| e.to_string())?;
+        let all: Vec<_> =
+            faces.iter().map(|f| json!({ "box": f.bbox, "score": f.score, "landmarks": f.landmarks })).collect();
+        match engine.analyze_image(&image, Purpose::Verify) {
+            Ok(a) => Ok((
+                json!({
+                    "file": path, "width": a.width, "height": a.height, "faces": all,
+                    "subject": { "box": a.face.bbox, "score": a.face.score },
+                    "timings_ms": { "total": start.elapsed().as_secs_f64() * 1000.0, "detect": a.timings.detect_ms, "embed": a.timings.embed_ms },
+                }),
+                Some(a.embedding),
+            )),
+            Err(e) => Ok((json!({ "file": path, "faces": all, "error": e.to_string() }), None)),
+        }
+    };
     let (a, ea) = describe(first)?;
     let (b, eb) = describe(second)?;
     let similarity = ea.as_ref().zip(eb.as_ref()).map(|(x, y)| x.cosine(y));

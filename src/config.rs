@@ -58,12 +58,7 @@ pub const VARIABLES: &[&str] = &[
 ];
 
 /// Placeholder values that must never sign tokens in production.
-const DEFAULT_SECRET_KEYS: &[&str] = &[
-    "change-me",
-    "changeme",
-    "secret",
-    "dev-secret-key-change-me-please-000",
-];
+const DEFAULT_SECRET_KEYS: &[&str] = &["change-me", "changeme", "secret", "dev-secret-key-change-me-please-000"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppEnv {
@@ -144,21 +139,11 @@ pub struct RawEnv(HashMap<String, String>);
 
 impl RawEnv {
     pub fn from_process() -> Self {
-        Self(
-            VARIABLES
-                .iter()
-                .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
-                .collect(),
-        )
+        Self(VARIABLES.iter().filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v))).collect())
     }
 
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
-        Self(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        Self(pairs.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
@@ -173,9 +158,7 @@ impl RawEnv {
         match self.get("APP_ENV").map(str::to_ascii_lowercase).as_deref() {
             None | Some("development") | Some("dev") | Some("local") => Ok(AppEnv::Development),
             Some("production") | Some("prod") => Ok(AppEnv::Production),
-            Some(other) => Err(format!(
-                "APP_ENV={other} is not valid: use development or production"
-            )),
+            Some(other) => Err(format!("APP_ENV={other} is not valid: use development or production")),
         }
     }
 }
@@ -191,8 +174,7 @@ impl Parser<'_> {
         match self.raw.get(key) {
             None => default,
             Some(v) => v.parse().unwrap_or_else(|_| {
-                self.problems
-                    .push(format!("{key}={v} is not valid: expected {what}"));
+                self.problems.push(format!("{key}={v} is not valid: expected {what}"));
                 default
             }),
         }
@@ -207,9 +189,7 @@ impl Parser<'_> {
     ) -> T {
         let v = self.parse(key, default, &format!("a number from {lo} to {hi}"));
         if v < lo || v > hi {
-            self.problems.push(format!(
-                "{key}={v} is out of range: expected a number from {lo} to {hi}"
-            ));
+            self.problems.push(format!("{key}={v} is out of range: expected a number from {lo} to {hi}"));
             return default;
         }
         v
@@ -238,32 +218,20 @@ pub fn parse_size(value: &str) -> Option<usize> {
 
 impl Config {
     pub fn from_raw(raw: &RawEnv) -> Result<Self, ConfigError> {
-        let mut p = Parser {
-            raw,
-            problems: Vec::new(),
-        };
+        let mut p = Parser { raw, problems: Vec::new() };
         let app_env = raw.app_env().unwrap_or_else(|e| {
             p.problems.push(e);
             AppEnv::Development
         });
         let production = app_env == AppEnv::Production;
-        let host = p.parse(
-            "HOST",
-            IpAddr::from([127, 0, 0, 1]),
-            "an IP address such as 127.0.0.1 or 0.0.0.0",
-        );
+        let host = p.parse("HOST", IpAddr::from([127, 0, 0, 1]), "an IP address such as 127.0.0.1 or 0.0.0.0");
         let port = p.parse("PORT", 5000u16, "a port number (0 picks a free port)");
-        let log_format = match raw
-            .get("LOG_FORMAT")
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        let log_format = match raw.get("LOG_FORMAT").map(str::to_ascii_lowercase).as_deref() {
             None if production => LogFormat::Json,
             None | Some("text") | Some("pretty") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(other) => {
-                p.problems
-                    .push(format!("LOG_FORMAT={other} is not valid: use text or json"));
+                p.problems.push(format!("LOG_FORMAT={other} is not valid: use text or json"));
                 LogFormat::Text
             }
         };
@@ -289,19 +257,13 @@ impl Config {
                      environment file"
                         .into(),
                 );
-                StorageConfig::Local {
-                    data_dir: PathBuf::from("data"),
-                }
+                StorageConfig::Local { data_dir: PathBuf::from("data") }
             }
-            None => StorageConfig::Local {
-                data_dir: PathBuf::from(p.string("DATA_DIR", "data")),
-            },
+            None => StorageConfig::Local { data_dir: PathBuf::from(p.string("DATA_DIR", "data")) },
         };
         let prefix = normalise_prefix(raw.get("S3_PREFIX").unwrap_or(""));
         if prefix.contains("..") || prefix.starts_with('/') {
-            p.problems.push(format!(
-                "S3_PREFIX={prefix} is not valid: use a relative prefix such as faceauth/"
-            ));
+            p.problems.push(format!("S3_PREFIX={prefix} is not valid: use a relative prefix such as faceauth/"));
         }
 
         let (secret_key, secret_key_generated) = match raw.get("SECRET_KEY") {
@@ -323,10 +285,7 @@ impl Config {
                 );
                 (SecretString::from(String::new()), false)
             }
-            None => (
-                SecretString::from(hex::encode(uuid::Uuid::new_v4().as_bytes().repeat(2))),
-                true,
-            ),
+            None => (SecretString::from(hex::encode(uuid::Uuid::new_v4().as_bytes().repeat(2))), true),
         };
         let api_keys = match ApiKeys::parse(raw.get("API_KEYS").unwrap_or("")) {
             Ok(keys) => keys,
@@ -346,11 +305,7 @@ impl Config {
         let model_dir = PathBuf::from(p.string("MODEL_DIR", "models"));
         let in_dir = |name: String| {
             let path = PathBuf::from(&name);
-            if path.components().count() > 1 || path.is_absolute() {
-                path
-            } else {
-                model_dir.join(path)
-            }
+            if path.components().count() > 1 || path.is_absolute() { path } else { model_dir.join(path) }
         };
         let models = ModelConfig {
             detector: in_dir(p.string("DETECTOR_MODEL", "det_10g.onnx")),
@@ -359,14 +314,10 @@ impl Config {
             ort_dylib: PathBuf::from(p.string("ORT_DYLIB_PATH", ".ort/libonnxruntime.so.1.31.1")),
             dir: model_dir.clone(),
         };
-        let match_threshold = raw
-            .get("MATCH_THRESHOLD")
-            .map(|_| p.ranged("MATCH_THRESHOLD", 0.5f32, -1.0, 1.0));
+        let match_threshold = raw.get("MATCH_THRESHOLD").map(|_| p.ranged("MATCH_THRESHOLD", 0.5f32, -1.0, 1.0));
         let input_size = p.ranged("DETECTOR_INPUT_SIZE", 640u32, 128, 1280);
-        if input_size % 32 != 0 {
-            p.problems.push(format!(
-                "DETECTOR_INPUT_SIZE={input_size} is not a multiple of 32"
-            ));
+        if !input_size.is_multiple_of(32) {
+            p.problems.push(format!("DETECTOR_INPUT_SIZE={input_size} is not a multiple of 32"));
         }
         let detector = DetectorSettings {
             input_size,
@@ -383,26 +334,16 @@ impl Config {
             Some(v) => match parse_size(v) {
                 Some(n) if n >= 1024 => n,
                 _ => {
-                    p.problems.push(format!(
-                        "MAX_UPLOAD_SIZE={v} is not valid: use bytes or a size such as 16MiB"
-                    ));
+                    p.problems.push(format!("MAX_UPLOAD_SIZE={v} is not valid: use bytes or a size such as 16MiB"));
                     16 << 20
                 }
             },
         };
-        let cores = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let inference_threads = p.ranged("INFERENCE_THREADS", 1usize, 1, 256);
-        let inference_workers = p.ranged(
-            "INFERENCE_WORKERS",
-            (cores / inference_threads).max(1),
-            1,
-            256,
-        );
-        let secs = |p: &mut Parser, key: &str, default: u64, hi: u64| {
-            Duration::from_secs(p.ranged(key, default, 1, hi))
-        };
+        let inference_workers = p.ranged("INFERENCE_WORKERS", (cores / inference_threads).max(1), 1, 256);
+        let secs =
+            |p: &mut Parser, key: &str, default: u64, hi: u64| Duration::from_secs(p.ranged(key, default, 1, hi));
 
         let config = Config {
             app_env,
@@ -432,20 +373,11 @@ impl Config {
             cache_ttl: secs(&mut p, "EMBEDDING_CACHE_TTL_SECS", 300, 86_400),
             cors_origins: raw
                 .get("CORS_ORIGINS")
-                .map(|v| {
-                    v.split(',')
-                        .map(|s| s.trim().to_string())
-                        .filter(|s| !s.is_empty())
-                        .collect()
-                })
+                .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
                 .unwrap_or_default(),
             max_references_per_user: p.ranged("MAX_REFERENCES_PER_USER", 20usize, 1, 1000),
         };
-        if p.problems.is_empty() {
-            Ok(config)
-        } else {
-            Err(ConfigError(p.problems))
-        }
+        if p.problems.is_empty() { Ok(config) } else { Err(ConfigError(p.problems)) }
     }
 
     pub fn is_production(&self) -> bool {
@@ -459,18 +391,12 @@ impl Config {
 
 fn normalise_prefix(prefix: &str) -> String {
     let p = prefix.trim().trim_start_matches('/');
-    if p.is_empty() || p.ends_with('/') {
-        p.to_string()
-    } else {
-        format!("{p}/")
-    }
+    if p.is_empty() || p.ends_with('/') { p.to_string() } else { format!("{p}/") }
 }
 
 fn valid_bucket_name(name: &str) -> bool {
     (3..=63).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
         && name.starts_with(|c: char| c.is_ascii_alphanumeric())
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
@@ -487,12 +413,7 @@ mod tests {
     fn development_defaults_need_nothing() {
         let c = load(&[]).unwrap();
         assert_eq!(c.port, 5000);
-        assert_eq!(
-            c.storage,
-            StorageConfig::Local {
-                data_dir: PathBuf::from("data")
-            }
-        );
+        assert_eq!(c.storage, StorageConfig::Local { data_dir: PathBuf::from("data") });
         assert!(c.secret_key_generated);
         assert_eq!(c.models.detector, PathBuf::from("models/det_10g.onnx"));
         assert_eq!(c.max_upload_bytes, 16 << 20);
@@ -543,12 +464,8 @@ mod tests {
 
     #[test]
     fn model_names_resolve_inside_model_dir_but_paths_stay() {
-        let c = load(&[
-            ("MODEL_DIR", "/m"),
-            ("DETECTOR_MODEL", "det_500m.onnx"),
-            ("RECOGNIZER_MODEL", "/x/r.onnx"),
-        ])
-        .unwrap();
+        let c = load(&[("MODEL_DIR", "/m"), ("DETECTOR_MODEL", "det_500m.onnx"), ("RECOGNIZER_MODEL", "/x/r.onnx")])
+            .unwrap();
         assert_eq!(c.models.detector, PathBuf::from("/m/det_500m.onnx"));
         assert_eq!(c.models.recognizer, PathBuf::from("/x/r.onnx"));
     }
@@ -561,6 +478,14 @@ mod tests {
         assert_eq!(parse_size("x"), None);
         assert_eq!(normalise_prefix("/faceauth"), "faceauth/");
         assert_eq!(normalise_prefix(""), "");
+    }
+
+    #[test]
+    fn every_variable_is_documented_in_env_example() {
+        let example = include_str!("../.env.example");
+        for var in VARIABLES {
+            assert!(example.lines().any(|l| l.starts_with(&format!("{var}="))), "{var} is not in .env.example");
+        }
     }
 
     #[test]

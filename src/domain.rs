@@ -10,24 +10,16 @@ use std::fmt;
 pub struct UserId(String);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "user_id must be 1-128 characters of A-Z a-z 0-9 . _ @ -, must not start with '.' or contain '..'"
-)]
+#[error("user_id must be 1-128 characters of A-Z a-z 0-9 . _ @ -, must not start with '.' or contain '..'")]
 pub struct InvalidUserId;
 
 impl UserId {
     pub fn parse(raw: &str) -> Result<Self, InvalidUserId> {
         let ok = (1..=128).contains(&raw.len())
-            && raw
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'))
+            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'))
             && !raw.starts_with('.')
             && !raw.contains("..");
-        if ok {
-            Ok(Self(raw.to_string()))
-        } else {
-            Err(InvalidUserId)
-        }
+        if ok { Ok(Self(raw.to_string())) } else { Err(InvalidUserId) }
     }
 
     pub fn as_str(&self) -> &str {
@@ -43,14 +35,8 @@ impl fmt::Display for UserId {
 
 /// A new reference's id: sortable by creation time (ms timestamp) and unique (random suffix).
 pub fn new_reference_id() -> String {
-    let ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0);
-    format!(
-        "{ms:013}-{}",
-        &uuid::Uuid::new_v4().simple().to_string()[..12]
-    )
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    format!("{ms:013}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
 }
 
 /// Reference ids are ours, but they come back in sidecars read from storage; check before use in keys.
@@ -64,30 +50,14 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_ids() {
-        for id in [
-            "alice",
-            "bob.smith@example.com",
-            "user_42-x",
-            &"a".repeat(128),
-        ] {
+        for id in ["alice", "bob.smith@example.com", "user_42-x", &"a".repeat(128)] {
             assert!(UserId::parse(id).is_ok(), "{id}");
         }
     }
 
     #[test]
     fn refuses_ids_that_could_escape_or_confuse_keys() {
-        for id in [
-            "",
-            "../etc",
-            "a/b",
-            "a..b",
-            ".hidden",
-            "é",
-            "a b",
-            "a\0",
-            &"a".repeat(129),
-            "a%2f",
-        ] {
+        for id in ["", "../etc", "a/b", "a..b", ".hidden", "é", "a b", "a\0", &"a".repeat(129), "a%2f"] {
             assert_eq!(UserId::parse(id), Err(InvalidUserId), "{id:?}");
         }
     }

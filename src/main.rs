@@ -27,21 +27,14 @@ fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     let raw = RawEnv::from_process();
-    let format = Config::from_raw(&raw)
-        .map(|c| c.log_format)
-        .unwrap_or(faceauth::config::LogFormat::Text);
+    let format = Config::from_raw(&raw).map(|c| c.log_format).unwrap_or(faceauth::config::LogFormat::Text);
     faceauth::telemetry::init(format, raw.get("LOG_LEVEL").unwrap_or("info"));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(raw).await,
             Command::Check => check(raw).await,
-            Command::Compare { first, second } => {
-                faceauth::compare::run(raw, &first, &second).await
-            }
+            Command::Compare { first, second } => faceauth::compare::run(raw, &first, &second).await,
         }
     });
     match result {
@@ -56,19 +49,13 @@ fn main() -> ExitCode {
 
 async fn serve(raw: RawEnv) -> Result<(), String> {
     let (config, sdk) = startup::load_config(raw).await.map_err(|e| e.to_string())?;
-    let app = Application::build(config, sdk)
-        .await
-        .map_err(|e| e.to_string())?;
-    app.run_until_stopped(startup::shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+    let app = Application::build(config, sdk).await.map_err(|e| e.to_string())?;
+    app.run_until_stopped(startup::shutdown_signal()).await.map_err(|e| e.to_string())
 }
 
 async fn check(raw: RawEnv) -> Result<(), String> {
     let (config, sdk) = startup::load_config(raw).await.map_err(|e| e.to_string())?;
-    startup::prepare(&config, sdk)
-        .await
-        .map_err(|e| e.to_string())?;
+    startup::prepare(&config, sdk).await.map_err(|e| e.to_string())?;
     println!("PASS: configuration, secrets, models and storage are ready");
     Ok(())
 }

@@ -7,6 +7,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -35,29 +36,18 @@ pub fn stack(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let mut router = router
         .layer(from_fn_with_state(state.clone(), guard_upload_size))
         .layer(from_fn_with_state(state.clone(), timeout))
-        .layer(CatchPanicLayer::custom(|_| {
-            ApiError::Internal.into_response()
-        }))
+        .layer(CatchPanicLayer::custom(|_| ApiError::Internal.into_response()))
         .layer(cors(&state.cors_origins));
     let headers: [(HeaderName, &'static str); 6] = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::CACHE_CONTROL, "no-store"),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; frame-ancestors 'none'",
-        ),
+        (header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'"),
         (header::REFERRER_POLICY, "no-referrer"),
-        (
-            HeaderName::from_static("cross-origin-resource-policy"),
-            "same-origin",
-        ),
+        (HeaderName::from_static("cross-origin-resource-policy"), "same-origin"),
     ];
     for (name, value) in headers {
-        router = router.layer(SetResponseHeaderLayer::overriding(
-            name,
-            HeaderValue::from_static(value),
-        ));
+        router = router.layer(SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value)));
     }
     if state.production {
         router = router.layer(SetResponseHeaderLayer::overriding(
@@ -69,10 +59,7 @@ pub fn stack(router: Router<AppState>, state: &AppState) -> Router<AppState> {
 }
 
 fn cors(origins: &[String]) -> CorsLayer {
-    let allowed: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
@@ -88,19 +75,15 @@ fn cors(origins: &[String]) -> CorsLayer {
 /// An incoming id is kept (so nginx's `$request_id` ties the logs together) only if it is short and plain.
 fn incoming_request_id(req: &Request) -> Option<String> {
     let v = req.headers().get(&X_REQUEST_ID)?.to_str().ok()?;
-    let ok = (1..=64).contains(&v.len())
-        && v.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    let ok =
+        (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
     ok.then(|| v.to_string())
 }
 
 async fn request_context(req: Request, next: Next) -> Response {
     let id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -118,18 +101,12 @@ async fn request_context(req: Request, next: Next) -> Response {
         match_ms = Empty,
     );
     let start = Instant::now();
-    let mut response = REQUEST_ID
-        .scope(id.clone(), next.run(req))
-        .instrument(span.clone())
-        .await;
+    let mut response = REQUEST_ID.scope(id.clone(), next.run(req)).instrument(span.clone()).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(X_REQUEST_ID, value);
     }
     span.record("status", response.status().as_u16());
-    span.record(
-        "latency_ms",
-        (start.elapsed().as_secs_f64() * 100_000.0).round() / 100.0,
-    );
+    span.record("latency_ms", (start.elapsed().as_secs_f64() * 100_000.0).round() / 100.0);
     if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
         span.record("error", *code);
     }
@@ -145,12 +122,16 @@ async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Res
 }
 
 async fn guard_upload_size(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > (state.max_upload_bytes + MULTIPART_OVERHEAD) as u64) {
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let limit = (state.max_upload_bytes + MULTIPART_OVERHEAD) as u64;
+    if declared.is_some_and(|n| n > limit) {
+        // Read and discard what the client is already sending (never buffered), so it gets the
+        // 413 envelope instead of a reset connection; beyond 4x the limit, just close.
+        if declared.is_some_and(|n| n <= limit.saturating_mul(4)) {
+            let mut body = req.into_body().into_data_stream();
+            while let Some(Ok(_)) = body.next().await {}
+        }
         return ApiError::PayloadTooLarge(state.max_upload_bytes).into_response();
     }
     next.run(req).await
@@ -158,25 +139,15 @@ async fn guard_upload_size(State(state): State<AppState>, req: Request, next: Ne
 
 fn presented_key(req: &Request) -> Option<&str> {
     let headers = req.headers();
-    if let Some(auth) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let (scheme, key) = auth.split_once(' ')?;
         return scheme.eq_ignore_ascii_case("bearer").then(|| key.trim());
     }
-    headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
+    headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim)
 }
 
 /// With no keys configured (development only: production refuses to start) the API is open.
-pub async fn require_api_key(
-    State(state): State<AppState>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+pub async fn require_api_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     if state.api_keys.is_empty() {
         return next.run(req).await;
     }

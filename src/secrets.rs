@@ -7,11 +7,7 @@ use aws_types::SdkConfig;
 use crate::config::{RawEnv, VARIABLES};
 
 /// Lays the secret's keys over `raw`. Returns the names applied (never the values).
-pub async fn overlay(
-    raw: &mut RawEnv,
-    secret_name: &str,
-    sdk: &SdkConfig,
-) -> Result<Vec<String>, String> {
+pub async fn overlay(raw: &mut RawEnv, secret_name: &str, sdk: &SdkConfig) -> Result<Vec<String>, String> {
     let client = Client::new(sdk);
     let out = client.get_secret_value().secret_id(secret_name).send().await.map_err(|e| {
         format!(
@@ -20,17 +16,14 @@ pub async fn overlay(
             DisplayErrorContext(&e)
         )
     })?;
-    let text = out
-        .secret_string()
-        .ok_or_else(|| format!("secret {secret_name} has no string value: store it as JSON"))?;
+    let text =
+        out.secret_string().ok_or_else(|| format!("secret {secret_name} has no string value: store it as JSON"))?;
     apply(raw, secret_name, text)
 }
 
 fn apply(raw: &mut RawEnv, secret_name: &str, text: &str) -> Result<Vec<String>, String> {
-    let map: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(text).map_err(|_| {
-            format!("secret {secret_name} is not a JSON object such as {{\"SECRET_KEY\": \"...\"}}")
-        })?;
+    let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text)
+        .map_err(|_| format!("secret {secret_name} is not a JSON object such as {{\"SECRET_KEY\": \"...\"}}"))?;
     let mut applied = Vec::new();
     for (key, value) in map {
         if !VARIABLES.contains(&key.as_str()) {
@@ -41,11 +34,7 @@ fn apply(raw: &mut RawEnv, secret_name: &str, text: &str) -> Result<Vec<String>,
             serde_json::Value::String(s) => s,
             serde_json::Value::Array(items) => items
                 .iter()
-                .map(|v| {
-                    v.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| v.to_string())
-                })
+                .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
                 .collect::<Vec<_>>()
                 .join(","),
             other => other.to_string(),
@@ -64,12 +53,9 @@ mod tests {
     #[test]
     fn known_keys_override_and_lists_join() {
         let mut raw = RawEnv::from_pairs([("SECRET_KEY", "from-env")]);
-        let applied = apply(
-            &mut raw,
-            "s",
-            r#"{"SECRET_KEY":"from-secret","API_KEYS":["a","b"],"OTHER":"x","PORT":8080}"#,
-        )
-        .unwrap();
+        let applied =
+            apply(&mut raw, "s", r#"{"SECRET_KEY":"from-secret","API_KEYS":["a","b"],"OTHER":"x","PORT":8080}"#)
+                .unwrap();
         assert_eq!(applied, vec!["API_KEYS", "PORT", "SECRET_KEY"]);
         assert_eq!(raw.get("SECRET_KEY"), Some("from-secret"));
         assert_eq!(raw.get("API_KEYS"), Some("a,b"));

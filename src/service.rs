@@ -145,10 +145,7 @@ fn ms(since: Instant) -> f64 {
 
 fn summary(a: &Analysis) -> FaceSummary {
     let round = |v: f32| (v * 100.0).round() / 100.0;
-    FaceSummary {
-        bbox: a.face.bbox.map(round),
-        score: (a.face.score * 10_000.0).round() / 10_000.0,
-    }
+    FaceSummary { bbox: a.face.bbox.map(round), score: (a.face.score * 10_000.0).round() / 10_000.0 }
 }
 
 impl FaceAuth {
@@ -160,14 +157,7 @@ impl FaceAuth {
         tokens: TokenSigner,
         max_references: usize,
     ) -> Self {
-        Self {
-            pool,
-            refs,
-            cache,
-            model,
-            tokens,
-            max_references,
-        }
+        Self { pool, refs, cache, model, tokens, max_references }
     }
 
     pub fn model(&self) -> &ModelInfo {
@@ -186,11 +176,7 @@ impl FaceAuth {
         &self.cache
     }
 
-    pub async fn register(
-        &self,
-        user: &UserId,
-        image: Bytes,
-    ) -> Result<Registration, ServiceError> {
+    pub async fn register(&self, user: &UserId, image: Bytes) -> Result<Registration, ServiceError> {
         let start = Instant::now();
         let content_type = match sniff_format(&image) {
             Some(image::ImageFormat::Png) => "image/png",
@@ -198,10 +184,8 @@ impl FaceAuth {
             Some(_) => "image/jpeg",
             None => return Err(DecodeError::Unsupported.into()),
         };
-        let (analysis, existing) = tokio::join!(
-            self.pool.analyze(image.clone(), Purpose::Enroll),
-            self.refs.load(user)
-        );
+        let (analysis, existing) =
+            tokio::join!(self.pool.analyze(image.clone(), Purpose::Enroll), self.refs.load(user));
         let analysis = analysis?;
         let storage_start = Instant::now();
         let existing = existing?;
@@ -220,18 +204,13 @@ impl FaceAuth {
                 name: self.model.recognizer.name.clone(),
                 sha256: self.model.recognizer.sha256.clone(),
             },
-            detector: ModelStamp {
-                name: self.model.detector.name.clone(),
-                sha256: self.model.detector.sha256.clone(),
-            },
+            detector: ModelStamp { name: self.model.detector.name.clone(), sha256: self.model.detector.sha256.clone() },
             face: FaceRecord {
                 bbox: analysis.face.bbox,
                 score: analysis.face.score,
                 landmarks: analysis.face.landmarks,
             },
-            created_at: OffsetDateTime::now_utc()
-                .format(&Rfc3339)
-                .unwrap_or_default(),
+            created_at: OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
         };
         self.cache.invalidate(user);
         let saved = self.refs.save(user, image, &sidecar).await;
@@ -254,10 +233,8 @@ impl FaceAuth {
     pub async fn verify(&self, user: &UserId, image: Bytes) -> Result<Verification, ServiceError> {
         let start = Instant::now();
         // Embedding the probe and fetching the references overlap: storage latency hides behind inference.
-        let (analysis, references) = tokio::join!(
-            self.pool.analyze(image, Purpose::Verify),
-            self.load_references(user)
-        );
+        let (analysis, references) =
+            tokio::join!(self.pool.analyze(image, Purpose::Verify), self.load_references(user));
         let (references, storage_ms) = references?;
         let analysis = analysis?;
         if references.is_empty() {
@@ -312,10 +289,7 @@ impl FaceAuth {
                 }
             }
             if let Some(embedding) = Embedding::from_raw(sidecar.embedding) {
-                refs.push(CachedReference {
-                    reference_id: sidecar.reference_id,
-                    embedding,
-                });
+                refs.push(CachedReference { reference_id: sidecar.reference_id, embedding });
             }
         }
         let refs = Arc::new(refs);
@@ -328,25 +302,16 @@ impl FaceAuth {
             .refs
             .image(&sidecar.image_key)
             .await?
-            .ok_or(ServiceError::Storage(StoreError::Corrupt(
-                "the reference photo is missing".into(),
-            )))?;
+            .ok_or(ServiceError::Storage(StoreError::Corrupt("the reference photo is missing".into())))?;
         let analysis = self.pool.analyze(image, Purpose::Verify).await?;
         tracing::info!(reference_id = %sidecar.reference_id, from = %sidecar.model.name, to = %self.model.recognizer.name, "re-embedded reference for the loaded model");
         sidecar.embedding = analysis.embedding.as_slice().to_vec();
-        sidecar.model = ModelStamp {
-            name: self.model.recognizer.name.clone(),
-            sha256: self.model.recognizer.sha256.clone(),
-        };
-        sidecar.detector = ModelStamp {
-            name: self.model.detector.name.clone(),
-            sha256: self.model.detector.sha256.clone(),
-        };
-        sidecar.face = FaceRecord {
-            bbox: analysis.face.bbox,
-            score: analysis.face.score,
-            landmarks: analysis.face.landmarks,
-        };
+        sidecar.model =
+            ModelStamp { name: self.model.recognizer.name.clone(), sha256: self.model.recognizer.sha256.clone() };
+        sidecar.detector =
+            ModelStamp { name: self.model.detector.name.clone(), sha256: self.model.detector.sha256.clone() };
+        sidecar.face =
+            FaceRecord { bbox: analysis.face.bbox, score: analysis.face.score, landmarks: analysis.face.landmarks };
         self.refs.update(user, sidecar).await?;
         Ok(())
     }

@@ -36,16 +36,9 @@ pub enum StartupError {
     #[error("{0}")]
     Model(String),
     #[error("storage check failed for {store}: {error}\n  fix: {fix}")]
-    Storage {
-        store: String,
-        error: StoreError,
-        fix: &'static str,
-    },
+    Storage { store: String, error: StoreError, fix: &'static str },
     #[error("cannot listen on {addr}: {error} (is another process using the port? set PORT/HOST)")]
-    Bind {
-        addr: SocketAddr,
-        error: std::io::Error,
-    },
+    Bind { addr: SocketAddr, error: std::io::Error },
 }
 
 /// Reads configuration, overlaying the Secrets Manager secret when one is named.
@@ -53,8 +46,7 @@ pub async fn load_config(mut raw: RawEnv) -> Result<(Config, Option<SdkConfig>),
     let Some(secret_name) = raw.get("SECRETS_MANAGER_SECRET_NAME").map(str::to_string) else {
         return Ok((Config::from_raw(&raw)?, None));
     };
-    let production =
-        raw.app_env().map_err(|e| ConfigError(vec![e]))? == crate::config::AppEnv::Production;
+    let production = raw.app_env().map_err(|e| ConfigError(vec![e]))? == crate::config::AppEnv::Production;
     let sdk = crate::aws::sdk_config(raw.get("AWS_REGION"), raw.get("AWS_ENDPOINT_URL")).await;
     match crate::secrets::overlay(&mut raw, &secret_name, &sdk).await {
         Ok(keys) => {
@@ -75,10 +67,7 @@ fn file_id(path: &Path, what: &str) -> Result<ModelId, StartupError> {
             if what == "detector" { "DETECTOR_MODEL" } else { "RECOGNIZER_MODEL" }
         ))
     })?;
-    let name = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     Ok(ModelId { name, sha256 })
 }
 
@@ -87,8 +76,7 @@ pub fn model_spec(config: &Config) -> Result<(EngineSpec, ModelInfo), StartupErr
     runtime::init(&config.models.ort_dylib)?;
     let detector = file_id(&config.models.detector, "detector")?;
     let recognizer = file_id(&config.models.recognizer, "recognizer")?;
-    let profile = resolve_profile(&recognizer.sha256, config.models.profile.as_deref())
-        .map_err(StartupError::Model)?;
+    let profile = resolve_profile(&recognizer.sha256, config.models.profile.as_deref()).map_err(StartupError::Model)?;
     let threshold = config.match_threshold.unwrap_or(profile.threshold);
     let spec = EngineSpec {
         detector_path: config.models.detector.clone(),
@@ -99,15 +87,7 @@ pub fn model_spec(config: &Config) -> Result<(EngineSpec, ModelInfo), StartupErr
         max_pixels: config.max_image_pixels,
         intra_threads: config.inference_threads,
     };
-    Ok((
-        spec,
-        ModelInfo {
-            detector,
-            recognizer,
-            profile,
-            threshold,
-        },
-    ))
+    Ok((spec, ModelInfo { detector, recognizer, profile, threshold }))
 }
 
 async fn open_store(
@@ -119,9 +99,7 @@ async fn open_store(
         StorageConfig::S3(s3) => {
             let sdk = match sdk {
                 Some(sdk) => sdk,
-                None => {
-                    crate::aws::sdk_config(s3.region.as_deref(), s3.endpoint_url.as_deref()).await
-                }
+                None => crate::aws::sdk_config(s3.region.as_deref(), s3.endpoint_url.as_deref()).await,
             };
             Arc::new(S3Store::new(&sdk, s3))
         }
@@ -129,29 +107,18 @@ async fn open_store(
     let describe = store.describe();
     let fail = |error: StoreError| {
         let fix = match error {
-            StoreError::Unavailable(_) => {
-                "check network access to S3, AWS_REGION and AWS_ENDPOINT_URL (if set)"
-            }
+            StoreError::Unavailable(_) => "check network access to S3, AWS_REGION and AWS_ENDPOINT_URL (if set)",
             StoreError::Denied(_) => {
                 "check the credentials and that the role has the permissions in deploy/iam-policy.json"
             }
-            StoreError::Missing(_) => {
-                "create the bucket (see deploy/README.md) or correct S3_BUCKET and AWS_REGION"
-            }
+            StoreError::Missing(_) => "create the bucket (see deploy/README.md) or correct S3_BUCKET and AWS_REGION",
             StoreError::Corrupt(_) => "check that nothing else rewrites objects under S3_PREFIX",
         };
-        StartupError::Storage {
-            store: describe.clone(),
-            error,
-            fix,
-        }
+        StartupError::Storage { store: describe.clone(), error, fix }
     };
     let mut report = store.check().await.map_err(fail)?;
     store.probe(&config.prefix).await.map_err(fail)?;
-    report.push(format!(
-        "write/read/delete probe under '{}' passed",
-        config.prefix
-    ));
+    report.push(format!("write/read/delete probe under '{}' passed", config.prefix));
     Ok((store, report))
 }
 
@@ -159,27 +126,18 @@ async fn open_store(
 pub async fn prepare(config: &Config, sdk: Option<SdkConfig>) -> Result<AppState, StartupError> {
     let started = Instant::now();
     if config.secret_key_generated {
-        tracing::warn!(
-            "SECRET_KEY is not set: using a random key, so tokens will not survive a restart"
-        );
+        tracing::warn!("SECRET_KEY is not set: using a random key, so tokens will not survive a restart");
     }
     if config.api_keys.is_empty() {
-        tracing::warn!(
-            "API_KEYS is not set: the API is OPEN to anyone who can reach it (development only)"
-        );
+        tracing::warn!("API_KEYS is not set: the API is OPEN to anyone who can reach it (development only)");
     }
     let (spec, info) = model_spec(config)?;
-    let settings = PoolSettings {
-        workers: config.inference_workers,
-        queue: config.inference_queue,
-    };
+    let settings = PoolSettings { workers: config.inference_workers, queue: config.inference_queue };
     let pool = tokio::task::spawn_blocking(move || InferencePool::start(&spec, settings))
         .await
         .map_err(|e| StartupError::Model(e.to_string()))?
         .map_err(|e| {
-            StartupError::Model(format!(
-                "{e}: check DETECTOR_MODEL / RECOGNIZER_MODEL / RECOGNIZER_PROFILE"
-            ))
+            StartupError::Model(format!("{e}: check DETECTOR_MODEL / RECOGNIZER_MODEL / RECOGNIZER_PROFILE"))
         })?;
     tracing::info!(
         detector = %info.detector.name, detector_sha256 = %&info.detector.sha256[..12],
@@ -226,20 +184,12 @@ impl Application {
     pub async fn build(config: Config, sdk: Option<SdkConfig>) -> Result<Self, StartupError> {
         let state = prepare(&config, sdk).await?;
         let addr = SocketAddr::new(config.host, config.port);
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|error| StartupError::Bind { addr, error })?;
-        Ok(Self {
-            listener,
-            state,
-            shutdown_timeout: config.shutdown_timeout,
-        })
+        let listener = TcpListener::bind(addr).await.map_err(|error| StartupError::Bind { addr, error })?;
+        Ok(Self { listener, state, shutdown_timeout: config.shutdown_timeout })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.listener.local_addr().expect("a bound listener has an address")
     }
 
     pub fn port(&self) -> u16 {
@@ -248,23 +198,17 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish (up to
     /// SHUTDOWN_TIMEOUT_SECS) and stops the inference workers.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         tracing::info!("listening on http://{}", self.local_addr());
         let draining = Arc::new(Notify::new());
         let notify = draining.clone();
         let router = api::router(self.state.clone());
-        let server = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutdown requested: draining in-flight requests");
-            notify.notify_one();
-        });
+        let server = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutdown requested: draining in-flight requests");
+                notify.notify_one();
+            });
         let deadline = async {
             draining.notified().await;
             tokio::time::sleep(self.shutdown_timeout).await;
@@ -277,9 +221,7 @@ impl Application {
             }
         };
         let pool = self.state.service.clone();
-        tokio::task::spawn_blocking(move || pool.pool().shutdown())
-            .await
-            .ok();
+        tokio::task::spawn_blocking(move || pool.pool().shutdown()).await.ok();
         tracing::info!("stopped");
         result
     }

@@ -50,9 +50,7 @@ pub trait ObjectStore: Send + Sync + 'static {
         self.delete(&key).await?;
         match read? {
             Some(got) if got == body => Ok(()),
-            _ => Err(StoreError::Corrupt(
-                "the probe object did not read back as written".into(),
-            )),
+            _ => Err(StoreError::Corrupt("the probe object did not read back as written".into())),
         }
     }
 }

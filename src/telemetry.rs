@@ -9,23 +9,12 @@ use crate::config::LogFormat;
 pub fn init(format: LogFormat, level: &str) {
     // RUST_LOG, when set, takes precedence for ad-hoc debugging.
     let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| {
-            EnvFilter::try_new(format!(
-                "{level},aws_config=warn,aws_smithy_runtime=warn,ort=warn,hyper=warn"
-            ))
-        })
+        .or_else(|_| EnvFilter::try_new(format!("{level},aws_config=warn,aws_smithy_runtime=warn,ort=warn,hyper=warn")))
         .unwrap_or_else(|_| EnvFilter::new("info"));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_span_events(FmtSpan::NONE)
-        .with_ansi(ansi);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_span_events(FmtSpan::NONE).with_ansi(ansi);
     let _ = match format {
-        LogFormat::Json => builder
-            .json()
-            .with_current_span(true)
-            .with_span_list(false)
-            .try_init(),
+        LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
         LogFormat::Text => builder.compact().try_init(),
     };
 }

@@ -43,10 +43,7 @@ pub const ISSUER: &str = "faceauth";
 const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 
 fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
 impl TokenSigner {
@@ -59,8 +56,7 @@ impl TokenSigner {
     }
 
     fn mac(&self) -> Hmac<Sha256> {
-        Hmac::<Sha256>::new_from_slice(self.key.expose_secret().as_bytes())
-            .expect("HMAC takes keys of any length")
+        Hmac::<Sha256>::new_from_slice(self.key.expose_secret().as_bytes()).expect("HMAC takes keys of any length")
     }
 
     pub fn sign(&self, subject: &str) -> (String, Claims) {
@@ -94,9 +90,8 @@ impl TokenSigner {
         if !bool::from(expected.as_slice().ct_eq(&given)) {
             return Err(TokenError::BadSignature);
         }
-        let claims: Claims =
-            serde_json::from_slice(&B64.decode(payload).map_err(|_| TokenError::Malformed)?)
-                .map_err(|_| TokenError::Malformed)?;
+        let claims: Claims = serde_json::from_slice(&B64.decode(payload).map_err(|_| TokenError::Malformed)?)
+            .map_err(|_| TokenError::Malformed)?;
         if claims.exp < now() {
             return Err(TokenError::Expired);
         }
@@ -109,10 +104,7 @@ mod tests {
     use super::*;
 
     fn signer(key: &str, ttl: u64) -> TokenSigner {
-        TokenSigner::new(
-            SecretString::from(key.to_string()),
-            Duration::from_secs(ttl),
-        )
+        TokenSigner::new(SecretString::from(key.to_string()), Duration::from_secs(ttl))
     }
 
     #[test]
@@ -120,10 +112,7 @@ mod tests {
         let (token, claims) = signer("k1", 60).sign("alice");
         assert_eq!(claims.exp - claims.iat, 60);
         assert_eq!(signer("k1", 60).verify(&token).unwrap().sub, "alice");
-        assert_eq!(
-            signer("k2", 60).verify(&token),
-            Err(TokenError::BadSignature)
-        );
+        assert_eq!(signer("k2", 60).verify(&token), Err(TokenError::BadSignature));
     }
 
     #[test]
@@ -132,12 +121,8 @@ mod tests {
         let (token, _) = s.sign("alice");
         let (head, rest) = token.split_once('.').unwrap();
         let (_, sig) = rest.split_once('.').unwrap();
-        let forged_payload = B64
-            .encode(br#"{"iss":"faceauth","sub":"mallory","iat":0,"exp":99999999999,"jti":"x"}"#);
-        assert_eq!(
-            s.verify(&format!("{head}.{forged_payload}.{sig}")),
-            Err(TokenError::BadSignature)
-        );
+        let forged_payload = B64.encode(br#"{"iss":"faceauth","sub":"mallory","iat":0,"exp":99999999999,"jti":"x"}"#);
+        assert_eq!(s.verify(&format!("{head}.{forged_payload}.{sig}")), Err(TokenError::BadSignature));
         assert_eq!(s.verify("nonsense"), Err(TokenError::Malformed));
     }
 
@@ -145,18 +130,8 @@ mod tests {
     fn expired_tokens_are_refused() {
         let s = signer("k1", 0);
         let mut mac = s.mac();
-        let claims = Claims {
-            iss: ISSUER.into(),
-            sub: "a".into(),
-            iat: 1,
-            exp: 2,
-            jti: "j".into(),
-        };
-        let input = format!(
-            "{}.{}",
-            B64.encode(HEADER),
-            B64.encode(serde_json::to_vec(&claims).unwrap())
-        );
+        let claims = Claims { iss: ISSUER.into(), sub: "a".into(), iat: 1, exp: 2, jti: "j".into() };
+        let input = format!("{}.{}", B64.encode(HEADER), B64.encode(serde_json::to_vec(&claims).unwrap()));
         mac.update(input.as_bytes());
         let token = format!("{input}.{}", B64.encode(mac.finalize().into_bytes()));
         assert_eq!(s.verify(&token), Err(TokenError::Expired));

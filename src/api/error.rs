@@ -49,10 +49,7 @@ pub enum ApiError {
     #[error("method not allowed on this route")]
     MethodNotAllowed,
     #[error("too many requests")]
-    TooManyRequests {
-        retry_after: u64,
-        code: &'static str,
-    },
+    TooManyRequests { retry_after: u64, code: &'static str },
     #[error("reference storage is temporarily unavailable")]
     StorageUnavailable,
     #[error("the service is at capacity; retry shortly")]
@@ -67,8 +64,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
-            InvalidUserId(_) | MissingField(_) | DuplicateField(_) | InvalidRequest(_)
-            | InvalidImage(_) => StatusCode::BAD_REQUEST,
+            InvalidUserId(_) | MissingField(_) | DuplicateField(_) | InvalidRequest(_) | InvalidImage(_) => {
+                StatusCode::BAD_REQUEST
+            }
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge(_) | ImageTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Face(_) | TooManyReferences(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -124,9 +122,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Image(DecodeError::Unsupported) => {
                 ApiError::UnsupportedMediaType("the image must be a JPEG, PNG or WebP file".into())
             }
-            ServiceError::Image(e @ DecodeError::TooLarge { .. }) => {
-                ApiError::ImageTooLarge(e.to_string())
-            }
+            ServiceError::Image(e @ DecodeError::TooLarge { .. }) => ApiError::ImageTooLarge(e.to_string()),
             ServiceError::Image(DecodeError::Corrupt(_)) => {
                 ApiError::InvalidImage("the image is corrupt or truncated".into())
             }
@@ -159,9 +155,7 @@ impl IntoResponse for ApiError {
         });
         let mut response = (self.status(), axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after() {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response.extensions_mut().insert(ErrorCode(self.code()));
         response
@@ -178,15 +172,9 @@ mod tests {
 
     #[tokio::test]
     async fn the_envelope_carries_code_message_and_request_id() {
-        let response = REQUEST_ID
-            .scope("req-1".into(), async {
-                ApiError::UserNotFound.into_response()
-            })
-            .await;
+        let response = REQUEST_ID.scope("req-1".into(), async { ApiError::UserNotFound.into_response() }).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
-        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
-            .await
-            .unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
         let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["error"]["code"], "user_not_found");
         assert_eq!(v["error"]["request_id"], "req-1");
@@ -194,9 +182,7 @@ mod tests {
 
     #[test]
     fn storage_failures_never_echo_their_cause() {
-        let err = ApiError::from(ServiceError::Storage(StoreError::Denied(
-            "secret bucket name".into(),
-        )));
+        let err = ApiError::from(ServiceError::Storage(StoreError::Denied("secret bucket name".into())));
         assert_eq!(err.code(), "storage_unavailable");
         assert!(!err.to_string().contains("secret"));
         assert_eq!(err.retry_after(), Some(5));

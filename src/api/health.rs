@@ -22,17 +22,12 @@ pub struct ReadinessCache {
 
 impl ReadinessCache {
     pub fn new(ttl: Duration) -> Self {
-        Self {
-            last: Mutex::new(None),
-            ttl,
-        }
+        Self { last: Mutex::new(None), ttl }
     }
 
     fn cached(&self) -> Option<Result<(), String>> {
         let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-        last.as_ref()
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, r)| r.clone())
+        last.as_ref().filter(|(at, _)| at.elapsed() < self.ttl).map(|(_, r)| r.clone())
     }
 
     fn store(&self, result: Result<(), String>) {
@@ -45,9 +40,7 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         Some(r) => r,
         None => {
             let refs = state.service.references();
-            let probe =
-                tokio::time::timeout(Duration::from_secs(5), refs.objects().probe(refs.prefix()))
-                    .await;
+            let probe = tokio::time::timeout(Duration::from_secs(5), refs.objects().probe(refs.prefix())).await;
             let result = match probe {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(e.to_string()),
@@ -70,12 +63,5 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         },
         "inference_queue": state.service.pool().queue_depth(),
     });
-    (
-        if ok {
-            StatusCode::OK
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        },
-        Json(body),
-    )
+    (if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }

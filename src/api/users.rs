@@ -22,8 +22,7 @@ pub struct DeleteResponse {
 }
 
 fn user_id(path: Result<Path<String>, PathRejection>) -> Result<UserId, ApiError> {
-    let Path(raw) =
-        path.map_err(|_| ApiError::InvalidUserId("user_id in the path is not valid".into()))?;
+    let Path(raw) = path.map_err(|_| ApiError::InvalidUserId("user_id in the path is not valid".into()))?;
     UserId::parse(&raw).map_err(|e| ApiError::InvalidUserId(e.to_string()))
 }
 
@@ -33,11 +32,7 @@ pub async fn get_user(
 ) -> Result<Json<UserResponse>, ApiError> {
     let user = user_id(path)?;
     let ids = state.service.user(&user).await?;
-    Ok(Json(UserResponse {
-        user_id: user.to_string(),
-        references: ids.len(),
-        reference_ids: ids,
-    }))
+    Ok(Json(UserResponse { user_id: user.to_string(), references: ids.len(), reference_ids: ids }))
 }
 
 pub async fn delete_user(
@@ -47,16 +42,7 @@ pub async fn delete_user(
 ) -> Result<Json<DeleteResponse>, ApiError> {
     let user = user_id(path)?;
     let outcome = state.service.delete_user(&user).await;
-    crate::middleware::audit(
-        "delete",
-        &user,
-        key.as_deref(),
-        outcome.as_ref().map(|_| ()).map_err(|e| e.to_string()),
-    );
+    crate::middleware::audit("delete", &user, key.as_deref(), outcome.as_ref().map(|_| ()).map_err(|e| e.to_string()));
     let removed = outcome?;
-    Ok(Json(DeleteResponse {
-        user_id: user.to_string(),
-        deleted: true,
-        objects_removed: removed,
-    }))
+    Ok(Json(DeleteResponse { user_id: user.to_string(), deleted: true, objects_removed: removed }))
 }

@@ -24,17 +24,11 @@ pub struct VerifyResponse {
     pub timings_ms: Timings,
 }
 
-pub async fn verify(
-    State(state): State<AppState>,
-    upload: Upload,
-) -> Result<Json<VerifyResponse>, ApiError> {
+pub async fn verify(State(state): State<AppState>, upload: Upload) -> Result<Json<VerifyResponse>, ApiError> {
     let v = state.service.verify(&upload.user_id, upload.image).await?;
     v.timings.record();
     tracing::Span::current().record("verified", v.verified);
-    let (token, token_expires_at) = v
-        .token
-        .map(|(t, exp)| (Some(t), Some(exp)))
-        .unwrap_or_default();
+    let (token, token_expires_at) = v.token.map(|(t, exp)| (Some(t), Some(exp))).unwrap_or_default();
     Ok(Json(VerifyResponse {
         user_id: upload.user_id.to_string(),
         verified: v.verified,

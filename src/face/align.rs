@@ -3,13 +3,8 @@
 use image::RgbImage;
 
 /// Where the eyes, nose and mouth corners of an aligned face sit (InsightFace `arcface_dst`).
-pub const ARCFACE_TEMPLATE: [[f32; 2]; 5] = [
-    [38.2946, 51.6963],
-    [73.5318, 51.5014],
-    [56.0252, 71.7366],
-    [41.5493, 92.3655],
-    [70.7299, 92.2041],
-];
+pub const ARCFACE_TEMPLATE: [[f32; 2]; 5] =
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]];
 
 pub const CROP_SIZE: u32 = 112;
 
@@ -25,10 +20,7 @@ pub struct Similarity {
 
 impl Similarity {
     pub fn apply(&self, p: [f64; 2]) -> [f64; 2] {
-        [
-            self.a * p[0] - self.b * p[1] + self.tx,
-            self.b * p[0] + self.a * p[1] + self.ty,
-        ]
+        [self.a * p[0] - self.b * p[1] + self.tx, self.b * p[0] + self.a * p[1] + self.ty]
     }
 
     pub fn inverse(&self) -> Option<Self> {
@@ -37,12 +29,7 @@ impl Similarity {
             return None;
         }
         let (a, b) = (self.a / det, -self.b / det);
-        Some(Self {
-            a,
-            b,
-            tx: -(a * self.tx - b * self.ty),
-            ty: -(b * self.tx + a * self.ty),
-        })
+        Some(Self { a, b, tx: -(a * self.tx - b * self.ty), ty: -(b * self.tx + a * self.ty) })
     }
 }
 
@@ -57,9 +44,7 @@ pub fn estimate_similarity(src: &[[f32; 2]], dst: &[[f32; 2]]) -> Option<Similar
         return None;
     }
     let mean = |pts: &[[f32; 2]]| {
-        let (sx, sy) = pts[..n]
-            .iter()
-            .fold((0.0, 0.0), |(x, y), p| (x + p[0] as f64, y + p[1] as f64));
+        let (sx, sy) = pts[..n].iter().fold((0.0, 0.0), |(x, y), p| (x + p[0] as f64, y + p[1] as f64));
         [sx / n as f64, sy / n as f64]
     };
     let (ms, md) = (mean(src), mean(dst));
@@ -75,12 +60,7 @@ pub fn estimate_similarity(src: &[[f32; 2]], dst: &[[f32; 2]]) -> Option<Similar
         return None;
     }
     let (a, b) = (num_re / den, num_im / den);
-    Some(Similarity {
-        a,
-        b,
-        tx: md[0] - (a * ms[0] - b * ms[1]),
-        ty: md[1] - (b * ms[0] + a * ms[1]),
-    })
+    Some(Similarity { a, b, tx: md[0] - (a * ms[0] - b * ms[1]), ty: md[1] - (b * ms[0] + a * ms[1]) })
 }
 
 /// Warps `image` by `forward` (image → crop coordinates) into a `size`×`size` crop.
@@ -98,11 +78,7 @@ pub fn warp(image: &RgbImage, forward: &Similarity, size: u32) -> Option<RgbImag
         let (x0, y0) = (qx >> 5, qy >> 5);
         let (fx, fy) = ((qx & 31) as f32 / 32.0, (qy & 31) as f32 / 32.0);
         let sample = |xi: i64, yi: i64, c: usize| -> f32 {
-            if xi < 0 || yi < 0 || xi >= w || yi >= h {
-                0.0
-            } else {
-                src[((yi * w + xi) * 3) as usize + c] as f32
-            }
+            if xi < 0 || yi < 0 || xi >= w || yi >= h { 0.0 } else { src[((yi * w + xi) * 3) as usize + c] as f32 }
         };
         for c in 0..3 {
             let top = sample(x0, y0, c) * (1.0 - fx) + sample(x0 + 1, y0, c) * fx;
@@ -125,37 +101,19 @@ mod tests {
 
     #[test]
     fn recovers_a_known_similarity_exactly() {
-        let truth = Similarity {
-            a: 0.8,
-            b: -0.3,
-            tx: 12.0,
-            ty: -4.0,
-        };
+        let truth = Similarity { a: 0.8, b: -0.3, tx: 12.0, ty: -4.0 };
         let src: Vec<[f32; 2]> = ARCFACE_TEMPLATE.to_vec();
-        let dst: Vec<[f32; 2]> = src
-            .iter()
-            .map(|p| truth.apply([p[0] as f64, p[1] as f64]))
-            .map(|q| [q[0] as f32, q[1] as f32])
-            .collect();
+        let dst: Vec<[f32; 2]> =
+            src.iter().map(|p| truth.apply([p[0] as f64, p[1] as f64])).map(|q| [q[0] as f32, q[1] as f32]).collect();
         let est = estimate_similarity(&src, &dst).unwrap();
-        for (got, want) in [
-            (est.a, truth.a),
-            (est.b, truth.b),
-            (est.tx, truth.tx),
-            (est.ty, truth.ty),
-        ] {
+        for (got, want) in [(est.a, truth.a), (est.b, truth.b), (est.tx, truth.tx), (est.ty, truth.ty)] {
             assert!((got - want).abs() < 1e-4, "{est:?}");
         }
     }
 
     #[test]
     fn inverse_undoes_the_transform() {
-        let t = Similarity {
-            a: 1.5,
-            b: 0.5,
-            tx: 3.0,
-            ty: 7.0,
-        };
+        let t = Similarity { a: 1.5, b: 0.5, tx: 3.0, ty: 7.0 };
         let p = t.inverse().unwrap().apply(t.apply([10.0, -2.0]));
         assert!((p[0] - 10.0).abs() < 1e-9 && (p[1] + 2.0).abs() < 1e-9);
     }
@@ -169,12 +127,7 @@ mod tests {
     fn identity_warp_copies_pixels_and_zero_fills_outside() {
         let mut img = RgbImage::new(4, 4);
         img.put_pixel(1, 2, image::Rgb([200, 100, 50]));
-        let shift = Similarity {
-            a: 1.0,
-            b: 0.0,
-            tx: 1.0,
-            ty: 0.0,
-        };
+        let shift = Similarity { a: 1.0, b: 0.0, tx: 1.0, ty: 0.0 };
         let out = warp(&img, &shift, 6).unwrap();
         assert_eq!(out.get_pixel(2, 2).0, [200, 100, 50]);
         assert_eq!(out.get_pixel(5, 5).0, [0, 0, 0]);

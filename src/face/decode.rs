@@ -11,11 +11,7 @@ pub enum DecodeError {
     #[error("the image could not be decoded: {0}")]
     Corrupt(String),
     #[error("the image is {width}x{height} pixels, more than the {max_pixels} allowed")]
-    TooLarge {
-        width: u32,
-        height: u32,
-        max_pixels: u64,
-    },
+    TooLarge { width: u32, height: u32, max_pixels: u64 },
 }
 
 /// Which container the bytes are, judged by content (magic numbers), never by file name.
@@ -41,19 +37,13 @@ pub fn decode_rgb(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, DecodeError
     let mut decoder = reader.into_decoder().map_err(classify)?;
     let (width, height) = decoder.dimensions();
     if u64::from(width) * u64::from(height) > max_pixels {
-        return Err(DecodeError::TooLarge {
-            width,
-            height,
-            max_pixels,
-        });
+        return Err(DecodeError::TooLarge { width, height, max_pixels });
     }
     if width == 0 || height == 0 {
         return Err(DecodeError::Corrupt("the image has no pixels".into()));
     }
     // A missing or malformed EXIF block means "as stored", as every viewer treats it.
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut image = DynamicImage::from_decoder(decoder).map_err(classify)?;
     image.apply_orientation(orientation);
     Ok(match image {
@@ -65,9 +55,7 @@ pub fn decode_rgb(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, DecodeError
 fn classify(err: image::ImageError) -> DecodeError {
     match err {
         image::ImageError::Unsupported(_) => DecodeError::Unsupported,
-        image::ImageError::Limits(_) => {
-            DecodeError::Corrupt("the image exceeds the decoder's memory limit".into())
-        }
+        image::ImageError::Limits(_) => DecodeError::Corrupt("the image exceeds the decoder's memory limit".into()),
         other => DecodeError::Corrupt(other.to_string()),
     }
 }
@@ -79,8 +67,7 @@ mod tests {
     fn png(width: u32, height: u32) -> Vec<u8> {
         let img = RgbImage::from_pixel(width, height, image::Rgb([10, 20, 30]));
         let mut out = Vec::new();
-        img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
-            .unwrap();
+        img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png).unwrap();
         out
     }
 
@@ -94,14 +81,7 @@ mod tests {
     #[test]
     fn refuses_an_image_over_the_pixel_limit_from_its_header() {
         let err = decode_rgb(&png(20, 10), 100).unwrap_err();
-        assert_eq!(
-            err,
-            DecodeError::TooLarge {
-                width: 20,
-                height: 10,
-                max_pixels: 100
-            }
-        );
+        assert_eq!(err, DecodeError::TooLarge { width: 20, height: 10, max_pixels: 100 });
     }
 
     #[test]
@@ -111,22 +91,13 @@ mod tests {
         bytes[16..20].copy_from_slice(&100_000u32.to_be_bytes());
         bytes[20..24].copy_from_slice(&100_000u32.to_be_bytes());
         let err = decode_rgb(&bytes, 40_000_000).unwrap_err();
-        assert!(
-            matches!(err, DecodeError::TooLarge { .. } | DecodeError::Corrupt(_)),
-            "{err:?}"
-        );
+        assert!(matches!(err, DecodeError::TooLarge { .. } | DecodeError::Corrupt(_)), "{err:?}");
     }
 
     #[test]
     fn text_and_gif_are_unsupported() {
-        assert_eq!(
-            decode_rgb(b"hello world, not an image", 100),
-            Err(DecodeError::Unsupported)
-        );
-        assert_eq!(
-            decode_rgb(b"GIF89a\x01\x00\x01\x00", 100),
-            Err(DecodeError::Unsupported)
-        );
+        assert_eq!(decode_rgb(b"hello world, not an image", 100), Err(DecodeError::Unsupported));
+        assert_eq!(decode_rgb(b"GIF89a\x01\x00\x01\x00", 100), Err(DecodeError::Unsupported));
         assert_eq!(decode_rgb(b"", 100), Err(DecodeError::Unsupported));
     }
 

@@ -43,11 +43,7 @@ pub struct DetectorSettings {
 
 impl Default for DetectorSettings {
     fn default() -> Self {
-        Self {
-            input_size: 640,
-            score_threshold: 0.5,
-            nms_threshold: 0.4,
-        }
+        Self { input_size: 640, score_threshold: 0.5, nms_threshold: 0.4 }
     }
 }
 
@@ -59,29 +55,13 @@ pub struct Detector {
 }
 
 impl Detector {
-    pub fn load(
-        path: &Path,
-        intra_threads: usize,
-        settings: DetectorSettings,
-    ) -> Result<Self, ModelError> {
+    pub fn load(path: &Path, intra_threads: usize, settings: DetectorSettings) -> Result<Self, ModelError> {
         let session = open_session(path, intra_threads)?;
-        let interface = |message: String| ModelError::Interface {
-            path: path.to_path_buf(),
-            message,
-        };
-        let input = session
-            .inputs()
-            .first()
-            .ok_or_else(|| interface("the model declares no input".into()))?;
-        let dims: Vec<i64> = input
-            .dtype()
-            .tensor_shape()
-            .map(|s| s.to_vec())
-            .unwrap_or_default();
+        let interface = |message: String| ModelError::Interface { path: path.to_path_buf(), message };
+        let input = session.inputs().first().ok_or_else(|| interface("the model declares no input".into()))?;
+        let dims: Vec<i64> = input.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default();
         if dims.len() != 4 {
-            return Err(interface(format!(
-                "expected a [1,3,H,W] input, found {dims:?}"
-            )));
+            return Err(interface(format!("expected a [1,3,H,W] input, found {dims:?}")));
         }
         // A model exported with a fixed canvas dictates it; a dynamic one takes the configured size.
         let canvas = if dims[2] > 0 && dims[3] > 0 {
@@ -91,11 +71,7 @@ impl Detector {
         };
         let mut heads = [0usize; 3];
         for output in session.outputs() {
-            match output
-                .dtype()
-                .tensor_shape()
-                .and_then(|s| s.last().copied())
-            {
+            match output.dtype().tensor_shape().and_then(|s| s.last().copied()) {
                 Some(1) => heads[0] += 1,
                 Some(4) => heads[1] += 1,
                 Some(10) => heads[2] += 1,
@@ -107,31 +83,18 @@ impl Detector {
                 "not an SCRFD detector with landmarks: expected equal numbers of score/box/landmark outputs, found {heads:?}"
             )));
         }
-        Ok(Self {
-            input_name: input.name().to_string(),
-            session,
-            canvas,
-            settings,
-        })
+        Ok(Self { input_name: input.name().to_string(), session, canvas, settings })
     }
 
     /// All faces above the score threshold after NMS, highest score first.
     pub fn detect(&mut self, image: &RgbImage) -> Result<Vec<Detection>, String> {
         let lb = letterbox(image, self.canvas.0, self.canvas.1);
         let input = TensorRef::from_array_view(&lb.tensor).map_err(|e| e.to_string())?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.input_name.as_str() => input])
-            .map_err(|e| e.to_string())?;
+        let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input]).map_err(|e| e.to_string())?;
         let mut heads = Vec::with_capacity(outputs.len());
         for i in 0..outputs.len() {
-            let (shape, data) = outputs[i]
-                .try_extract_tensor::<f32>()
-                .map_err(|e| e.to_string())?;
-            heads.push(Head {
-                last_dim: shape.last().copied().unwrap_or(0) as usize,
-                data,
-            });
+            let (shape, data) = outputs[i].try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
+            heads.push(Head { last_dim: shape.last().copied().unwrap_or(0) as usize, data });
         }
         let mut dets = decode_heads(&heads, self.canvas, self.settings.score_threshold)?;
         let inv = 1.0 / lb.scale;
@@ -170,19 +133,15 @@ pub fn letterbox(image: &RgbImage, canvas_w: u32, canvas_h: u32) -> Letterbox {
     let src = image.as_raw();
     let stride = w as usize * 3;
     let plane = cw * ch;
-    let out = tensor
-        .as_slice_mut()
-        .expect("freshly allocated arrays are contiguous");
+    let out = tensor.as_slice_mut().expect("freshly allocated arrays are contiguous");
     for (dy, ty) in ys.iter().enumerate() {
         let row0 = &src[ty.i0 * stride..][..stride];
         let row1 = &src[ty.i1 * stride..][..stride];
         for (dx, tx) in xs.iter().enumerate() {
             for c in 0..3 {
                 let top = row0[tx.i0 * 3 + c] as i32 * tx.w0 + row0[tx.i1 * 3 + c] as i32 * tx.w1;
-                let bottom =
-                    row1[tx.i0 * 3 + c] as i32 * tx.w0 + row1[tx.i1 * 3 + c] as i32 * tx.w1;
-                let v =
-                    (top as i64 * ty.w0 as i64 + bottom as i64 * ty.w1 as i64 + (1 << 21)) >> 22;
+                let bottom = row1[tx.i0 * 3 + c] as i32 * tx.w0 + row1[tx.i1 * 3 + c] as i32 * tx.w1;
+                let v = (top as i64 * ty.w0 as i64 + bottom as i64 * ty.w1 as i64 + (1 << 21)) >> 22;
                 out[c * plane + dy * cw + dx] = (v as f32 - 127.5) / 128.0;
             }
         }
@@ -217,12 +176,7 @@ fn resize_taps(src_len: u32, dst_len: u32) -> Vec<Tap> {
                 frac = 0.0;
             }
             let w0 = ((1.0 - frac) * 2048.0).round() as i32;
-            Tap {
-                i0: i as usize,
-                i1: (i + 1).min(last) as usize,
-                w0,
-                w1: 2048 - w0,
-            }
+            Tap { i0: i as usize, i1: (i + 1).min(last) as usize, w0, w1: 2048 - w0 }
         })
         .collect()
 }
@@ -238,11 +192,7 @@ pub struct Head<'a> {
 /// Output names and order differ between SCRFD exports, so heads are grouped by their last dimension
 /// (1 = score, 4 = box distances, 10 = landmark offsets) and ordered by row count: the finest stride
 /// has the most anchors.
-pub fn decode_heads(
-    heads: &[Head<'_>],
-    canvas: (u32, u32),
-    threshold: f32,
-) -> Result<Vec<Detection>, String> {
+pub fn decode_heads(heads: &[Head<'_>], canvas: (u32, u32), threshold: f32) -> Result<Vec<Detection>, String> {
     let group = |dim: usize| {
         let mut g: Vec<&Head<'_>> = heads.iter().filter(|h| h.last_dim == dim).collect();
         g.sort_by_key(|h| std::cmp::Reverse(h.data.len() / dim));
@@ -261,11 +211,7 @@ pub fn decode_heads(
     for (level, &stride) in strides.iter().enumerate() {
         let (fw, fh) = ((canvas.0 / stride) as usize, (canvas.1 / stride) as usize);
         let n = scores[level].data.len();
-        if fw * fh == 0
-            || n % (fw * fh) != 0
-            || boxes[level].data.len() != n * 4
-            || kps[level].data.len() != n * 10
-        {
+        if fw * fh == 0 || n % (fw * fh) != 0 || boxes[level].data.len() != n * 4 || kps[level].data.len() != n * 10 {
             return Err(format!("detector level {level} has an unexpected size"));
         }
         let anchors = n / (fw * fh);
@@ -316,11 +262,7 @@ mod tests {
     use super::*;
 
     fn det(bbox: [f32; 4], score: f32) -> Detection {
-        Detection {
-            bbox,
-            score,
-            landmarks: [[0.0; 2]; 5],
-        }
+        Detection { bbox, score, landmarks: [[0.0; 2]; 5] }
     }
 
     #[test]
@@ -371,18 +313,9 @@ mod tests {
         scores[1][6 * 2 + 1] = 0.9;
         let mut heads = Vec::new();
         for i in 0..3 {
-            heads.push(Head {
-                last_dim: 1,
-                data: &scores[i],
-            });
-            heads.push(Head {
-                last_dim: 4,
-                data: &boxes[i],
-            });
-            heads.push(Head {
-                last_dim: 10,
-                data: &kps[i],
-            });
+            heads.push(Head { last_dim: 1, data: &scores[i] });
+            heads.push(Head { last_dim: 4, data: &boxes[i] });
+            heads.push(Head { last_dim: 10, data: &kps[i] });
         }
         let dets = decode_heads(&heads, (64, 64), 0.5).unwrap();
         assert_eq!(dets.len(), 1);
@@ -393,10 +326,7 @@ mod tests {
     #[test]
     fn decode_rejects_heads_that_do_not_pair_up() {
         let data = vec![0.0; 8];
-        let heads = [Head {
-            last_dim: 1,
-            data: &data,
-        }];
+        let heads = [Head { last_dim: 1, data: &data }];
         assert!(decode_heads(&heads, (64, 64), 0.5).is_err());
     }
 }

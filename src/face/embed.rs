@@ -22,9 +22,7 @@ impl Embedding {
         if !(norm.is_finite() && norm > 1e-12) {
             return None;
         }
-        Some(Self(
-            raw.into_iter().map(|v| (v as f64 / norm) as f32).collect(),
-        ))
+        Some(Self(raw.into_iter().map(|v| (v as f64 / norm) as f32).collect()))
     }
 
     pub fn as_slice(&self) -> &[f32] {
@@ -56,46 +54,23 @@ pub struct Recognizer {
 }
 
 impl Recognizer {
-    pub fn load(
-        path: &Path,
-        intra_threads: usize,
-        profile: ModelProfile,
-    ) -> Result<Self, ModelError> {
+    pub fn load(path: &Path, intra_threads: usize, profile: ModelProfile) -> Result<Self, ModelError> {
         let session = open_session(path, intra_threads)?;
-        let interface = |message: String| ModelError::Interface {
-            path: path.to_path_buf(),
-            message,
-        };
+        let interface = |message: String| ModelError::Interface { path: path.to_path_buf(), message };
         // Some exports (OpenCV's SFace) declare stale extra inputs that no node reads: feed the image
         // input alone.
-        let input = session
-            .inputs()
-            .first()
-            .ok_or_else(|| interface("the model declares no input".into()))?;
-        let dims: Vec<i64> = input
-            .dtype()
-            .tensor_shape()
-            .map(|s| s.to_vec())
-            .unwrap_or_default();
+        let input = session.inputs().first().ok_or_else(|| interface("the model declares no input".into()))?;
+        let dims: Vec<i64> = input.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default();
         let side = CROP_SIZE as i64;
         if dims.len() != 4
             || !(dims[1] == 3 || dims[1] < 0)
             || !(dims[2] == side || dims[2] < 0)
             || !(dims[3] == side || dims[3] < 0)
         {
-            return Err(interface(format!(
-                "expected a [1,3,112,112] input, found {dims:?}"
-            )));
+            return Err(interface(format!("expected a [1,3,112,112] input, found {dims:?}")));
         }
-        let output = session
-            .outputs()
-            .first()
-            .ok_or_else(|| interface("the model declares no output".into()))?;
-        let out_dim = output
-            .dtype()
-            .tensor_shape()
-            .and_then(|s| s.last().copied())
-            .unwrap_or(-1);
+        let output = session.outputs().first().ok_or_else(|| interface("the model declares no output".into()))?;
+        let out_dim = output.dtype().tensor_shape().and_then(|s| s.last().copied()).unwrap_or(-1);
         if out_dim > 0 && out_dim as usize != profile.embedding_dim {
             return Err(interface(format!(
                 "the model outputs {out_dim}-d embeddings but profile {} expects {}: choose the right RECOGNIZER_PROFILE",
@@ -103,12 +78,7 @@ impl Recognizer {
             )));
         }
         let n = CROP_SIZE as usize;
-        Ok(Self {
-            input_name: input.name().to_string(),
-            session,
-            profile,
-            input: Array4::zeros((1, 3, n, n)),
-        })
+        Ok(Self { input_name: input.name().to_string(), session, profile, input: Array4::zeros((1, 3, n, n)) })
     }
 
     pub fn profile(&self) -> &ModelProfile {
@@ -118,13 +88,8 @@ impl Recognizer {
     pub fn embed(&mut self, crop: &RgbImage) -> Result<Embedding, String> {
         fill_input(&mut self.input, crop, &self.profile);
         let input = TensorRef::from_array_view(&self.input).map_err(|e| e.to_string())?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.input_name.as_str() => input])
-            .map_err(|e| e.to_string())?;
-        let (_, data) = outputs[0]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| e.to_string())?;
+        let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input]).map_err(|e| e.to_string())?;
+        let (_, data) = outputs[0].try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
         if data.len() != self.profile.embedding_dim {
             return Err(format!(
                 "the recognizer returned {} values, expected {}",
@@ -132,8 +97,7 @@ impl Recognizer {
                 self.profile.embedding_dim
             ));
         }
-        Embedding::from_raw(data.to_vec())
-            .ok_or_else(|| "the recognizer returned a degenerate embedding".into())
+        Embedding::from_raw(data.to_vec()).ok_or_else(|| "the recognizer returned a degenerate embedding".into())
     }
 }
 
@@ -141,9 +105,7 @@ impl Recognizer {
 pub fn fill_input(input: &mut Array4<f32>, crop: &RgbImage, profile: &ModelProfile) {
     let affine = profile.affine();
     let plane = (crop.width() * crop.height()) as usize;
-    let out = input
-        .as_slice_mut()
-        .expect("input arrays are allocated contiguous");
+    let out = input.as_slice_mut().expect("input arrays are allocated contiguous");
     for (i, px) in crop.pixels().enumerate() {
         for (c, &(gain, offset)) in affine.iter().enumerate() {
             let src = match profile.color {
@@ -187,13 +149,6 @@ mod tests {
         let crop = RgbImage::from_pixel(112, 112, image::Rgb([1, 2, 3]));
         let mut input = Array4::zeros((1, 3, 112, 112));
         fill_input(&mut input, &crop, &profile);
-        assert_eq!(
-            [
-                input[[0, 0, 0, 0]],
-                input[[0, 1, 5, 5]],
-                input[[0, 2, 111, 111]]
-            ],
-            [3.0, 2.0, 1.0]
-        );
+        assert_eq!([input[[0, 0, 0, 0]], input[[0, 1, 5, 5]], input[[0, 2, 111, 111]]], [3.0, 2.0, 1.0]);
     }
 }

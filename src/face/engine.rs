@@ -86,11 +86,7 @@ impl FaceEngine {
     pub fn load(spec: &EngineSpec) -> Result<Self, ModelError> {
         Ok(Self {
             detector: Detector::load(&spec.detector_path, spec.intra_threads, spec.detector)?,
-            recognizer: Recognizer::load(
-                &spec.recognizer_path,
-                spec.intra_threads,
-                spec.profile.clone(),
-            )?,
+            recognizer: Recognizer::load(&spec.recognizer_path, spec.intra_threads, spec.profile.clone())?,
             policy: spec.policy,
             max_pixels: spec.max_pixels,
         })
@@ -101,9 +97,7 @@ impl FaceEngine {
     pub fn warm_up(&mut self) -> Result<(), String> {
         let blank = RgbImage::from_pixel(640, 480, image::Rgb([128, 128, 128]));
         self.detector.detect(&blank)?;
-        self.recognizer
-            .embed(&RgbImage::from_pixel(112, 112, image::Rgb([128, 100, 90])))
-            .map(|_| ())
+        self.recognizer.embed(&RgbImage::from_pixel(112, 112, image::Rgb([128, 100, 90]))).map(|_| ())
     }
 
     pub fn decode(&self, bytes: &[u8]) -> Result<RgbImage, DecodeError> {
@@ -114,14 +108,15 @@ impl FaceEngine {
         self.detector.detect(image).map_err(FaceError::Inference)
     }
 
-    pub fn embed_face(
-        &mut self,
-        image: &RgbImage,
-        face: &Detection,
-    ) -> Result<(RgbImage, Embedding), FaceError> {
+    pub fn embed_face(&mut self, image: &RgbImage, face: &Detection) -> Result<(RgbImage, Embedding), FaceError> {
         let crop = norm_crop(image, &face.landmarks).ok_or(Rejection::NoFace)?;
         let embedding = self.recognizer.embed(&crop).map_err(FaceError::Inference)?;
         Ok((crop, embedding))
+    }
+
+    /// The recognizer alone, on an already aligned 112x112 crop.
+    pub fn embed_crop(&mut self, crop: &RgbImage) -> Result<Embedding, FaceError> {
+        self.recognizer.embed(crop).map_err(FaceError::Inference)
     }
 
     pub fn analyze(&mut self, bytes: &[u8], purpose: Purpose) -> Result<Analysis, FaceError> {
@@ -133,17 +128,11 @@ impl FaceEngine {
         Ok(analysis)
     }
 
-    pub fn analyze_image(
-        &mut self,
-        image: &RgbImage,
-        purpose: Purpose,
-    ) -> Result<Analysis, FaceError> {
+    pub fn analyze_image(&mut self, image: &RgbImage, purpose: Purpose) -> Result<Analysis, FaceError> {
         let start = Instant::now();
         let faces = self.detect(image)?;
         let detect_ms = ms(start);
-        let subject = self
-            .policy
-            .select(&faces, image.width(), image.height(), purpose)?;
+        let subject = self.policy.select(&faces, image.width(), image.height(), purpose)?;
         let face = faces[subject].clone();
         let start = Instant::now();
         let crop = norm_crop(image, &face.landmarks).ok_or(Rejection::NoFace)?;
@@ -157,12 +146,7 @@ impl FaceEngine {
             faces_detected: faces.len(),
             width: image.width(),
             height: image.height(),
-            timings: StageTimings {
-                decode_ms: 0.0,
-                detect_ms,
-                align_ms,
-                embed_ms,
-            },
+            timings: StageTimings { decode_ms: 0.0, detect_ms, align_ms, embed_ms },
         })
     }
 }

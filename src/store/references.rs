@@ -61,10 +61,7 @@ pub fn extension(content_type: &str) -> &'static str {
 
 impl ReferenceStore {
     pub fn new(objects: Arc<dyn ObjectStore>, prefix: impl Into<String>) -> Self {
-        Self {
-            objects,
-            prefix: prefix.into(),
-        }
+        Self { objects, prefix: prefix.into() }
     }
 
     pub fn objects(&self) -> &Arc<dyn ObjectStore> {
@@ -80,11 +77,7 @@ impl ReferenceStore {
     }
 
     pub fn image_key(&self, user: &UserId, reference_id: &str, content_type: &str) -> String {
-        format!(
-            "{}{reference_id}.{}",
-            self.user_prefix(user),
-            extension(content_type)
-        )
+        format!("{}{reference_id}.{}", self.user_prefix(user), extension(content_type))
     }
 
     fn sidecar_key(&self, user: &UserId, reference_id: &str) -> String {
@@ -93,23 +86,12 @@ impl ReferenceStore {
 
     /// Stores the photo, then the sidecar. If the sidecar cannot be written the photo is removed
     /// (best effort; an orphan left by a crash is ignored by readers and swept later).
-    pub async fn save(
-        &self,
-        user: &UserId,
-        image: Bytes,
-        sidecar: &Sidecar,
-    ) -> Result<(), StoreError> {
-        self.objects
-            .put(&sidecar.image_key, image, &sidecar.content_type)
-            .await?;
+    pub async fn save(&self, user: &UserId, image: Bytes, sidecar: &Sidecar) -> Result<(), StoreError> {
+        self.objects.put(&sidecar.image_key, image, &sidecar.content_type).await?;
         let json = serde_json::to_vec(sidecar).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         if let Err(err) = self
             .objects
-            .put(
-                &self.sidecar_key(user, &sidecar.reference_id),
-                Bytes::from(json),
-                "application/json",
-            )
+            .put(&self.sidecar_key(user, &sidecar.reference_id), Bytes::from(json), "application/json")
             .await
         {
             let _ = self.objects.delete(&sidecar.image_key).await;
@@ -121,13 +103,7 @@ impl ReferenceStore {
     /// Rewrites a sidecar in place (after re-embedding with a new model).
     pub async fn update(&self, user: &UserId, sidecar: &Sidecar) -> Result<(), StoreError> {
         let json = serde_json::to_vec(sidecar).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.objects
-            .put(
-                &self.sidecar_key(user, &sidecar.reference_id),
-                Bytes::from(json),
-                "application/json",
-            )
-            .await
+        self.objects.put(&self.sidecar_key(user, &sidecar.reference_id), Bytes::from(json), "application/json").await
     }
 
     /// Every complete reference of the user, oldest first. Unreadable sidecars are skipped and
@@ -140,9 +116,7 @@ impl ReferenceStore {
         for (key, blob) in sidecar_keys.iter().zip(blobs) {
             let Some(blob) = blob else { continue };
             match serde_json::from_slice::<Sidecar>(&blob) {
-                Ok(s) if s.user_id == user.as_str() && is_reference_id(&s.reference_id) => {
-                    sidecars.push(s)
-                }
+                Ok(s) if s.user_id == user.as_str() && is_reference_id(&s.reference_id) => sidecars.push(s),
                 Ok(_) => {
                     tracing::warn!(key = %key, "sidecar does not belong to this user; ignored")
                 }
@@ -162,8 +136,7 @@ impl ReferenceStore {
         let keys = self.objects.list(&self.user_prefix(user)).await?;
         // Sidecars first: once they are gone the user has no usable reference, even if a later
         // delete fails and leaves a photo for the next attempt.
-        let (sidecars, rest): (Vec<&String>, Vec<&String>) =
-            keys.iter().partition(|k| k.ends_with(".json"));
+        let (sidecars, rest): (Vec<&String>, Vec<&String>) = keys.iter().partition(|k| k.ends_with(".json"));
         try_join_all(sidecars.iter().map(|k| self.objects.delete(k))).await?;
         try_join_all(rest.iter().map(|k| self.objects.delete(k))).await?;
         Ok(keys.len())
@@ -199,19 +172,9 @@ mod tests {
             image_key: store.image_key(user, id, "image/jpeg"),
             content_type: "image/jpeg".into(),
             embedding: vec![0.6, 0.8],
-            model: ModelStamp {
-                name: "m".into(),
-                sha256: "aa".into(),
-            },
-            detector: ModelStamp {
-                name: "d".into(),
-                sha256: "bb".into(),
-            },
-            face: FaceRecord {
-                bbox: [0.0; 4],
-                score: 0.9,
-                landmarks: [[0.0; 2]; 5],
-            },
+            model: ModelStamp { name: "m".into(), sha256: "aa".into() },
+            detector: ModelStamp { name: "d".into(), sha256: "bb".into() },
+            face: FaceRecord { bbox: [0.0; 4], score: 0.9, landmarks: [[0.0; 2]; 5] },
             created_at: "2026-01-01T00:00:00Z".into(),
         }
     }
@@ -222,17 +185,10 @@ mod tests {
         let store = ReferenceStore::new(Arc::new(LocalStore::new(dir.path())), "p/");
         let user = UserId::parse("alice").unwrap();
         let done = sidecar(&store, &user, "0001-a");
-        store
-            .save(&user, Bytes::from_static(b"jpeg"), &done)
-            .await
-            .unwrap();
+        store.save(&user, Bytes::from_static(b"jpeg"), &done).await.unwrap();
         // A register that died after the photo and before the sidecar:
         let orphan = store.image_key(&user, "0002-b", "image/jpeg");
-        store
-            .objects()
-            .put(&orphan, Bytes::from_static(b"jpeg"), "image/jpeg")
-            .await
-            .unwrap();
+        store.objects().put(&orphan, Bytes::from_static(b"jpeg"), "image/jpeg").await.unwrap();
 
         let loaded = store.load(&user).await.unwrap();
         assert_eq!(loaded, vec![done.clone()]);

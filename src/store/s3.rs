@@ -20,9 +20,7 @@ pub struct S3Store {
 
 impl S3Store {
     pub fn new(sdk: &SdkConfig, config: &S3Config) -> Self {
-        let s3 = aws_sdk_s3::config::Builder::from(sdk)
-            .force_path_style(config.force_path_style)
-            .build();
+        let s3 = aws_sdk_s3::config::Builder::from(sdk).force_path_style(config.force_path_style).build();
         Self {
             client: Client::from_conf(s3),
             sdk: sdk.clone(),
@@ -41,18 +39,11 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>
     let code = err.code().unwrap_or("").to_string();
     let text = DisplayErrorContext(&err).to_string();
     if code == "NoSuchBucket" || (status == Some(404) && code != "NoSuchKey") {
-        StoreError::Missing(format!(
-            "bucket {bucket} does not exist or is not visible to these credentials"
-        ))
+        StoreError::Missing(format!("bucket {bucket} does not exist or is not visible to these credentials"))
     } else if matches!(status, Some(401 | 403))
-        || matches!(
-            code.as_str(),
-            "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken"
-        )
+        || matches!(code.as_str(), "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken")
     {
-        StoreError::Denied(format!(
-            "{code}: check the credentials and the IAM policy (deploy/iam-policy.json)"
-        ))
+        StoreError::Denied(format!("{code}: check the credentials and the IAM policy (deploy/iam-policy.json)"))
     } else {
         StoreError::Unavailable(text)
     }
@@ -69,9 +60,7 @@ impl ObjectStore for S3Store {
             .content_type(content_type)
             .body(ByteStream::from(body));
         req = match &self.kms_key_id {
-            Some(kms) => req
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(kms),
+            Some(kms) => req.server_side_encryption(ServerSideEncryption::AwsKms).ssekms_key_id(kms),
             None => req.server_side_encryption(ServerSideEncryption::Aes256),
         };
         req.send().await.map_err(|e| classify(e, &self.bucket))?;
@@ -79,20 +68,9 @@ impl ObjectStore for S3Store {
     }
 
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
-        match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
+        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
             Ok(out) => {
-                let data = out
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                let data = out.body.collect().await.map_err(|e| StoreError::Unavailable(e.to_string()))?;
                 Ok(Some(data.into_bytes()))
             }
             Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => Ok(None),
@@ -102,20 +80,10 @@ impl ObjectStore for S3Store {
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
         let mut keys = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .into_paginator()
-            .send();
+        let mut pages = self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| classify(e, &self.bucket))?;
-            keys.extend(
-                page.contents()
-                    .iter()
-                    .filter_map(|o| o.key().map(str::to_string)),
-            );
+            keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
         }
         Ok(keys)
     }
@@ -132,20 +100,9 @@ impl ObjectStore for S3Store {
     }
 
     async fn check(&self) -> Result<Vec<String>, StoreError> {
-        let source = crate::aws::credential_source(&self.sdk)
-            .await
-            .map_err(StoreError::Denied)?;
-        self.client
-            .head_bucket()
-            .bucket(&self.bucket)
-            .send()
-            .await
-            .map_err(|e| classify(e, &self.bucket))?;
-        let region = self
-            .sdk
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_else(|| "unset".into());
+        let source = crate::aws::credential_source(&self.sdk).await.map_err(StoreError::Denied)?;
+        self.client.head_bucket().bucket(&self.bucket).send().await.map_err(|e| classify(e, &self.bucket))?;
+        let region = self.sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "unset".into());
         let encryption = match &self.kms_key_id {
             Some(kms) => format!("SSE-KMS with {kms}"),
             None => "SSE-S3 (AES256)".into(),

@@ -14,16 +14,11 @@ fn one_face(name: &str) -> Analysis {
 }
 
 fn dev_embedding(rel: &str) -> Analysis {
-    engine(MOBILEFACENET)
-        .analyze(&read(rel), Purpose::Enroll)
-        .unwrap()
+    engine(MOBILEFACENET).analyze(&read(rel), Purpose::Enroll).unwrap()
 }
 
 fn assert_no_face(name: &str) {
-    assert!(
-        matches!(enroll(name), Err(FaceError::Rejected(Rejection::NoFace))),
-        "{name}"
-    );
+    assert!(matches!(enroll(name), Err(FaceError::Rejected(Rejection::NoFace))), "{name}");
 }
 
 fn assert_multiple(name: &str) {
@@ -59,15 +54,10 @@ fn cat_has_no_human_face() {
 #[test]
 fn the_dog_collage_yields_at_most_one_low_scoring_face() {
     let mut engine = engine(MOBILEFACENET);
-    let image = engine
-        .decode(&read("special/no_human_face_dogs.jpg"))
-        .unwrap();
+    let image = engine.decode(&read("special/no_human_face_dogs.jpg")).unwrap();
     let faces = engine.detect(&image).unwrap();
     assert!(faces.len() <= 1);
-    assert!(
-        faces.iter().all(|f| f.score >= 0.5 && f.score < 0.7),
-        "{faces:?}"
-    );
+    assert!(faces.iter().all(|f| f.score >= 0.5 && f.score < 0.7), "{faces:?}");
 }
 
 #[test]
@@ -78,14 +68,8 @@ fn friends_cast_group_photo_is_refused_at_enrolment() {
 #[test]
 fn obama_and_biden_side_by_side_are_refused_at_enrolment_and_verification() {
     assert_multiple("group_obama_biden_two_people.jpg");
-    let got = engine(MOBILEFACENET).analyze(
-        &read("special/group_obama_biden_two_people.jpg"),
-        Purpose::Verify,
-    );
-    assert!(matches!(
-        got,
-        Err(FaceError::Rejected(Rejection::MultipleFaces { .. }))
-    ));
+    let got = engine(MOBILEFACENET).analyze(&read("special/group_obama_biden_two_people.jpg"), Purpose::Verify);
+    assert!(matches!(got, Err(FaceError::Rejected(Rejection::MultipleFaces { .. }))));
 }
 
 #[test]
@@ -100,28 +84,18 @@ fn pascal_crowd_of_small_faces_is_refused_at_enrolment() {
 
 #[test]
 fn a_profile_face_hidden_by_a_camera_is_too_small() {
-    assert!(matches!(
-        enroll("grayscale_camera_man.png"),
-        Err(FaceError::Rejected(Rejection::FaceTooSmall { .. }))
-    ));
+    assert!(matches!(enroll("grayscale_camera_man.png"), Err(FaceError::Rejected(Rejection::FaceTooSmall { .. }))));
 }
 
 #[test]
 fn grayscale_and_exif_rotated_grace_hopper_are_the_same_face_as_the_colour_photo() {
     let colour = one_face("color_grace_hopper.jpg");
-    for name in [
-        "grayscale_grace_hopper.jpg",
-        "rotated_exif6_grace_hopper.jpg",
-        "rotated_exif8_grace_hopper.jpg",
-    ] {
+    for name in ["grayscale_grace_hopper.jpg", "rotated_exif6_grace_hopper.jpg", "rotated_exif8_grace_hopper.jpg"] {
         let a = one_face(name);
         assert_eq!((a.width, a.height), (128, 128), "{name}");
         // Upright after the EXIF transpose: eyes level, above the mouth.
         let l = a.face.landmarks;
-        assert!(
-            l[0][1] < l[3][1] && (l[0][1] - l[1][1]).abs() < 8.0,
-            "{name}: {l:?}"
-        );
+        assert!(l[0][1] < l[3][1] && (l[0][1] - l[1][1]).abs() < 8.0, "{name}: {l:?}");
         let sim = a.embedding.cosine(&colour.embedding);
         assert!(sim > 0.8, "{name}: similarity {sim} to the colour photo");
     }
@@ -171,8 +145,5 @@ fn a_small_letterboxed_face_is_still_usable() {
 
 #[test]
 fn the_truncated_jpeg_is_an_invalid_image() {
-    assert!(matches!(
-        enroll("corrupt_truncated.jpg"),
-        Err(FaceError::Decode(DecodeError::Corrupt(_)))
-    ));
+    assert!(matches!(enroll("corrupt_truncated.jpg"), Err(FaceError::Decode(DecodeError::Corrupt(_)))));
 }

@@ -15,15 +15,11 @@ pub fn root() -> PathBuf {
 }
 
 pub fn faces_dir() -> PathBuf {
-    std::env::var_os("FACES_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("../shared/faces"))
+    std::env::var_os("FACES_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/faces"))
 }
 
 pub fn model_dir() -> PathBuf {
-    std::env::var_os("MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root().join("models"))
+    std::env::var_os("MODEL_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("models"))
 }
 
 #[derive(Debug, Deserialize)]
@@ -43,15 +39,13 @@ pub struct RefEntry {
     pub crop: Option<String>,
     #[serde(default)]
     pub embeddings: BTreeMap<String, Vec<f32>>,
-    pub error: Option<String>,
 }
 
 pub fn reference() -> &'static BTreeMap<String, RefEntry> {
     static REF: OnceLock<BTreeMap<String, RefEntry>> = OnceLock::new();
     REF.get_or_init(|| {
         let path = faces_dir().join("reference/reference.json");
-        let text =
-            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         serde_json::from_str(&text).unwrap()
     })
 }
@@ -80,8 +74,7 @@ pub fn spec(recognizer: &str) -> EngineSpec {
     )
     .expect("ONNX Runtime: run scripts/setup-test.sh");
     let path = model_dir().join(recognizer);
-    let sha =
-        faceauth::face::models::sha256_file(&path).expect("models: run scripts/setup-test.sh");
+    let sha = faceauth::face::models::sha256_file(&path).expect("models: run scripts/setup-test.sh");
     EngineSpec {
         detector_path: model_dir().join("det_500m.onnx"),
         recognizer_path: path,
@@ -97,11 +90,7 @@ pub fn spec(recognizer: &str) -> EngineSpec {
 pub fn engine(recognizer: &str) -> MutexGuard<'static, FaceEngine> {
     static SFACE_ENGINE: OnceLock<Mutex<FaceEngine>> = OnceLock::new();
     static MFN_ENGINE: OnceLock<Mutex<FaceEngine>> = OnceLock::new();
-    let cell = if recognizer == SFACE {
-        &SFACE_ENGINE
-    } else {
-        &MFN_ENGINE
-    };
+    let cell = if recognizer == SFACE { &SFACE_ENGINE } else { &MFN_ENGINE };
     cell.get_or_init(|| Mutex::new(FaceEngine::load(&spec(recognizer)).unwrap()))
         .lock()
         .unwrap_or_else(|e| e.into_inner())

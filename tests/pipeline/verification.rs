@@ -12,12 +12,7 @@ struct Counts {
 }
 
 fn count(items: &[(String, Vec<f32>)], threshold: f32) -> Counts {
-    let mut c = Counts {
-        false_rejects: 0,
-        false_accepts: 0,
-        genuine: 0,
-        impostor: 0,
-    };
+    let mut c = Counts { false_rejects: 0, false_accepts: 0, genuine: 0, impostor: 0 };
     for (i, (id_a, a)) in items.iter().enumerate() {
         for (id_b, b) in &items[i + 1..] {
             let accepted = dot(a, b) >= threshold;
@@ -59,31 +54,12 @@ fn no_worse_than_reference(recognizer: &str) {
         r.false_accepts,
         r.impostor
     );
-    assert_eq!(
-        (o.genuine, o.impostor),
-        (195, 8716),
-        "every dev image with a reference face is embedded"
-    );
-    assert!(
-        o.false_rejects <= r.false_rejects,
-        "false rejects {} > reference {}",
-        o.false_rejects,
-        r.false_rejects
-    );
-    assert!(
-        o.false_accepts <= r.false_accepts,
-        "false accepts {} > reference {}",
-        o.false_accepts,
-        r.false_accepts
-    );
+    assert_eq!((o.genuine, o.impostor), (195, 8716), "every dev image with a reference face is embedded");
+    assert!(o.false_rejects <= r.false_rejects, "false rejects {} > reference {}", o.false_rejects, r.false_rejects);
+    assert!(o.false_accepts <= r.false_accepts, "false accepts {} > reference {}", o.false_accepts, r.false_accepts);
     // Keep Embedding in the public API honest: what the engine returns is unit length.
     assert!(ours.iter().all(|(_, e)| {
-        (Embedding::from_raw(e.clone())
-            .unwrap()
-            .cosine(&Embedding::from_raw(e.clone()).unwrap())
-            - 1.0)
-            .abs()
-            < 1e-5
+        (Embedding::from_raw(e.clone()).unwrap().cosine(&Embedding::from_raw(e.clone()).unwrap()) - 1.0).abs() < 1e-5
     }));
 }
 

@@ -1,0 +1,43 @@
+# The two commands a newcomer needs:
+#   make run    build, fetch ONNX Runtime + models, start the service on local storage (port 5000)
+#   make test   install what the tests need (ONNX Runtime, test models, moto) and run every test
+MODEL_PACK ?= buffalo_l
+MODEL_MIRROR ?=
+MIRROR_FLAG := $(if $(MODEL_MIRROR),--mirror $(MODEL_MIRROR),)
+export ORT_DYLIB_PATH ?= $(CURDIR)/.ort/libonnxruntime.so.1.31.1
+
+.PHONY: run setup models build test test-setup lint bench check clean
+
+run: setup build
+	./target/release/faceauth serve
+
+setup: .ort/libonnxruntime.so.1.31.1 models
+
+.ort/libonnxruntime.so.1.31.1:
+	scripts/setup-ort.sh
+
+models:
+	scripts/fetch-models.sh $(MIRROR_FLAG) $(MODEL_PACK)
+
+build:
+	cargo build --release --locked
+
+check: setup build
+	./target/release/faceauth check
+
+test-setup:
+	scripts/setup-test.sh
+
+test: test-setup
+	cargo test --locked
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets --locked -- -D warnings
+
+bench: test-setup
+	cargo bench --bench pipeline
+
+clean:
+	cargo clean
+	rm -rf .ort .venv data

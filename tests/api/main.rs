@@ -1,0 +1,9 @@
+//! HTTP-level tests: the real binary on a free port, real models, real photos, and a real
+//! S3-protocol server (moto) on loopback.
+
+mod helpers;
+
+mod errors;
+mod flow;
+mod s3;
+mod security;
