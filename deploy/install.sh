@@ -25,7 +25,7 @@ install -m 0644 "$root/README.md" "$prefix/README.md"
 
 if [ ! -f /etc/faceauth/faceauth.env ]; then
   install -m 0640 -o root -g faceauth "$root/.env.example" /etc/faceauth/faceauth.env
-  sed -i 's/^APP_ENV=.*/APP_ENV=production/; s/^LOG_FORMAT=.*/LOG_FORMAT=json/' /etc/faceauth/faceauth.env
+  sed -i 's/^APP_ENV=.*/APP_ENV=production/; s/^LOG_FORMAT=.*/LOG_FORMAT=json/; s/^TRUSTED_PROXIES=.*/TRUSTED_PROXIES=127.0.0.1,::1/' /etc/faceauth/faceauth.env
   echo "edit /etc/faceauth/faceauth.env (S3_BUCKET, AWS_REGION, SECRETS_MANAGER_SECRET_NAME or SECRET_KEY/API_KEYS)"
 fi
 

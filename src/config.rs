@@ -55,6 +55,12 @@ pub const VARIABLES: &[&str] = &[
     "EMBEDDING_CACHE_TTL_SECS",
     "CORS_ORIGINS",
     "MAX_REFERENCES_PER_USER",
+    "RATE_LIMIT_PER_IP",
+    "RATE_LIMIT_PER_KEY",
+    "TRUSTED_PROXIES",
+    "LOCKOUT_MAX_FAILURES",
+    "LOCKOUT_WINDOW_SECS",
+    "METRICS_TOKEN",
 ];
 
 /// Placeholder values that must never sign tokens in production.
@@ -127,6 +133,14 @@ pub struct Config {
     pub cache_ttl: Duration,
     pub cors_origins: Vec<String>,
     pub max_references_per_user: usize,
+    /// Requests per minute per client IP and per API key; 0 disables.
+    pub rate_limit_per_ip: u32,
+    pub rate_limit_per_key: u32,
+    /// Proxies whose X-Forwarded-For is believed (the local nginx).
+    pub trusted_proxies: Vec<IpAddr>,
+    pub lockout_max_failures: usize,
+    pub lockout_window: Duration,
+    pub metrics_token: Option<SecretString>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +161,8 @@ impl RawEnv {
     }
 
     pub fn get(&self, key: &str) -> Option<&str> {
+        // A variable read here but missing from VARIABLES would never be loaded from the environment.
+        debug_assert!(VARIABLES.contains(&key), "{key} is not listed in config::VARIABLES");
         self.0.get(key).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
@@ -345,7 +361,7 @@ impl Config {
         let secs =
             |p: &mut Parser, key: &str, default: u64, hi: u64| Duration::from_secs(p.ranged(key, default, 1, hi));
 
-        let config = Config {
+        let mut config = Config {
             app_env,
             host,
             port,
@@ -376,7 +392,21 @@ impl Config {
                 .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
                 .unwrap_or_default(),
             max_references_per_user: p.ranged("MAX_REFERENCES_PER_USER", 20usize, 1, 1000),
+            rate_limit_per_ip: p.ranged("RATE_LIMIT_PER_IP", 300u32, 0, 1_000_000),
+            rate_limit_per_key: p.ranged("RATE_LIMIT_PER_KEY", 3000u32, 0, 1_000_000),
+            trusted_proxies: Vec::new(),
+            lockout_max_failures: p.ranged("LOCKOUT_MAX_FAILURES", 5usize, 0, 1000),
+            lockout_window: secs(&mut p, "LOCKOUT_WINDOW_SECS", 300, 86_400),
+            metrics_token: raw.get("METRICS_TOKEN").map(|t| SecretString::from(t.to_string())),
         };
+        for item in raw.get("TRUSTED_PROXIES").unwrap_or("").split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match item.parse() {
+                Ok(ip) => config.trusted_proxies.push(ip),
+                Err(_) => {
+                    p.problems.push(format!("TRUSTED_PROXIES entry {item} is not an IP address (e.g. 127.0.0.1)"))
+                }
+            }
+        }
         if p.problems.is_empty() { Ok(config) } else { Err(ConfigError(p.problems)) }
     }
 

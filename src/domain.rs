@@ -62,6 +62,19 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Whatever arrives, an accepted id is safe to put in a key: one path segment, no escape.
+        #[test]
+        fn accepted_ids_are_always_a_single_safe_path_segment(raw in ".{0,140}") {
+            if let Ok(id) = UserId::parse(&raw) {
+                let path = std::path::Path::new(id.as_str());
+                proptest::prop_assert_eq!(path.components().count(), 1);
+                proptest::prop_assert!(matches!(path.components().next(), Some(std::path::Component::Normal(_))));
+                proptest::prop_assert!(id.as_str().len() <= 128 && !id.as_str().contains(".."));
+            }
+        }
+    }
+
     #[test]
     fn reference_ids_are_time_ordered_and_valid() {
         let a = new_reference_id();

@@ -11,6 +11,8 @@ pub mod compare;
 pub mod config;
 pub mod domain;
 pub mod face;
+pub mod limits;
+pub mod metrics;
 pub mod middleware;
 pub mod secrets;
 pub mod service;

@@ -3,7 +3,9 @@
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
@@ -101,12 +103,15 @@ async fn request_context(req: Request, next: Next) -> Response {
         match_ms = Empty,
     );
     let start = Instant::now();
+    let method = req.method().clone();
     let mut response = REQUEST_ID.scope(id.clone(), next.run(req)).instrument(span.clone()).await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(X_REQUEST_ID, value);
     }
+    let elapsed = start.elapsed().as_secs_f64();
     span.record("status", response.status().as_u16());
-    span.record("latency_ms", (start.elapsed().as_secs_f64() * 100_000.0).round() / 100.0);
+    span.record("latency_ms", (elapsed * 100_000.0).round() / 100.0);
+    crate::metrics::request(&route, method.as_str(), response.status().as_u16(), elapsed);
     if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
         span.record("error", *code);
     }
@@ -126,13 +131,15 @@ async fn guard_upload_size(State(state): State<AppState>, req: Request, next: Ne
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let limit = (state.max_upload_bytes + MULTIPART_OVERHEAD) as u64;
     if declared.is_some_and(|n| n > limit) {
+        let mut response = ApiError::PayloadTooLarge(state.max_upload_bytes).into_response();
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
         // Read and discard what the client is already sending (never buffered), so it gets the
         // 413 envelope instead of a reset connection; beyond 4x the limit, just close.
         if declared.is_some_and(|n| n <= limit.saturating_mul(4)) {
             let mut body = req.into_body().into_data_stream();
             while let Some(Ok(_)) = body.next().await {}
         }
-        return ApiError::PayloadTooLarge(state.max_upload_bytes).into_response();
+        return response;
     }
     next.run(req).await
 }
@@ -154,11 +161,43 @@ pub async fn require_api_key(State(state): State<AppState>, mut req: Request, ne
     match presented_key(&req).and_then(|k| state.api_keys.check(k)) {
         Some(key_id) => {
             tracing::Span::current().record("key_id", key_id.0.as_str());
+            if let Err(wait) = state.limits.check_key(&key_id.0) {
+                return unread_body_refusal(&req, rate_limited(wait));
+            }
             req.extensions_mut().insert(key_id);
             next.run(req).await
         }
-        None => ApiError::Unauthorized.into_response(),
+        None => unread_body_refusal(&req, ApiError::Unauthorized.into_response()),
     }
+}
+
+/// A refusal sent without reading the request body leaves the connection mid-request: tell the
+/// client not to reuse it, or its next request on it would fail.
+fn unread_body_refusal(req: &Request, mut response: Response) -> Response {
+    let has_body = req.headers().contains_key(header::TRANSFER_ENCODING)
+        || req.headers().get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0");
+    if has_body {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+fn rate_limited(wait: std::time::Duration) -> Response {
+    let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    ApiError::TooManyRequests { retry_after: retry_after.max(1), code: "rate_limited" }.into_response()
+}
+
+/// Per-client-IP request rate on the API routes (health and readiness stay unlimited).
+pub async fn limit_client_rate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
+        let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
+        let client = state.limits.client_ip(peer.ip(), forwarded);
+        if let Err(wait) = state.limits.check_ip(client) {
+            tracing::warn!(client = %client, "rate limited");
+            return unread_body_refusal(&req, rate_limited(wait));
+        }
+    }
+    next.run(req).await
 }
 
 /// One audit line per change to biometric data: who (key id), whose data, what, and how it ended.

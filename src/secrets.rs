@@ -60,7 +60,6 @@ mod tests {
         assert_eq!(raw.get("SECRET_KEY"), Some("from-secret"));
         assert_eq!(raw.get("API_KEYS"), Some("a,b"));
         assert_eq!(raw.get("PORT"), Some("8080"));
-        assert_eq!(raw.get("OTHER"), None);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::face::decode::sniff_format;
 use crate::face::engine::ModelInfo;
 use crate::face::policy::Rejection;
 use crate::face::{Analysis, DecodeError, Embedding, FaceError, InferencePool, PoolError, Purpose};
+use crate::limits::Lockout;
 use crate::store::cache::{CachedReference, References};
 use crate::store::references::{FaceRecord, ModelStamp, SIDECAR_VERSION};
 use crate::store::{EmbeddingCache, ReferenceStore, Sidecar, StoreError};
@@ -28,6 +29,8 @@ pub enum ServiceError {
     Overloaded,
     #[error("no references are registered for this user")]
     UserNotFound,
+    #[error("too many failed verifications for this user")]
+    TooManyAttempts(std::time::Duration),
     #[error("this user already has {0} references, the most allowed")]
     TooManyReferences(usize),
     #[error(transparent)]
@@ -49,7 +52,7 @@ impl From<PoolError> for ServiceError {
 }
 
 /// Milliseconds per stage, as reported to clients and logs.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Timings {
     pub decode: f64,
     pub detect: f64,
@@ -100,10 +103,19 @@ impl Timings {
         ] {
             span.record(name, (value * 100.0).round() / 100.0);
         }
+        for (stage, value) in [
+            ("decode", self.decode),
+            ("detect", self.detect),
+            ("align", self.align),
+            ("embed", self.embed),
+            ("storage", self.storage),
+        ] {
+            crate::metrics::stage(stage, value);
+        }
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct FaceSummary {
     #[serde(rename = "box")]
     pub bbox: [f32; 4],
@@ -137,6 +149,7 @@ pub struct FaceAuth {
     model: Arc<ModelInfo>,
     tokens: TokenSigner,
     max_references: usize,
+    lockout: Lockout,
 }
 
 fn ms(since: Instant) -> f64 {
@@ -156,8 +169,9 @@ impl FaceAuth {
         model: Arc<ModelInfo>,
         tokens: TokenSigner,
         max_references: usize,
+        lockout: Lockout,
     ) -> Self {
-        Self { pool, refs, cache, model, tokens, max_references }
+        Self { pool, refs, cache, model, tokens, max_references, lockout }
     }
 
     pub fn model(&self) -> &ModelInfo {
@@ -230,7 +244,16 @@ impl FaceAuth {
         })
     }
 
+    /// Refuses at once, before any inference, while the user is locked out; the refusal is the same
+    /// whatever the photo would have scored, so it reveals nothing.
     pub async fn verify(&self, user: &UserId, image: Bytes) -> Result<Verification, ServiceError> {
+        let attempt = self.lockout.begin(user).map_err(ServiceError::TooManyAttempts)?;
+        let result = self.verify_unlocked(user, image).await;
+        self.lockout.finish(attempt, result.as_ref().ok().map(|v| v.verified));
+        result
+    }
+
+    async fn verify_unlocked(&self, user: &UserId, image: Bytes) -> Result<Verification, ServiceError> {
         let start = Instant::now();
         // Embedding the probe and fetching the references overlap: storage latency hides behind inference.
         let (analysis, references) =

@@ -19,6 +19,7 @@ use crate::face::engine::{EngineSpec, ModelId, ModelInfo};
 use crate::face::models::{resolve_profile, sha256_file};
 use crate::face::pool::PoolSettings;
 use crate::face::runtime::{self, RuntimeError};
+use crate::limits::{Lockout, RateLimits};
 use crate::service::FaceAuth;
 use crate::store::local::LocalStore;
 use crate::store::s3::S3Store;
@@ -125,6 +126,7 @@ async fn open_store(
 /// Runs every startup check and builds the application state; binds nothing.
 pub async fn prepare(config: &Config, sdk: Option<SdkConfig>) -> Result<AppState, StartupError> {
     let started = Instant::now();
+    crate::metrics::install();
     if config.secret_key_generated {
         tracing::warn!("SECRET_KEY is not set: using a random key, so tokens will not survive a restart");
     }
@@ -157,6 +159,7 @@ pub async fn prepare(config: &Config, sdk: Option<SdkConfig>) -> Result<AppState
         Arc::new(info),
         TokenSigner::new(config.secret_key.clone(), config.token_ttl),
         config.max_references_per_user,
+        Lockout::new(config.lockout_max_failures, config.lockout_window),
     );
     tracing::info!(
         env = ?config.app_env, api_keys = config.api_keys.len(), max_upload_bytes = config.max_upload_bytes,
@@ -170,6 +173,12 @@ pub async fn prepare(config: &Config, sdk: Option<SdkConfig>) -> Result<AppState
         ready: Arc::new(api::health::ReadinessCache::new(Duration::from_secs(5))),
         production: config.is_production(),
         cors_origins: Arc::new(config.cors_origins.clone()),
+        metrics_token: config.metrics_token.clone().map(Arc::new),
+        limits: Arc::new(RateLimits::new(
+            config.rate_limit_per_ip,
+            config.rate_limit_per_key,
+            config.trusted_proxies.clone(),
+        )),
     })
 }
 
@@ -203,6 +212,14 @@ impl Application {
         let draining = Arc::new(Notify::new());
         let notify = draining.clone();
         let router = api::router(self.state.clone());
+        let limits = self.state.limits.clone();
+        let pruner = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                limits.prune();
+            }
+        });
         let server = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 shutdown.await;
@@ -220,6 +237,7 @@ impl Application {
                 Ok(())
             }
         };
+        pruner.abort();
         let pool = self.state.service.clone();
         tokio::task::spawn_blocking(move || pool.pool().shutdown()).await.ok();
         tracing::info!("stopped");

@@ -2,7 +2,6 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use crate::face::DecodeError;
 use crate::face::policy::Rejection;
@@ -129,12 +128,16 @@ impl From<ServiceError> for ApiError {
             ServiceError::Face(r) => ApiError::Face(r),
             ServiceError::Overloaded => ApiError::Overloaded,
             ServiceError::UserNotFound => ApiError::UserNotFound,
+            ServiceError::TooManyAttempts(wait) => {
+                ApiError::TooManyRequests { retry_after: wait.as_secs().max(1), code: "too_many_attempts" }
+            }
             e @ ServiceError::TooManyReferences(_) => {
                 ApiError::TooManyReferences(format!("{e}; delete the user to start over"))
             }
             ServiceError::Storage(e) => {
                 // The cause (bucket, SDK message) is for the operator's log, not the client.
                 tracing::error!(error = %e, "storage failure");
+                crate::metrics::storage_error();
                 match e {
                     StoreError::Corrupt(_) => ApiError::Internal,
                     _ => ApiError::StorageUnavailable,
@@ -148,11 +151,27 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+/// The error envelope, as documented in the OpenAPI document.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `no_face`.
+    pub code: &'static str,
+    /// Human-readable explanation; never internals.
+    pub message: String,
+    /// Also in the `X-Request-Id` response header and the service's logs.
+    pub request_id: String,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({
-            "error": { "code": self.code(), "message": self.to_string(), "request_id": current_request_id() }
-        });
+        let body = ErrorEnvelope {
+            error: ErrorBody { code: self.code(), message: self.to_string(), request_id: current_request_id() },
+        };
         let mut response = (self.status(), axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after() {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));

@@ -1,11 +1,10 @@
 //! The multipart body of register/verify (`user_id` + `image`), with every failure mapped to the envelope.
 
 use axum::extract::multipart::MultipartError;
-use axum::extract::{FromRequest, Multipart, Request};
+use axum::extract::{FromRef, FromRequest, Multipart, Request};
 use axum::http::{StatusCode, header};
 use bytes::{Bytes, BytesMut};
 
-use super::AppState;
 use super::error::ApiError;
 use crate::domain::UserId;
 
@@ -14,6 +13,10 @@ pub struct Upload {
     pub user_id: UserId,
     pub image: Bytes,
 }
+
+/// The largest image accepted, taken from the application state.
+#[derive(Debug, Clone, Copy)]
+pub struct UploadLimit(pub usize);
 
 /// The longest user_id field read before refusing it (ids are at most 128 characters).
 const MAX_USER_ID_FIELD: usize = 1024;
@@ -26,10 +29,14 @@ fn multipart_error(err: MultipartError, limit: usize) -> ApiError {
     }
 }
 
-impl FromRequest<AppState> for Upload {
+impl<S: Send + Sync> FromRequest<S> for Upload
+where
+    UploadLimit: FromRef<S>,
+{
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let UploadLimit(limit) = UploadLimit::from_ref(state);
         let is_multipart = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -43,7 +50,7 @@ impl FromRequest<AppState> for Upload {
         let mut multipart = Multipart::from_request(req, state)
             .await
             .map_err(|e| ApiError::InvalidRequest(format!("malformed multipart body: {}", e.body_text())))?;
-        let result = read_fields(&mut multipart, state.max_upload_bytes).await;
+        let result = read_fields(&mut multipart, limit).await;
         if result.is_err() {
             // Answering before the client has finished sending would reset its connection; read
             // the rest (bounded by the body limit) and discard it, so it gets the error envelope.
@@ -93,4 +100,85 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
         return Err(ApiError::InvalidImage("the image field is empty".into()));
     }
     Ok(Upload { user_id, image })
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::StatusCode;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn request(body: Vec<u8>) -> Request {
+        Request::builder()
+            .method("POST")
+            .header(header::CONTENT_TYPE, "multipart/form-data; boundary=XyZ")
+            .body(Body::from(body))
+            .unwrap()
+    }
+
+    fn part(name: &str, value: &[u8]) -> Vec<u8> {
+        let mut out = format!("--XyZ\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n").into_bytes();
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+
+    fn parse(body: Vec<u8>, limit: usize) -> Result<Upload, ApiError> {
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        rt.block_on(Upload::from_request(request(body), &UploadLimit(limit)))
+    }
+
+    #[test]
+    fn a_well_formed_body_parses() {
+        let mut body = part("user_id", b"alice");
+        body.extend(part("image", b"\xff\xd8bytes"));
+        body.extend_from_slice(b"--XyZ--\r\n");
+        let upload = parse(body, 1024).unwrap();
+        assert_eq!(upload.user_id.as_str(), "alice");
+        assert_eq!(&upload.image[..], b"\xff\xd8bytes");
+    }
+
+    #[test]
+    fn an_image_over_the_limit_is_payload_too_large() {
+        let mut body = part("user_id", b"alice");
+        body.extend(part("image", &[7u8; 2000]));
+        body.extend_from_slice(b"--XyZ--\r\n");
+        assert!(matches!(parse(body, 1000), Err(ApiError::PayloadTooLarge(1000))));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        /// Arbitrary bytes after a multipart header: never a panic, never a 5xx.
+        #[test]
+        fn garbage_bodies_give_client_errors(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Err(e) = parse(body, 1024) {
+                prop_assert!(e.status().is_client_error(), "{e:?}");
+            }
+        }
+
+        /// Structured bodies with arbitrary names and values: parsed or refused with a 4xx code.
+        #[test]
+        fn arbitrary_fields_give_an_upload_or_a_client_error(
+            fields in proptest::collection::vec(("[a-z_]{0,8}", proptest::collection::vec(any::<u8>(), 0..64)), 0..5),
+            close in any::<bool>(),
+        ) {
+            let mut body = Vec::new();
+            for (name, value) in &fields {
+                body.extend(part(name, value));
+            }
+            if close {
+                body.extend_from_slice(b"--XyZ--\r\n");
+            }
+            match parse(body, 32) {
+                Ok(upload) => {
+                    prop_assert!(!upload.image.is_empty() && upload.image.len() <= 32);
+                    prop_assert_eq!(UserId::parse(upload.user_id.as_str()).unwrap(), upload.user_id);
+                }
+                Err(e) => prop_assert!(e.status() != StatusCode::INTERNAL_SERVER_ERROR && e.status().is_client_error(), "{e:?}"),
+            }
+        }
+    }
 }

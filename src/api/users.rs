@@ -2,19 +2,21 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use serde::Serialize;
+use utoipa::ToSchema;
 
+use super::error::ErrorEnvelope;
 use super::{ApiError, AppState};
 use crate::auth::KeyId;
 use crate::domain::UserId;
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct UserResponse {
     pub user_id: String,
     pub references: usize,
     pub reference_ids: Vec<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct DeleteResponse {
     pub user_id: String,
     pub deleted: bool,
@@ -26,6 +28,21 @@ fn user_id(path: Result<Path<String>, PathRejection>) -> Result<UserId, ApiError
     UserId::parse(&raw).map_err(|e| ApiError::InvalidUserId(e.to_string()))
 }
 
+/// The user's reference count and ids, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/users/{user_id}",
+    tag = "faces",
+    params(("user_id" = String, Path, description = "The user id")),
+    responses(
+        (status = 200, description = "The user's references", body = UserResponse),
+        (status = 400, description = "invalid_user_id", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 404, description = "user_not_found", body = ErrorEnvelope),
+        (status = 503, description = "storage_unavailable", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn get_user(
     State(state): State<AppState>,
     path: Result<Path<String>, PathRejection>,
@@ -35,6 +52,21 @@ pub async fn get_user(
     Ok(Json(UserResponse { user_id: user.to_string(), references: ids.len(), reference_ids: ids }))
 }
 
+/// Removes every object of the user (photos and sidecars) and the cached embeddings.
+#[utoipa::path(
+    delete,
+    path = "/api/users/{user_id}",
+    tag = "faces",
+    params(("user_id" = String, Path, description = "The user id")),
+    responses(
+        (status = 200, description = "Deleted", body = DeleteResponse),
+        (status = 400, description = "invalid_user_id", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 404, description = "user_not_found", body = ErrorEnvelope),
+        (status = 503, description = "storage_unavailable", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn delete_user(
     State(state): State<AppState>,
     key: Option<Extension<KeyId>>,

@@ -1,12 +1,15 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Serialize;
+use utoipa::ToSchema;
 
+use super::error::ErrorEnvelope;
+use super::openapi::UploadForm;
 use super::upload::Upload;
 use super::{ApiError, AppState};
 use crate::service::{FaceSummary, Timings};
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct VerifyResponse {
     pub user_id: String,
     pub verified: bool,
@@ -24,8 +27,33 @@ pub struct VerifyResponse {
     pub timings_ms: Timings,
 }
 
+/// Whether the photo shows the user: best cosine similarity over the user's references vs the threshold.
+#[utoipa::path(
+    post,
+    path = "/api/verify",
+    tag = "faces",
+    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 200, description = "Compared; `verified` says whether it matched", body = VerifyResponse),
+        (status = 400, description = "invalid_user_id, missing_field, duplicate_field, invalid_request or invalid_image", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 413, description = "payload_too_large or image_too_large", body = ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type", body = ErrorEnvelope),
+        (status = 429, description = "rate_limited (per IP or key)", body = ErrorEnvelope),
+        (status = 503, description = "storage_unavailable, overloaded or timeout (Retry-After)", body = ErrorEnvelope),
+        (status = 404, description = "user_not_found", body = ErrorEnvelope),
+        (status = 422, description = "no_face, multiple_faces or face_too_small", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
 pub async fn verify(State(state): State<AppState>, upload: Upload) -> Result<Json<VerifyResponse>, ApiError> {
-    let v = state.service.verify(&upload.user_id, upload.image).await?;
+    let v = state
+        .service
+        .verify(&upload.user_id, upload.image)
+        .await
+        .map_err(ApiError::from)
+        .inspect_err(|e| crate::metrics::verify_outcome("rejected", e.code()))?;
+    crate::metrics::verify_outcome(if v.verified { "verified" } else { "not_verified" }, "");
     v.timings.record();
     tracing::Span::current().record("verified", v.verified);
     let (token, token_expires_at) = v.token.map(|(t, exp)| (Some(t), Some(exp))).unwrap_or_default();

@@ -2,7 +2,11 @@
 
 use std::io::Cursor;
 
+use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
+use zune_core::bytestream::ZCursor;
+use zune_core::colorspace::ColorSpace;
+use zune_core::options::DecoderOptions;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum DecodeError {
@@ -29,6 +33,9 @@ pub fn sniff_format(bytes: &[u8]) -> Option<ImageFormat> {
 /// nothing.
 pub fn decode_rgb(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, DecodeError> {
     let format = sniff_format(bytes).ok_or(DecodeError::Unsupported)?;
+    if format == ImageFormat::Jpeg {
+        return decode_jpeg(bytes, max_pixels);
+    }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
     // RGBA16 is the widest layout these formats decode to; anything beyond is a bomb.
@@ -50,6 +57,36 @@ pub fn decode_rgb(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, DecodeError
         DynamicImage::ImageRgb8(rgb) => rgb,
         other => other.into_rgb8(),
     })
+}
+
+/// JPEG through zune-jpeg (the decoder `image` wraps) in strict mode: `image` decodes leniently and
+/// fills a truncated scan with gray, which would let half a photo be enrolled or compared.
+fn decode_jpeg(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, DecodeError> {
+    let corrupt = |e: zune_jpeg::errors::DecodeErrors| DecodeError::Corrupt(e.to_string());
+    // zune's own dimension caps are lifted: the pixel limit below decides, with a typed error.
+    let options = DecoderOptions::default()
+        .set_strict_mode(true)
+        .jpeg_set_out_colorspace(ColorSpace::RGB)
+        .set_max_width(usize::MAX)
+        .set_max_height(usize::MAX);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    decoder.decode_headers().map_err(corrupt)?;
+    let (width, height) = decoder.dimensions().ok_or_else(|| DecodeError::Corrupt("no frame header".into()))?;
+    let (width, height) = (width as u32, height as u32);
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Err(DecodeError::TooLarge { width, height, max_pixels });
+    }
+    let orientation =
+        decoder.exif().and_then(|exif| Orientation::from_exif_chunk(exif)).unwrap_or(Orientation::NoTransforms);
+    let pixels = decoder.decode().map_err(corrupt)?;
+    let rgb = RgbImage::from_raw(width, height, pixels)
+        .ok_or_else(|| DecodeError::Corrupt("decoded size does not match the header".into()))?;
+    if orientation == Orientation::NoTransforms {
+        return Ok(rgb);
+    }
+    let mut image = DynamicImage::ImageRgb8(rgb);
+    image.apply_orientation(orientation);
+    Ok(image.into_rgb8())
 }
 
 fn classify(err: image::ImageError) -> DecodeError {
@@ -99,6 +136,53 @@ mod tests {
         assert_eq!(decode_rgb(b"hello world, not an image", 100), Err(DecodeError::Unsupported));
         assert_eq!(decode_rgb(b"GIF89a\x01\x00\x01\x00", 100), Err(DecodeError::Unsupported));
         assert_eq!(decode_rgb(b"", 100), Err(DecodeError::Unsupported));
+    }
+
+    fn jpeg(width: u32, height: u32) -> Vec<u8> {
+        let img = RgbImage::from_fn(width, height, |x, y| image::Rgb([(x * 7) as u8, (y * 5) as u8, (x ^ y) as u8]));
+        let mut out = Vec::new();
+        img.write_to(&mut Cursor::new(&mut out), ImageFormat::Jpeg).unwrap();
+        out
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: std::env::var("FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(3000),
+            ..Default::default()
+        })]
+
+        /// Real JPEG/PNG bytes with random corruption, truncation and header edits: a decoded image
+        /// within the pixel limit or a typed error, never a panic.
+        #[test]
+        fn corrupted_images_never_panic(
+            png_not_jpeg in proptest::prelude::any::<bool>(),
+            flips in proptest::collection::vec((proptest::prelude::any::<usize>(), proptest::prelude::any::<u8>()), 0..16),
+            cut in proptest::prelude::any::<usize>(),
+        ) {
+            let mut bytes = if png_not_jpeg { png(33, 17) } else { jpeg(33, 17) };
+            for (at, value) in flips {
+                let i = at % bytes.len();
+                bytes[i] = value;
+            }
+            let keep = bytes.len() - cut % (bytes.len() / 2);
+            bytes.truncate(keep);
+            if let Ok(img) = decode_rgb(&bytes, 10_000) {
+                proptest::prop_assert!(u64::from(img.width()) * u64::from(img.height()) <= 10_000);
+            }
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let _ = decode_rgb(&bytes, 10_000);
+        }
+    }
+
+    #[test]
+    fn a_truncated_jpeg_is_corrupt_not_filled_with_gray() {
+        let bytes = jpeg(64, 64);
+        assert!(decode_rgb(&bytes, 1 << 20).is_ok());
+        let err = decode_rgb(&bytes[..bytes.len() * 2 / 3], 1 << 20).unwrap_err();
+        assert!(matches!(err, DecodeError::Corrupt(_)), "{err:?}");
     }
 
     #[test]

@@ -107,5 +107,5 @@ async fn health_and_ready_answer_and_the_request_id_is_echoed() {
         app.send(app.client.get(format!("{}/api/users/nobody", app.base)).header("X-Request-Id", "trace-123")).await;
     assert_eq!(reply.headers["x-request-id"], "trace-123");
     assert_eq!(reply.body["error"]["request_id"], "trace-123");
-    assert!(app.logs().contains("trace-123"), "the request id is in the access log");
+    assert!(app.wait_for_log("trace-123", std::time::Duration::from_secs(10)), "the request id is in the access log");
 }

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
@@ -140,8 +140,11 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub data_dir: tempfile::TempDir,
     child: Child,
-    logs: Arc<Mutex<Vec<String>>>,
+    logs: Logs,
 }
+
+/// The child's output lines, with a condition variable so tests wait for a line instead of sleeping.
+type Logs = Arc<(Mutex<Vec<String>>, Condvar)>;
 
 /// What a failed start printed, and how it exited.
 pub struct Failed {
@@ -169,6 +172,9 @@ fn command(env: &[(String, String)], dir: &tempfile::TempDir) -> Command {
                 .unwrap_or_else(|_| root().join(".ort/libonnxruntime.so.1.31.1").display().to_string()),
         )
         .env("INFERENCE_WORKERS", "1")
+        // Limits are off unless a test is about them: many quick requests come from one address here.
+        .env("RATE_LIMIT_PER_IP", "0")
+        .env("RATE_LIMIT_PER_KEY", "0")
         .current_dir(dir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -187,7 +193,7 @@ fn owned(env: &[(&str, &str)]) -> Vec<(String, String)> {
 pub fn try_spawn(env: &[(String, String)]) -> Result<TestApp, Failed> {
     let dir = tempfile::tempdir().unwrap();
     let mut child = command(env, &dir).spawn().expect("the faceauth binary starts");
-    let logs = Arc::new(Mutex::new(Vec::new()));
+    let logs: Logs = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
     let (tx, rx) = mpsc::channel();
     for stream in [
         Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
@@ -200,7 +206,8 @@ pub fn try_spawn(env: &[(String, String)]) -> Result<TestApp, Failed> {
                     let _ =
                         tx.send(rest.split(|c: char| c.is_whitespace() || c == '"').next().unwrap_or("").to_string());
                 }
-                logs.lock().unwrap().push(line);
+                logs.0.lock().unwrap().push(line);
+                logs.1.notify_all();
             }
             let _ = tx.send(String::new()); // stream closed: the process is gone
         });
@@ -216,7 +223,7 @@ pub fn try_spawn(env: &[(String, String)]) -> Result<TestApp, Failed> {
         _ => {
             let status = child.wait().ok();
             let _ = rx.recv_timeout(Duration::from_secs(5));
-            let output = logs.lock().unwrap().join("\n");
+            let output = logs.0.lock().unwrap().join("\n");
             Err(Failed { code: status.and_then(|s| s.code()), output })
         }
     }
@@ -285,7 +292,15 @@ impl TestApp {
     }
 
     pub fn logs(&self) -> String {
-        self.logs.lock().unwrap().join("\n")
+        self.logs.0.lock().unwrap().join("\n")
+    }
+
+    /// Whether a line containing `needle` is logged within `timeout`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let (lines, more) = &*self.logs;
+        let guard = lines.lock().unwrap();
+        let (guard, _) = more.wait_timeout_while(guard, timeout, |l| !l.iter().any(|x| x.contains(needle))).unwrap();
+        guard.iter().any(|x| x.contains(needle))
     }
 
     pub fn pid(&self) -> u32 {

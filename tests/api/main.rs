@@ -5,5 +5,6 @@ mod helpers;
 
 mod errors;
 mod flow;
+mod hostile;
 mod s3;
 mod security;

@@ -122,3 +122,39 @@ async fn an_s3_outage_answers_503_quickly_and_the_service_recovers_by_itself() {
     assert_eq!(reply.status, 201, "{:?}", reply.body);
     assert_eq!(app.verify("angelina", ANGELINA_2).await.body["verified"], true);
 }
+
+#[tokio::test]
+async fn production_mode_serves_with_keys_and_hsts() {
+    let moto = Moto::start();
+    let bucket = moto.create_bucket().await;
+    let mut env = moto.env(&bucket);
+    env.extend(
+        [
+            ("APP_ENV", "production"),
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("API_KEYS", "prod-key-0123456789"),
+            ("LOG_FORMAT", "text"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let app = spawn_owned(&env);
+    let health = app.get("/health").await;
+    assert!(health.headers["strict-transport-security"].to_str().unwrap().starts_with("max-age="));
+    assert_eq!(app.get("/api/users/x").await.status, 401);
+}
+
+#[tokio::test]
+async fn a_register_interrupted_before_its_sidecar_leaves_no_usable_reference() {
+    let moto = Moto::start();
+    let bucket = moto.create_bucket().await;
+    let app = spawn_owned(&moto.env(&bucket));
+    // What a crash between the two writes leaves behind: a photo without its sidecar.
+    let orphan = "users/angelina/0000000000001-deadbeef0000.jpg";
+    moto.s3().put_object().bucket(&bucket).key(orphan).body(face(ANGELINA_1).into()).send().await.unwrap();
+    assert_eq!(app.verify("angelina", ANGELINA_2).await.code(), "user_not_found", "the half reference is not used");
+    assert_eq!(app.get("/api/users/angelina").await.status, 404);
+    assert_eq!(app.register("angelina", ANGELINA_1).await.status, 201);
+    let keys = moto.keys(&bucket).await;
+    assert_eq!(keys.len(), 2, "the orphan was swept by the next register: {keys:?}");
+    assert!(!keys.contains(&orphan.to_string()));
+}

@@ -1,0 +1,62 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and the response types.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::{health, register, users, verify};
+
+/// The multipart body of register and verify.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// 1–128 of `A-Z a-z 0-9 . _ @ -`; must not start with `.` or contain `..`.
+    user_id: String,
+    /// JPEG, PNG or WebP (judged by content), at most MAX_UPLOAD_SIZE bytes and MAX_IMAGE_PIXELS pixels.
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    image: String,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "faceauth",
+        description = "Face authentication: register reference photos, verify new photos against them.\n\n\
+            Every error answers `{\"error\": {\"code\", \"message\", \"request_id\"}}`; codes: invalid_user_id, \
+            missing_field, duplicate_field, invalid_request, invalid_image (400); unauthorized (401); \
+            user_not_found, not_found (404); method_not_allowed (405); payload_too_large, image_too_large (413); \
+            unsupported_media_type (415); no_face, multiple_faces, face_too_small, too_many_references (422); \
+            rate_limited, too_many_attempts (429, Retry-After); storage_unavailable, overloaded, timeout \
+            (503, Retry-After); internal_error (500)."
+    ),
+    paths(
+        register::register,
+        verify::verify,
+        users::get_user,
+        users::delete_user,
+        health::health,
+        health::ready,
+        super::metrics_endpoint,
+    ),
+    components(schemas(UploadForm, super::error::ErrorEnvelope, super::error::ErrorBody)),
+    modifiers(&Security),
+    tags((name = "faces", description = "Registration and verification"), (name = "operations", description = "Health, readiness, metrics"))
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components
+            .add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+    }
+}
+
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
