@@ -4,6 +4,19 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+# nginx, openssl and curl exercise deploy/ (tests/api/deploy.rs); systemd-analyze checks the unit.
+missing=()
+for tool in nginx:nginx-light openssl:openssl curl:curl systemd-analyze:systemd; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null \
+      || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
+  else
+    echo "note     install ${missing[*]} (Debian packages) to run the deploy/ tests; they are skipped without them"
+  fi
+fi
 scripts/setup-ort.sh
 scripts/fetch-models.sh --mirror "${MODEL_MIRROR:-$root/../shared/models}" test
 if [ ! -x .venv/bin/moto_server ]; then

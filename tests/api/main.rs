@@ -3,8 +3,10 @@
 
 mod helpers;
 
+mod deploy;
 mod errors;
 mod flow;
 mod hostile;
+mod operations;
 mod s3;
 mod security;

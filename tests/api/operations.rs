@@ -1,0 +1,104 @@
+//! What operators rely on: metrics, the API contract, and machine-readable logs.
+
+use std::time::Duration;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn metrics_count_requests_stages_and_outcomes_behind_their_token() {
+    let app = spawn(&[("METRICS_TOKEN", "scrape-token")]);
+    assert_eq!(app.register("angelina", ANGELINA_1).await.status, 201);
+    assert_eq!(app.verify("angelina", ANGELINA_2).await.body["verified"], true);
+    assert_eq!(app.verify("angelina", ANISTON).await.body["verified"], false);
+    assert_eq!(app.verify("angelina", "special/no_face_rocket_launch.jpg").await.code(), "no_face");
+
+    let anonymous = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .bearer_auth("scrape-token")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        r#"faceauth_http_requests_total{route="/api/verify",method="POST",status="200"} 2"#,
+        r#"faceauth_http_requests_total{route="/api/register",method="POST",status="201"} 1"#,
+        r#"faceauth_http_request_duration_seconds_bucket{route="/api/verify",method="POST",le="#,
+        r#"faceauth_stage_duration_seconds_bucket{stage="detect",le="#,
+        r#"faceauth_stage_duration_seconds_bucket{stage="decode",le="#,
+        r#"faceauth_verify_total{outcome="verified",reason=""} 1"#,
+        r#"faceauth_verify_total{outcome="not_verified",reason=""} 1"#,
+        r#"faceauth_verify_total{outcome="rejected",reason="no_face"} 1"#,
+        "faceauth_inference_queue_depth 0",
+    ] {
+        assert!(text.contains(series), "missing {series} in\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_matches_the_committed_snapshot() {
+    let document = serde_json::to_value(faceauth::api::openapi::document()).unwrap();
+    let pretty = serde_json::to_string_pretty(&document).unwrap() + "\n";
+    let path = root().join("tests/snapshots/openapi.json");
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::write(&path, &pretty).unwrap();
+    }
+    let committed =
+        std::fs::read_to_string(&path).expect("tests/snapshots/openapi.json (UPDATE_SNAPSHOTS=1 writes it)");
+    assert!(committed == pretty, "the API contract changed: review, then rerun with UPDATE_SNAPSHOTS=1");
+
+    for (path, method) in [
+        ("/api/register", "post"),
+        ("/api/verify", "post"),
+        ("/api/users/{user_id}", "get"),
+        ("/api/users/{user_id}", "delete"),
+        ("/health", "get"),
+        ("/ready", "get"),
+        ("/metrics", "get"),
+    ] {
+        assert!(document["paths"][path][method].is_object(), "{method} {path} is not documented");
+    }
+    let verify = &document["components"]["schemas"]["VerifyResponse"]["properties"];
+    for field in ["verified", "similarity", "threshold", "reference_id", "references_compared", "timings_ms", "token"] {
+        assert!(verify[field].is_object(), "VerifyResponse.{field}");
+    }
+    let app = spawn(&[]);
+    let served: serde_json::Value =
+        app.client.get(format!("{}/openapi.json", app.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(served, document);
+}
+
+#[tokio::test]
+async fn json_logs_carry_request_fields_and_never_embeddings_or_keys() {
+    let app = spawn(&[("LOG_FORMAT", "json"), ("API_KEYS", "log-test-key-0123456789")]);
+    let reply = app
+        .send(
+            app.client
+                .post(format!("{}/api/register", app.base))
+                .bearer_auth("log-test-key-0123456789")
+                .header("X-Request-Id", "json-log-check")
+                .multipart(TestApp::form("angelina", face(ANGELINA_1))),
+        )
+        .await;
+    assert_eq!(reply.status, 201);
+    assert!(app.wait_for_log("json-log-check", Duration::from_secs(10)));
+    let logs = app.logs();
+    let line = logs
+        .lines()
+        .filter(|l| l.contains("json-log-check") && l.contains("request completed"))
+        .last()
+        .expect("an access line");
+    let v: serde_json::Value = serde_json::from_str(line).expect("one JSON object per line");
+    let span = &v["span"];
+    assert_eq!(span["request_id"], "json-log-check");
+    assert_eq!(span["route"], "/api/register");
+    assert_eq!(span["status"], 201);
+    assert!(span["detect_ms"].is_number() && span["embed_ms"].is_number() && span["storage_ms"].is_number(), "{line}");
+    assert!(logs.contains(r#""target":"audit""#), "register writes an audit line");
+    assert!(!logs.contains("log-test-key-0123456789"), "keys are never logged");
+    assert!(!logs.contains("\"embedding\""), "embeddings are never logged");
+}
