@@ -89,8 +89,7 @@ async fn json_logs_carry_request_fields_and_never_embeddings_or_keys() {
     let logs = app.logs();
     let line = logs
         .lines()
-        .filter(|l| l.contains("json-log-check") && l.contains("request completed"))
-        .last()
+        .rfind(|l| l.contains("json-log-check") && l.contains("request completed"))
         .expect("an access line");
     let v: serde_json::Value = serde_json::from_str(line).expect("one JSON object per line");
     let span = &v["span"];
