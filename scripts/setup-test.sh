@@ -4,9 +4,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-# nginx, openssl and curl exercise deploy/ (tests/api/deploy.rs); systemd-analyze checks the unit.
+# chromium runs the demo page test (tests/browser); nginx, openssl and curl exercise deploy/ (tests/api/deploy.rs); systemd-analyze checks the unit.
 missing=()
-for tool in nginx:nginx-light openssl:openssl curl:curl systemd-analyze:systemd; do
+for tool in nginx:nginx-light openssl:openssl curl:curl systemd-analyze:systemd chromium:chromium node:nodejs; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -23,4 +23,6 @@ if [ ! -x .venv/bin/moto_server ]; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==5.2.1"
 fi
+# playwright-core drives Debian's Chromium; it downloads no browser of its own.
+(cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --loglevel=error; })
 echo "ok       moto $(.venv/bin/python -c 'import moto; print(moto.__version__)') in .venv"

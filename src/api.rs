@@ -1,5 +1,6 @@
 //! The HTTP surface. Handlers are glue: extract, call the service, shape the response.
 
+pub mod demo;
 pub mod error;
 pub mod health;
 pub mod openapi;
@@ -90,6 +91,9 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::middleware::require_api_key))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::middleware::limit_client_rate));
     let open = Router::new()
+        .route("/", get(demo::index))
+        .route("/demo/app.js", get(demo::script))
+        .route("/demo/app.css", get(demo::style))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/metrics", get(metrics_endpoint))

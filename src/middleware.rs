@@ -49,7 +49,12 @@ pub fn stack(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         (HeaderName::from_static("cross-origin-resource-policy"), "same-origin"),
     ];
     for (name, value) in headers {
-        router = router.layer(SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value)));
+        // The demo page sets its own (script and style from 'self'); everything else gets 'none'.
+        router = router.layer(if name == header::CONTENT_SECURITY_POLICY {
+            SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+        } else {
+            SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+        });
     }
     if state.production {
         router = router.layer(SetResponseHeaderLayer::overriding(

@@ -1,0 +1,135 @@
+// The demo page at `/` in a real headless Chromium (Debian's), against the real service on
+// loopback with the test models. Screenshots of each state go to target/browser/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const faces = process.env.FACES_DIR || join(root, "../shared/faces");
+const shots = join(root, "target/browser");
+const photo = (rel) => join(faces, rel);
+
+let service, base, browser, dataDir;
+
+function startService() {
+  dataDir = mkdtempSync(join(tmpdir(), "faceauth-browser-"));
+  const env = {
+    PATH: process.env.PATH, HOME: dataDir, HOST: "127.0.0.1", PORT: "0", LOG_FORMAT: "text",
+    DATA_DIR: join(dataDir, "data"), MODEL_DIR: join(root, "models"),
+    DETECTOR_MODEL: "det_500m.onnx", RECOGNIZER_MODEL: "arcface_mobilefacenet_128d.onnx",
+    ORT_DYLIB_PATH: process.env.ORT_DYLIB_PATH || join(root, ".ort/libonnxruntime.so.1.31.1"),
+    INFERENCE_WORKERS: "1", RATE_LIMIT_PER_IP: "0",
+  };
+  const bin = process.env.FACEAUTH_BIN || join(root, "target/debug/faceauth");
+  service = spawn(bin, ["serve"], { cwd: dataDir, env, stdio: ["ignore", "pipe", "pipe"] });
+  return new Promise((resolveAddr, reject) => {
+    let out = "";
+    const onData = (chunk) => {
+      out += chunk;
+      const m = out.match(/listening on (http:\/\/[0-9.:]+)/);
+      if (m) resolveAddr(m[1]);
+    };
+    service.stdout.on("data", onData);
+    service.stderr.on("data", onData);
+    service.on("exit", (code) => reject(new Error(`faceauth exited (${code}) before listening:\n${out}`)));
+  });
+}
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  base = await startService();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+           "--no-first-run", "--disable-sync", "--disable-quic"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  service?.kill();
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function act(page, button, file) {
+  await page.setInputFiles("#file", photo(file));
+  await page.click(button);
+  await page.waitForFunction(() => {
+    const o = document.getElementById("outcome").dataset.outcome;
+    return o && o !== "pending";
+  });
+  return page.locator("#outcome");
+}
+
+test("register, verify the same person, reject another, and explain an error", async () => {
+  const page = await browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  // HTTP errors the test provokes (422, favicon 404) are logged too; script errors and CSP refusals are not expected.
+  page.on("console", (m) => m.type() === "error" && !m.text().startsWith("Failed to load resource") && errors.push(m.text()));
+  const response = await page.goto(base + "/");
+  const csp = response.headers()["content-security-policy"];
+  assert.match(csp, /script-src 'self'/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
+  assert.equal(await page.locator("script:not([src])").count(), 0, "no inline scripts");
+  // Every control has an accessible name.
+  for (const id of ["api-key", "user-id", "file"]) {
+    assert.equal(await page.locator(`label[for=${id}]`).count(), 1, `label for #${id}`);
+  }
+  await page.screenshot({ path: join(shots, "0-start.png"), fullPage: true });
+
+  await page.fill("#user-id", "angelina");
+  let outcome = await act(page, "#register", "dev/Angelina_Jolie/deepface_img1.jpg");
+  assert.equal(await outcome.getAttribute("data-outcome"), "registered");
+  assert.match(await outcome.textContent(), /Registered angelina/);
+  await page.screenshot({ path: join(shots, "1-registered.png"), fullPage: true });
+
+  outcome = await act(page, "#verify", "dev/Angelina_Jolie/deepface_img2.jpg");
+  assert.equal(await outcome.getAttribute("data-outcome"), "verified");
+  assert.match(await outcome.textContent(), /^Verified/);
+  assert.match(await page.locator("#similarity-text").textContent(), /threshold 0\.350/);
+  assert.ok((await page.locator("#timings dt").allTextContents()).includes("detect"), "per-stage timings shown");
+  assert.match(await page.locator("#raw").textContent(), /"verified": true/);
+  await page.screenshot({ path: join(shots, "2-verified.png"), fullPage: true });
+
+  outcome = await act(page, "#verify", "dev/Jennifer_Aniston/deepface_img3.jpg");
+  assert.equal(await outcome.getAttribute("data-outcome"), "not-verified");
+  assert.match(await outcome.textContent(), /^Not verified/);
+  await page.screenshot({ path: join(shots, "3-not-verified.png"), fullPage: true });
+
+  outcome = await act(page, "#verify", "special/no_face_rocket_launch.jpg");
+  assert.equal(await outcome.getAttribute("data-outcome"), "error");
+  assert.match(await outcome.textContent(), /no_face — no face was found in the image/);
+  await page.screenshot({ path: join(shots, "4-error-no-face.png"), fullPage: true });
+  assert.deepEqual(errors, [], "no script errors or CSP violations");
+});
+
+test("works on a phone-sized viewport without a camera", async () => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  const page = await context.newPage();
+  await page.goto(base + "/");
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `no horizontal scrolling (overflow ${overflow}px)`);
+  await page.fill("#user-id", "angelina");
+  const outcome = await act(page, "#verify", "dev/Angelina_Jolie/deepface_img4.jpg");
+  assert.equal(await outcome.getAttribute("data-outcome"), "verified");
+  await page.screenshot({ path: join(shots, "5-phone.png"), fullPage: true });
+  await context.close();
+});
+
+test("sends the API key from sessionStorage as a bearer token", async () => {
+  const page = await browser.newPage();
+  await page.goto(base + "/");
+  await page.fill("#api-key", "demo-key-0123456789");
+  let sent;
+  page.on("request", (r) => r.url().endsWith("/api/verify") && (sent = r.headers()["authorization"]));
+  await page.fill("#user-id", "angelina");
+  await act(page, "#verify", "dev/Angelina_Jolie/deepface_img2.jpg");
+  assert.equal(sent, "Bearer demo-key-0123456789");
+  assert.equal(await page.evaluate(() => sessionStorage.getItem("faceauth-api-key")), "demo-key-0123456789");
+});
