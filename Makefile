@@ -6,7 +6,7 @@ MODEL_MIRROR ?=
 MIRROR_FLAG := $(if $(MODEL_MIRROR),--mirror $(MODEL_MIRROR),)
 export ORT_DYLIB_PATH ?= $(CURDIR)/.ort/libonnxruntime.so.1.31.1
 
-.PHONY: run setup models build test test-setup lint bench check clean
+.PHONY: run setup models build test test-setup lint bench bench-load check clean
 
 run: setup build
 	./target/release/faceauth serve
@@ -38,6 +38,10 @@ lint:
 
 bench: test-setup
 	cargo bench --bench pipeline
+
+# The service under load: model floor, concurrency 1/2/4/8, 1 vs 20 references, RSS drift, ready time.
+bench-load: test-setup
+	cargo bench --bench load
 
 clean:
 	cargo clean
