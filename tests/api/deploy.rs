@@ -161,3 +161,37 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
     let stop: u64 = unit.lines().find_map(|l| l.strip_prefix("TimeoutStopSec=")).unwrap().parse().unwrap();
     assert!(stop > 25);
 }
+
+#[tokio::test]
+async fn the_deploy_verification_script_passes_against_a_running_service() {
+    if !tool("curl") || !tool("python3") {
+        return;
+    }
+    let app = spawn(&[("API_KEYS", "deploy-check-key-0123456789")]);
+    let faces = std::env::var("FACES_DIR").unwrap_or_else(|_| root().join("../shared/faces").display().to_string());
+    let photo = |rel: &str| format!("{faces}/{rel}");
+    let (ok, out) = run(Command::new("bash")
+        .arg(root().join("deploy/verify.sh"))
+        .args([&app.base, &photo(ANGELINA_1), &photo(ANGELINA_2), &photo(ANISTON)])
+        .env("API_KEY", "deploy-check-key-0123456789"));
+    assert!(ok, "{out}");
+    for line in [
+        "PASS  /health",
+        "PASS  /ready",
+        "PASS  register",
+        "PASS  verify same person",
+        "PASS  verify other person rejected",
+        "PASS  delete",
+        "PASS  user gone",
+        "ALL PASS",
+    ] {
+        assert!(out.contains(line), "missing {line:?} in\n{out}");
+    }
+    // Without the key the round trip fails, and the script says so.
+    let (ok, out) = run(Command::new("bash").arg(root().join("deploy/verify.sh")).args([
+        &app.base,
+        &photo(ANGELINA_1),
+        &photo(ANGELINA_2),
+    ]));
+    assert!(!ok && out.contains("FAIL  register"), "{out}");
+}

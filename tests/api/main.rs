@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod cli;
 mod deploy;
 mod errors;
 mod flow;

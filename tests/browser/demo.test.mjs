@@ -46,7 +46,9 @@ before(async () => {
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-           "--no-first-run", "--disable-sync", "--disable-quic"],
+           "--no-first-run", "--disable-sync", "--disable-quic",
+           // A synthetic camera (a moving test pattern) so the capture path runs headless.
+           "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
   });
 });
 
@@ -132,4 +134,23 @@ test("sends the API key from sessionStorage as a bearer token", async () => {
   await act(page, "#verify", "dev/Angelina_Jolie/deepface_img2.jpg");
   assert.equal(sent, "Bearer demo-key-0123456789");
   assert.equal(await page.evaluate(() => sessionStorage.getItem("faceauth-api-key")), "demo-key-0123456789");
+});
+
+test("the camera path captures a still frame and sends it", async () => {
+  const page = await browser.newPage();
+  await page.goto(base + "/");
+  await page.fill("#user-id", "angelina");
+  await page.click("#camera-start");
+  await page.waitForSelector("#camera-capture:not([hidden])");
+  await page.waitForFunction(() => document.getElementById("video").videoWidth > 0);
+  await page.click("#camera-capture");
+  await page.waitForSelector("#preview:not([hidden])");
+  assert.equal(await page.locator("#video").isHidden(), true, "the camera closes after the still");
+  await page.click("#verify");
+  await page.waitForFunction(() => !["", "pending"].includes(document.getElementById("outcome").dataset.outcome));
+  // The synthetic camera shows a test pattern, not a face: the service's answer is shown as an error.
+  assert.equal(await page.locator("#outcome").getAttribute("data-outcome"), "error");
+  assert.match(await page.locator("#outcome").textContent(), /no_face/);
+  assert.match(await page.locator("#raw").textContent(), /"code": "no_face"/);
+  await page.screenshot({ path: join(shots, "6-camera.png"), fullPage: true });
 });

@@ -1,0 +1,97 @@
+//! The binary's other subcommands and the model-change path.
+
+use std::process::Command;
+
+use crate::helpers::*;
+
+fn faceauth(args: &[&str], env: &[(String, String)]) -> (Option<i32>, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faceauth"));
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("LOG_LEVEL", "warn")
+        .env("DATA_DIR", dir.path().join("data"))
+        .env("MODEL_DIR", root().join("models"))
+        .env("DETECTOR_MODEL", "det_500m.onnx")
+        .env("RECOGNIZER_MODEL", "arcface_mobilefacenet_128d.onnx")
+        .env("ORT_DYLIB_PATH", root().join(".ort/libonnxruntime.so.1.31.1"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .current_dir(dir.path());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn faces_path(rel: &str) -> String {
+    let dir = std::env::var("FACES_DIR").unwrap_or_else(|_| root().join("../shared/faces").display().to_string());
+    format!("{dir}/{rel}")
+}
+
+#[test]
+fn compare_prints_faces_similarity_and_the_verdict_as_json() {
+    let (code, stdout, stderr) = faceauth(&["compare", &faces_path(ANGELINA_1), &faces_path(ANGELINA_2)], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["same_person"], true);
+    assert!(v["similarity"].as_f64().unwrap() > v["threshold"].as_f64().unwrap());
+    assert_eq!(v["first"]["faces"].as_array().unwrap().len(), 1);
+    assert!(v["second"]["timings_ms"]["detect"].is_number());
+
+    let (_, stdout, _) = faceauth(&["compare", &faces_path(ANGELINA_1), &faces_path(ANISTON)], &[]);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["same_person"], false);
+    let (_, stdout, _) =
+        faceauth(&["compare", &faces_path(ANGELINA_1), &faces_path("special/corrupt_truncated.jpg")], &[]);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert!(v["second"]["error"].as_str().unwrap().contains("could not be decoded"));
+    assert!(v["similarity"].is_null());
+}
+
+#[tokio::test]
+async fn check_runs_the_startup_checks_and_exits_0_or_1_without_serving() {
+    let (code, stdout, stderr) = faceauth(&["check"], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("PASS"), "{stdout}");
+    let (code, _, stderr) = faceauth(&["check"], &[("RECOGNIZER_MODEL".into(), "missing.onnx".into())]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("missing.onnx") && stderr.contains("make models"), "{stderr}");
+    let moto = Moto::start();
+    let (code, _, stderr) = faceauth(&["check"], &moto.env("no-such-bucket"));
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("create the bucket"), "{stderr}");
+}
+
+#[tokio::test]
+async fn references_made_by_another_model_are_re_embedded_once_from_their_photo() {
+    let data = tempfile::tempdir().unwrap();
+    let data_dir = data.path().display().to_string();
+    let first = spawn(&[("DATA_DIR", &data_dir)]);
+    assert_eq!(first.register("angelina", ANGELINA_1).await.status, 201);
+    drop(first);
+    let sidecar_path = std::fs::read_dir(data.path().join("users/angelina"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let before: serde_json::Value = serde_json::from_slice(&std::fs::read(&sidecar_path).unwrap()).unwrap();
+    assert_eq!(before["model"]["name"], "arcface_mobilefacenet_128d");
+
+    // The operator switches recognizers: stored embeddings are from the old model.
+    let second = spawn(&[("DATA_DIR", &data_dir), ("RECOGNIZER_MODEL", "face_recognition_sface_2021dec_int8bq.onnx")]);
+    let reply = second.verify("angelina", ANGELINA_2).await;
+    assert_eq!(reply.body["verified"], true, "{:?}", reply.body);
+    assert_eq!(reply.body["model"], "sface");
+    let after: serde_json::Value = serde_json::from_slice(&std::fs::read(&sidecar_path).unwrap()).unwrap();
+    assert_eq!(after["model"]["name"], "face_recognition_sface_2021dec_int8bq");
+    assert_eq!(after["embedding"].as_array().unwrap().len(), 128);
+    assert_ne!(after["embedding"], before["embedding"]);
+    assert!(second.wait_for_log("re-embedded reference", std::time::Duration::from_secs(10)));
+}
