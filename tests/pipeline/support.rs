@@ -1,5 +1,5 @@
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use faceauth::face::detect::DetectorSettings;
@@ -105,9 +105,4 @@ pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
 
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-#[allow(dead_code)]
-pub fn exists(p: &Path) -> bool {
-    p.exists()
 }
