@@ -15,7 +15,7 @@ use crate::face::policy::Rejection;
 use crate::face::{Analysis, DecodeError, Embedding, FaceError, InferencePool, PoolError, Purpose};
 use crate::limits::Lockout;
 use crate::store::cache::{CachedReference, References};
-use crate::store::references::{FaceRecord, ModelStamp, SIDECAR_VERSION};
+use crate::store::references::SIDECAR_VERSION;
 use crate::store::{EmbeddingCache, ReferenceStore, Sidecar, StoreError};
 use crate::token::TokenSigner;
 
@@ -214,16 +214,9 @@ impl FaceAuth {
             image_key: self.refs.image_key(user, &reference_id, content_type),
             content_type: content_type.into(),
             embedding: analysis.embedding.as_slice().to_vec(),
-            model: ModelStamp {
-                name: self.model.recognizer.name.clone(),
-                sha256: self.model.recognizer.sha256.clone(),
-            },
-            detector: ModelStamp { name: self.model.detector.name.clone(), sha256: self.model.detector.sha256.clone() },
-            face: FaceRecord {
-                bbox: analysis.face.bbox,
-                score: analysis.face.score,
-                landmarks: analysis.face.landmarks,
-            },
+            model: (&self.model.recognizer).into(),
+            detector: (&self.model.detector).into(),
+            face: (&analysis.face).into(),
             created_at: OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
         };
         self.cache.invalidate(user);
@@ -329,12 +322,9 @@ impl FaceAuth {
         let analysis = self.pool.analyze(image, Purpose::Verify).await?;
         tracing::info!(reference_id = %sidecar.reference_id, from = %sidecar.model.name, to = %self.model.recognizer.name, "re-embedded reference for the loaded model");
         sidecar.embedding = analysis.embedding.as_slice().to_vec();
-        sidecar.model =
-            ModelStamp { name: self.model.recognizer.name.clone(), sha256: self.model.recognizer.sha256.clone() };
-        sidecar.detector =
-            ModelStamp { name: self.model.detector.name.clone(), sha256: self.model.detector.sha256.clone() };
-        sidecar.face =
-            FaceRecord { bbox: analysis.face.bbox, score: analysis.face.score, landmarks: analysis.face.landmarks };
+        sidecar.model = (&self.model.recognizer).into();
+        sidecar.detector = (&self.model.detector).into();
+        sidecar.face = (&analysis.face).into();
         self.refs.update(user, sidecar).await?;
         Ok(())
     }

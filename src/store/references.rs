@@ -30,6 +30,18 @@ pub struct FaceRecord {
     pub landmarks: [[f32; 2]; 5],
 }
 
+impl From<&crate::face::engine::ModelId> for ModelStamp {
+    fn from(id: &crate::face::engine::ModelId) -> Self {
+        Self { name: id.name.clone(), sha256: id.sha256.clone() }
+    }
+}
+
+impl From<&crate::face::Detection> for FaceRecord {
+    fn from(face: &crate::face::Detection) -> Self {
+        Self { bbox: face.bbox, score: face.score, landmarks: face.landmarks }
+    }
+}
+
 /// Everything verify needs about one reference, so verify never touches the photo.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sidecar {
