@@ -3,7 +3,11 @@
 use std::time::Instant;
 
 use axum::Router;
+use axum::body::Body;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
@@ -30,13 +34,17 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// 3. CORS from the configured allow-list;
 /// 4. panic catcher: a bug answers the error envelope instead of dropping the connection;
 /// 5. request timeout: nothing waits unboundedly;
-/// 6. upload size guard: a declared Content-Length over the limit is refused before the body is
+/// 6. unread-body guard: a response sent before the request body was read to its end (a refusal by
+///    any layer or handler) says `Connection: close`, or the client's next request on that
+///    connection would be read as the rest of this body;
+/// 7. upload size guard: a declared Content-Length over the limit is refused before the body is
 ///    read (the multipart extractor also enforces the limit on what actually arrives).
 ///
 /// Authentication is a route layer on the `/api` routes only (see `api::router`).
 pub fn stack(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let mut router = router
         .layer(from_fn_with_state(state.clone(), guard_upload_size))
+        .layer(from_fn(close_if_body_unread))
         .layer(from_fn_with_state(state.clone(), timeout))
         .layer(CatchPanicLayer::custom(|_| ApiError::Internal.into_response()))
         .layer(cors(&state.cors_origins));
@@ -124,6 +132,31 @@ async fn request_context(req: Request, next: Next) -> Response {
     response
 }
 
+fn declares_body(headers: &axum::http::HeaderMap) -> bool {
+    headers.contains_key(header::TRANSFER_ENCODING)
+        || headers.get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0")
+}
+
+async fn close_if_body_unread(req: Request, next: Next) -> Response {
+    if !declares_body(req.headers()) {
+        return next.run(req).await;
+    }
+    let finished = Arc::new(AtomicBool::new(false));
+    let flag = finished.clone();
+    let (parts, body) = req.into_parts();
+    // Polled only once the real body has ended.
+    let end = futures::stream::poll_fn(move |_| {
+        flag.store(true, Ordering::Relaxed);
+        Poll::Ready(None::<Result<bytes::Bytes, axum::Error>>)
+    });
+    let body = Body::from_stream(body.into_data_stream().chain(end));
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    if !finished.load(Ordering::Relaxed) {
+        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
 async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
     match tokio::time::timeout(state.request_timeout, next.run(req)).await {
         Ok(response) => response,
@@ -136,8 +169,7 @@ async fn guard_upload_size(State(state): State<AppState>, req: Request, next: Ne
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let limit = (state.max_upload_bytes + MULTIPART_OVERHEAD) as u64;
     if declared.is_some_and(|n| n > limit) {
-        let mut response = ApiError::PayloadTooLarge(state.max_upload_bytes).into_response();
-        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        let response = ApiError::PayloadTooLarge(state.max_upload_bytes).into_response();
         // Read and discard what the client is already sending (never buffered), so it gets the
         // 413 envelope instead of a reset connection; beyond 4x the limit, just close.
         if declared.is_some_and(|n| n <= limit.saturating_mul(4)) {
@@ -167,24 +199,13 @@ pub async fn require_api_key(State(state): State<AppState>, mut req: Request, ne
         Some(key_id) => {
             tracing::Span::current().record("key_id", key_id.0.as_str());
             if let Err(wait) = state.limits.check_key(&key_id.0) {
-                return unread_body_refusal(&req, rate_limited(wait));
+                return rate_limited(wait);
             }
             req.extensions_mut().insert(key_id);
             next.run(req).await
         }
-        None => unread_body_refusal(&req, ApiError::Unauthorized.into_response()),
+        None => ApiError::Unauthorized.into_response(),
     }
-}
-
-/// A refusal sent without reading the request body leaves the connection mid-request: tell the
-/// client not to reuse it, or its next request on it would fail.
-fn unread_body_refusal(req: &Request, mut response: Response) -> Response {
-    let has_body = req.headers().contains_key(header::TRANSFER_ENCODING)
-        || req.headers().get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0");
-    if has_body {
-        response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
-    }
-    response
 }
 
 fn rate_limited(wait: std::time::Duration) -> Response {
@@ -199,7 +220,7 @@ pub async fn limit_client_rate(State(state): State<AppState>, req: Request, next
         let client = state.limits.client_ip(peer.ip(), forwarded);
         if let Err(wait) = state.limits.check_ip(client) {
             tracing::warn!(client = %client, "rate limited");
-            return unread_body_refusal(&req, rate_limited(wait));
+            return rate_limited(wait);
         }
     }
     next.run(req).await

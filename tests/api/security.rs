@@ -9,8 +9,11 @@ async fn api_routes_need_a_valid_key_but_health_does_not() {
     let app = spawn(&[("API_KEYS", KEY)]);
     let anonymous = app.register("angelina", ANGELINA_1).await;
     assert_eq!((anonymous.status, anonymous.code()), (401, "unauthorized"));
+    // Refused before its body was read: the client is told not to reuse the connection.
+    assert_eq!(anonymous.headers.get("connection").map(|v| v.to_str().unwrap()), Some("close"));
     let wrong = app.send(app.client.get(format!("{}/api/users/x", app.base)).bearer_auth("wrong-key-0123456789")).await;
     assert_eq!(wrong.status, 401);
+    assert!(wrong.headers.get("connection").is_none(), "a bodiless request keeps its connection");
     let bearer = app.send(app.client.get(format!("{}/api/users/x", app.base)).bearer_auth(KEY)).await;
     assert_eq!(bearer.status, 404, "authenticated: the user simply does not exist");
     let header = app.send(app.client.get(format!("{}/api/users/x", app.base)).header("X-API-Key", KEY)).await;
