@@ -6,8 +6,7 @@ use axum::Router;
 use axum::body::Body;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::Poll;
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
@@ -34,9 +33,8 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// 3. CORS from the configured allow-list;
 /// 4. panic catcher: a bug answers the error envelope instead of dropping the connection;
 /// 5. request timeout: nothing waits unboundedly;
-/// 6. unread-body guard: a response sent before the request body was read to its end (a refusal by
-///    any layer or handler) says `Connection: close`, or the client's next request on that
-///    connection would be read as the rest of this body;
+/// 6. lingering close: a response sent before the request body was read to its end (a refusal by
+///    any layer or handler) first drains the rest, bounded, so the client receives it;
 /// 7. upload size guard: a declared Content-Length over the limit is refused before the body is
 ///    read (the multipart extractor also enforces the limit on what actually arrives).
 ///
@@ -44,7 +42,7 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn stack(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let mut router = router
         .layer(from_fn_with_state(state.clone(), guard_upload_size))
-        .layer(from_fn(close_if_body_unread))
+        .layer(from_fn_with_state(state.clone(), linger_on_unread_body))
         .layer(from_fn_with_state(state.clone(), timeout))
         .layer(CatchPanicLayer::custom(|_| ApiError::Internal.into_response()))
         .layer(cors(&state.cors_origins));
@@ -137,21 +135,40 @@ fn declares_body(headers: &axum::http::HeaderMap) -> bool {
         || headers.get(header::CONTENT_LENGTH).is_some_and(|v| v.as_bytes() != b"0")
 }
 
-async fn close_if_body_unread(req: Request, next: Next) -> Response {
+/// How long an early answer waits for the rest of an unread body before giving up on the connection.
+const LINGER: Duration = Duration::from_secs(5);
+
+/// Lingering close, as nginx does it: when a layer or handler answers before reading the request
+/// body to its end (a refusal), the rest is read and discarded, at most twice the upload limit and
+/// [`LINGER`], so the client finishes sending and receives the answer instead of a reset
+/// connection. If the rest is too large or too slow, the answer says `Connection: close`.
+async fn linger_on_unread_body(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if !declares_body(req.headers()) {
         return next.run(req).await;
     }
-    let finished = Arc::new(AtomicBool::new(false));
-    let flag = finished.clone();
     let (parts, body) = req.into_parts();
-    // Polled only once the real body has ended.
-    let end = futures::stream::poll_fn(move |_| {
-        flag.store(true, Ordering::Relaxed);
-        Poll::Ready(None::<Result<bytes::Bytes, axum::Error>>)
+    // Shared so that what the handler leaves unread can still be drained here afterwards.
+    let shared = Arc::new(tokio::sync::Mutex::new(body.into_data_stream()));
+    let handed = futures::stream::unfold(shared.clone(), |s| async move {
+        let item = s.lock().await.next().await;
+        item.map(|chunk| (chunk, s))
     });
-    let body = Body::from_stream(body.into_data_stream().chain(end));
-    let mut response = next.run(Request::from_parts(parts, body)).await;
-    if !finished.load(Ordering::Relaxed) {
+    let mut response = next.run(Request::from_parts(parts, Body::from_stream(handed))).await;
+    let cap = 2 * (state.max_upload_bytes + MULTIPART_OVERHEAD);
+    let drained = tokio::time::timeout(LINGER, async {
+        let mut rest = shared.lock().await;
+        let mut read = 0usize;
+        while let Some(chunk) = rest.next().await {
+            match chunk {
+                Ok(bytes) if read + bytes.len() <= cap => read += bytes.len(),
+                _ => return false,
+            }
+        }
+        true
+    })
+    .await
+    .unwrap_or(false);
+    if !drained {
         response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     response
@@ -169,14 +186,7 @@ async fn guard_upload_size(State(state): State<AppState>, req: Request, next: Ne
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let limit = (state.max_upload_bytes + MULTIPART_OVERHEAD) as u64;
     if declared.is_some_and(|n| n > limit) {
-        let response = ApiError::PayloadTooLarge(state.max_upload_bytes).into_response();
-        // Read and discard what the client is already sending (never buffered), so it gets the
-        // 413 envelope instead of a reset connection; beyond 4x the limit, just close.
-        if declared.is_some_and(|n| n <= limit.saturating_mul(4)) {
-            let mut body = req.into_body().into_data_stream();
-            while let Some(Ok(_)) = body.next().await {}
-        }
-        return response;
+        return ApiError::PayloadTooLarge(state.max_upload_bytes).into_response();
     }
     next.run(req).await
 }

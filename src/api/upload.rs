@@ -50,15 +50,8 @@ where
         let mut multipart = Multipart::from_request(req, state)
             .await
             .map_err(|e| ApiError::InvalidRequest(format!("malformed multipart body: {}", e.body_text())))?;
-        let result = read_fields(&mut multipart, limit).await;
-        if result.is_err() {
-            // Answering before the client has finished sending would reset its connection; read
-            // the rest (bounded by the body limit) and discard it, so it gets the error envelope.
-            while let Ok(Some(mut field)) = multipart.next_field().await {
-                while let Ok(Some(_)) = field.chunk().await {}
-            }
-        }
-        result
+        // An early error leaves the rest of the body unread; the lingering-close layer drains it.
+        read_fields(&mut multipart, limit).await
     }
 }
 
