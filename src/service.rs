@@ -1,7 +1,7 @@
 //! Register and verify: the domain logic, independent of HTTP.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -152,6 +152,10 @@ pub struct FaceAuth {
     lockout: Lockout,
 }
 
+/// A photo without a sidecar younger than this may belong to a register still in flight; older, it
+/// was left by one that died. Longer than the longest REQUEST_TIMEOUT_SECS the configuration allows.
+const ORPHAN_AGE: Duration = Duration::from_secs(3600);
+
 fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }
@@ -198,13 +202,14 @@ impl FaceAuth {
             Some(_) => "image/jpeg",
             None => return Err(DecodeError::Unsupported.into()),
         };
-        let (analysis, existing) =
-            tokio::join!(self.pool.analyze(image.clone(), Purpose::Enroll), self.refs.load(user));
+        // One listing (no sidecar reads) gives the count and any orphans, while inference runs.
+        let (analysis, listing) =
+            tokio::join!(self.pool.analyze(image.clone(), Purpose::Enroll), self.refs.list_user(user, ORPHAN_AGE));
         let analysis = analysis?;
         let storage_start = Instant::now();
-        let existing = existing?;
-        if existing.len() >= self.max_references {
-            return Err(ServiceError::TooManyReferences(existing.len()));
+        let listing = listing?;
+        if listing.references >= self.max_references {
+            return Err(ServiceError::TooManyReferences(listing.references));
         }
         let reference_id = new_reference_id();
         let sidecar = Sidecar {
@@ -219,19 +224,19 @@ impl FaceAuth {
             face: (&analysis.face).into(),
             created_at: OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
         };
-        self.cache.invalidate(user);
         let saved = self.refs.save(user, image, &sidecar).await;
+        // After the write is enough: the cache's epoch check refuses any load that began before it.
         self.cache.invalidate(user);
         saved?;
-        if let Err(e) = self.refs.sweep_orphans(user, &sidecar.image_key).await {
-            tracing::warn!(error = %e, "could not sweep half-written references");
+        if let Err(e) = self.refs.remove_orphans(&listing).await {
+            tracing::warn!(error = %e, "could not remove half-written references");
         }
         let mut timings = Timings::from_analysis(&analysis);
         timings.storage = ms(storage_start);
         timings.total = ms(start);
         Ok(Registration {
             reference_id,
-            references: existing.len() + 1,
+            references: listing.references + 1,
             face: summary(&analysis),
             timings: timings.rounded(),
         })
@@ -340,7 +345,6 @@ impl FaceAuth {
 
     /// Removes every object of the user and forgets the cached embeddings.
     pub async fn delete_user(&self, user: &UserId) -> Result<usize, ServiceError> {
-        self.cache.invalidate(user);
         let removed = self.refs.delete_user(user).await;
         self.cache.invalidate(user);
         match removed? {

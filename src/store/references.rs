@@ -3,9 +3,11 @@
 //! `{prefix}users/{user_id}/{reference_id}.{jpg|png|webp}` holds the photo as uploaded and
 //! `{prefix}users/{user_id}/{reference_id}.json` its sidecar. The image is written first and the
 //! sidecar last, and readers look only at sidecars, so an interrupted register never yields a
-//! half-made reference; a later register or delete of the user sweeps such orphans.
+//! half-made reference; a later register of the user (or its delete) removes such orphans once
+//! they are old enough that no register can still be writing their sidecar.
 
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures::future::try_join_all;
@@ -55,6 +57,15 @@ pub struct Sidecar {
     pub detector: ModelStamp,
     pub face: FaceRecord,
     pub created_at: String,
+}
+
+/// A user's folder as one listing saw it.
+#[derive(Debug)]
+pub struct Listing {
+    /// Sidecars present (complete references).
+    pub references: usize,
+    /// Photos without a sidecar, old enough that no register can still be writing one.
+    pub orphans: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -154,20 +165,31 @@ impl ReferenceStore {
         Ok(keys.len())
     }
 
-    /// Deletes photos that have no sidecar (left by a register interrupted between the two writes),
-    /// except the one being written now.
-    pub async fn sweep_orphans(&self, user: &UserId, keep: &str) -> Result<usize, StoreError> {
+    /// One listing of the user's folder: how many complete references there are, and which photos
+    /// were left without a sidecar by a register that died between its two writes. A photo counts
+    /// as orphaned only once its reference id (which starts with its creation time in ms) is older
+    /// than `settled`: a younger one may belong to a register still in flight.
+    pub async fn list_user(&self, user: &UserId, settled: Duration) -> Result<Listing, StoreError> {
         let keys = self.objects.list(&self.user_prefix(user)).await?;
-        let orphans: Vec<&String> = keys
+        let cutoff = SystemTime::now().checked_sub(settled).unwrap_or(UNIX_EPOCH);
+        let cutoff_ms = cutoff.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+        let stem = |k: &str| k.rsplit_once('.').map(|(s, _)| s.to_string()).unwrap_or_else(|| k.to_string());
+        let references = keys.iter().filter(|k| k.ends_with(".json")).count();
+        let orphans = keys
             .iter()
-            .filter(|k| !k.ends_with(".json") && k.as_str() != keep)
+            .filter(|k| !k.ends_with(".json") && !keys.contains(&format!("{}.json", stem(k))))
             .filter(|k| {
-                let stem = k.rsplit_once('.').map(|(s, _)| s).unwrap_or(k);
-                !keys.contains(&format!("{stem}.json"))
+                let id = stem(k).rsplit('/').next().unwrap_or_default().to_string();
+                id.split('-').next().and_then(|ms| ms.parse::<u128>().ok()).is_some_and(|ms| ms < cutoff_ms)
             })
+            .cloned()
             .collect();
-        try_join_all(orphans.iter().map(|k| self.objects.delete(k))).await?;
-        Ok(orphans.len())
+        Ok(Listing { references, orphans })
+    }
+
+    pub async fn remove_orphans(&self, listing: &Listing) -> Result<usize, StoreError> {
+        try_join_all(listing.orphans.iter().map(|k| self.objects.delete(k))).await?;
+        Ok(listing.orphans.len())
     }
 }
 
@@ -204,10 +226,17 @@ mod tests {
 
         let loaded = store.load(&user).await.unwrap();
         assert_eq!(loaded, vec![done.clone()]);
-        assert_eq!(store.sweep_orphans(&user, "none").await.unwrap(), 1);
+        // A register still in flight (its id is from now) is not mistaken for a dead one.
+        let fresh = store.image_key(&user, &crate::domain::new_reference_id(), "image/jpeg");
+        store.objects().put(&fresh, Bytes::from_static(b"jpeg"), "image/jpeg").await.unwrap();
+        let listing = store.list_user(&user, Duration::from_secs(600)).await.unwrap();
+        assert_eq!(listing.references, 1);
+        assert_eq!(listing.orphans, vec![orphan.clone()]);
+        assert_eq!(store.remove_orphans(&listing).await.unwrap(), 1);
+        assert!(store.image(&fresh).await.unwrap().is_some());
         assert!(store.image(&orphan).await.unwrap().is_none());
         assert!(store.image(&done.image_key).await.unwrap().is_some());
-        assert_eq!(store.delete_user(&user).await.unwrap(), 2);
+        assert_eq!(store.delete_user(&user).await.unwrap(), 3);
         assert!(store.load(&user).await.unwrap().is_empty());
     }
 }
