@@ -170,6 +170,18 @@ impl RawEnv {
         self.0.insert(key.to_string(), value);
     }
 
+    /// JSON by default in production. Read before the rest, so that configuration errors are logged
+    /// in the format the operator asked for.
+    pub fn log_format(&self) -> Result<LogFormat, String> {
+        let production = self.app_env() == Ok(AppEnv::Production);
+        match self.get("LOG_FORMAT").map(str::to_ascii_lowercase).as_deref() {
+            None if production => Ok(LogFormat::Json),
+            None | Some("text") | Some("pretty") => Ok(LogFormat::Text),
+            Some("json") => Ok(LogFormat::Json),
+            Some(other) => Err(format!("LOG_FORMAT={other} is not valid: use text or json")),
+        }
+    }
+
     pub fn app_env(&self) -> Result<AppEnv, String> {
         match self.get("APP_ENV").map(str::to_ascii_lowercase).as_deref() {
             None | Some("development") | Some("dev") | Some("local") => Ok(AppEnv::Development),
@@ -242,15 +254,10 @@ impl Config {
         let production = app_env == AppEnv::Production;
         let host = p.parse("HOST", IpAddr::from([127, 0, 0, 1]), "an IP address such as 127.0.0.1 or 0.0.0.0");
         let port = p.parse("PORT", 5000u16, "a port number (0 picks a free port)");
-        let log_format = match raw.get("LOG_FORMAT").map(str::to_ascii_lowercase).as_deref() {
-            None if production => LogFormat::Json,
-            None | Some("text") | Some("pretty") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(other) => {
-                p.problems.push(format!("LOG_FORMAT={other} is not valid: use text or json"));
-                LogFormat::Text
-            }
-        };
+        let log_format = raw.log_format().unwrap_or_else(|e| {
+            p.problems.push(e);
+            LogFormat::Text
+        });
 
         let storage = match raw.get("S3_BUCKET") {
             Some(bucket) => {

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use faceauth::config::{Config, RawEnv};
+use faceauth::config::RawEnv;
 use faceauth::startup::{self, Application};
 
 #[derive(Parser)]
@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     let raw = RawEnv::from_process();
-    let format = Config::from_raw(&raw).map(|c| c.log_format).unwrap_or(faceauth::config::LogFormat::Text);
+    let format = raw.log_format().unwrap_or(faceauth::config::LogFormat::Text);
     faceauth::telemetry::init(format, raw.get("LOG_LEVEL").unwrap_or("info"));
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = runtime.block_on(async move {
