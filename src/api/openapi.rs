@@ -1,8 +1,9 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and the response types.
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
+use super::error::ErrorEnvelope;
 use super::{health, register, users, verify};
 
 /// The multipart body of register and verify.
@@ -14,6 +15,41 @@ pub struct UploadForm {
     /// JPEG, PNG or WebP (judged by content), at most MAX_UPLOAD_SIZE bytes and MAX_IMAGE_PIXELS pixels.
     #[schema(format = Binary, content_media_type = "application/octet-stream")]
     image: String,
+}
+
+/// Errors that register and verify share; each route adds its own.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum UploadErrors {
+    #[response(
+        status = 400,
+        description = "invalid_user_id, missing_field, duplicate_field, invalid_request or invalid_image"
+    )]
+    BadRequest(ErrorEnvelope),
+    #[response(status = 401, description = "unauthorized")]
+    Unauthorized(ErrorEnvelope),
+    #[response(status = 413, description = "payload_too_large or image_too_large")]
+    TooLarge(ErrorEnvelope),
+    #[response(status = 415, description = "unsupported_media_type")]
+    UnsupportedMediaType(ErrorEnvelope),
+    #[response(status = 429, description = "rate_limited (per IP or key)")]
+    RateLimited(ErrorEnvelope),
+    #[response(status = 503, description = "storage_unavailable, overloaded or timeout (Retry-After)")]
+    Unavailable(ErrorEnvelope),
+}
+
+/// Errors of the user routes.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum UserErrors {
+    #[response(status = 400, description = "invalid_user_id")]
+    BadRequest(ErrorEnvelope),
+    #[response(status = 401, description = "unauthorized")]
+    Unauthorized(ErrorEnvelope),
+    #[response(status = 404, description = "user_not_found")]
+    NotFound(ErrorEnvelope),
+    #[response(status = 503, description = "storage_unavailable")]
+    Unavailable(ErrorEnvelope),
 }
 
 #[derive(OpenApi)]

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::ErrorEnvelope;
-use super::openapi::UploadForm;
+use super::openapi::{UploadErrors, UploadForm};
 use super::upload::Upload;
 use super::{ApiError, AppState};
 use crate::auth::KeyId;
@@ -29,12 +29,7 @@ pub struct RegisterResponse {
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Reference stored", body = RegisterResponse),
-        (status = 400, description = "invalid_user_id, missing_field, duplicate_field, invalid_request or invalid_image", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized", body = ErrorEnvelope),
-        (status = 413, description = "payload_too_large or image_too_large", body = ErrorEnvelope),
-        (status = 415, description = "unsupported_media_type", body = ErrorEnvelope),
-        (status = 429, description = "rate_limited (per IP or key)", body = ErrorEnvelope),
-        (status = 503, description = "storage_unavailable, overloaded or timeout (Retry-After)", body = ErrorEnvelope),
+        UploadErrors,
         (status = 422, description = "no_face, multiple_faces (strict at enrolment), face_too_small or too_many_references", body = ErrorEnvelope),
     ),
     security(("bearer" = []), ("api_key" = []))

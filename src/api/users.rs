@@ -4,7 +4,7 @@ use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::error::ErrorEnvelope;
+use super::openapi::UserErrors;
 use super::{ApiError, AppState};
 use crate::auth::KeyId;
 use crate::domain::UserId;
@@ -36,10 +36,7 @@ fn user_id(path: Result<Path<String>, PathRejection>) -> Result<UserId, ApiError
     params(("user_id" = String, Path, description = "The user id")),
     responses(
         (status = 200, description = "The user's references", body = UserResponse),
-        (status = 400, description = "invalid_user_id", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized", body = ErrorEnvelope),
-        (status = 404, description = "user_not_found", body = ErrorEnvelope),
-        (status = 503, description = "storage_unavailable", body = ErrorEnvelope),
+        UserErrors,
     ),
     security(("bearer" = []), ("api_key" = []))
 )]
@@ -60,10 +57,7 @@ pub async fn get_user(
     params(("user_id" = String, Path, description = "The user id")),
     responses(
         (status = 200, description = "Deleted", body = DeleteResponse),
-        (status = 400, description = "invalid_user_id", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized", body = ErrorEnvelope),
-        (status = 404, description = "user_not_found", body = ErrorEnvelope),
-        (status = 503, description = "storage_unavailable", body = ErrorEnvelope),
+        UserErrors,
     ),
     security(("bearer" = []), ("api_key" = []))
 )]

@@ -4,7 +4,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::ErrorEnvelope;
-use super::openapi::UploadForm;
+use super::openapi::{UploadErrors, UploadForm};
 use super::upload::Upload;
 use super::{ApiError, AppState};
 use crate::service::{FaceSummary, Timings};
@@ -35,12 +35,7 @@ pub struct VerifyResponse {
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
         (status = 200, description = "Compared; `verified` says whether it matched", body = VerifyResponse),
-        (status = 400, description = "invalid_user_id, missing_field, duplicate_field, invalid_request or invalid_image", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized", body = ErrorEnvelope),
-        (status = 413, description = "payload_too_large or image_too_large", body = ErrorEnvelope),
-        (status = 415, description = "unsupported_media_type", body = ErrorEnvelope),
-        (status = 429, description = "rate_limited (per IP or key)", body = ErrorEnvelope),
-        (status = 503, description = "storage_unavailable, overloaded or timeout (Retry-After)", body = ErrorEnvelope),
+        UploadErrors,
         (status = 404, description = "user_not_found", body = ErrorEnvelope),
         (status = 422, description = "no_face, multiple_faces or face_too_small", body = ErrorEnvelope),
     ),
