@@ -49,20 +49,26 @@ async fn a_secrets_manager_secret_overrides_the_environment() {
     assert!(!app.logs().contains(from_secret), "the secret's value is never logged");
 }
 
+/// A complete production configuration on the emulator (text logs, for the tests' log reader).
+fn production_env(moto: &Moto, bucket: &str) -> Vec<(String, String)> {
+    let mut env = moto.env(bucket);
+    for (k, v) in [
+        ("APP_ENV", "production"),
+        ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+        ("API_KEYS", "prod-key-0123456789"),
+        ("LOG_FORMAT", "text"),
+    ] {
+        env.push((k.to_string(), v.to_string()));
+    }
+    env
+}
+
 #[tokio::test]
 async fn production_refuses_to_start_when_the_secret_cannot_be_read() {
     let moto = Moto::start();
     let bucket = moto.create_bucket().await;
-    let mut env = moto.env(&bucket);
-    env.extend(
-        [
-            ("APP_ENV", "production"),
-            ("SECRETS_MANAGER_SECRET_NAME", "does/not/exist"),
-            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
-            ("API_KEYS", "key-0123456789abcdef"),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
+    let mut env = production_env(&moto, &bucket);
+    env.push(("SECRETS_MANAGER_SECRET_NAME".into(), "does/not/exist".into()));
     let failed = spawn_failing(&env);
     assert_eq!(failed.code, Some(1));
     assert!(failed.output.contains("Secrets Manager") && failed.output.contains("does/not/exist"), "{}", failed.output);
@@ -127,17 +133,7 @@ async fn an_s3_outage_answers_503_quickly_and_the_service_recovers_by_itself() {
 async fn production_mode_serves_with_keys_and_hsts() {
     let moto = Moto::start();
     let bucket = moto.create_bucket().await;
-    let mut env = moto.env(&bucket);
-    env.extend(
-        [
-            ("APP_ENV", "production"),
-            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
-            ("API_KEYS", "prod-key-0123456789"),
-            ("LOG_FORMAT", "text"),
-        ]
-        .map(|(k, v)| (k.to_string(), v.to_string())),
-    );
-    let app = spawn_owned(&env);
+    let app = spawn_owned(&production_env(&moto, &bucket));
     let health = app.get("/health").await;
     assert!(health.headers["strict-transport-security"].to_str().unwrap().starts_with("max-age="));
     assert_eq!(app.get("/api/users/x").await.status, 401);
