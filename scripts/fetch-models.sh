@@ -34,10 +34,17 @@ fetch_one() {
     [[ "$source" == *"#"* ]] && member=${source#*#}
     if [ -n "$member" ]; then
       local archive="$dest/.cache/$(basename "$url")"
-      [ -f "$archive" ] || curl -fL --progress-bar -o "$archive.part" "$url" && [ -f "$archive" ] || mv "$archive.part" "$archive"
-      unzip -p "$archive" "$member" "*/$member" > "$target.part" 2>/dev/null || unzip -p "$archive" "$member" > "$target.part"
+      if [ ! -f "$archive" ]; then
+        curl -fL --progress-bar -o "$archive.part" "$url" || { echo "FAILED   download of $url" >&2; exit 1; }
+        mv "$archive.part" "$archive"
+      fi
+      # Release zips keep files at the top or in a folder named after the pack: find the member.
+      local path
+      path=$(unzip -Z1 "$archive" | grep -E "(^|/)$member\$" | head -n1)
+      [ -n "$path" ] || { echo "FAILED   $member is not in $archive" >&2; exit 1; }
+      unzip -p "$archive" "$path" > "$target.part"
     else
-      curl -fL --progress-bar -o "$target.part" "$url"
+      curl -fL --progress-bar -o "$target.part" "$url" || { echo "FAILED   download of $url" >&2; exit 1; }
     fi
   fi
   if ! check "$target.part" "$bytes" "$sha"; then
