@@ -297,10 +297,15 @@ impl TestApp {
 
     /// Whether a line containing `needle` is logged within `timeout`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        self.wait_for_line(|line| line.contains(needle), timeout).is_some()
+    }
+
+    /// The first logged line that satisfies `wanted`, waiting up to `timeout` for it.
+    pub fn wait_for_line(&self, wanted: impl Fn(&str) -> bool, timeout: Duration) -> Option<String> {
         let (lines, more) = &*self.logs;
         let guard = lines.lock().unwrap();
-        let (guard, _) = more.wait_timeout_while(guard, timeout, |l| !l.iter().any(|x| x.contains(needle))).unwrap();
-        guard.iter().any(|x| x.contains(needle))
+        let (guard, _) = more.wait_timeout_while(guard, timeout, |l| !l.iter().any(|x| wanted(x))).unwrap();
+        guard.iter().find(|x| wanted(x)).cloned()
     }
 
     pub fn pid(&self) -> u32 {

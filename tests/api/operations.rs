@@ -85,13 +85,12 @@ async fn json_logs_carry_request_fields_and_never_embeddings_or_keys() {
         )
         .await;
     assert_eq!(reply.status, 201);
-    assert!(app.wait_for_log("json-log-check", Duration::from_secs(10)));
-    let logs = app.logs();
-    let line = logs
-        .lines()
-        .rfind(|l| l.contains("json-log-check") && l.contains("request completed"))
+    // The access line is written after the response: wait for it, not for any line of the request.
+    let line = app
+        .wait_for_line(|l| l.contains("json-log-check") && l.contains("request completed"), Duration::from_secs(10))
         .expect("an access line");
-    let v: serde_json::Value = serde_json::from_str(line).expect("one JSON object per line");
+    let logs = app.logs();
+    let v: serde_json::Value = serde_json::from_str(&line).expect("one JSON object per line");
     let span = &v["span"];
     assert_eq!(span["request_id"], "json-log-check");
     assert_eq!(span["route"], "/api/register");
