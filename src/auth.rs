@@ -1,5 +1,8 @@
 //! API keys: stored as SHA-256 digests, compared in constant time, identified in logs by a short id.
+//! And who may scrape `/metrics`.
 
+use axum::http::{HeaderMap, header};
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -58,9 +61,67 @@ impl ApiKeys {
     }
 }
 
+/// Who may read `/metrics`.
+pub enum MetricsAccess {
+    /// Development without METRICS_TOKEN.
+    Open,
+    /// `Authorization: Bearer <METRICS_TOKEN>`.
+    Token(SecretString),
+    /// Production without METRICS_TOKEN: not served, so nothing leaks by default.
+    Off,
+}
+
+/// Whether a scrape may read `/metrics`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum MetricsDecision {
+    Allowed,
+    Unauthorized,
+    NotServed,
+}
+
+impl MetricsAccess {
+    pub fn new(token: Option<SecretString>, production: bool) -> Self {
+        match token {
+            Some(token) => Self::Token(token),
+            None if production => Self::Off,
+            None => Self::Open,
+        }
+    }
+
+    pub fn check(&self, headers: &HeaderMap) -> MetricsDecision {
+        match self {
+            Self::Open => MetricsDecision::Allowed,
+            Self::Off => MetricsDecision::NotServed,
+            Self::Token(token) => {
+                let presented = headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .unwrap_or("");
+                if bool::from(presented.as_bytes().ct_eq(token.expose_secret().as_bytes())) {
+                    MetricsDecision::Allowed
+                } else {
+                    MetricsDecision::Unauthorized
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn metrics_need_the_token_when_one_is_set_and_are_off_in_production_without() {
+        let mut headers = HeaderMap::new();
+        let token = MetricsAccess::new(Some(SecretString::from("scrape".to_string())), true);
+        assert_eq!(token.check(&headers), MetricsDecision::Unauthorized);
+        headers.insert(header::AUTHORIZATION, "Bearer scrape".parse().unwrap());
+        assert_eq!(token.check(&headers), MetricsDecision::Allowed);
+        assert_eq!(MetricsAccess::new(None, true).check(&headers), MetricsDecision::NotServed);
+        assert_eq!(MetricsAccess::new(None, false).check(&HeaderMap::new()), MetricsDecision::Allowed);
+    }
 
     #[test]
     fn plain_and_digest_keys_both_match() {

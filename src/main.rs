@@ -2,7 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use faceauth::config::RawEnv;
+use faceauth::config::{LogFormat, RawEnv};
 use faceauth::startup::{self, Application};
 
 #[derive(Parser)]
@@ -20,6 +20,8 @@ enum Command {
     Check,
     /// Embed two local photos and print faces, similarity and timings as JSON.
     Compare { first: PathBuf, second: PathBuf },
+    /// Re-embed every stored reference made by another recognizer (resumable; safe while serving).
+    Reembed,
 }
 
 fn main() -> ExitCode {
@@ -27,35 +29,36 @@ fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     let raw = RawEnv::from_process();
-    let format = raw.log_format().unwrap_or(faceauth::config::LogFormat::Text);
-    faceauth::telemetry::init(format, raw.get("LOG_LEVEL").unwrap_or("info"));
+    faceauth::telemetry::init(raw.log_format().unwrap_or(LogFormat::Text), raw.log_level());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(raw).await,
             Command::Check => check(raw).await,
-            Command::Compare { first, second } => faceauth::compare::run(raw, &first, &second).await,
+            Command::Compare { first, second } => faceauth::cli::compare::run(raw, &first, &second),
+            Command::Reembed => faceauth::cli::reembed::run(raw).await,
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            tracing::error!("{message}");
-            eprintln!("error: {message}");
+        Err(error) => {
+            // `{:#}` prints the whole chain: what failed, then each cause.
+            tracing::error!("{error:#}");
+            eprintln!("error: {error:#}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn serve(raw: RawEnv) -> Result<(), String> {
-    let (config, sdk) = startup::load_config(raw).await.map_err(|e| e.to_string())?;
-    let app = Application::build(config, sdk).await.map_err(|e| e.to_string())?;
-    app.run_until_stopped(startup::shutdown_signal()).await.map_err(|e| e.to_string())
+async fn serve(raw: RawEnv) -> anyhow::Result<()> {
+    let (config, sdk) = startup::load_config(raw).await?;
+    let app = Application::build(config, sdk).await?;
+    Ok(app.run_until_stopped(startup::shutdown_signal()).await?)
 }
 
-async fn check(raw: RawEnv) -> Result<(), String> {
-    let (config, sdk) = startup::load_config(raw).await.map_err(|e| e.to_string())?;
-    startup::prepare(&config, sdk).await.map_err(|e| e.to_string())?;
+async fn check(raw: RawEnv) -> anyhow::Result<()> {
+    let (config, sdk) = startup::load_config(raw).await?;
+    startup::build_service(&config, sdk).await?.shutdown();
     println!("PASS: configuration, secrets, models and storage are ready");
     Ok(())
 }

@@ -1,12 +1,11 @@
 //! The middleware stack, declared in one place.
 
-use std::time::Instant;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
@@ -17,12 +16,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tracing::Instrument;
-use tracing::field::Empty;
 
-use crate::api::error::{ErrorCode, REQUEST_ID};
-use crate::api::{ApiError, AppState, MULTIPART_OVERHEAD};
-use crate::auth::KeyId;
-use crate::domain::UserId;
+use crate::app::AppState;
+use crate::auth::MetricsDecision;
+use crate::error::{ApiError, ErrorCause, ErrorCode};
+use crate::telemetry::request::{Field, REQUEST_ID};
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -38,14 +36,14 @@ const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// 7. upload size guard: a declared Content-Length over the limit is refused before the body is
 ///    read (the multipart extractor also enforces the limit on what actually arrives).
 ///
-/// Authentication is a route layer on the `/api` routes only (see `api::router`).
+/// Authentication is a route layer on the `/api` routes and `/metrics` only (see `api::router`).
 pub fn stack(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let mut router = router
         .layer(from_fn_with_state(state.clone(), guard_upload_size))
         .layer(from_fn_with_state(state.clone(), linger_on_unread_body))
         .layer(from_fn_with_state(state.clone(), timeout))
-        .layer(CatchPanicLayer::custom(|_| ApiError::Internal.into_response()))
-        .layer(cors(&state.cors_origins));
+        .layer(CatchPanicLayer::custom(|_| ApiError::Internal(None).into_response()))
+        .layer(cors(&state.http.cors_origins));
     let headers: [(HeaderName, &'static str); 6] = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
@@ -62,7 +60,7 @@ pub fn stack(router: Router<AppState>, state: &AppState) -> Router<AppState> {
             SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
         });
     }
-    if state.production {
+    if state.http.hsts {
         router = router.layer(SetResponseHeaderLayer::overriding(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static("max-age=63072000; includeSubDomains"),
@@ -97,22 +95,7 @@ async fn request_context(req: Request, next: Next) -> Response {
     let id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let route =
         req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
-    let span = tracing::info_span!(
-        "request",
-        request_id = %id,
-        method = %req.method(),
-        route = %route,
-        status = Empty,
-        latency_ms = Empty,
-        error = Empty,
-        key_id = Empty,
-        verified = Empty,
-        decode_ms = Empty,
-        detect_ms = Empty,
-        embed_ms = Empty,
-        storage_ms = Empty,
-        match_ms = Empty,
-    );
+    let span = crate::telemetry::request::span(&id, req.method().as_str(), &route);
     let start = Instant::now();
     let method = req.method().clone();
     let mut response = REQUEST_ID.scope(id.clone(), next.run(req)).instrument(span.clone()).await;
@@ -120,11 +103,19 @@ async fn request_context(req: Request, next: Next) -> Response {
         response.headers_mut().insert(X_REQUEST_ID, value);
     }
     let elapsed = start.elapsed().as_secs_f64();
-    span.record("status", response.status().as_u16());
-    span.record("latency_ms", (elapsed * 100_000.0).round() / 100.0);
+    span.record(Field::Status.name(), response.status().as_u16());
+    span.record(Field::LatencyMs.name(), (elapsed * 100_000.0).round() / 100.0);
     crate::metrics::request(&route, method.as_str(), response.status().as_u16(), elapsed);
     if let Some(ErrorCode(code)) = response.extensions().get::<ErrorCode>() {
-        span.record("error", *code);
+        span.record(Field::Error.name(), *code);
+    }
+    // A server-side failure is logged here, once, with its whole chain; the client saw only its code.
+    if let Some(failure) = response.extensions().get::<ErrorCause>() {
+        if failure.code == "storage_unavailable" {
+            crate::metrics::storage_error();
+        }
+        let chain = crate::telemetry::chain(&*failure.cause);
+        span.in_scope(|| tracing::error!(code = failure.code, error = %chain, "request failed"));
     }
     span.in_scope(|| tracing::info!("request completed"));
     response
@@ -154,7 +145,7 @@ async fn linger_on_unread_body(State(state): State<AppState>, req: Request, next
         item.map(|chunk| (chunk, s))
     });
     let mut response = next.run(Request::from_parts(parts, Body::from_stream(handed))).await;
-    let cap = 2 * (state.max_upload_bytes + MULTIPART_OVERHEAD);
+    let cap = 2 * state.http.body_limit();
     let drained = tokio::time::timeout(LINGER, async {
         let mut rest = shared.lock().await;
         let mut read = 0usize;
@@ -175,7 +166,7 @@ async fn linger_on_unread_body(State(state): State<AppState>, req: Request, next
 }
 
 async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    match tokio::time::timeout(state.request_timeout, next.run(req)).await {
+    match tokio::time::timeout(state.http.request_timeout, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::Timeout.into_response(),
     }
@@ -184,9 +175,8 @@ async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Res
 async fn guard_upload_size(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    let limit = (state.max_upload_bytes + MULTIPART_OVERHEAD) as u64;
-    if declared.is_some_and(|n| n > limit) {
-        return ApiError::PayloadTooLarge(state.max_upload_bytes).into_response();
+    if declared.is_some_and(|n| n > state.http.body_limit() as u64) {
+        return ApiError::PayloadTooLarge(state.http.max_upload_bytes).into_response();
     }
     next.run(req).await
 }
@@ -202,12 +192,13 @@ fn presented_key(req: &Request) -> Option<&str> {
 
 /// With no keys configured (development only: production refuses to start) the API is open.
 pub async fn require_api_key(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    if state.api_keys.is_empty() {
+    let keys = &state.security.api_keys;
+    if keys.is_empty() {
         return next.run(req).await;
     }
-    match presented_key(&req).and_then(|k| state.api_keys.check(k)) {
+    match presented_key(&req).and_then(|k| keys.check(k)) {
         Some(key_id) => {
-            tracing::Span::current().record("key_id", key_id.0.as_str());
+            Field::KeyId.record(key_id.0.as_str());
             if let Err(wait) = state.limits.check_key(&key_id.0) {
                 return rate_limited(wait);
             }
@@ -236,13 +227,12 @@ pub async fn limit_client_rate(State(state): State<AppState>, req: Request, next
     next.run(req).await
 }
 
-/// One audit line per change to biometric data: who (key id), whose data, what, and how it ended.
-pub fn audit(event: &str, user: &UserId, key: Option<&KeyId>, outcome: Result<(), String>) {
-    let key_id = key.map(|k| k.0.as_str()).unwrap_or("none");
-    match outcome {
-        Ok(()) => tracing::info!(target: "audit", event, user_id = %user, key_id, outcome = "ok"),
-        Err(e) => {
-            tracing::info!(target: "audit", event, user_id = %user, key_id, outcome = "error", reason = %e)
-        }
+/// `/metrics` is readable with METRICS_TOKEN, open in development without one, and not served in
+/// production without one.
+pub async fn require_metrics_access(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match state.security.metrics.check(req.headers()) {
+        MetricsDecision::Allowed => next.run(req).await,
+        MetricsDecision::Unauthorized => ApiError::Unauthorized.into_response(),
+        MetricsDecision::NotServed => ApiError::RouteNotFound.into_response(),
     }
 }

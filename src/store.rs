@@ -1,7 +1,6 @@
 //! Where references live: an object store (S3 or a local folder) holding, per reference, the
 //! original image and a JSON sidecar with its embedding.
 
-pub mod cache;
 pub mod local;
 pub mod references;
 pub mod s3;
@@ -9,8 +8,7 @@ pub mod s3;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-pub use cache::EmbeddingCache;
-pub use references::{ReferenceStore, Sidecar};
+pub use references::{FaceRecord, ModelStamp, NewReference, ReferenceStore, StoredReference};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -34,6 +32,8 @@ pub trait ObjectStore: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<Bytes>, StoreError>;
     /// Keys under `prefix`, in no particular order.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
+    /// The names of the folders directly under `prefix` (which ends in '/'), in no particular order.
+    async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError>;
     /// Deleting a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<(), StoreError>;
     /// Reachability and permissions, beyond a write/read/delete round trip (S3: credentials, bucket).

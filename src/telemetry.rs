@@ -1,5 +1,9 @@
 //! Logging: human-readable text in development, JSON lines (one per event, span fields included)
-//! in production for journald/CloudWatch.
+//! in production for journald/CloudWatch. The request span's fields are named in [`request`]; audit
+//! lines for changes to biometric data in [`audit`].
+
+pub mod audit;
+pub mod request;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::FmtSpan;
@@ -17,4 +21,29 @@ pub fn init(format: LogFormat, level: &str) {
         LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
         LogFormat::Text => builder.compact().try_init(),
     };
+}
+
+/// An error and its sources, outermost first, joined with ": " (what `{:#}` prints for anyhow).
+pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn the_chain_names_every_cause() {
+        let err = Outer(std::io::Error::other("inner"));
+        assert_eq!(super::chain(&err), "outer: inner");
+    }
 }

@@ -51,10 +51,6 @@ impl TokenSigner {
         Self { key, ttl }
     }
 
-    pub fn ttl(&self) -> Duration {
-        self.ttl
-    }
-
     fn mac(&self) -> Hmac<Sha256> {
         Hmac::<Sha256>::new_from_slice(self.key.expose_secret().as_bytes()).expect("HMAC takes keys of any length")
     }

@@ -3,8 +3,8 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
-use super::error::ErrorEnvelope;
-use super::{health, register, users, verify};
+use super::{health, metrics, register, users, verify};
+use crate::error::ErrorEnvelope;
 
 /// The multipart body of register and verify.
 #[derive(ToSchema)]
@@ -59,7 +59,7 @@ pub enum UserErrors {
         description = "Face authentication: register reference photos, verify new photos against them.\n\n\
             Every error answers `{\"error\": {\"code\", \"message\", \"request_id\"}}`; codes: invalid_user_id, \
             missing_field, duplicate_field, invalid_request, invalid_image (400); unauthorized (401); \
-            user_not_found, not_found (404); method_not_allowed (405); payload_too_large, image_too_large (413); \
+            user_not_found, not_found (404); method_not_allowed (405); references_outdated (409); payload_too_large, image_too_large (413); \
             unsupported_media_type (415); no_face, multiple_faces, face_too_small, too_many_references (422); \
             rate_limited, too_many_attempts (429, Retry-After); storage_unavailable, overloaded, timeout \
             (503, Retry-After); internal_error (500)."
@@ -71,9 +71,9 @@ pub enum UserErrors {
         users::delete_user,
         health::health,
         health::ready,
-        super::metrics_endpoint,
+        metrics::metrics_endpoint,
     ),
-    components(schemas(UploadForm, super::error::ErrorEnvelope, super::error::ErrorBody)),
+    components(schemas(UploadForm, crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&Security),
     tags((name = "faces", description = "Registration and verification"), (name = "operations", description = "Health, readiness, metrics"))
 )]

@@ -4,12 +4,13 @@ use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::error::ErrorEnvelope;
+use super::dto::{FaceSummary, Timings};
 use super::openapi::{UploadErrors, UploadForm};
 use super::upload::Upload;
-use super::{ApiError, AppState};
+use crate::app::AppState;
 use crate::auth::KeyId;
-use crate::service::{FaceSummary, Timings};
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::telemetry::audit;
 
 #[derive(Serialize, ToSchema)]
 pub struct RegisterResponse {
@@ -40,23 +41,19 @@ pub async fn register(
     upload: Upload,
 ) -> Result<(StatusCode, Json<RegisterResponse>), ApiError> {
     let outcome = state.service.register(&upload.user_id, upload.image).await;
-    crate::middleware::audit(
-        "register",
-        &upload.user_id,
-        key.as_deref(),
-        outcome.as_ref().map(|_| ()).map_err(|e| e.to_string()),
-    );
+    audit::record("register", &upload.user_id, key.as_deref(), outcome.as_ref().map(|_| ()).map_err(|e| e as _));
     let reg = outcome?;
-    reg.timings.record();
+    let timings = Timings::from(&reg.timings);
+    timings.record();
     Ok((
         StatusCode::CREATED,
         Json(RegisterResponse {
             user_id: upload.user_id.to_string(),
             reference_id: reg.reference_id,
             references: reg.references,
-            face: reg.face,
-            model: state.service.model().profile.name.to_string(),
-            timings_ms: reg.timings,
+            face: FaceSummary::from(&reg.face),
+            model: state.service.model_name().to_string(),
+            timings_ms: timings,
         }),
     ))
 }

@@ -5,8 +5,9 @@ use axum::extract::{FromRef, FromRequest, Multipart, Request};
 use axum::http::{StatusCode, header};
 use bytes::{Bytes, BytesMut};
 
-use super::error::ApiError;
+use crate::app::AppState;
 use crate::domain::UserId;
+use crate::error::ApiError;
 
 #[derive(Debug)]
 pub struct Upload {
@@ -17,6 +18,12 @@ pub struct Upload {
 /// The largest image accepted, taken from the application state.
 #[derive(Debug, Clone, Copy)]
 pub struct UploadLimit(pub usize);
+
+impl FromRef<AppState> for UploadLimit {
+    fn from_ref(state: &AppState) -> Self {
+        UploadLimit(state.http.max_upload_bytes)
+    }
+}
 
 /// The longest user_id field read before refusing it (ids are at most 128 characters).
 const MAX_USER_ID_FIELD: usize = 1024;

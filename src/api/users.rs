@@ -5,9 +5,11 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::openapi::UserErrors;
-use super::{ApiError, AppState};
+use crate::app::AppState;
 use crate::auth::KeyId;
 use crate::domain::UserId;
+use crate::error::ApiError;
+use crate::telemetry::audit;
 
 #[derive(Serialize, ToSchema)]
 pub struct UserResponse {
@@ -68,7 +70,7 @@ pub async fn delete_user(
 ) -> Result<Json<DeleteResponse>, ApiError> {
     let user = user_id(path)?;
     let outcome = state.service.delete_user(&user).await;
-    crate::middleware::audit("delete", &user, key.as_deref(), outcome.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+    audit::record("delete", &user, key.as_deref(), outcome.as_ref().map(|_| ()).map_err(|e| e as _));
     let removed = outcome?;
     Ok(Json(DeleteResponse { user_id: user.to_string(), deleted: true, objects_removed: removed }))
 }

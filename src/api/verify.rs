@@ -3,11 +3,12 @@ use axum::extract::State;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::error::ErrorEnvelope;
+use super::dto::{FaceSummary, Timings, round_score};
 use super::openapi::{UploadErrors, UploadForm};
 use super::upload::Upload;
-use super::{ApiError, AppState};
-use crate::service::{FaceSummary, Timings};
+use crate::app::AppState;
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::telemetry::request::Field;
 
 #[derive(Serialize, ToSchema)]
 pub struct VerifyResponse {
@@ -37,6 +38,7 @@ pub struct VerifyResponse {
         (status = 200, description = "Compared; `verified` says whether it matched", body = VerifyResponse),
         UploadErrors,
         (status = 404, description = "user_not_found", body = ErrorEnvelope),
+        (status = 409, description = "references_outdated: every reference was enrolled with another model and none could be converted", body = ErrorEnvelope),
         (status = 422, description = "no_face, multiple_faces or face_too_small", body = ErrorEnvelope),
     ),
     security(("bearer" = []), ("api_key" = []))
@@ -49,20 +51,21 @@ pub async fn verify(State(state): State<AppState>, upload: Upload) -> Result<Jso
         .map_err(ApiError::from)
         .inspect_err(|e| crate::metrics::verify_outcome("rejected", e.code()))?;
     crate::metrics::verify_outcome(if v.verified { "verified" } else { "not_verified" }, "");
-    v.timings.record();
-    tracing::Span::current().record("verified", v.verified);
-    let (token, token_expires_at) = v.token.map(|(t, exp)| (Some(t), Some(exp))).unwrap_or_default();
+    let timings = Timings::from(&v.timings);
+    timings.record();
+    Field::Verified.record(v.verified);
+    let (token, token_expires_at) = v.token.map(|t| (Some(t.token), Some(t.expires_at))).unwrap_or_default();
     Ok(Json(VerifyResponse {
         user_id: upload.user_id.to_string(),
         verified: v.verified,
-        similarity: v.similarity,
+        similarity: round_score(v.similarity),
         threshold: v.threshold,
         reference_id: v.reference_id,
         references_compared: v.references_compared,
-        face: v.face,
-        model: state.service.model().profile.name.to_string(),
+        face: FaceSummary::from(&v.face),
+        model: state.service.model_name().to_string(),
         token,
         token_expires_at,
-        timings_ms: v.timings,
+        timings_ms: timings,
     }))
 }

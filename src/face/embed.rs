@@ -9,7 +9,7 @@ use ort::value::TensorRef;
 
 use super::align::CROP_SIZE;
 use super::profile::{ColorOrder, ModelProfile};
-use super::runtime::{ModelError, open_session};
+use super::runtime::{InferenceError, ModelError, open_session};
 
 /// A unit-length face embedding; similarity between two is their cosine (= dot product).
 #[derive(Debug, Clone, PartialEq)]
@@ -81,23 +81,19 @@ impl Recognizer {
         Ok(Self { input_name: input.name().to_string(), session, profile, input: Array4::zeros((1, 3, n, n)) })
     }
 
-    pub fn profile(&self) -> &ModelProfile {
-        &self.profile
-    }
-
-    pub fn embed(&mut self, crop: &RgbImage) -> Result<Embedding, String> {
+    pub fn embed(&mut self, crop: &RgbImage) -> Result<Embedding, InferenceError> {
         fill_input(&mut self.input, crop, &self.profile);
-        let input = TensorRef::from_array_view(&self.input).map_err(|e| e.to_string())?;
-        let outputs = self.session.run(ort::inputs![self.input_name.as_str() => input]).map_err(|e| e.to_string())?;
-        let (_, data) = outputs[0].try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
+        let output = |detail: String| InferenceError::Output { model: "recognizer", detail };
+        let input = TensorRef::from_array_view(&self.input).map_err(InferenceError::run("recognizer"))?;
+        let outputs = self
+            .session
+            .run(ort::inputs![self.input_name.as_str() => input])
+            .map_err(InferenceError::run("recognizer"))?;
+        let (_, data) = outputs[0].try_extract_tensor::<f32>().map_err(InferenceError::run("recognizer"))?;
         if data.len() != self.profile.embedding_dim {
-            return Err(format!(
-                "the recognizer returned {} values, expected {}",
-                data.len(),
-                self.profile.embedding_dim
-            ));
+            return Err(output(format!("{} values, expected {}", data.len(), self.profile.embedding_dim)));
         }
-        Embedding::from_raw(data.to_vec()).ok_or_else(|| "the recognizer returned a degenerate embedding".into())
+        Embedding::from_raw(data.to_vec()).ok_or_else(|| output("a degenerate embedding".into()))
     }
 }
 

@@ -12,7 +12,7 @@ use super::detect::{Detection, Detector, DetectorSettings};
 use super::embed::{Embedding, Recognizer};
 use super::policy::{FacePolicy, Purpose, Rejection};
 use super::profile::ModelProfile;
-use super::runtime::ModelError;
+use super::runtime::{InferenceError, ModelError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum FaceError {
@@ -21,8 +21,8 @@ pub enum FaceError {
     #[error(transparent)]
     Rejected(#[from] Rejection),
     /// The model failed on a valid image: a server fault, not the client's.
-    #[error("inference failed: {0}")]
-    Inference(String),
+    #[error(transparent)]
+    Inference(#[from] InferenceError),
 }
 
 /// A model file as loaded: the name users configure and the digest that pins its behaviour.
@@ -65,7 +65,6 @@ pub struct StageTimings {
 pub struct Analysis {
     pub embedding: Embedding,
     pub face: Detection,
-    pub faces_detected: usize,
     pub width: u32,
     pub height: u32,
     pub timings: StageTimings,
@@ -94,7 +93,7 @@ impl FaceEngine {
 
     /// Runs both models once so the first real request does not pay for lazy initialisation, and
     /// proves they produce output of the expected shape.
-    pub fn warm_up(&mut self) -> Result<(), String> {
+    pub fn warm_up(&mut self) -> Result<(), InferenceError> {
         let blank = RgbImage::from_pixel(640, 480, image::Rgb([128, 128, 128]));
         self.detector.detect(&blank)?;
         self.recognizer.embed(&RgbImage::from_pixel(112, 112, image::Rgb([128, 100, 90]))).map(|_| ())
@@ -105,18 +104,18 @@ impl FaceEngine {
     }
 
     pub fn detect(&mut self, image: &RgbImage) -> Result<Vec<Detection>, FaceError> {
-        self.detector.detect(image).map_err(FaceError::Inference)
+        Ok(self.detector.detect(image)?)
     }
 
     pub fn embed_face(&mut self, image: &RgbImage, face: &Detection) -> Result<(RgbImage, Embedding), FaceError> {
         let crop = norm_crop(image, &face.landmarks).ok_or(Rejection::NoFace)?;
-        let embedding = self.recognizer.embed(&crop).map_err(FaceError::Inference)?;
+        let embedding = self.recognizer.embed(&crop)?;
         Ok((crop, embedding))
     }
 
     /// The recognizer alone, on an already aligned 112x112 crop.
     pub fn embed_crop(&mut self, crop: &RgbImage) -> Result<Embedding, FaceError> {
-        self.recognizer.embed(crop).map_err(FaceError::Inference)
+        Ok(self.recognizer.embed(crop)?)
     }
 
     pub fn analyze(&mut self, bytes: &[u8], purpose: Purpose) -> Result<Analysis, FaceError> {
@@ -138,12 +137,11 @@ impl FaceEngine {
         let crop = norm_crop(image, &face.landmarks).ok_or(Rejection::NoFace)?;
         let align_ms = ms(start);
         let start = Instant::now();
-        let embedding = self.recognizer.embed(&crop).map_err(FaceError::Inference)?;
+        let embedding = self.recognizer.embed(&crop)?;
         let embed_ms = ms(start);
         Ok(Analysis {
             embedding,
             face,
-            faces_detected: faces.len(),
             width: image.width(),
             height: image.height(),
             timings: StageTimings { decode_ms: 0.0, detect_ms, align_ms, embed_ms },

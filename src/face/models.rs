@@ -21,20 +21,27 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("RECOGNIZER_PROFILE={name} is not a known profile: use one of {known}")]
+    Unknown { name: String, known: String },
+    #[error(
+        "the recognizer file (sha256 {digest}…) is not a pinned model, so its preprocessing is unknown: set \
+         RECOGNIZER_PROFILE to one of {known}"
+    )]
+    Unpinned { digest: String, known: String },
+}
+
 /// The profile for a recognizer: the configured name wins, else the one pinned to the file's digest.
-pub fn resolve_profile(sha256: &str, configured: Option<&str>) -> Result<ModelProfile, String> {
-    let names = || ModelProfile::builtin().iter().map(|p| p.name).collect::<Vec<_>>().join(", ");
+pub fn resolve_profile(sha256: &str, configured: Option<&str>) -> Result<ModelProfile, ProfileError> {
+    let known = || ModelProfile::builtin().iter().map(|p| p.name).collect::<Vec<_>>().join(", ");
     match configured {
         Some(name) => ModelProfile::by_name(name)
             .cloned()
-            .ok_or_else(|| format!("RECOGNIZER_PROFILE={name} is not a known profile: use one of {}", names())),
-        None => ModelProfile::by_sha256(sha256).cloned().ok_or_else(|| {
-            format!(
-                "the recognizer file (sha256 {}…) is not a pinned model, so its preprocessing is unknown: set \
-                 RECOGNIZER_PROFILE to one of {}",
-                &sha256[..12.min(sha256.len())],
-                names()
-            )
+            .ok_or_else(|| ProfileError::Unknown { name: name.to_string(), known: known() }),
+        None => ModelProfile::by_sha256(sha256).cloned().ok_or_else(|| ProfileError::Unpinned {
+            digest: sha256[..12.min(sha256.len())].to_string(),
+            known: known(),
         }),
     }
 }
@@ -53,7 +60,7 @@ mod tests {
 
     #[test]
     fn unknown_files_need_a_configured_profile() {
-        assert!(resolve_profile("00", None).unwrap_err().contains("RECOGNIZER_PROFILE"));
+        assert!(resolve_profile("00", None).unwrap_err().to_string().contains("RECOGNIZER_PROFILE"));
         assert_eq!(resolve_profile("00", Some("sface")).unwrap().name, "sface");
         assert!(resolve_profile("00", Some("bogus")).is_err());
     }

@@ -15,7 +15,7 @@ use tracing::Span;
 
 use super::engine::{Analysis, EngineSpec, FaceEngine, FaceError};
 use super::policy::Purpose;
-use super::runtime::ModelError;
+use super::runtime::{InferenceError, ModelError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
@@ -59,14 +59,12 @@ impl InferencePool {
         let mut workers = Vec::new();
         for index in 0..settings.workers.max(1) {
             let mut engine = FaceEngine::load(spec)?;
-            engine
-                .warm_up()
-                .map_err(|message| ModelError::Interface { path: spec.recognizer_path.clone(), message })?;
+            engine.warm_up().map_err(ModelError::WarmUp)?;
             let (receiver, queued) = (receiver.clone(), queued.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("inference-{index}"))
                 .spawn(move || work(engine, receiver, queued))
-                .map_err(|e| ModelError::Load { path: spec.detector_path.clone(), message: e.to_string() })?;
+                .map_err(ModelError::Thread)?;
             workers.push(handle);
         }
         let size = workers.len();
@@ -131,7 +129,7 @@ fn work(mut engine: FaceEngine, receiver: Arc<Mutex<Receiver<Job>>>, queued: Arc
         // A decoder bug on hostile input must cost one request, not a worker thread.
         let result = job.span.in_scope(|| {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.analyze(&job.bytes, job.purpose)))
-                .unwrap_or_else(|_| Err(FaceError::Inference("the pipeline panicked on this input".into())))
+                .unwrap_or_else(|_| Err(FaceError::Inference(InferenceError::Panicked)))
         });
         let _ = job.reply.send(result);
     }

@@ -24,8 +24,31 @@ pub enum RuntimeError {
 pub enum ModelError {
     #[error("model file {path} could not be loaded: {message}")]
     Load { path: PathBuf, message: String },
+    #[error("model file {path} could not be opened by ONNX Runtime")]
+    Session { path: PathBuf, source: ort::Error },
     #[error("model file {path} does not have the expected interface: {message}")]
     Interface { path: PathBuf, message: String },
+    #[error("the models failed their warm-up run")]
+    WarmUp(#[source] InferenceError),
+    #[error("could not start an inference worker thread")]
+    Thread(#[source] std::io::Error),
+}
+
+/// A model that loaded fine failed on an input: a server fault, never the client's.
+#[derive(Debug, thiserror::Error)]
+pub enum InferenceError {
+    #[error("the {model} model failed to run")]
+    Run { model: &'static str, source: ort::Error },
+    #[error("the {model} model's output is malformed: {detail}")]
+    Output { model: &'static str, detail: String },
+    #[error("the pipeline panicked on this input")]
+    Panicked,
+}
+
+impl InferenceError {
+    pub fn run(model: &'static str) -> impl FnOnce(ort::Error) -> Self {
+        move |source| Self::Run { model, source }
+    }
 }
 
 static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
@@ -68,5 +91,5 @@ pub fn open_session(path: &Path, intra_threads: usize) -> Result<Session, ModelE
         .and_then(|b| Ok(b.with_intra_threads(intra_threads.max(1))?))
         .and_then(|b| Ok(b.with_inter_threads(1)?))
         .and_then(|mut b| b.commit_from_file(path))
-        .map_err(|e| load(e.to_string()))
+        .map_err(|source| ModelError::Session { path: path.to_path_buf(), source })
 }

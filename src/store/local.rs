@@ -81,6 +81,26 @@ impl ObjectStore for LocalStore {
         Ok(keys)
     }
 
+    async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let dir = match prefix.strip_suffix('/') {
+            Some(d) if !d.is_empty() => self.path(d)?,
+            _ => self.root.clone(),
+        };
+        let mut entries = match tokio::fs::read_dir(&dir).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(e)),
+        };
+        let mut names = Vec::new();
+        while let Some(entry) = entries.next_entry().await.map_err(io)? {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !name.starts_with('.') && entry.file_type().await.map_err(io)?.is_dir() {
+                names.push(name);
+            }
+        }
+        Ok(names)
+    }
+
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let path = self.path(key)?;
         match tokio::fs::remove_file(&path).await {

@@ -1,4 +1,4 @@
-//! The reference layout on top of any object store.
+//! The reference layout on top of any object store. This module alone knows the stored format.
 //!
 //! `{prefix}users/{user_id}/{reference_id}.{jpg|png|webp}` holds the photo as uploaded and
 //! `{prefix}users/{user_id}/{reference_id}.json` its sidecar. The image is written first and the
@@ -12,18 +12,22 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use futures::future::try_join_all;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use super::{ObjectStore, StoreError};
-use crate::domain::{UserId, is_reference_id};
+use crate::domain::{UserId, is_reference_id, new_reference_id};
 
-pub const SIDECAR_VERSION: u32 = 1;
+const SIDECAR_VERSION: u32 = 1;
 
+/// A model file as stamped on a reference: the name people read and the digest that decides.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelStamp {
     pub name: String,
     pub sha256: String,
 }
 
+/// Where the face was in the photo, for audits and re-embedding decisions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FaceRecord {
     #[serde(rename = "box")]
@@ -32,31 +36,47 @@ pub struct FaceRecord {
     pub landmarks: [[f32; 2]; 5],
 }
 
-impl From<&crate::face::engine::ModelId> for ModelStamp {
-    fn from(id: &crate::face::engine::ModelId) -> Self {
-        Self { name: id.name.clone(), sha256: id.sha256.clone() }
-    }
-}
-
-impl From<&crate::face::Detection> for FaceRecord {
-    fn from(face: &crate::face::Detection) -> Self {
-        Self { bbox: face.bbox, score: face.score, landmarks: face.landmarks }
-    }
-}
-
-/// Everything verify needs about one reference, so verify never touches the photo.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Sidecar {
-    pub version: u32,
-    pub reference_id: String,
-    pub user_id: String,
-    pub image_key: String,
-    pub content_type: String,
+/// What a reference is made of, as computed from its photo: the store keeps it, never interprets it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewReference {
     pub embedding: Vec<f32>,
     pub model: ModelStamp,
     pub detector: ModelStamp,
     pub face: FaceRecord,
-    pub created_at: String,
+}
+
+/// Everything verify needs about one reference, so verify never touches the photo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Sidecar {
+    version: u32,
+    reference_id: String,
+    user_id: String,
+    image_key: String,
+    content_type: String,
+    embedding: Vec<f32>,
+    model: ModelStamp,
+    detector: ModelStamp,
+    face: FaceRecord,
+    created_at: String,
+}
+
+/// One complete reference as read back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredReference(Sidecar);
+
+impl StoredReference {
+    pub fn reference_id(&self) -> &str {
+        &self.0.reference_id
+    }
+
+    pub fn embedding(&self) -> &[f32] {
+        &self.0.embedding
+    }
+
+    /// The recognizer that made the embedding.
+    pub fn model(&self) -> &ModelStamp {
+        &self.0.model
+    }
 }
 
 /// A user's folder as one listing saw it.
@@ -65,7 +85,7 @@ pub struct Listing {
     /// Sidecars present (complete references).
     pub references: usize,
     /// Photos without a sidecar, old enough that no register can still be writing one.
-    pub orphans: Vec<String>,
+    orphans: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -74,7 +94,7 @@ pub struct ReferenceStore {
     prefix: String,
 }
 
-pub fn extension(content_type: &str) -> &'static str {
+fn extension(content_type: &str) -> &'static str {
     match content_type {
         "image/png" => "png",
         "image/webp" => "webp",
@@ -82,76 +102,125 @@ pub fn extension(content_type: &str) -> &'static str {
     }
 }
 
+fn to_json(sidecar: &Sidecar) -> Result<Bytes, StoreError> {
+    serde_json::to_vec(sidecar).map(Bytes::from).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
 impl ReferenceStore {
     pub fn new(objects: Arc<dyn ObjectStore>, prefix: impl Into<String>) -> Self {
         Self { objects, prefix: prefix.into() }
     }
 
-    pub fn objects(&self) -> &Arc<dyn ObjectStore> {
-        &self.objects
+    pub fn describe(&self) -> String {
+        self.objects.describe()
     }
 
-    pub fn prefix(&self) -> &str {
-        &self.prefix
+    /// A write/read/delete round trip under the prefix: what readiness and startup prove.
+    pub async fn probe(&self) -> Result<(), StoreError> {
+        self.objects.probe(&self.prefix).await
     }
 
-    pub fn user_prefix(&self, user: &UserId) -> String {
-        format!("{}users/{}/", self.prefix, user)
+    fn users_prefix(&self) -> String {
+        format!("{}users/", self.prefix)
     }
 
-    pub fn image_key(&self, user: &UserId, reference_id: &str, content_type: &str) -> String {
-        format!("{}{reference_id}.{}", self.user_prefix(user), extension(content_type))
+    fn user_prefix(&self, user: &UserId) -> String {
+        format!("{}{}/", self.users_prefix(), user)
     }
 
     fn sidecar_key(&self, user: &UserId, reference_id: &str) -> String {
         format!("{}{reference_id}.json", self.user_prefix(user))
     }
 
-    /// Stores the photo, then the sidecar. If the sidecar cannot be written the photo is removed
-    /// (best effort; an orphan left by a crash is ignored by readers and swept later).
-    pub async fn save(&self, user: &UserId, image: Bytes, sidecar: &Sidecar) -> Result<(), StoreError> {
-        self.objects.put(&sidecar.image_key, image, &sidecar.content_type).await?;
-        let json = serde_json::to_vec(sidecar).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        if let Err(err) = self
-            .objects
-            .put(&self.sidecar_key(user, &sidecar.reference_id), Bytes::from(json), "application/json")
-            .await
+    /// Stores the photo, then the sidecar, under a new reference id, which it returns. If the
+    /// sidecar cannot be written the photo is removed (best effort; an orphan left by a crash is
+    /// ignored by readers and swept later).
+    pub async fn save(
+        &self,
+        user: &UserId,
+        photo: Bytes,
+        content_type: &str,
+        new: NewReference,
+    ) -> Result<String, StoreError> {
+        let reference_id = new_reference_id();
+        let image_key = format!("{}{reference_id}.{}", self.user_prefix(user), extension(content_type));
+        let sidecar = Sidecar {
+            version: SIDECAR_VERSION,
+            reference_id: reference_id.clone(),
+            user_id: user.to_string(),
+            image_key: image_key.clone(),
+            content_type: content_type.into(),
+            embedding: new.embedding,
+            model: new.model,
+            detector: new.detector,
+            face: new.face,
+            created_at: OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
+        };
+        self.objects.put(&image_key, photo, content_type).await?;
+        if let Err(err) =
+            self.objects.put(&self.sidecar_key(user, &reference_id), to_json(&sidecar)?, "application/json").await
         {
-            let _ = self.objects.delete(&sidecar.image_key).await;
+            let _ = self.objects.delete(&image_key).await;
             return Err(err);
         }
-        Ok(())
+        Ok(reference_id)
     }
 
-    /// Rewrites a sidecar in place (after re-embedding with a new model).
-    pub async fn update(&self, user: &UserId, sidecar: &Sidecar) -> Result<(), StoreError> {
-        let json = serde_json::to_vec(sidecar).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.objects.put(&self.sidecar_key(user, &sidecar.reference_id), Bytes::from(json), "application/json").await
+    /// The reference's photo as uploaded; `None` if it is gone.
+    pub async fn photo(&self, reference: &StoredReference) -> Result<Option<Bytes>, StoreError> {
+        self.objects.get(&reference.0.image_key).await
+    }
+
+    /// Rewrites a reference's sidecar with what another model made of the same photo; id, photo and
+    /// creation time stay. If the user was deleted meanwhile (the photo is gone after the write),
+    /// the sidecar is removed again, so a migration never resurrects a deleted reference.
+    pub async fn replace_embedding(
+        &self,
+        user: &UserId,
+        reference: &StoredReference,
+        new: NewReference,
+    ) -> Result<StoredReference, StoreError> {
+        let mut sidecar = reference.0.clone();
+        sidecar.embedding = new.embedding;
+        sidecar.model = new.model;
+        sidecar.detector = new.detector;
+        sidecar.face = new.face;
+        let key = self.sidecar_key(user, &sidecar.reference_id);
+        self.objects.put(&key, to_json(&sidecar)?, "application/json").await?;
+        if self.objects.get(&sidecar.image_key).await?.is_none() {
+            self.objects.delete(&key).await?;
+            return Err(StoreError::Corrupt("the reference was deleted while it was being rewritten".into()));
+        }
+        Ok(StoredReference(sidecar))
     }
 
     /// Every complete reference of the user, oldest first. Unreadable sidecars are skipped and
     /// logged rather than failing the user's verifications.
-    pub async fn load(&self, user: &UserId) -> Result<Vec<Sidecar>, StoreError> {
+    pub async fn load(&self, user: &UserId) -> Result<Vec<StoredReference>, StoreError> {
         let keys = self.objects.list(&self.user_prefix(user)).await?;
         let sidecar_keys: Vec<&String> = keys.iter().filter(|k| k.ends_with(".json")).collect();
         let blobs = try_join_all(sidecar_keys.iter().map(|k| self.objects.get(k))).await?;
-        let mut sidecars = Vec::new();
+        let mut references = Vec::new();
         for (key, blob) in sidecar_keys.iter().zip(blobs) {
             let Some(blob) = blob else { continue };
             match serde_json::from_slice::<Sidecar>(&blob) {
-                Ok(s) if s.user_id == user.as_str() && is_reference_id(&s.reference_id) => sidecars.push(s),
+                Ok(s) if s.user_id == user.as_str() && is_reference_id(&s.reference_id) => {
+                    references.push(StoredReference(s))
+                }
                 Ok(_) => {
                     tracing::warn!(key = %key, "sidecar does not belong to this user; ignored")
                 }
                 Err(e) => tracing::warn!(key = %key, error = %e, "unreadable sidecar; ignored"),
             }
         }
-        sidecars.sort_by(|a, b| a.reference_id.cmp(&b.reference_id));
-        Ok(sidecars)
+        references.sort_by(|a, b| a.0.reference_id.cmp(&b.0.reference_id));
+        Ok(references)
     }
 
-    pub async fn image(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
-        self.objects.get(key).await
+    /// Every user with a folder, in no particular order (for migrations, not for requests).
+    pub async fn users(&self) -> Result<Vec<UserId>, StoreError> {
+        let folders = self.objects.list_folders(&self.users_prefix()).await?;
+        Ok(folders.iter().filter_map(|name| UserId::parse(name).ok()).collect())
     }
 
     /// Removes every object of the user. Returns how many objects there were.
@@ -194,49 +263,4 @@ impl ReferenceStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::local::LocalStore;
-
-    fn sidecar(store: &ReferenceStore, user: &UserId, id: &str) -> Sidecar {
-        Sidecar {
-            version: SIDECAR_VERSION,
-            reference_id: id.into(),
-            user_id: user.to_string(),
-            image_key: store.image_key(user, id, "image/jpeg"),
-            content_type: "image/jpeg".into(),
-            embedding: vec![0.6, 0.8],
-            model: ModelStamp { name: "m".into(), sha256: "aa".into() },
-            detector: ModelStamp { name: "d".into(), sha256: "bb".into() },
-            face: FaceRecord { bbox: [0.0; 4], score: 0.9, landmarks: [[0.0; 2]; 5] },
-            created_at: "2026-01-01T00:00:00Z".into(),
-        }
-    }
-
-    #[tokio::test]
-    async fn half_written_references_are_invisible_and_swept() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = ReferenceStore::new(Arc::new(LocalStore::new(dir.path())), "p/");
-        let user = UserId::parse("alice").unwrap();
-        let done = sidecar(&store, &user, "0001-a");
-        store.save(&user, Bytes::from_static(b"jpeg"), &done).await.unwrap();
-        // A register that died after the photo and before the sidecar:
-        let orphan = store.image_key(&user, "0002-b", "image/jpeg");
-        store.objects().put(&orphan, Bytes::from_static(b"jpeg"), "image/jpeg").await.unwrap();
-
-        let loaded = store.load(&user).await.unwrap();
-        assert_eq!(loaded, vec![done.clone()]);
-        // A register still in flight (its id is from now) is not mistaken for a dead one.
-        let fresh = store.image_key(&user, &crate::domain::new_reference_id(), "image/jpeg");
-        store.objects().put(&fresh, Bytes::from_static(b"jpeg"), "image/jpeg").await.unwrap();
-        let listing = store.list_user(&user, Duration::from_secs(600)).await.unwrap();
-        assert_eq!(listing.references, 1);
-        assert_eq!(listing.orphans, vec![orphan.clone()]);
-        assert_eq!(store.remove_orphans(&listing).await.unwrap(), 1);
-        assert!(store.image(&fresh).await.unwrap().is_some());
-        assert!(store.image(&orphan).await.unwrap().is_none());
-        assert!(store.image(&done.image_key).await.unwrap().is_some());
-        assert_eq!(store.delete_user(&user).await.unwrap(), 3);
-        assert!(store.load(&user).await.unwrap().is_empty());
-    }
-}
+mod tests;

@@ -88,6 +88,19 @@ impl ObjectStore for S3Store {
         Ok(keys)
     }
 
+    async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        let mut names = Vec::new();
+        let mut pages =
+            self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).delimiter("/").into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| classify(e, &self.bucket))?;
+            names.extend(page.common_prefixes().iter().filter_map(|p| {
+                p.prefix().and_then(|p| p.strip_prefix(prefix)).map(|p| p.trim_end_matches('/').to_string())
+            }));
+        }
+        Ok(names)
+    }
+
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         self.client
             .delete_object()

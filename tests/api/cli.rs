@@ -95,3 +95,66 @@ async fn references_made_by_another_model_are_re_embedded_once_from_their_photo(
     assert_ne!(after["embedding"], before["embedding"]);
     assert!(second.wait_for_log("re-embedded reference", std::time::Duration::from_secs(10)));
 }
+
+const SFACE: &str = "face_recognition_sface_2021dec_int8bq.onnx";
+
+/// Two users enrolled with MobileFaceNet; `faceauth reembed` with SFace loaded rewrites both
+/// sidecars, and a second run (or a resumed one) finds nothing left to do.
+async fn enroll_then_reembed_twice(env: &[(String, String)]) {
+    let app = spawn_owned(env);
+    assert_eq!(app.register("angelina", ANGELINA_1).await.status, 201);
+    assert_eq!(app.register("jennifer", ANISTON).await.status, 201);
+    drop(app);
+    let mut switched = env.to_vec();
+    switched.push(("RECOGNIZER_MODEL".into(), SFACE.into()));
+    let (code, stdout, stderr) = faceauth(&["reembed"], &switched);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("re-embedded 2 references of 2 users for sface (0 already current"), "{stdout}");
+    let (code, stdout, stderr) = faceauth(&["reembed"], &switched);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("re-embedded 0 references of 2 users for sface (2 already current"), "{stdout}");
+}
+
+fn assert_sface(sidecars: &[serde_json::Value]) {
+    assert_eq!(sidecars.len(), 2);
+    for s in sidecars {
+        assert_eq!(s["model"]["name"], "face_recognition_sface_2021dec_int8bq", "{s}");
+        assert_eq!(s["embedding"].as_array().unwrap().len(), 128);
+    }
+}
+
+#[tokio::test]
+async fn reembed_migrates_every_reference_of_a_local_store_once() {
+    let data = tempfile::tempdir().unwrap();
+    let env = vec![("DATA_DIR".to_string(), data.path().display().to_string())];
+    enroll_then_reembed_twice(&env).await;
+    let sidecars: Vec<serde_json::Value> = ["angelina", "jennifer"]
+        .iter()
+        .flat_map(|u| std::fs::read_dir(data.path().join("users").join(u)).unwrap().flatten())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect();
+    assert_sface(&sidecars);
+
+    // The service with SFace verifies on the migrated references without converting anything.
+    let mut env = env;
+    env.push(("RECOGNIZER_MODEL".into(), SFACE.into()));
+    let app = spawn_owned(&env);
+    assert_eq!(app.verify("angelina", ANGELINA_2).await.body["verified"], true);
+    assert!(!app.logs().contains("re-embedded reference"));
+}
+
+#[tokio::test]
+async fn reembed_migrates_every_reference_of_an_s3_bucket_once() {
+    let moto = Moto::start();
+    let bucket = moto.create_bucket().await;
+    enroll_then_reembed_twice(&moto.env(&bucket)).await;
+    let mut sidecars = Vec::new();
+    for key in moto.keys(&bucket).await.iter().filter(|k| k.ends_with(".json")) {
+        let object = moto.s3().get_object().bucket(&bucket).key(key).send().await.unwrap();
+        let bytes = object.body.collect().await.unwrap().into_bytes();
+        sidecars.push(serde_json::from_slice(&bytes).unwrap());
+    }
+    assert_sface(&sidecars);
+}

@@ -5,21 +5,23 @@ use std::time::Instant;
 
 use serde_json::json;
 
+use anyhow::Context;
+
 use crate::config::{Config, RawEnv};
 use crate::face::{FaceEngine, Purpose};
 
-pub async fn run(raw: RawEnv, first: &Path, second: &Path) -> Result<(), String> {
-    let config = Config::from_raw(&raw).map_err(|e| e.to_string())?;
-    let (spec, info) = crate::startup::model_spec(&config).map_err(|e| e.to_string())?;
-    let mut engine = FaceEngine::load(&spec).map_err(|e| e.to_string())?;
-    let mut describe = |path: &Path| -> Result<(serde_json::Value, Option<crate::face::Embedding>), String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn run(raw: RawEnv, first: &Path, second: &Path) -> anyhow::Result<()> {
+    let config = Config::from_raw(&raw)?;
+    let (spec, info) = crate::startup::model_spec(&config)?;
+    let mut engine = FaceEngine::load(&spec)?;
+    let mut describe = |path: &Path| -> anyhow::Result<(serde_json::Value, Option<crate::face::Embedding>)> {
+        let bytes = std::fs::read(path).with_context(|| path.display().to_string())?;
         let start = Instant::now();
         let image = match engine.decode(&bytes) {
             Ok(image) => image,
             Err(e) => return Ok((json!({ "file": path, "error": e.to_string() }), None)),
         };
-        let faces = engine.detect(&image).map_err(|e| e.to_string())?;
+        let faces = engine.detect(&image)?;
         let all: Vec<_> =
             faces.iter().map(|f| json!({ "box": f.bbox, "score": f.score, "landmarks": f.landmarks })).collect();
         match engine.analyze_image(&image, Purpose::Verify) {

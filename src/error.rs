@@ -1,4 +1,10 @@
-//! The one error envelope: `{"error": {"code", "message", "request_id"}}`, with stable codes.
+//! The boundary error: one envelope, `{"error": {"code", "message", "request_id"}}`, with stable
+//! codes. Middleware and handlers both use it; it imports neither.
+//!
+//! A server-side failure keeps its cause: the response carries it in an extension, and the
+//! request-context middleware logs it once, with its whole chain. Clients see the public message.
+
+use std::sync::Arc;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -7,15 +13,10 @@ use crate::face::DecodeError;
 use crate::face::policy::Rejection;
 use crate::service::ServiceError;
 use crate::store::StoreError;
+use crate::telemetry::request::current_request_id;
 
-tokio::task_local! {
-    /// The current request's id, so any error built anywhere in the request can carry it.
-    pub static REQUEST_ID: String;
-}
-
-pub fn current_request_id() -> String {
-    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
-}
+/// The cause of a server-side failure, kept for the log.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -43,6 +44,11 @@ pub enum ApiError {
     Unauthorized,
     #[error("no references are registered for this user")]
     UserNotFound,
+    #[error(
+        "this user's reference photos were enrolled with another face model and could not be converted: register \
+         a new photo, or have the operator run `faceauth reembed`"
+    )]
+    ReferencesOutdated,
     #[error("no such route")]
     RouteNotFound,
     #[error("method not allowed on this route")]
@@ -50,13 +56,13 @@ pub enum ApiError {
     #[error("too many requests")]
     TooManyRequests { retry_after: u64, code: &'static str },
     #[error("reference storage is temporarily unavailable")]
-    StorageUnavailable,
+    StorageUnavailable(#[source] Cause),
     #[error("the service is at capacity; retry shortly")]
     Overloaded,
     #[error("the request took too long")]
     Timeout,
     #[error("internal error")]
-    Internal,
+    Internal(#[source] Option<Cause>),
 }
 
 impl ApiError {
@@ -71,10 +77,11 @@ impl ApiError {
             Face(_) | TooManyReferences(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Unauthorized => StatusCode::UNAUTHORIZED,
             UserNotFound | RouteNotFound => StatusCode::NOT_FOUND,
+            ReferencesOutdated => StatusCode::CONFLICT,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            StorageUnavailable | Overloaded | Timeout => StatusCode::SERVICE_UNAVAILABLE,
-            Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            StorageUnavailable(_) | Overloaded | Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -95,21 +102,34 @@ impl ApiError {
             TooManyReferences(_) => "too_many_references",
             Unauthorized => "unauthorized",
             UserNotFound => "user_not_found",
+            ReferencesOutdated => "references_outdated",
             RouteNotFound => "not_found",
             MethodNotAllowed => "method_not_allowed",
             TooManyRequests { code, .. } => code,
-            StorageUnavailable => "storage_unavailable",
+            StorageUnavailable(_) => "storage_unavailable",
             Overloaded => "overloaded",
             Timeout => "timeout",
-            Internal => "internal_error",
+            Internal(_) => "internal_error",
         }
     }
 
     fn retry_after(&self) -> Option<u64> {
         match self {
-            ApiError::StorageUnavailable => Some(5),
+            ApiError::StorageUnavailable(_) => Some(5),
             ApiError::Overloaded | ApiError::Timeout => Some(1),
             ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    /// A failure of ours rather than the client's, with the cause the log needs.
+    pub fn internal(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        ApiError::Internal(Some(Arc::new(cause)))
+    }
+
+    fn cause(&self) -> Option<&Cause> {
+        match self {
+            ApiError::StorageUnavailable(cause) | ApiError::Internal(Some(cause)) => Some(cause),
             _ => None,
         }
     }
@@ -128,25 +148,17 @@ impl From<ServiceError> for ApiError {
             ServiceError::Face(r) => ApiError::Face(r),
             ServiceError::Overloaded => ApiError::Overloaded,
             ServiceError::UserNotFound => ApiError::UserNotFound,
+            ServiceError::ReferencesOutdated => ApiError::ReferencesOutdated,
             ServiceError::TooManyAttempts(wait) => {
                 ApiError::TooManyRequests { retry_after: wait.as_secs().max(1), code: "too_many_attempts" }
             }
             e @ ServiceError::TooManyReferences(_) => {
                 ApiError::TooManyReferences(format!("{e}; delete the user to start over"))
             }
-            ServiceError::Storage(e) => {
-                // The cause (bucket, SDK message) is for the operator's log, not the client.
-                tracing::error!(error = %e, "storage failure");
-                crate::metrics::storage_error();
-                match e {
-                    StoreError::Corrupt(_) => ApiError::Internal,
-                    _ => ApiError::StorageUnavailable,
-                }
-            }
-            ServiceError::Internal(e) => {
-                tracing::error!(error = %e, "internal failure");
-                ApiError::Internal
-            }
+            // Stored data we cannot read is our fault, not a passing outage.
+            e @ ServiceError::Storage(StoreError::Corrupt(_)) => ApiError::internal(e),
+            e @ ServiceError::Storage(_) => ApiError::StorageUnavailable(Arc::new(e)),
+            e @ (ServiceError::Inference(_) | ServiceError::Stopped) => ApiError::internal(e),
         }
     }
 }
@@ -167,6 +179,17 @@ pub struct ErrorBody {
     pub request_id: String,
 }
 
+/// Left on error responses so the access log can say which error without parsing the body.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
+/// Left on responses to server-side failures: the cause, for the one log line that reports it.
+#[derive(Clone)]
+pub struct ErrorCause {
+    pub code: &'static str,
+    pub cause: Cause,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorEnvelope {
@@ -177,17 +200,17 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response.extensions_mut().insert(ErrorCode(self.code()));
+        if let Some(cause) = self.cause() {
+            response.extensions_mut().insert(ErrorCause { code: self.code(), cause: cause.clone() });
+        }
         response
     }
 }
 
-/// Left on error responses so the access log can say which error without parsing the body.
-#[derive(Debug, Clone, Copy)]
-pub struct ErrorCode(pub &'static str);
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::request::REQUEST_ID;
 
     #[tokio::test]
     async fn the_envelope_carries_code_message_and_request_id() {
@@ -200,10 +223,24 @@ mod tests {
     }
 
     #[test]
-    fn storage_failures_never_echo_their_cause() {
+    fn refusals_that_may_pass_later_and_outdated_references_have_their_codes() {
+        let overloaded = ApiError::from(ServiceError::Overloaded);
+        assert_eq!((overloaded.status().as_u16(), overloaded.code()), (503, "overloaded"));
+        assert_eq!(overloaded.retry_after(), Some(1));
+        let outdated = ApiError::from(ServiceError::ReferencesOutdated);
+        assert_eq!((outdated.status().as_u16(), outdated.code()), (409, "references_outdated"));
+    }
+
+    #[tokio::test]
+    async fn storage_failures_never_echo_their_cause_but_keep_it_for_the_log() {
         let err = ApiError::from(ServiceError::Storage(StoreError::Denied("secret bucket name".into())));
         assert_eq!(err.code(), "storage_unavailable");
         assert!(!err.to_string().contains("secret"));
         assert_eq!(err.retry_after(), Some(5));
+        let response = err.into_response();
+        let logged = response.extensions().get::<ErrorCause>().expect("the cause travels with the response");
+        assert!(crate::telemetry::chain(&*logged.cause).contains("secret bucket name"));
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        assert!(!String::from_utf8_lossy(&body).contains("secret"));
     }
 }

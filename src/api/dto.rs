@@ -1,0 +1,84 @@
+//! Response pieces register and verify share: how domain values are shown to clients (rounded,
+//! renamed) and recorded on the request span and in metrics.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::face::Detection;
+use crate::service;
+use crate::telemetry::request::Field;
+
+/// Hundredths of a millisecond are plenty for clients and keep the JSON short.
+fn round_ms(v: f64) -> f64 {
+    (v * 100.0).round() / 100.0
+}
+
+/// Four decimals of a similarity or a score.
+pub fn round_score(v: f32) -> f32 {
+    (v * 10_000.0).round() / 10_000.0
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
+pub struct FaceSummary {
+    #[serde(rename = "box")]
+    pub bbox: [f32; 4],
+    pub score: f32,
+}
+
+impl From<&Detection> for FaceSummary {
+    fn from(face: &Detection) -> Self {
+        Self { bbox: face.bbox.map(|v| (v * 100.0).round() / 100.0), score: round_score(face.score) }
+    }
+}
+
+/// Milliseconds per stage, as reported to clients and logs.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, ToSchema)]
+pub struct Timings {
+    pub decode: f64,
+    pub detect: f64,
+    pub align: f64,
+    pub embed: f64,
+    pub storage: f64,
+    #[serde(rename = "match")]
+    pub matching: f64,
+    pub total: f64,
+}
+
+impl From<&service::Timings> for Timings {
+    fn from(t: &service::Timings) -> Self {
+        Self {
+            decode: round_ms(t.pipeline.decode_ms),
+            detect: round_ms(t.pipeline.detect_ms),
+            align: round_ms(t.pipeline.align_ms),
+            embed: round_ms(t.pipeline.embed_ms),
+            storage: round_ms(t.storage_ms),
+            matching: round_ms(t.match_ms),
+            total: round_ms(t.total_ms),
+        }
+    }
+}
+
+impl Timings {
+    /// Records the stages on the request span, so the access log line carries them, and in the
+    /// per-stage latency histograms.
+    pub fn record(&self) {
+        for (field, value) in [
+            (Field::DecodeMs, self.decode),
+            (Field::DetectMs, self.detect),
+            (Field::EmbedMs, self.embed),
+            (Field::StorageMs, self.storage),
+            (Field::MatchMs, self.matching),
+        ] {
+            field.record(value);
+        }
+        for (stage, value) in [
+            ("decode", self.decode),
+            ("detect", self.detect),
+            ("align", self.align),
+            ("embed", self.embed),
+            ("storage", self.storage),
+        ] {
+            crate::metrics::stage(stage, value);
+        }
+    }
+}

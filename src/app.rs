@@ -1,0 +1,44 @@
+//! The application state every handler and middleware shares, grouped by concern. It sits below
+//! both `api` and `middleware` and imports neither, so neither needs the other's internals.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::auth::{ApiKeys, MetricsAccess};
+use crate::limits::RateLimits;
+use crate::service::FaceAuth;
+
+/// Bytes of multipart framing and the user_id field allowed on top of the image itself.
+pub const MULTIPART_OVERHEAD: usize = 64 * 1024;
+
+/// Cheap to clone: every part is behind an `Arc`.
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Arc<FaceAuth>,
+    pub security: Arc<Security>,
+    pub limits: Arc<RateLimits>,
+    pub http: Arc<HttpSettings>,
+}
+
+/// Who may call what.
+pub struct Security {
+    /// None configured: the API is open (development only; production refuses to start).
+    pub api_keys: ApiKeys,
+    pub metrics: MetricsAccess,
+}
+
+/// How requests are received and answered.
+pub struct HttpSettings {
+    pub max_upload_bytes: usize,
+    pub request_timeout: Duration,
+    pub cors_origins: Vec<String>,
+    /// Strict-Transport-Security on every response (production, behind TLS).
+    pub hsts: bool,
+}
+
+impl HttpSettings {
+    /// The most body bytes an upload route reads: the image plus its multipart framing.
+    pub fn body_limit(&self) -> usize {
+        self.max_upload_bytes + MULTIPART_OVERHEAD
+    }
+}

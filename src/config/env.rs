@@ -1,0 +1,209 @@
+//! The raw variables and the parser that turns them into typed values, collecting every problem.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+macro_rules! variables {
+    ($($var:ident = $name:literal,)*) => {
+        /// Every variable the service reads. Looking one up by this enum (not by a string) means a
+        /// variable cannot be read without being loaded from the environment and documented.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Var { $($var,)* }
+
+        impl Var {
+            pub const ALL: &'static [Var] = &[$(Var::$var,)*];
+
+            pub const fn name(self) -> &'static str {
+                match self { $(Var::$var => $name,)* }
+            }
+        }
+    };
+}
+
+variables! {
+    AppEnv = "APP_ENV",
+    Host = "HOST",
+    Port = "PORT",
+    LogLevel = "LOG_LEVEL",
+    LogFormat = "LOG_FORMAT",
+    DataDir = "DATA_DIR",
+    S3Bucket = "S3_BUCKET",
+    S3Prefix = "S3_PREFIX",
+    AwsRegion = "AWS_REGION",
+    AwsEndpointUrl = "AWS_ENDPOINT_URL",
+    S3ForcePathStyle = "S3_FORCE_PATH_STYLE",
+    KmsKeyId = "KMS_KEY_ID",
+    SecretsManagerSecretName = "SECRETS_MANAGER_SECRET_NAME",
+    SecretKey = "SECRET_KEY",
+    ApiKeys = "API_KEYS",
+    ModelDir = "MODEL_DIR",
+    DetectorModel = "DETECTOR_MODEL",
+    RecognizerModel = "RECOGNIZER_MODEL",
+    RecognizerProfile = "RECOGNIZER_PROFILE",
+    OrtDylibPath = "ORT_DYLIB_PATH",
+    MatchThreshold = "MATCH_THRESHOLD",
+    DetectorInputSize = "DETECTOR_INPUT_SIZE",
+    DetectionThreshold = "DETECTION_THRESHOLD",
+    NmsThreshold = "NMS_THRESHOLD",
+    MinEyeDistancePx = "MIN_EYE_DISTANCE_PX",
+    EnrollFaceMargin = "ENROLL_FACE_MARGIN",
+    VerifyFaceMargin = "VERIFY_FACE_MARGIN",
+    MaxUploadSize = "MAX_UPLOAD_SIZE",
+    MaxImagePixels = "MAX_IMAGE_PIXELS",
+    InferenceWorkers = "INFERENCE_WORKERS",
+    InferenceThreads = "INFERENCE_THREADS",
+    InferenceQueue = "INFERENCE_QUEUE",
+    TokenTtlSecs = "TOKEN_TTL_SECS",
+    RequestTimeoutSecs = "REQUEST_TIMEOUT_SECS",
+    ShutdownTimeoutSecs = "SHUTDOWN_TIMEOUT_SECS",
+    EmbeddingCacheUsers = "EMBEDDING_CACHE_USERS",
+    EmbeddingCacheTtlSecs = "EMBEDDING_CACHE_TTL_SECS",
+    CorsOrigins = "CORS_ORIGINS",
+    MaxReferencesPerUser = "MAX_REFERENCES_PER_USER",
+    RateLimitPerIp = "RATE_LIMIT_PER_IP",
+    RateLimitPerKey = "RATE_LIMIT_PER_KEY",
+    TrustedProxies = "TRUSTED_PROXIES",
+    LockoutMaxFailures = "LOCKOUT_MAX_FAILURES",
+    LockoutWindowSecs = "LOCKOUT_WINDOW_SECS",
+    MetricsToken = "METRICS_TOKEN",
+}
+
+/// The raw variables, before parsing: the process environment, then a secret's keys laid over it.
+#[derive(Debug, Clone, Default)]
+pub struct RawEnv(HashMap<Var, String>);
+
+impl RawEnv {
+    pub fn from_process() -> Self {
+        Self(Var::ALL.iter().filter_map(|v| std::env::var(v.name()).ok().map(|value| (*v, value))).collect())
+    }
+
+    /// Pairs by variable name; names that are not configuration variables are ignored.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut raw = Self::default();
+        for (name, value) in pairs {
+            if let Some(var) = Var::ALL.iter().find(|v| v.name() == name) {
+                raw.set(*var, value.to_string());
+            }
+        }
+        raw
+    }
+
+    /// The trimmed value; empty counts as unset.
+    pub fn get(&self, var: Var) -> Option<&str> {
+        self.0.get(&var).map(|v| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    pub fn set(&mut self, var: Var, value: String) {
+        self.0.insert(var, value);
+    }
+}
+
+/// Collects parse problems instead of stopping at the first, so a deploy fails once with the list.
+pub struct Parser<'a> {
+    raw: &'a RawEnv,
+    problems: Vec<String>,
+}
+
+impl<'a> Parser<'a> {
+    pub fn new(raw: &'a RawEnv) -> Self {
+        Self { raw, problems: Vec::new() }
+    }
+
+    pub fn raw(&self) -> &'a RawEnv {
+        self.raw
+    }
+
+    pub fn get(&self, var: Var) -> Option<&'a str> {
+        self.raw.get(var)
+    }
+
+    pub fn problem(&mut self, text: impl Into<String>) {
+        self.problems.push(text.into());
+    }
+
+    pub fn into_problems(self) -> Vec<String> {
+        self.problems
+    }
+
+    pub fn parse<T: std::str::FromStr>(&mut self, var: Var, default: T, what: &str) -> T {
+        match self.raw.get(var) {
+            None => default,
+            Some(v) => v.parse().unwrap_or_else(|_| {
+                self.problems.push(format!("{}={v} is not valid: expected {what}", var.name()));
+                default
+            }),
+        }
+    }
+
+    pub fn ranged<T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy>(
+        &mut self,
+        var: Var,
+        default: T,
+        lo: T,
+        hi: T,
+    ) -> T {
+        let v = self.parse(var, default, &format!("a number from {lo} to {hi}"));
+        if v < lo || v > hi {
+            self.problems.push(format!("{}={v} is out of range: expected a number from {lo} to {hi}", var.name()));
+            return default;
+        }
+        v
+    }
+
+    /// Whole seconds from 1 to `hi`.
+    pub fn secs(&mut self, var: Var, default: u64, hi: u64) -> Duration {
+        Duration::from_secs(self.ranged(var, default, 1, hi))
+    }
+
+    pub fn string(&self, var: Var, default: &str) -> String {
+        self.raw.get(var).unwrap_or(default).to_string()
+    }
+
+    /// A comma-separated list, blanks dropped.
+    pub fn list(&self, var: Var) -> Vec<String> {
+        self.raw
+            .get(var)
+            .map(|v| v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// `16777216`, `16MiB`, `16M`, `512KiB`, `512K`.
+pub fn parse_size(value: &str) -> Option<usize> {
+    let v = value.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: usize = num.parse().ok()?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("16MiB"), Some(16 << 20));
+        assert_eq!(parse_size("512k"), Some(512 << 10));
+        assert_eq!(parse_size("12"), Some(12));
+        assert_eq!(parse_size("x"), None);
+    }
+
+    #[test]
+    fn names_are_unique_and_unknown_pairs_ignored() {
+        let mut names: Vec<_> = Var::ALL.iter().map(|v| v.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Var::ALL.len());
+        let raw = RawEnv::from_pairs([("PORT", " 80 "), ("NOT_A_VARIABLE", "x"), ("HOST", "")]);
+        assert_eq!(raw.get(Var::Port), Some("80"));
+        assert_eq!(raw.get(Var::Host), None);
+    }
+}

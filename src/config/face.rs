@@ -1,0 +1,44 @@
+//! The face policy: detection settings, which faces are accepted, the match threshold.
+
+use super::env::{Parser, Var};
+use crate::face::detect::DetectorSettings;
+use crate::face::policy::FacePolicy;
+
+#[derive(Debug, Clone)]
+pub struct FaceConfig {
+    /// MATCH_THRESHOLD: overrides the recognizer profile's threshold.
+    pub match_threshold: Option<f32>,
+    /// DETECTOR_INPUT_SIZE, DETECTION_THRESHOLD, NMS_THRESHOLD.
+    pub detector: DetectorSettings,
+    /// MIN_EYE_DISTANCE_PX, ENROLL_FACE_MARGIN, VERIFY_FACE_MARGIN.
+    pub policy: FacePolicy,
+    /// MAX_IMAGE_PIXELS: refused before decoding (decompression bombs).
+    pub max_image_pixels: u64,
+    /// MAX_REFERENCES_PER_USER.
+    pub max_references_per_user: usize,
+}
+
+impl FaceConfig {
+    pub(super) fn parse(p: &mut Parser) -> Self {
+        let match_threshold = p.get(Var::MatchThreshold).map(|_| p.ranged(Var::MatchThreshold, 0.5f32, -1.0, 1.0));
+        let input_size = p.ranged(Var::DetectorInputSize, 640u32, 128, 1280);
+        if !input_size.is_multiple_of(32) {
+            p.problem(format!("DETECTOR_INPUT_SIZE={input_size} is not a multiple of 32"));
+        }
+        Self {
+            match_threshold,
+            detector: DetectorSettings {
+                input_size,
+                score_threshold: p.ranged(Var::DetectionThreshold, 0.5f32, 0.05, 0.99),
+                nms_threshold: p.ranged(Var::NmsThreshold, 0.4f32, 0.05, 0.95),
+            },
+            policy: FacePolicy {
+                min_eye_distance: p.ranged(Var::MinEyeDistancePx, 20.0f32, 0.0, 1000.0),
+                enroll_margin: p.ranged(Var::EnrollFaceMargin, 0.15f32, 0.0, 10.0),
+                verify_margin: p.ranged(Var::VerifyFaceMargin, 0.05f32, 0.0, 10.0),
+            },
+            max_image_pixels: p.ranged(Var::MaxImagePixels, 40_000_000u64, 1, 1_000_000_000),
+            max_references_per_user: p.ranged(Var::MaxReferencesPerUser, 20usize, 1, 1000),
+        }
+    }
+}

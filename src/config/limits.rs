@@ -1,0 +1,39 @@
+//! Abuse limits: request rates and the verification lockout.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::env::{Parser, Var};
+
+#[derive(Debug, Clone)]
+pub struct LimitsConfig {
+    /// RATE_LIMIT_PER_IP: requests per minute per client IP; 0 disables.
+    pub rate_per_ip: u32,
+    /// RATE_LIMIT_PER_KEY: requests per minute per API key; 0 disables.
+    pub rate_per_key: u32,
+    /// TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed (the local nginx).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// LOCKOUT_MAX_FAILURES: failed verifications of one user within the window; 0 disables.
+    pub lockout_max_failures: usize,
+    /// LOCKOUT_WINDOW_SECS.
+    pub lockout_window: Duration,
+}
+
+impl LimitsConfig {
+    pub(super) fn parse(p: &mut Parser) -> Self {
+        let mut trusted_proxies = Vec::new();
+        for item in p.list(Var::TrustedProxies) {
+            match item.parse() {
+                Ok(ip) => trusted_proxies.push(ip),
+                Err(_) => p.problem(format!("TRUSTED_PROXIES entry {item} is not an IP address (e.g. 127.0.0.1)")),
+            }
+        }
+        Self {
+            rate_per_ip: p.ranged(Var::RateLimitPerIp, 300u32, 0, 1_000_000),
+            rate_per_key: p.ranged(Var::RateLimitPerKey, 3000u32, 0, 1_000_000),
+            trusted_proxies,
+            lockout_max_failures: p.ranged(Var::LockoutMaxFailures, 5usize, 0, 1000),
+            lockout_window: p.secs(Var::LockoutWindowSecs, 300, 86_400),
+        }
+    }
+}

@@ -1,0 +1,44 @@
+//! Which model files to load, with which runtime, on how many threads.
+
+use std::path::PathBuf;
+
+use super::env::{Parser, Var};
+
+#[derive(Debug, Clone)]
+pub struct ModelConfig {
+    /// DETECTOR_MODEL, inside MODEL_DIR unless it is a path.
+    pub detector: PathBuf,
+    /// RECOGNIZER_MODEL, likewise.
+    pub recognizer: PathBuf,
+    /// RECOGNIZER_PROFILE: preprocessing for recognizers not pinned by sha256.
+    pub profile: Option<String>,
+    /// ORT_DYLIB_PATH: libonnxruntime.so.1.31.1.
+    pub ort_dylib: PathBuf,
+    /// INFERENCE_WORKERS: threads that each own a pair of sessions.
+    pub workers: usize,
+    /// INFERENCE_THREADS: ONNX Runtime intra-op threads per worker.
+    pub threads: usize,
+    /// INFERENCE_QUEUE: requests that may wait for a worker before `overloaded`.
+    pub queue: usize,
+}
+
+impl ModelConfig {
+    pub(super) fn parse(p: &mut Parser) -> Self {
+        let dir = PathBuf::from(p.string(Var::ModelDir, "models"));
+        let in_dir = |name: String| {
+            let path = PathBuf::from(&name);
+            if path.components().count() > 1 || path.is_absolute() { path } else { dir.join(path) }
+        };
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let threads = p.ranged(Var::InferenceThreads, 1usize, 1, 256);
+        Self {
+            detector: in_dir(p.string(Var::DetectorModel, "det_10g.onnx")),
+            recognizer: in_dir(p.string(Var::RecognizerModel, "w600k_r50.onnx")),
+            profile: p.get(Var::RecognizerProfile).map(str::to_string),
+            ort_dylib: PathBuf::from(p.string(Var::OrtDylibPath, ".ort/libonnxruntime.so.1.31.1")),
+            workers: p.ranged(Var::InferenceWorkers, (cores / threads).max(1), 1, 256),
+            threads,
+            queue: p.ranged(Var::InferenceQueue, 16usize, 1, 100_000),
+        }
+    }
+}

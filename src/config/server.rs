@@ -1,0 +1,86 @@
+//! The HTTP server: where it listens, how it logs, how long requests and shutdown may take.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::AppEnv;
+use super::env::{Parser, RawEnv, Var, parse_size};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// HOST: the listen address; 127.0.0.1 behind nginx.
+    pub host: IpAddr,
+    /// PORT: 0 picks a free port.
+    pub port: u16,
+    /// LOG_FORMAT: text or json (json by default in production).
+    pub log_format: LogFormat,
+    /// MAX_UPLOAD_SIZE: the largest image upload accepted.
+    pub max_upload_bytes: usize,
+    /// REQUEST_TIMEOUT_SECS: the whole request, storage and inference included.
+    pub request_timeout: Duration,
+    /// SHUTDOWN_TIMEOUT_SECS: drain time on SIGTERM.
+    pub shutdown_timeout: Duration,
+    /// CORS_ORIGINS: browser origins allowed to call the API.
+    pub cors_origins: Vec<String>,
+}
+
+impl RawEnv {
+    /// JSON by default in production. Read before the rest, so that configuration errors are logged
+    /// in the format the operator asked for.
+    pub fn log_format(&self) -> Result<LogFormat, String> {
+        let production = self.app_env() == Ok(AppEnv::Production);
+        match self.get(Var::LogFormat).map(str::to_ascii_lowercase).as_deref() {
+            None if production => Ok(LogFormat::Json),
+            None | Some("text") | Some("pretty") => Ok(LogFormat::Text),
+            Some("json") => Ok(LogFormat::Json),
+            Some(other) => Err(format!("LOG_FORMAT={other} is not valid: use text or json")),
+        }
+    }
+
+    /// LOG_LEVEL: the tracing filter (RUST_LOG overrides it when set).
+    pub fn log_level(&self) -> &str {
+        self.get(Var::LogLevel).unwrap_or("info")
+    }
+
+    pub fn app_env(&self) -> Result<AppEnv, String> {
+        match self.get(Var::AppEnv).map(str::to_ascii_lowercase).as_deref() {
+            None | Some("development") | Some("dev") | Some("local") => Ok(AppEnv::Development),
+            Some("production") | Some("prod") => Ok(AppEnv::Production),
+            Some(other) => Err(format!("APP_ENV={other} is not valid: use development or production")),
+        }
+    }
+}
+
+impl ServerConfig {
+    pub(super) fn parse(p: &mut Parser) -> Self {
+        let log_format = p.raw().log_format().unwrap_or_else(|e| {
+            p.problem(e);
+            LogFormat::Text
+        });
+        let max_upload_bytes = match p.get(Var::MaxUploadSize) {
+            None => 16 << 20,
+            Some(v) => match parse_size(v) {
+                Some(n) if n >= 1024 => n,
+                _ => {
+                    p.problem(format!("MAX_UPLOAD_SIZE={v} is not valid: use bytes or a size such as 16MiB"));
+                    16 << 20
+                }
+            },
+        };
+        Self {
+            host: p.parse(Var::Host, IpAddr::from([127, 0, 0, 1]), "an IP address such as 127.0.0.1 or 0.0.0.0"),
+            port: p.parse(Var::Port, 5000u16, "a port number (0 picks a free port)"),
+            log_format,
+            max_upload_bytes,
+            request_timeout: p.secs(Var::RequestTimeoutSecs, 30, 3600),
+            shutdown_timeout: p.secs(Var::ShutdownTimeoutSecs, 25, 3600),
+            cors_origins: p.list(Var::CorsOrigins),
+        }
+    }
+}

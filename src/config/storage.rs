@@ -1,0 +1,109 @@
+//! Where references live (S3 or a local folder) and how long their embeddings stay cached.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::env::{Parser, Var};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Backend {
+    /// DATA_DIR, when S3_BUCKET is unset (development only).
+    Local {
+        data_dir: PathBuf,
+    },
+    S3(S3Config),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct S3Config {
+    /// S3_BUCKET.
+    pub bucket: String,
+    /// AWS_REGION.
+    pub region: Option<String>,
+    /// AWS_ENDPOINT_URL: only for S3-compatible servers (moto, MinIO).
+    pub endpoint_url: Option<String>,
+    /// S3_FORCE_PATH_STYLE.
+    pub force_path_style: bool,
+    /// KMS_KEY_ID: SSE-KMS key; none means SSE-S3.
+    pub kms_key_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageConfig {
+    pub backend: Backend,
+    /// S3_PREFIX: key prefix for every object, "" or ending in "/".
+    pub prefix: String,
+    /// EMBEDDING_CACHE_USERS: users whose reference embeddings are cached; 0 disables the cache.
+    pub cache_users: usize,
+    /// EMBEDDING_CACHE_TTL_SECS.
+    pub cache_ttl: Duration,
+}
+
+impl StorageConfig {
+    pub(super) fn parse(p: &mut Parser, production: bool) -> Self {
+        let backend = match p.get(Var::S3Bucket) {
+            Some(bucket) => {
+                if !valid_bucket_name(bucket) {
+                    p.problem(format!(
+                        "S3_BUCKET={bucket} is not a valid bucket name: 3-63 lowercase letters, digits, '.' and '-'"
+                    ));
+                }
+                Backend::S3(S3Config {
+                    bucket: bucket.to_string(),
+                    region: p.get(Var::AwsRegion).map(str::to_string),
+                    endpoint_url: p.get(Var::AwsEndpointUrl).map(str::to_string),
+                    force_path_style: p.parse(Var::S3ForcePathStyle, false, "true or false"),
+                    kms_key_id: p.get(Var::KmsKeyId).map(str::to_string),
+                })
+            }
+            None if production => {
+                p.problem(
+                    "S3_BUCKET is not set: production stores references in S3; set S3_BUCKET (and AWS_REGION) in the \
+                     environment file",
+                );
+                Backend::Local { data_dir: PathBuf::from("data") }
+            }
+            None => Backend::Local { data_dir: PathBuf::from(p.string(Var::DataDir, "data")) },
+        };
+        let prefix = normalise_prefix(p.get(Var::S3Prefix).unwrap_or(""));
+        if prefix.contains("..") || prefix.starts_with('/') {
+            p.problem(format!("S3_PREFIX={prefix} is not valid: use a relative prefix such as faceauth/"));
+        }
+        Self {
+            backend,
+            prefix,
+            cache_users: p.ranged(Var::EmbeddingCacheUsers, 10_000usize, 0, 10_000_000),
+            cache_ttl: p.secs(Var::EmbeddingCacheTtlSecs, 300, 86_400),
+        }
+    }
+}
+
+fn normalise_prefix(prefix: &str) -> String {
+    let p = prefix.trim().trim_start_matches('/');
+    if p.is_empty() || p.ends_with('/') { p.to_string() } else { format!("{p}/") }
+}
+
+fn valid_bucket_name(name: &str) -> bool {
+    (3..=63).contains(&name.len())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_normalised() {
+        assert_eq!(normalise_prefix("/faceauth"), "faceauth/");
+        assert_eq!(normalise_prefix(""), "");
+    }
+
+    #[test]
+    fn bucket_names_are_checked() {
+        assert!(valid_bucket_name("my-faces.prod"));
+        assert!(!valid_bucket_name("My_Bucket"));
+        assert!(!valid_bucket_name("ab"));
+    }
+}

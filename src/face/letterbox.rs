@@ -1,0 +1,108 @@
+//! The detector's input: the photo resized into a fixed canvas the way InsightFace (OpenCV) does it,
+//! so that boxes and landmarks match the reference to a fraction of a pixel.
+
+use image::RgbImage;
+use ndarray::Array4;
+
+/// The model input: the image resized keeping its aspect ratio into the top-left of a zero canvas,
+/// RGB, (x − 127.5) / 128, NCHW.
+pub struct Letterbox {
+    pub tensor: Array4<f32>,
+    /// Model pixels per original pixel.
+    pub scale: f32,
+}
+
+pub fn letterbox(image: &RgbImage, canvas_w: u32, canvas_h: u32) -> Letterbox {
+    let (w, h) = image.dimensions();
+    let im_ratio = h as f64 / w as f64;
+    let model_ratio = canvas_h as f64 / canvas_w as f64;
+    // Truncation as in InsightFace (`int(...)`), so the scale matches theirs exactly.
+    let (new_w, new_h) = if im_ratio > model_ratio {
+        (((canvas_h as f64 / im_ratio) as u32).max(1), canvas_h)
+    } else {
+        (canvas_w, ((canvas_w as f64 * im_ratio) as u32).max(1))
+    };
+    let scale = new_h as f32 / h as f32;
+    let (cw, ch) = (canvas_w as usize, canvas_h as usize);
+    let pad = (0.0 - 127.5) / 128.0;
+    let mut tensor = Array4::<f32>::from_elem((1, 3, ch, cw), pad);
+    let xs = resize_taps(w, new_w);
+    let ys = resize_taps(h, new_h);
+    let src = image.as_raw();
+    let stride = w as usize * 3;
+    let plane = cw * ch;
+    let out = tensor.as_slice_mut().expect("freshly allocated arrays are contiguous");
+    for (dy, ty) in ys.iter().enumerate() {
+        let row0 = &src[ty.i0 * stride..][..stride];
+        let row1 = &src[ty.i1 * stride..][..stride];
+        for (dx, tx) in xs.iter().enumerate() {
+            for c in 0..3 {
+                let top = row0[tx.i0 * 3 + c] as i32 * tx.w0 + row0[tx.i1 * 3 + c] as i32 * tx.w1;
+                let bottom = row1[tx.i0 * 3 + c] as i32 * tx.w0 + row1[tx.i1 * 3 + c] as i32 * tx.w1;
+                let v = (top as i64 * ty.w0 as i64 + bottom as i64 * ty.w1 as i64 + (1 << 21)) >> 22;
+                out[c * plane + dy * cw + dx] = (v as f32 - 127.5) / 128.0;
+            }
+        }
+    }
+    Letterbox { tensor, scale }
+}
+
+/// Two source indices and 11-bit fixed-point weights for one output coordinate of a bilinear resize.
+struct Tap {
+    i0: usize,
+    i1: usize,
+    w0: i32,
+    w1: i32,
+}
+
+/// Sampling positions of OpenCV's `INTER_LINEAR` resize (half-pixel centres, edge clamping, 2048-step
+/// weights), which the reference pipeline uses; a filtered resize would shift detections slightly.
+fn resize_taps(src_len: u32, dst_len: u32) -> Vec<Tap> {
+    let scale = src_len as f64 / dst_len as f64;
+    let last = src_len as i64 - 1;
+    (0..dst_len)
+        .map(|d| {
+            let f = ((d as f64 + 0.5) * scale - 0.5) as f32;
+            let mut i = f.floor() as i64;
+            let mut frac = f - i as f32;
+            if i < 0 {
+                i = 0;
+                frac = 0.0;
+            }
+            if i >= last {
+                i = last;
+                frac = 0.0;
+            }
+            let w0 = ((1.0 - frac) * 2048.0).round() as i32;
+            Tap { i0: i as usize, i1: (i + 1).min(last) as usize, w0, w1: 2048 - w0 }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn letterbox_keeps_aspect_and_pads_bottom_right() {
+        let img = RgbImage::from_pixel(200, 100, image::Rgb([255, 127, 0]));
+        let lb = letterbox(&img, 64, 64);
+        assert_eq!(lb.scale, 32.0 / 100.0);
+        let t = &lb.tensor;
+        assert!((t[[0, 0, 0, 0]] - (255.0 - 127.5) / 128.0).abs() < 1e-6);
+        assert!((t[[0, 2, 31, 63]] - (0.0 - 127.5) / 128.0).abs() < 1e-6);
+        // Row 32 onwards is padding.
+        assert!((t[[0, 0, 32, 0]] - (-127.5 / 128.0)).abs() < 1e-6);
+    }
+
+    #[test]
+    fn resize_taps_match_opencv_half_pixel_centres() {
+        let taps = resize_taps(4, 2);
+        // dst 0 samples src 0.5: half of pixels 0 and 1.
+        assert_eq!((taps[0].i0, taps[0].i1, taps[0].w0), (0, 1, 1024));
+        assert_eq!((taps[1].i0, taps[1].i1, taps[1].w0), (2, 3, 1024));
+        let up = resize_taps(2, 4);
+        assert_eq!((up[0].i0, up[0].w0), (0, 2048));
+        assert_eq!((up[3].i0, up[3].w0), (1, 2048));
+    }
+}

@@ -1,0 +1,140 @@
+//! The domain logic without HTTP or models: an inference stand-in that answers as told.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use secrecy::SecretString;
+
+use super::*;
+use crate::face::engine::ModelId;
+use crate::face::{Analysis, Detection, Embedding, ModelProfile, Purpose};
+use crate::store::local::LocalStore;
+use crate::store::{FaceRecord, ModelStamp, NewReference};
+
+const PROBE: &[u8] = b"probe photo";
+const STORED: &[u8] = b"stored photo";
+
+/// Embeds every photo as the same unit vector; refuses stored photos while `refuse_stored` is set,
+/// as a full queue would.
+struct Scripted {
+    refuse_stored: AtomicBool,
+}
+
+#[async_trait]
+impl Inference for Scripted {
+    async fn analyze(&self, image: Bytes, _purpose: Purpose) -> Result<Analysis, PoolError> {
+        if image == STORED && self.refuse_stored.load(Ordering::SeqCst) {
+            return Err(PoolError::Overloaded);
+        }
+        Ok(Analysis {
+            embedding: Embedding::from_raw(vec![1.0, 0.0, 0.0]).unwrap(),
+            face: Detection { bbox: [0.0, 0.0, 10.0, 10.0], score: 0.9, landmarks: [[0.0; 2]; 5] },
+            width: 10,
+            height: 10,
+            timings: StageTimings::default(),
+        })
+    }
+
+    fn queue_depth(&self) -> usize {
+        0
+    }
+
+    fn shutdown(&self) {}
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: std::path::PathBuf,
+    service: FaceAuth,
+    inference: Arc<Scripted>,
+    alice: UserId,
+}
+
+/// Alice holds one reference made by a recognizer that is no longer loaded.
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_path_buf();
+    let refs = ReferenceStore::new(Arc::new(LocalStore::new(&root)), "");
+    let alice = UserId::parse("alice").unwrap();
+    let stamp = |name: &str| ModelStamp { name: name.into(), sha256: format!("{name}-sha") };
+    let old = NewReference {
+        embedding: vec![0.0, 1.0, 0.0],
+        model: stamp("old"),
+        detector: stamp("det"),
+        face: FaceRecord { bbox: [0.0; 4], score: 0.9, landmarks: [[0.0; 2]; 5] },
+    };
+    refs.save(&alice, Bytes::from_static(STORED), "image/jpeg", old).await.unwrap();
+    let inference = Arc::new(Scripted { refuse_stored: AtomicBool::new(true) });
+    let id = |name: &str| ModelId { name: name.into(), sha256: format!("{name}-sha") };
+    let service = FaceAuth::new(Parts {
+        inference: inference.clone(),
+        refs,
+        cache: EmbeddingCache::new(10, Duration::from_secs(300)),
+        model: Arc::new(ModelInfo {
+            detector: id("det"),
+            recognizer: id("new"),
+            profile: ModelProfile::by_name("sface").unwrap().clone(),
+            threshold: 0.3,
+        }),
+        tokens: TokenSigner::new(SecretString::from("k".to_string()), Duration::from_secs(60)),
+        max_references: 20,
+        lockout: Lockout::new(5, Duration::from_secs(300)),
+    });
+    Fixture { _dir: dir, root, service, inference, alice }
+}
+
+fn stored_model(f: &Fixture) -> String {
+    let dir = f.root.join("users/alice");
+    let sidecar = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(sidecar).unwrap()).unwrap();
+    v["model"]["name"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_verify_whose_re_embedding_is_refused_caches_nothing_and_answers_overloaded() {
+    let f = fixture().await;
+    let err = f.service.verify(&f.alice, Bytes::from_static(PROBE)).await.unwrap_err();
+    assert!(matches!(err, ServiceError::Overloaded), "{err:?}");
+    assert!(f.service.cache.get(&f.alice).is_none(), "no partial reference set is cached");
+    assert_eq!(stored_model(&f), "old", "nothing was rewritten");
+
+    // Once the queue has room, the same verify converts the reference and matches on it.
+    f.inference.refuse_stored.store(false, Ordering::SeqCst);
+    let v = f.service.verify(&f.alice, Bytes::from_static(PROBE)).await.unwrap();
+    assert!(v.verified && v.references_compared == 1);
+    assert_eq!(stored_model(&f), "new");
+    assert!(f.service.cache.get(&f.alice).is_some(), "a complete set is cached");
+}
+
+#[tokio::test]
+async fn a_user_whose_references_cannot_be_converted_gets_references_outdated() {
+    let f = fixture().await;
+    for entry in std::fs::read_dir(f.root.join("users/alice")).unwrap().flatten() {
+        if entry.path().extension().is_some_and(|e| e == "jpg") {
+            std::fs::remove_file(entry.path()).unwrap();
+        }
+    }
+    f.inference.refuse_stored.store(false, Ordering::SeqCst);
+    let err = f.service.verify(&f.alice, Bytes::from_static(PROBE)).await.unwrap_err();
+    assert!(matches!(err, ServiceError::ReferencesOutdated), "{err:?}");
+    assert!(f.service.cache.get(&f.alice).is_none());
+}
+
+#[tokio::test]
+async fn a_migration_converts_once_and_then_finds_everything_current() {
+    let f = fixture().await;
+    f.inference.refuse_stored.store(false, Ordering::SeqCst);
+    assert_eq!(f.service.users().await.unwrap(), vec![f.alice.clone()]);
+    let first = f.service.migrate_user(&f.alice).await.unwrap();
+    assert_eq!(first, MigrationReport { reembedded: 1, current: 0, unusable: 0 });
+    let again = f.service.migrate_user(&f.alice).await.unwrap();
+    assert_eq!(again, MigrationReport { reembedded: 0, current: 1, unusable: 0 });
+}

@@ -1,0 +1,115 @@
+//! Verify: does this photo show the user? Best cosine similarity over the user's references.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::cache::{CachedReference, References};
+use super::{FaceAuth, IssuedToken, ServiceError, Timings, ms};
+use crate::domain::UserId;
+use crate::face::{Detection, Embedding, Purpose};
+
+#[derive(Debug, Clone)]
+pub struct Verification {
+    pub verified: bool,
+    pub similarity: f32,
+    pub threshold: f32,
+    /// The reference that matched best.
+    pub reference_id: String,
+    pub references_compared: usize,
+    pub face: Detection,
+    /// Only when verified.
+    pub token: Option<IssuedToken>,
+    pub timings: Timings,
+}
+
+impl FaceAuth {
+    /// Refuses at once, before any inference, while the user is locked out; the refusal is the same
+    /// whatever the photo would have scored, so it reveals nothing.
+    pub async fn verify(&self, user: &UserId, image: Bytes) -> Result<Verification, ServiceError> {
+        let attempt = self.lockout.begin(user).map_err(ServiceError::TooManyAttempts)?;
+        let result = self.verify_unlocked(user, image).await;
+        self.lockout.finish(attempt, result.as_ref().ok().map(|v| v.verified));
+        result
+    }
+
+    async fn verify_unlocked(&self, user: &UserId, image: Bytes) -> Result<Verification, ServiceError> {
+        let start = Instant::now();
+        // Embedding the probe and fetching the references overlap: storage latency hides behind inference.
+        let (analysis, references) =
+            tokio::join!(self.inference.analyze(image, Purpose::Verify), self.load_references(user));
+        let (references, storage_ms) = references?;
+        let analysis = analysis?;
+        let match_start = Instant::now();
+        let (best, similarity) = references
+            .iter()
+            .map(|r| (r, r.embedding.cosine(&analysis.embedding)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .ok_or(ServiceError::UserNotFound)?;
+        let threshold = self.model.threshold;
+        let verified = similarity >= threshold;
+        let match_ms = ms(match_start);
+        let token = verified.then(|| {
+            let (token, claims) = self.tokens.sign(user.as_str());
+            IssuedToken { token, expires_at: claims.exp }
+        });
+        Ok(Verification {
+            verified,
+            similarity,
+            threshold,
+            reference_id: best.reference_id.clone(),
+            references_compared: references.len(),
+            face: analysis.face,
+            token,
+            timings: Timings { pipeline: analysis.timings, storage_ms, match_ms, total_ms: ms(start) },
+        })
+    }
+
+    /// The user's reference embeddings, from the cache when possible. References embedded by another
+    /// model are re-embedded from their stored photo and their sidecars rewritten. Only a complete
+    /// set is cached: a set missing a reference would turn the user's genuine attempts into false
+    /// rejects (and lockout failures) for as long as it stayed cached.
+    async fn load_references(&self, user: &UserId) -> Result<(References, f64), ServiceError> {
+        if let Some(refs) = self.cache.get(user) {
+            return Ok((refs, 0.0));
+        }
+        let start = Instant::now();
+        let epoch = self.cache.epoch();
+        let stored = self.refs.load(user).await?;
+        let (mut usable, mut complete, mut outdated) = (Vec::with_capacity(stored.len()), true, 0);
+        for reference in stored {
+            let reference = if reference.model().sha256 == self.model.recognizer.sha256 {
+                reference
+            } else {
+                outdated += 1;
+                // A refusal that may pass later (queue full, storage down) fails the whole verify:
+                // comparing against the rest would be a decision on partial evidence.
+                match self.reembed(user, &reference).await? {
+                    Some(current) => current,
+                    None => {
+                        complete = false;
+                        continue;
+                    }
+                }
+            };
+            match Embedding::from_raw(reference.embedding().to_vec()) {
+                Some(embedding) => {
+                    usable.push(CachedReference { reference_id: reference.reference_id().to_string(), embedding })
+                }
+                None => {
+                    tracing::warn!(reference_id = %reference.reference_id(), "reference has a degenerate embedding; skipped");
+                    complete = false;
+                }
+            }
+        }
+        if usable.is_empty() && outdated > 0 {
+            return Err(ServiceError::ReferencesOutdated);
+        }
+        let refs = Arc::new(usable);
+        if complete {
+            self.cache.put(user, refs.clone(), epoch);
+        }
+        Ok((refs, ms(start)))
+    }
+}

@@ -1,0 +1,61 @@
+//! The reference format on a real (local) object store.
+
+use super::*;
+use crate::store::local::LocalStore;
+
+fn new_reference(model: &str) -> NewReference {
+    NewReference {
+        embedding: vec![0.6, 0.8],
+        model: ModelStamp { name: model.into(), sha256: "aa".into() },
+        detector: ModelStamp { name: "d".into(), sha256: "bb".into() },
+        face: FaceRecord { bbox: [0.0; 4], score: 0.9, landmarks: [[0.0; 2]; 5] },
+    }
+}
+
+fn local() -> (tempfile::TempDir, ReferenceStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ReferenceStore::new(Arc::new(LocalStore::new(dir.path())), "p/");
+    (dir, store)
+}
+
+#[tokio::test]
+async fn half_written_references_are_invisible_and_swept() {
+    let (_dir, store) = local();
+    let user = UserId::parse("alice").unwrap();
+    let id = store.save(&user, Bytes::from_static(b"jpeg"), "image/jpeg", new_reference("m")).await.unwrap();
+    let done = store.load(&user).await.unwrap();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].reference_id(), id);
+    // A register that died after the photo and before the sidecar (an id from long ago):
+    let orphan = "p/users/alice/0000000000001-dead.jpg".to_string();
+    store.objects.put(&orphan, Bytes::from_static(b"jpeg"), "image/jpeg").await.unwrap();
+    assert_eq!(store.load(&user).await.unwrap(), done);
+    // A register still in flight (its id is from now) is not mistaken for a dead one.
+    let fresh = format!("p/users/alice/{}.jpg", new_reference_id());
+    store.objects.put(&fresh, Bytes::from_static(b"jpeg"), "image/jpeg").await.unwrap();
+    let listing = store.list_user(&user, Duration::from_secs(600)).await.unwrap();
+    assert_eq!(listing.references, 1);
+    assert_eq!(listing.orphans, vec![orphan.clone()]);
+    assert_eq!(store.remove_orphans(&listing).await.unwrap(), 1);
+    assert!(store.objects.get(&fresh).await.unwrap().is_some());
+    assert!(store.objects.get(&orphan).await.unwrap().is_none());
+    assert!(store.photo(&done[0]).await.unwrap().is_some());
+    assert_eq!(store.users().await.unwrap(), vec![user.clone()]);
+    assert_eq!(store.delete_user(&user).await.unwrap(), 3);
+    assert!(store.load(&user).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_rewrite_keeps_the_reference_and_never_resurrects_a_deleted_one() {
+    let (_dir, store) = local();
+    let user = UserId::parse("bob").unwrap();
+    store.save(&user, Bytes::from_static(b"jpeg"), "image/jpeg", new_reference("old")).await.unwrap();
+    let old = store.load(&user).await.unwrap().remove(0);
+    let new = store.replace_embedding(&user, &old, new_reference("new")).await.unwrap();
+    assert_eq!((new.reference_id(), new.model().name.as_str()), (old.reference_id(), "new"));
+    assert_eq!(store.load(&user).await.unwrap(), vec![new.clone()]);
+
+    store.delete_user(&user).await.unwrap();
+    assert!(store.replace_embedding(&user, &new, new_reference("newer")).await.is_err());
+    assert!(store.load(&user).await.unwrap().is_empty(), "the deleted user stays deleted");
+}
