@@ -34,6 +34,32 @@ fn io(err: std::io::Error) -> StoreError {
     }
 }
 
+#[derive(PartialEq)]
+enum Entry {
+    File,
+    Folder,
+}
+
+/// The names of one kind of entry in `dir`, hidden ones (temporary files) left out; a missing
+/// folder is empty.
+async fn entries(dir: &Path, kind: Entry) -> Result<Vec<String>, StoreError> {
+    let mut entries = match tokio::fs::read_dir(dir).await {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(e)),
+    };
+    let mut names = Vec::new();
+    while let Some(entry) = entries.next_entry().await.map_err(io)? {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let file_type = entry.file_type().await.map_err(io)?;
+        let wanted = if kind == Entry::File { file_type.is_file() } else { file_type.is_dir() };
+        if wanted && !name.starts_with('.') {
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
 #[async_trait]
 impl ObjectStore for LocalStore {
     /// Written to a temporary name and renamed, so a reader never sees half a file.
@@ -66,19 +92,8 @@ impl ObjectStore for LocalStore {
                 return Err(StoreError::Corrupt(format!("listing needs a folder prefix, got {prefix:?}")));
             }
         };
-        let mut entries = match tokio::fs::read_dir(&dir).await {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io(e)),
-        };
-        let mut keys = Vec::new();
-        while let Some(entry) = entries.next_entry().await.map_err(io)? {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.starts_with('.') && entry.file_type().await.map_err(io)?.is_file() {
-                keys.push(format!("{prefix}{name}"));
-            }
-        }
-        Ok(keys)
+        let names = entries(&dir, Entry::File).await?;
+        Ok(names.into_iter().map(|name| format!("{prefix}{name}")).collect())
     }
 
     async fn list_folders(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
@@ -86,19 +101,7 @@ impl ObjectStore for LocalStore {
             Some(d) if !d.is_empty() => self.path(d)?,
             _ => self.root.clone(),
         };
-        let mut entries = match tokio::fs::read_dir(&dir).await {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(io(e)),
-        };
-        let mut names = Vec::new();
-        while let Some(entry) = entries.next_entry().await.map_err(io)? {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !name.starts_with('.') && entry.file_type().await.map_err(io)?.is_dir() {
-                names.push(name);
-            }
-        }
-        Ok(names)
+        entries(&dir, Entry::Folder).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
