@@ -2,6 +2,7 @@
 
 pub mod demo;
 pub mod dto;
+pub mod enrollments;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
@@ -20,11 +21,18 @@ use crate::error::ApiError;
 use crate::middleware;
 
 pub fn router(state: AppState) -> Router {
-    let protected = Router::new()
+    let uploads = Router::new()
         .route("/api/register", post(register::register))
         .route("/api/verify", post(verify::verify))
+        .route_layer(from_fn_with_state(state.clone(), middleware::admit_upload));
+    let trusted = Router::new()
         .route("/api/users/{user_id}", get(users::get_user).delete(users::delete_user))
-        // Route layers run last-added first: the per-IP limit throttles before a key is even checked.
+        .route("/api/enrollments", post(enrollments::create_enrollment))
+        .route_layer(axum::middleware::from_fn(middleware::require_trusted_caller));
+    let protected = uploads
+        .merge(trusted)
+        // Route layers run last-added first: the per-IP limit throttles before a key is even checked,
+        // and the key is known before a route's own layers (admission, trusted callers) run.
         .route_layer(from_fn_with_state(state.clone(), middleware::require_api_key))
         .route_layer(from_fn_with_state(state.clone(), middleware::limit_client_rate));
     let scraped = Router::new()

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::{ApiKeys, MetricsAccess};
-use crate::limits::RateLimits;
+use crate::limits::Limits;
 use crate::service::FaceAuth;
 
 /// Bytes of multipart framing and the user_id field allowed on top of the image itself.
@@ -16,7 +16,7 @@ pub const MULTIPART_OVERHEAD: usize = 64 * 1024;
 pub struct AppState {
     pub service: Arc<FaceAuth>,
     pub security: Arc<Security>,
-    pub limits: Arc<RateLimits>,
+    pub limits: Arc<Limits>,
     pub http: Arc<HttpSettings>,
 }
 

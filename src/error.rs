@@ -42,6 +42,24 @@ pub enum ApiError {
     TooManyReferences(String),
     #[error("a valid API key is required (Authorization: Bearer <key> or X-API-Key)")]
     Unauthorized,
+    #[error("this key may not do that: a client key may only verify, and register with an enrollment token")]
+    Forbidden,
+    #[error(
+        "registering with a client key needs an enrollment_token for this user, issued by your backend \
+         (POST /api/enrollments with a secret key)"
+    )]
+    EnrollmentRequired,
+    #[error(
+        "the enrollment token is invalid, expired, already used or for another user: ask your backend for a new one"
+    )]
+    InvalidEnrollmentToken,
+    #[error(
+        "the photo does not match this user's registered face; nothing was stored (a backend may re-enrol \
+         the user with replace=true)"
+    )]
+    FaceMismatch,
+    #[error("this photo is one of the user's reference photos, not a new one: take a new photo and try again")]
+    ReplayedImage,
     #[error("no references are registered for this user")]
     UserNotFound,
     #[error(
@@ -74,8 +92,10 @@ impl ApiError {
             }
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge(_) | ImageTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Face(_) | TooManyReferences(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Unauthorized => StatusCode::UNAUTHORIZED,
+            Face(_) | TooManyReferences(_) | ReplayedImage => StatusCode::UNPROCESSABLE_ENTITY,
+            Unauthorized | InvalidEnrollmentToken => StatusCode::UNAUTHORIZED,
+            Forbidden | EnrollmentRequired => StatusCode::FORBIDDEN,
+            FaceMismatch => StatusCode::CONFLICT,
             UserNotFound | RouteNotFound => StatusCode::NOT_FOUND,
             ReferencesOutdated => StatusCode::CONFLICT,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -101,6 +121,11 @@ impl ApiError {
             Face(Rejection::FaceTooSmall { .. }) => "face_too_small",
             TooManyReferences(_) => "too_many_references",
             Unauthorized => "unauthorized",
+            Forbidden => "forbidden",
+            EnrollmentRequired => "enrollment_required",
+            InvalidEnrollmentToken => "invalid_enrollment_token",
+            FaceMismatch => "face_mismatch",
+            ReplayedImage => "replayed_image",
             UserNotFound => "user_not_found",
             ReferencesOutdated => "references_outdated",
             RouteNotFound => "not_found",
@@ -149,6 +174,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::Overloaded => ApiError::Overloaded,
             ServiceError::UserNotFound => ApiError::UserNotFound,
             ServiceError::ReferencesOutdated => ApiError::ReferencesOutdated,
+            ServiceError::FaceMismatch => ApiError::FaceMismatch,
+            ServiceError::ReplayedImage => ApiError::ReplayedImage,
+            // Which check failed is for the log (the audit line), not for whoever holds the token.
+            ServiceError::InvalidEnrollmentToken(crate::service::GrantError::Full) => ApiError::Overloaded,
+            ServiceError::InvalidEnrollmentToken(_) => ApiError::InvalidEnrollmentToken,
             ServiceError::TooManyAttempts(wait) => {
                 ApiError::TooManyRequests { retry_after: wait.as_secs().max(1), code: "too_many_attempts" }
             }

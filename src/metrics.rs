@@ -29,8 +29,16 @@ pub fn render() -> String {
     HANDLE.get().and_then(|h| h.as_ref()).map(|h| h.render()).unwrap_or_default()
 }
 
+/// Methods outside the standard set are one label value, so made-up methods cannot mint series.
+fn method_label(method: &str) -> &'static str {
+    const KNOWN: &[&str] = &["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "CONNECT", "TRACE"];
+    KNOWN.iter().find(|m| **m == method).copied().unwrap_or("OTHER")
+}
+
+/// `route` is a matched route pattern or `unmatched`, so paths cannot mint series either.
 pub fn request(route: &str, method: &str, status: u16, seconds: f64) {
-    let labels = [("route", route.to_string()), ("method", method.to_string()), ("status", status.to_string())];
+    let labels =
+        [("route", route.to_string()), ("method", method_label(method).to_string()), ("status", status.to_string())];
     counter!("faceauth_http_requests_total", &labels).increment(1);
     histogram!("faceauth_http_request_duration_seconds", &labels[..2]).record(seconds);
 }
@@ -50,4 +58,24 @@ pub fn storage_error() {
 
 pub fn queue_depth(depth: usize) {
     gauge!("faceauth_inference_queue_depth").set(depth as f64);
+}
+
+/// Authenticated API requests by the kind of caller: `open`, `secret` or `client`.
+pub fn caller(kind: &'static str) {
+    counter!("faceauth_api_callers_total", "kind" => kind).increment(1);
+}
+
+/// Refused requests (authentication, authorisation, limits, admission) by error code.
+pub fn refused(code: &'static str) {
+    counter!("faceauth_refused_total", "code" => code).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unknown_methods_share_one_label() {
+        assert_eq!(super::method_label("POST"), "POST");
+        assert_eq!(super::method_label("FOO1"), "OTHER");
+        assert_eq!(super::method_label("get"), "OTHER");
+    }
 }

@@ -4,6 +4,7 @@
 //! are shown to clients is the API's business, how they are stored the store's.
 
 mod cache;
+mod grants;
 mod inference;
 mod readiness;
 mod reembed;
@@ -14,10 +15,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use cache::{CachedReference, EmbeddingCache, References};
+pub use grants::{EnrollmentGrants, Grant, GrantError};
 pub use inference::Inference;
 pub use readiness::{Check, ReadyChecks};
 pub use reembed::MigrationReport;
-pub use register::Registration;
+pub use register::{Enrolment, Registration};
 pub use verify::Verification;
 
 use crate::domain::UserId;
@@ -43,6 +45,14 @@ pub enum ServiceError {
     ReferencesOutdated,
     #[error("too many failed verifications for this user")]
     TooManyAttempts(Duration),
+    /// The new photo does not match the user's references: adding it could enrol someone else.
+    #[error("the photo does not match this user's registered face")]
+    FaceMismatch,
+    /// The exact bytes of a stored reference photo: a copy, not a new capture.
+    #[error("this exact photo is one of the user's reference photos")]
+    ReplayedImage,
+    #[error("the enrollment token was refused")]
+    InvalidEnrollmentToken(#[source] GrantError),
     #[error("this user already has {0} references, the most allowed")]
     TooManyReferences(usize),
     #[error("reference storage failed")]
@@ -91,6 +101,8 @@ pub struct FaceAuth {
     tokens: TokenSigner,
     max_references: usize,
     lockout: Lockout,
+    grants: EnrollmentGrants,
+    replay_guard: bool,
     readiness: readiness::ReadinessCache,
 }
 
@@ -103,6 +115,9 @@ pub struct Parts {
     pub tokens: TokenSigner,
     pub max_references: usize,
     pub lockout: Lockout,
+    pub grants: EnrollmentGrants,
+    /// Refuse verify photos whose bytes equal a stored reference photo's.
+    pub replay_guard: bool,
 }
 
 fn ms(since: Instant) -> f64 {
@@ -119,6 +134,8 @@ impl FaceAuth {
             tokens: parts.tokens,
             max_references: parts.max_references,
             lockout: parts.lockout,
+            grants: parts.grants,
+            replay_guard: parts.replay_guard,
             readiness: readiness::ReadinessCache::new(Duration::from_secs(5)),
         }
     }
@@ -136,6 +153,11 @@ impl FaceAuth {
     /// Stops the inference workers once they finish what they hold (blocking).
     pub fn shutdown(&self) {
         self.inference.shutdown();
+    }
+
+    /// A grant that lets a client key register one photo for `user`.
+    pub fn issue_enrollment(&self, user: &UserId) -> Grant {
+        self.grants.issue(user)
     }
 
     /// Reference ids of the user, oldest first.

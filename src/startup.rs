@@ -7,23 +7,23 @@ mod server;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aws_types::SdkConfig;
 
 pub use server::{Application, shutdown_signal};
 
 use crate::app::{AppState, HttpSettings, Security};
-use crate::auth::MetricsAccess;
+use crate::auth::{KeyKind, MetricsAccess};
 use crate::config::{AppEnv, Backend, Config, ConfigError, RawEnv, Var};
 use crate::face::InferencePool;
 use crate::face::engine::{EngineSpec, ModelId, ModelInfo};
 use crate::face::models::{ProfileError, resolve_profile, sha256_file};
 use crate::face::pool::PoolSettings;
 use crate::face::runtime::{self, ModelError, RuntimeError};
-use crate::limits::{Lockout, RateLimits};
+use crate::limits::{Limits, Lockout, RateLimits, RefusalLog, UploadAdmission};
 use crate::secrets::SecretsError;
-use crate::service::{EmbeddingCache, FaceAuth, Parts};
+use crate::service::{EmbeddingCache, EnrollmentGrants, FaceAuth, Parts};
 use crate::store::local::LocalStore;
 use crate::store::s3::S3Store;
 use crate::store::{ObjectStore, ReferenceStore, StoreError};
@@ -177,7 +177,13 @@ pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<Fa
         model: Arc::new(info),
         tokens: TokenSigner::new(config.security.secret_key.clone(), config.security.token_ttl),
         max_references: config.face.max_references_per_user,
-        lockout: Lockout::new(config.limits.lockout_max_failures, config.limits.lockout_window),
+        lockout: Lockout::new(
+            config.limits.lockout_max_failures,
+            config.limits.lockout_user_max_failures,
+            config.limits.lockout_window,
+        ),
+        grants: EnrollmentGrants::new(&config.security.secret_key, config.security.enrollment_ttl),
+        replay_guard: config.security.replay_guard,
     }))
 }
 
@@ -192,9 +198,13 @@ pub async fn prepare(config: &Config, sdk: Option<SdkConfig>) -> Result<AppState
     if security.api_keys.is_empty() {
         tracing::warn!("API_KEYS is not set: the API is OPEN to anyone who can reach it (development only)");
     }
+    if !security.replay_guard {
+        tracing::warn!("REPLAY_GUARD is off: the bytes of a stored reference photo verify (development default)");
+    }
     let service = build_service(config, sdk).await?;
     tracing::info!(
-        env = ?config.app_env, api_keys = security.api_keys.len(), max_upload_bytes = config.server.max_upload_bytes,
+        env = ?config.app_env, secret_keys = security.api_keys.count(KeyKind::Secret),
+        client_keys = security.api_keys.count(KeyKind::Client), max_upload_bytes = config.server.max_upload_bytes,
         elapsed_ms = started.elapsed().as_millis() as u64, "startup checks passed"
     );
     let limits = &config.limits;
@@ -204,7 +214,11 @@ pub async fn prepare(config: &Config, sdk: Option<SdkConfig>) -> Result<AppState
             api_keys: security.api_keys.clone(),
             metrics: MetricsAccess::new(security.metrics_token.clone(), config.is_production()),
         }),
-        limits: Arc::new(RateLimits::new(limits.rate_per_ip, limits.rate_per_key, limits.trusted_proxies.clone())),
+        limits: Arc::new(Limits {
+            rates: RateLimits::new(limits.rate_per_ip, limits.rate_per_key, limits.trusted_proxies.clone()),
+            uploads: UploadAdmission::new(limits.max_concurrent_uploads),
+            refusals: RefusalLog::new(std::num::NonZeroUsize::new(10_000).expect("non-zero"), Duration::from_secs(60)),
+        }),
         http: Arc::new(HttpSettings {
             max_upload_bytes: config.server.max_upload_bytes,
             request_timeout: config.server.request_timeout,

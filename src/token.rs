@@ -1,8 +1,9 @@
-//! Short-lived verification tokens: HS256 JWTs (RFC 7519) signed with SECRET_KEY.
+//! HS256 JWTs (RFC 7519): the short-lived verification tokens signed with SECRET_KEY, and the
+//! signing primitive that enrolment grants use with a key of their own.
 //!
-//! The caller's backend checks the signature with the same key and trusts `sub` until `exp`. HS256
-//! is a few lines over `hmac` + `sha2` (both already needed); a JWT crate would add a second
-//! crypto stack for no extra safety.
+//! The caller's backend checks a verification token's signature with the same key and trusts `sub`
+//! until `exp`. HS256 is a few lines over `hmac` + `sha2` (both already needed); a JWT crate would
+//! add a second crypto stack for no extra safety.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,6 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -33,26 +35,68 @@ pub enum TokenError {
     Expired,
 }
 
-#[derive(Clone)]
-pub struct TokenSigner {
-    key: SecretString,
-    ttl: Duration,
-}
-
 pub const ISSUER: &str = "faceauth";
 const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 
-fn now() -> u64 {
+pub fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Signs and opens HS256 JWTs with one key. Holds the keyed MAC, never prints it.
+#[derive(Clone)]
+pub struct Hs256 {
+    mac: Hmac<Sha256>,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+}
+
+impl Hs256 {
+    pub fn new(key: &[u8]) -> Self {
+        Self { mac: Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length") }
+    }
+
+    pub fn sign(&self, claims: &impl Serialize) -> String {
+        let payload = serde_json::to_vec(claims).expect("claims serialise");
+        let signing_input = format!("{}.{}", B64.encode(HEADER), B64.encode(payload));
+        let mut mac = self.mac.clone();
+        mac.update(signing_input.as_bytes());
+        format!("{signing_input}.{}", B64.encode(mac.finalize().into_bytes()))
+    }
+
+    /// The claims of a token signed with this key. Any JWT library's HS256 header is accepted; any
+    /// other algorithm (`none` included) is not.
+    pub fn open<T: DeserializeOwned>(&self, token: &str) -> Result<T, TokenError> {
+        let (signing_input, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
+        let (header, payload) = signing_input.split_once('.').ok_or(TokenError::Malformed)?;
+        let header: Header = serde_json::from_slice(&B64.decode(header).map_err(|_| TokenError::Malformed)?)
+            .map_err(|_| TokenError::Malformed)?;
+        if header.alg != "HS256" {
+            return Err(TokenError::Malformed);
+        }
+        let mut mac = self.mac.clone();
+        mac.update(signing_input.as_bytes());
+        let expected = mac.finalize().into_bytes();
+        let given = B64.decode(signature).map_err(|_| TokenError::Malformed)?;
+        if !bool::from(expected.as_slice().ct_eq(&given)) {
+            return Err(TokenError::BadSignature);
+        }
+        serde_json::from_slice(&B64.decode(payload).map_err(|_| TokenError::Malformed)?)
+            .map_err(|_| TokenError::Malformed)
+    }
+}
+
+#[derive(Clone)]
+pub struct TokenSigner {
+    jwt: Hs256,
+    ttl: Duration,
 }
 
 impl TokenSigner {
     pub fn new(key: SecretString, ttl: Duration) -> Self {
-        Self { key, ttl }
-    }
-
-    fn mac(&self) -> Hmac<Sha256> {
-        Hmac::<Sha256>::new_from_slice(self.key.expose_secret().as_bytes()).expect("HMAC takes keys of any length")
+        Self { jwt: Hs256::new(key.expose_secret().as_bytes()), ttl }
     }
 
     pub fn sign(&self, subject: &str) -> (String, Claims) {
@@ -64,30 +108,12 @@ impl TokenSigner {
             exp: iat + self.ttl.as_secs(),
             jti: uuid::Uuid::new_v4().simple().to_string(),
         };
-        let payload = serde_json::to_vec(&claims).expect("claims serialise");
-        let signing_input = format!("{}.{}", B64.encode(HEADER), B64.encode(payload));
-        let mut mac = self.mac();
-        mac.update(signing_input.as_bytes());
-        let signature = B64.encode(mac.finalize().into_bytes());
-        (format!("{signing_input}.{signature}"), claims)
+        (self.jwt.sign(&claims), claims)
     }
 
     /// What a relying backend does: check the signature, then the expiry.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let (signing_input, signature) = token.rsplit_once('.').ok_or(TokenError::Malformed)?;
-        let (header, payload) = signing_input.split_once('.').ok_or(TokenError::Malformed)?;
-        if B64.decode(header).map_err(|_| TokenError::Malformed)? != HEADER.as_bytes() {
-            return Err(TokenError::Malformed);
-        }
-        let mut mac = self.mac();
-        mac.update(signing_input.as_bytes());
-        let expected = mac.finalize().into_bytes();
-        let given = B64.decode(signature).map_err(|_| TokenError::Malformed)?;
-        if !bool::from(expected.as_slice().ct_eq(&given)) {
-            return Err(TokenError::BadSignature);
-        }
-        let claims: Claims = serde_json::from_slice(&B64.decode(payload).map_err(|_| TokenError::Malformed)?)
-            .map_err(|_| TokenError::Malformed)?;
+        let claims: Claims = self.jwt.open(token)?;
         if claims.exp < now() {
             return Err(TokenError::Expired);
         }
@@ -112,7 +138,7 @@ mod tests {
     }
 
     #[test]
-    fn tampered_and_malformed_tokens_are_refused() {
+    fn tampered_malformed_and_unsigned_tokens_are_refused() {
         let s = signer("k1", 60);
         let (token, _) = s.sign("alice");
         let (head, rest) = token.split_once('.').unwrap();
@@ -120,16 +146,15 @@ mod tests {
         let forged_payload = B64.encode(br#"{"iss":"faceauth","sub":"mallory","iat":0,"exp":99999999999,"jti":"x"}"#);
         assert_eq!(s.verify(&format!("{head}.{forged_payload}.{sig}")), Err(TokenError::BadSignature));
         assert_eq!(s.verify("nonsense"), Err(TokenError::Malformed));
+        let none = B64.encode(br#"{"alg":"none"}"#);
+        assert_eq!(s.verify(&format!("{none}.{forged_payload}.")), Err(TokenError::Malformed));
     }
 
     #[test]
     fn expired_tokens_are_refused() {
         let s = signer("k1", 0);
-        let mut mac = s.mac();
         let claims = Claims { iss: ISSUER.into(), sub: "a".into(), iat: 1, exp: 2, jti: "j".into() };
-        let input = format!("{}.{}", B64.encode(HEADER), B64.encode(serde_json::to_vec(&claims).unwrap()));
-        mac.update(input.as_bytes());
-        let token = format!("{input}.{}", B64.encode(mac.finalize().into_bytes()));
+        let token = Hs256::new(b"k1").sign(&claims);
         assert_eq!(s.verify(&token), Err(TokenError::Expired));
     }
 }

@@ -64,6 +64,7 @@ function render(kind, status, body) {
   if (body && body.error) {
     outcome.dataset.outcome = "error";
     outcome.textContent = "Error " + status + ": " + body.error.code + " — " + body.error.message;
+    if (status === 403) outcome.textContent += " (This key is a client key: see “API key” above for what it may do.)";
     return;
   }
   if (kind === "register") {
@@ -93,6 +94,8 @@ async function send(kind) {
   const form = new FormData();
   form.append("user_id", userId);
   form.append("image", photo, "photo.jpg");
+  const token = $("enrollment-token").value.trim();
+  if (kind === "register" && token) form.append("enrollment_token", token);
   const headers = {};
   if (keyInput.value) headers["Authorization"] = "Bearer " + keyInput.value;
   for (const b of document.querySelectorAll(".actions button")) b.disabled = true;

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
-use super::{health, metrics, register, users, verify};
+use super::{enrollments, health, metrics, register, users, verify};
 use crate::error::ErrorEnvelope;
 
 /// The multipart body of register and verify.
@@ -17,6 +17,21 @@ pub struct UploadForm {
     image: String,
 }
 
+/// The multipart body of register.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RegisterForm {
+    /// 1–128 of `A-Z a-z 0-9 . _ @ -`; must not start with `.` or contain `..`.
+    user_id: String,
+    /// JPEG, PNG or WebP (judged by content), at most MAX_UPLOAD_SIZE bytes and MAX_IMAGE_PIXELS pixels.
+    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    image: String,
+    /// Required with a client key: a grant from `POST /api/enrollments` for this user (single use).
+    enrollment_token: Option<String>,
+    /// `true` replaces every existing reference of the user with this one (secret keys only).
+    replace: Option<bool>,
+}
+
 /// Errors that register and verify share; each route adds its own.
 #[derive(IntoResponses)]
 #[allow(dead_code)]
@@ -26,7 +41,7 @@ pub enum UploadErrors {
         description = "invalid_user_id, missing_field, duplicate_field, invalid_request or invalid_image"
     )]
     BadRequest(ErrorEnvelope),
-    #[response(status = 401, description = "unauthorized")]
+    #[response(status = 401, description = "unauthorized, or invalid_enrollment_token (register)")]
     Unauthorized(ErrorEnvelope),
     #[response(status = 413, description = "payload_too_large or image_too_large")]
     TooLarge(ErrorEnvelope),
@@ -34,7 +49,10 @@ pub enum UploadErrors {
     UnsupportedMediaType(ErrorEnvelope),
     #[response(status = 429, description = "rate_limited (per IP or key)")]
     RateLimited(ErrorEnvelope),
-    #[response(status = 503, description = "storage_unavailable, overloaded or timeout (Retry-After)")]
+    #[response(
+        status = 503,
+        description = "storage_unavailable, overloaded (also before the body is read, when MAX_CONCURRENT_UPLOADS are in progress) or timeout (Retry-After)"
+    )]
     Unavailable(ErrorEnvelope),
 }
 
@@ -46,6 +64,8 @@ pub enum UserErrors {
     BadRequest(ErrorEnvelope),
     #[response(status = 401, description = "unauthorized")]
     Unauthorized(ErrorEnvelope),
+    #[response(status = 403, description = "forbidden: client keys may not read or delete users")]
+    Forbidden(ErrorEnvelope),
     #[response(status = 404, description = "user_not_found")]
     NotFound(ErrorEnvelope),
     #[response(status = 503, description = "storage_unavailable")]
@@ -58,14 +78,16 @@ pub enum UserErrors {
         title = "faceauth",
         description = "Face authentication: register reference photos, verify new photos against them.\n\n\
             Every error answers `{\"error\": {\"code\", \"message\", \"request_id\"}}`; codes: invalid_user_id, \
-            missing_field, duplicate_field, invalid_request, invalid_image (400); unauthorized (401); \
-            user_not_found, not_found (404); method_not_allowed (405); references_outdated (409); payload_too_large, image_too_large (413); \
-            unsupported_media_type (415); no_face, multiple_faces, face_too_small, too_many_references (422); \
+            missing_field, duplicate_field, invalid_request, invalid_image (400); unauthorized, invalid_enrollment_token (401); \
+            forbidden, enrollment_required (403); user_not_found, not_found (404); method_not_allowed (405); \
+            face_mismatch, references_outdated (409); payload_too_large, image_too_large (413); \
+            unsupported_media_type (415); no_face, multiple_faces, face_too_small, too_many_references, replayed_image (422); \
             rate_limited, too_many_attempts (429, Retry-After); storage_unavailable, overloaded, timeout \
             (503, Retry-After); internal_error (500)."
     ),
     paths(
         register::register,
+        enrollments::create_enrollment,
         verify::verify,
         users::get_user,
         users::delete_user,
@@ -73,7 +95,7 @@ pub enum UserErrors {
         health::ready,
         metrics::metrics_endpoint,
     ),
-    components(schemas(UploadForm, crate::error::ErrorEnvelope, crate::error::ErrorBody)),
+    components(schemas(UploadForm, RegisterForm, crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&Security),
     tags((name = "faces", description = "Registration and verification"), (name = "operations", description = "Health, readiness, metrics"))
 )]

@@ -5,11 +5,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::dto::{FaceSummary, Timings};
-use super::openapi::{UploadErrors, UploadForm};
+use super::openapi::{RegisterForm, UploadErrors};
 use super::upload::Upload;
 use crate::app::AppState;
-use crate::auth::KeyId;
+use crate::auth::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::service::Enrolment;
 use crate::telemetry::audit;
 
 #[derive(Serialize, ToSchema)]
@@ -22,26 +23,37 @@ pub struct RegisterResponse {
     pub timings_ms: Timings,
 }
 
-/// Stores a reference photo for the user (the photo and a sidecar with its embedding).
+/// Stores a reference photo for the user (the photo and a sidecar with its embedding). A photo added
+/// to a user who has references must match them. Secret keys may register any user, and replace
+/// every reference with `replace=true`; client keys need an `enrollment_token` for this user.
 #[utoipa::path(
     post,
     path = "/api/register",
     tag = "faces",
-    request_body(content = UploadForm, content_type = "multipart/form-data"),
+    request_body(content = RegisterForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "Reference stored", body = RegisterResponse),
         UploadErrors,
+        (status = 403, description = "forbidden (a client key asking to replace) or enrollment_required (a client key without an enrollment_token)", body = ErrorEnvelope),
+        (status = 409, description = "face_mismatch: the photo does not match the user's references; nothing stored. references_outdated", body = ErrorEnvelope),
         (status = 422, description = "no_face, multiple_faces (strict at enrolment), face_too_small or too_many_references", body = ErrorEnvelope),
     ),
     security(("bearer" = []), ("api_key" = []))
 )]
 pub async fn register(
     State(state): State<AppState>,
-    key: Option<Extension<KeyId>>,
+    Extension(caller): Extension<Caller>,
     upload: Upload,
 ) -> Result<(StatusCode, Json<RegisterResponse>), ApiError> {
-    let outcome = state.service.register(&upload.user_id, upload.image).await;
-    audit::record("register", &upload.user_id, key.as_deref(), outcome.as_ref().map(|_| ()).map_err(|e| e as _));
+    let enrolment = match (caller.is_trusted(), upload.enrollment_token.as_deref()) {
+        (true, _) => Enrolment::Trusted { replace: upload.replace },
+        (false, _) if upload.replace => return Err(ApiError::Forbidden),
+        (false, Some(token)) => Enrolment::Grant(token),
+        (false, None) => return Err(ApiError::EnrollmentRequired),
+    };
+    let event = if upload.replace && caller.is_trusted() { "replace" } else { "register" };
+    let outcome = state.service.register(&upload.user_id, upload.image, enrolment).await;
+    audit::record(event, &upload.user_id, &caller, outcome.as_ref().map(|_| ()).map_err(|e| e as _));
     let reg = outcome?;
     let timings = Timings::from(&reg.timings);
     timings.record();

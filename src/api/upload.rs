@@ -13,6 +13,10 @@ use crate::error::ApiError;
 pub struct Upload {
     pub user_id: UserId,
     pub image: Bytes,
+    /// Register only: the enrolment grant a client key presents.
+    pub enrollment_token: Option<String>,
+    /// Register only: replace every existing reference (secret keys only).
+    pub replace: bool,
 }
 
 /// The largest image accepted, taken from the application state.
@@ -27,6 +31,8 @@ impl FromRef<AppState> for UploadLimit {
 
 /// The longest user_id field read before refusing it (ids are at most 128 characters).
 const MAX_USER_ID_FIELD: usize = 1024;
+/// The longest value of the small text fields (a grant is a few hundred bytes).
+const MAX_TEXT_FIELD: usize = 4096;
 
 fn multipart_error(err: MultipartError, limit: usize) -> ApiError {
     if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -64,11 +70,14 @@ where
 
 async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, ApiError> {
     let (mut user_id, mut image): (Option<Bytes>, Option<Bytes>) = (None, None);
+    let (mut token, mut replace): (Option<Bytes>, Option<Bytes>) = (None, None);
     while let Some(mut field) = multipart.next_field().await.map_err(|e| multipart_error(e, limit))? {
         let name = field.name().unwrap_or_default().to_string();
         let (slot, cap) = match name.as_str() {
             "user_id" => (&mut user_id, MAX_USER_ID_FIELD),
             "image" => (&mut image, limit),
+            "enrollment_token" => (&mut token, MAX_TEXT_FIELD),
+            "replace" => (&mut replace, MAX_TEXT_FIELD),
             // Unknown fields are read past (within the body limit) and ignored.
             _ => {
                 while field.chunk().await.map_err(|e| multipart_error(e, limit))?.is_some() {}
@@ -81,10 +90,10 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
         let mut buf = BytesMut::new();
         while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(e, limit))? {
             if buf.len() + chunk.len() > cap {
-                return Err(if cap == MAX_USER_ID_FIELD {
-                    ApiError::InvalidUserId("user_id is longer than 128 characters".into())
-                } else {
-                    ApiError::PayloadTooLarge(limit)
+                return Err(match name.as_str() {
+                    "user_id" => ApiError::InvalidUserId("user_id is longer than 128 characters".into()),
+                    "image" => ApiError::PayloadTooLarge(limit),
+                    _ => ApiError::InvalidRequest(format!("the field '{name}' is too long")),
                 });
             }
             buf.extend_from_slice(&chunk);
@@ -99,7 +108,17 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
     if image.is_empty() {
         return Err(ApiError::InvalidImage("the image field is empty".into()));
     }
-    Ok(Upload { user_id, image })
+    let text = |name: &str, value: Bytes| {
+        String::from_utf8(value.to_vec())
+            .map_err(|_| ApiError::InvalidRequest(format!("the field '{name}' is not UTF-8")))
+    };
+    let enrollment_token = token.map(|t| text("enrollment_token", t)).transpose()?.filter(|t| !t.trim().is_empty());
+    let replace = match replace.map(|r| text("replace", r)).transpose()?.as_deref().map(str::trim) {
+        None | Some("false") | Some("0") | Some("") => false,
+        Some("true") | Some("1") => true,
+        Some(_) => return Err(ApiError::InvalidRequest("the field 'replace' must be true or false".into())),
+    };
+    Ok(Upload { user_id, image, enrollment_token, replace })
 }
 
 #[cfg(test)]

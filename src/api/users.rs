@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::openapi::UserErrors;
 use crate::app::AppState;
-use crate::auth::KeyId;
+use crate::auth::Caller;
 use crate::domain::UserId;
 use crate::error::ApiError;
 use crate::telemetry::audit;
@@ -65,12 +65,12 @@ pub async fn get_user(
 )]
 pub async fn delete_user(
     State(state): State<AppState>,
-    key: Option<Extension<KeyId>>,
+    Extension(caller): Extension<Caller>,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<DeleteResponse>, ApiError> {
     let user = user_id(path)?;
     let outcome = state.service.delete_user(&user).await;
-    audit::record("delete", &user, key.as_deref(), outcome.as_ref().map(|_| ()).map_err(|e| e as _));
+    audit::record("delete", &user, &caller, outcome.as_ref().map(|_| ()).map_err(|e| e as _));
     let removed = outcome?;
     Ok(Json(DeleteResponse { user_id: user.to_string(), deleted: true, objects_removed: removed }))
 }

@@ -1,5 +1,5 @@
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -8,6 +8,7 @@ use super::openapi::{UploadErrors, UploadForm};
 use super::upload::Upload;
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorEnvelope};
+use crate::middleware::ClientAddr;
 use crate::telemetry::request::Field;
 
 #[derive(Serialize, ToSchema)]
@@ -39,14 +40,18 @@ pub struct VerifyResponse {
         UploadErrors,
         (status = 404, description = "user_not_found", body = ErrorEnvelope),
         (status = 409, description = "references_outdated: every reference was enrolled with another model and none could be converted", body = ErrorEnvelope),
-        (status = 422, description = "no_face, multiple_faces or face_too_small", body = ErrorEnvelope),
+        (status = 422, description = "no_face, multiple_faces, face_too_small, or replayed_image (REPLAY_GUARD: the bytes of a reference photo)", body = ErrorEnvelope),
     ),
     security(("bearer" = []), ("api_key" = []))
 )]
-pub async fn verify(State(state): State<AppState>, upload: Upload) -> Result<Json<VerifyResponse>, ApiError> {
+pub async fn verify(
+    State(state): State<AppState>,
+    Extension(ClientAddr(client)): Extension<ClientAddr>,
+    upload: Upload,
+) -> Result<Json<VerifyResponse>, ApiError> {
     let v = state
         .service
-        .verify(&upload.user_id, upload.image)
+        .verify(&upload.user_id, client, upload.image)
         .await
         .map_err(ApiError::from)
         .inspect_err(|e| crate::metrics::verify_outcome("rejected", e.code()))?;

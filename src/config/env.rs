@@ -36,6 +36,9 @@ variables! {
     SecretsManagerSecretName = "SECRETS_MANAGER_SECRET_NAME",
     SecretKey = "SECRET_KEY",
     ApiKeys = "API_KEYS",
+    ClientApiKeys = "CLIENT_API_KEYS",
+    EnrollmentTtlSecs = "ENROLLMENT_TTL_SECS",
+    ReplayGuard = "REPLAY_GUARD",
     ModelDir = "MODEL_DIR",
     DetectorModel = "DETECTOR_MODEL",
     RecognizerModel = "RECOGNIZER_MODEL",
@@ -65,6 +68,10 @@ variables! {
     TrustedProxies = "TRUSTED_PROXIES",
     LockoutMaxFailures = "LOCKOUT_MAX_FAILURES",
     LockoutWindowSecs = "LOCKOUT_WINDOW_SECS",
+    LockoutUserMaxFailures = "LOCKOUT_USER_MAX_FAILURES",
+    MaxConcurrentUploads = "MAX_CONCURRENT_UPLOADS",
+    MaxConnections = "MAX_CONNECTIONS",
+    HttpHeaderTimeoutSecs = "HTTP_HEADER_TIMEOUT_SECS",
     MetricsToken = "METRICS_TOKEN",
 }
 
@@ -157,6 +164,19 @@ impl<'a> Parser<'a> {
 
     pub fn string(&self, var: Var, default: &str) -> String {
         self.raw.get(var).unwrap_or(default).to_string()
+    }
+
+    /// `on`/`off` (also true/false, 1/0, yes/no).
+    pub fn switch(&mut self, var: Var, default: bool) -> bool {
+        match self.raw.get(var).map(str::to_ascii_lowercase).as_deref() {
+            None => default,
+            Some("on" | "true" | "1" | "yes") => true,
+            Some("off" | "false" | "0" | "no") => false,
+            Some(other) => {
+                self.problems.push(format!("{}={other} is not valid: use on or off", var.name()));
+                default
+            }
+        }
     }
 
     /// A comma-separated list, blanks dropped.

@@ -13,8 +13,13 @@ pub struct LimitsConfig {
     pub rate_per_key: u32,
     /// TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed (the local nginx).
     pub trusted_proxies: Vec<IpAddr>,
-    /// LOCKOUT_MAX_FAILURES: failed verifications of one user within the window; 0 disables.
+    /// LOCKOUT_MAX_FAILURES: failed verifications of one user from one client address within the
+    /// window; 0 disables.
     pub lockout_max_failures: usize,
+    /// LOCKOUT_USER_MAX_FAILURES: failed verifications of one user from all addresses together; 0 disables.
+    pub lockout_user_max_failures: usize,
+    /// MAX_CONCURRENT_UPLOADS: register/verify requests received at once; beyond, 503 before the body.
+    pub max_concurrent_uploads: usize,
     /// LOCKOUT_WINDOW_SECS.
     pub lockout_window: Duration,
 }
@@ -33,6 +38,8 @@ impl LimitsConfig {
             rate_per_key: p.ranged(Var::RateLimitPerKey, 3000u32, 0, 1_000_000),
             trusted_proxies,
             lockout_max_failures: p.ranged(Var::LockoutMaxFailures, 5usize, 0, 1000),
+            lockout_user_max_failures: p.ranged(Var::LockoutUserMaxFailures, 20usize, 0, 100_000),
+            max_concurrent_uploads: p.ranged(Var::MaxConcurrentUploads, 32usize, 1, 100_000),
             lockout_window: p.secs(Var::LockoutWindowSecs, 300, 86_400),
         }
     }

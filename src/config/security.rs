@@ -5,7 +5,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use super::env::{Parser, Var};
-use crate::auth::ApiKeys;
+use crate::auth::{ApiKeys, KeyKind};
 
 /// Placeholder values that must never sign tokens in production.
 const DEFAULT_SECRET_KEYS: &[&str] = &["change-me", "changeme", "secret", "dev-secret-key-change-me-please-000"];
@@ -16,8 +16,15 @@ pub struct SecurityConfig {
     pub secret_key: SecretString,
     /// True when no SECRET_KEY was given and a random one was made (development only).
     pub secret_key_generated: bool,
-    /// API_KEYS: none configured leaves the API open (development only).
+    /// API_KEYS (secret, for backends: every route) and CLIENT_API_KEYS (publishable: verify, and
+    /// register with an enrolment grant). None configured leaves the API open (development only).
     pub api_keys: ApiKeys,
+    /// ENROLLMENT_TTL_SECS: lifetime of an enrolment grant.
+    pub enrollment_ttl: Duration,
+    /// REPLAY_GUARD: refuse a verify photo whose bytes equal a stored reference photo's. On by
+    /// default in production; off in development, so the first smoke test (register and verify
+    /// the same sample.jpg) works.
+    pub replay_guard: bool,
     /// TOKEN_TTL_SECS: lifetime of a verification token.
     pub token_ttl: Duration,
     /// METRICS_TOKEN: bearer token for /metrics; none leaves it open (development) or off (production).
@@ -45,10 +52,17 @@ impl SecurityConfig {
             }
             None => (SecretString::from(hex::encode(uuid::Uuid::new_v4().as_bytes().repeat(2))), true),
         };
-        let api_keys = ApiKeys::parse(p.get(Var::ApiKeys).unwrap_or("")).unwrap_or_else(|e| {
-            p.problem(format!("API_KEYS is not valid: {e}"));
-            ApiKeys::default()
-        });
+        let api_keys = ApiKeys::parse(p.get(Var::ApiKeys).unwrap_or(""), p.get(Var::ClientApiKeys).unwrap_or(""))
+            .unwrap_or_else(|e| {
+                p.problem(e.to_string());
+                ApiKeys::default()
+            });
+        if !api_keys.is_empty() && api_keys.count(KeyKind::Secret) == 0 {
+            p.problem(
+                "CLIENT_API_KEYS is set but API_KEYS is not: with client keys alone nobody could manage users or \
+                 issue enrolment grants; add a secret key to API_KEYS",
+            );
+        }
         if production && api_keys.is_empty() {
             p.problem(
                 "API_KEYS is not set: production refuses to serve without authentication; set API_KEYS \
@@ -60,6 +74,8 @@ impl SecurityConfig {
             secret_key_generated,
             api_keys,
             token_ttl: p.secs(Var::TokenTtlSecs, 120, 86_400),
+            enrollment_ttl: p.secs(Var::EnrollmentTtlSecs, 600, 86_400),
+            replay_guard: p.switch(Var::ReplayGuard, production),
             metrics_token: p.get(Var::MetricsToken).map(|t| SecretString::from(t.to_string())),
         }
     }

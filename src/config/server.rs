@@ -28,6 +28,11 @@ pub struct ServerConfig {
     pub shutdown_timeout: Duration,
     /// CORS_ORIGINS: browser origins allowed to call the API.
     pub cors_origins: Vec<String>,
+    /// HTTP_HEADER_TIMEOUT_SECS: a connection whose next request's headers do not arrive in full
+    /// within this time is closed; this is also how long an idle keep-alive connection stays open.
+    pub header_timeout: Duration,
+    /// MAX_CONNECTIONS: open connections at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 impl RawEnv {
@@ -81,6 +86,8 @@ impl ServerConfig {
             request_timeout: p.secs(Var::RequestTimeoutSecs, 30, 3600),
             shutdown_timeout: p.secs(Var::ShutdownTimeoutSecs, 25, 3600),
             cors_origins: p.list(Var::CorsOrigins),
+            header_timeout: p.secs(Var::HttpHeaderTimeoutSecs, 10, 3600),
+            max_connections: p.ranged(Var::MaxConnections, 1024usize, 1, 1_000_000),
         }
     }
 }

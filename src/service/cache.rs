@@ -18,6 +18,8 @@ use crate::face::Embedding;
 pub struct CachedReference {
     pub reference_id: String,
     pub embedding: Embedding,
+    /// SHA-256 (hex) of the reference photo, for the replay guard; unknown for old sidecars.
+    pub photo_sha256: Option<String>,
 }
 
 pub type References = Arc<Vec<CachedReference>>;
@@ -82,7 +84,11 @@ mod tests {
     use super::*;
 
     fn refs() -> References {
-        Arc::new(vec![CachedReference { reference_id: "r".into(), embedding: Embedding::from_raw(vec![1.0]).unwrap() }])
+        Arc::new(vec![CachedReference {
+            reference_id: "r".into(),
+            embedding: Embedding::from_raw(vec![1.0]).unwrap(),
+            photo_sha256: None,
+        }])
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! Register: one more reference photo for a user.
+//! Register: a reference photo for a user, added to the others or replacing them all.
 
 use std::time::{Duration, Instant};
 
@@ -9,11 +9,21 @@ use crate::domain::UserId;
 use crate::face::decode::sniff_format;
 use crate::face::engine::ModelId;
 use crate::face::{Analysis, DecodeError, Detection, Purpose};
-use crate::store::{FaceRecord, ModelStamp, NewReference};
+use crate::store::{FaceRecord, ModelStamp, NewReference, Placement};
 
 /// A photo without a sidecar younger than this may belong to a register still in flight; older, it
 /// was left by one that died. Longer than the longest REQUEST_TIMEOUT_SECS the configuration allows.
 const ORPHAN_AGE: Duration = Duration::from_secs(3600);
+
+/// On whose authority a photo is enrolled.
+#[derive(Debug, Clone, Copy)]
+pub enum Enrolment<'a> {
+    /// A trusted backend (secret key, or an open development service); `replace` swaps every
+    /// existing reference for this one.
+    Trusted { replace: bool },
+    /// A client holding an enrolment grant for this user: adds a reference, never replaces.
+    Grant(&'a str),
+}
 
 #[derive(Debug, Clone)]
 pub struct Registration {
@@ -47,33 +57,72 @@ impl FaceAuth {
         }
     }
 
-    pub async fn register(&self, user: &UserId, image: Bytes) -> Result<Registration, ServiceError> {
+    /// Stores the photo as a reference. A photo added to a user who already has references must
+    /// match them (the template guard): otherwise whoever may register could add their own face to
+    /// someone else's account. Only a replace, on a trusted caller's authority, skips it.
+    pub async fn register(
+        &self,
+        user: &UserId,
+        image: Bytes,
+        enrolment: Enrolment<'_>,
+    ) -> Result<Registration, ServiceError> {
         let start = Instant::now();
+        // Checked before any work, and held until the reference is stored: a failed or cancelled
+        // register leaves the grant usable, a stored one uses it up.
+        let redemption = match enrolment {
+            Enrolment::Grant(token) => {
+                Some(self.grants.redeem(token, user).map_err(ServiceError::InvalidEnrollmentToken)?)
+            }
+            Enrolment::Trusted { .. } => None,
+        };
+        let placement = match enrolment {
+            Enrolment::Trusted { replace: true } => Placement::ReplaceAll,
+            _ => Placement::Add,
+        };
         let content_type = match sniff_format(&image) {
             Some(image::ImageFormat::Png) => "image/png",
             Some(image::ImageFormat::WebP) => "image/webp",
             Some(_) => "image/jpeg",
             None => return Err(DecodeError::Unsupported.into()),
         };
-        // One listing (no sidecar reads) gives the count and any orphans, while inference runs.
-        let (analysis, listing) =
-            tokio::join!(self.inference.analyze(image.clone(), Purpose::Enroll), self.refs.list_user(user, ORPHAN_AGE));
+        // One listing (no sidecar reads) gives the count and any orphans; the references (usually
+        // cached) feed the guard. Both while inference runs.
+        let guarded = placement == Placement::Add;
+        let (analysis, listing, references) = tokio::join!(
+            self.inference.analyze(image.clone(), Purpose::Enroll),
+            self.refs.list_user(user, ORPHAN_AGE),
+            async {
+                match guarded {
+                    true => self.load_references(user).await.map(Some),
+                    false => Ok(None),
+                }
+            },
+        );
         let analysis = analysis?;
         let storage_start = Instant::now();
         let listing = listing?;
-        if listing.references >= self.max_references {
+        if let Some((references, _)) = references? {
+            let best = references.iter().map(|r| r.embedding.cosine(&analysis.embedding)).fold(f32::MIN, f32::max);
+            if !references.is_empty() && best < self.model.threshold {
+                return Err(ServiceError::FaceMismatch);
+            }
+        }
+        if guarded && listing.references >= self.max_references {
             return Err(ServiceError::TooManyReferences(listing.references));
         }
-        let saved = self.refs.save(user, image, content_type, self.new_reference(&analysis)).await;
+        let saved = self.refs.save(user, image, content_type, self.new_reference(&analysis), placement).await;
         // After the write is enough: the cache's epoch check refuses any load that began before it.
         self.cache.invalidate(user);
         let reference_id = saved?;
+        if let Some(redemption) = redemption {
+            redemption.spend();
+        }
         if let Err(e) = self.refs.remove_orphans(&listing).await {
             tracing::warn!(error = %e, "could not remove half-written references");
         }
         Ok(Registration {
             reference_id,
-            references: listing.references + 1,
+            references: if guarded { listing.references + 1 } else { 1 },
             face: analysis.face,
             timings: Timings {
                 pipeline: analysis.timings,

@@ -12,10 +12,11 @@ use super::*;
 use crate::face::engine::ModelId;
 use crate::face::{Analysis, Detection, Embedding, ModelProfile, Purpose};
 use crate::store::local::LocalStore;
-use crate::store::{FaceRecord, ModelStamp, NewReference};
+use crate::store::{FaceRecord, ModelStamp, NewReference, Placement};
 
 const PROBE: &[u8] = b"probe photo";
 const STORED: &[u8] = b"stored photo";
+const CLIENT: std::net::IpAddr = std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
 /// Embeds every photo as the same unit vector; refuses stored photos while `refuse_stored` is set,
 /// as a full queue would.
@@ -66,7 +67,7 @@ async fn fixture() -> Fixture {
         detector: stamp("det"),
         face: FaceRecord { bbox: [0.0; 4], score: 0.9, landmarks: [[0.0; 2]; 5] },
     };
-    refs.save(&alice, Bytes::from_static(STORED), "image/jpeg", old).await.unwrap();
+    refs.save(&alice, Bytes::from_static(STORED), "image/jpeg", old, Placement::Add).await.unwrap();
     let inference = Arc::new(Scripted { refuse_stored: AtomicBool::new(true) });
     let id = |name: &str| ModelId { name: name.into(), sha256: format!("{name}-sha") };
     let service = FaceAuth::new(Parts {
@@ -81,7 +82,9 @@ async fn fixture() -> Fixture {
         }),
         tokens: TokenSigner::new(SecretString::from("k".to_string()), Duration::from_secs(60)),
         max_references: 20,
-        lockout: Lockout::new(5, Duration::from_secs(300)),
+        lockout: Lockout::new(5, 20, Duration::from_secs(300)),
+        grants: EnrollmentGrants::new(&SecretString::from("k".to_string()), Duration::from_secs(600)),
+        replay_guard: true,
     });
     Fixture { _dir: dir, root, service, inference, alice }
 }
@@ -101,14 +104,14 @@ fn stored_model(f: &Fixture) -> String {
 #[tokio::test]
 async fn a_verify_whose_re_embedding_is_refused_caches_nothing_and_answers_overloaded() {
     let f = fixture().await;
-    let err = f.service.verify(&f.alice, Bytes::from_static(PROBE)).await.unwrap_err();
+    let err = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE)).await.unwrap_err();
     assert!(matches!(err, ServiceError::Overloaded), "{err:?}");
     assert!(f.service.cache.get(&f.alice).is_none(), "no partial reference set is cached");
     assert_eq!(stored_model(&f), "old", "nothing was rewritten");
 
     // Once the queue has room, the same verify converts the reference and matches on it.
     f.inference.refuse_stored.store(false, Ordering::SeqCst);
-    let v = f.service.verify(&f.alice, Bytes::from_static(PROBE)).await.unwrap();
+    let v = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE)).await.unwrap();
     assert!(v.verified && v.references_compared == 1);
     assert_eq!(stored_model(&f), "new");
     assert!(f.service.cache.get(&f.alice).is_some(), "a complete set is cached");
@@ -123,7 +126,7 @@ async fn a_user_whose_references_cannot_be_converted_gets_references_outdated() 
         }
     }
     f.inference.refuse_stored.store(false, Ordering::SeqCst);
-    let err = f.service.verify(&f.alice, Bytes::from_static(PROBE)).await.unwrap_err();
+    let err = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE)).await.unwrap_err();
     assert!(matches!(err, ServiceError::ReferencesOutdated), "{err:?}");
     assert!(f.service.cache.get(&f.alice).is_none());
 }
@@ -137,4 +140,16 @@ async fn a_migration_converts_once_and_then_finds_everything_current() {
     assert_eq!(first, MigrationReport { reembedded: 1, current: 0, unusable: 0 });
     let again = f.service.migrate_user(&f.alice).await.unwrap();
     assert_eq!(again, MigrationReport { reembedded: 0, current: 1, unusable: 0 });
+}
+
+#[tokio::test]
+async fn the_bytes_of_a_reference_photo_are_refused_as_a_replay_and_count_as_a_failure() {
+    let f = fixture().await;
+    f.inference.refuse_stored.store(false, Ordering::SeqCst);
+    for _ in 0..5 {
+        let err = f.service.verify(&f.alice, CLIENT, Bytes::from_static(STORED)).await.unwrap_err();
+        assert!(matches!(err, ServiceError::ReplayedImage), "{err:?}");
+    }
+    let err = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE)).await.unwrap_err();
+    assert!(matches!(err, ServiceError::TooManyAttempts(_)), "{err:?}");
 }

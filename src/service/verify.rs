@@ -1,5 +1,6 @@
 //! Verify: does this photo show the user? Best cosine similarity over the user's references.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,6 +10,7 @@ use super::cache::{CachedReference, References};
 use super::{FaceAuth, IssuedToken, ServiceError, Timings, ms};
 use crate::domain::UserId;
 use crate::face::{Detection, Embedding, Purpose};
+use crate::store::photo_digest;
 
 #[derive(Debug, Clone)]
 pub struct Verification {
@@ -25,21 +27,38 @@ pub struct Verification {
 }
 
 impl FaceAuth {
-    /// Refuses at once, before any inference, while the user is locked out; the refusal is the same
-    /// whatever the photo would have scored, so it reveals nothing.
-    pub async fn verify(&self, user: &UserId, image: Bytes) -> Result<Verification, ServiceError> {
-        let attempt = self.lockout.begin(user).map_err(ServiceError::TooManyAttempts)?;
-        let result = self.verify_unlocked(user, image).await;
-        self.lockout.finish(attempt, result.as_ref().ok().map(|v| v.verified));
-        result
+    /// Refuses at once, before any inference, while this client (or everyone) is locked out of the
+    /// user; the refusal is the same whatever the photo would have scored, so it reveals nothing.
+    /// The attempt counts as a failure while it runs; only a decision settles it, and any other
+    /// end (an error, a cancelled or timed-out request) withdraws it as the future is dropped.
+    pub async fn verify(&self, user: &UserId, client: IpAddr, image: Bytes) -> Result<Verification, ServiceError> {
+        let attempt = self.lockout.begin(user, client).map_err(ServiceError::TooManyAttempts)?;
+        match self.verify_unlocked(user, image).await {
+            Ok(v) => {
+                attempt.settle(v.verified);
+                Ok(v)
+            }
+            // A copy of a reference photo is a decided refusal, and counts as one.
+            Err(ServiceError::ReplayedImage) => {
+                attempt.settle(false);
+                Err(ServiceError::ReplayedImage)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn verify_unlocked(&self, user: &UserId, image: Bytes) -> Result<Verification, ServiceError> {
         let start = Instant::now();
+        let digest = self.replay_guard.then(|| photo_digest(&image));
         // Embedding the probe and fetching the references overlap: storage latency hides behind inference.
         let (analysis, references) =
             tokio::join!(self.inference.analyze(image, Purpose::Verify), self.load_references(user));
         let (references, storage_ms) = references?;
+        if let Some(digest) = digest
+            && references.iter().any(|r| r.photo_sha256.as_deref() == Some(digest.as_str()))
+        {
+            return Err(ServiceError::ReplayedImage);
+        }
         let analysis = analysis?;
         let match_start = Instant::now();
         let (best, similarity) = references
@@ -70,7 +89,7 @@ impl FaceAuth {
     /// model are re-embedded from their stored photo and their sidecars rewritten. Only a complete
     /// set is cached: a set missing a reference would turn the user's genuine attempts into false
     /// rejects (and lockout failures) for as long as it stayed cached.
-    async fn load_references(&self, user: &UserId) -> Result<(References, f64), ServiceError> {
+    pub(super) async fn load_references(&self, user: &UserId) -> Result<(References, f64), ServiceError> {
         if let Some(refs) = self.cache.get(user) {
             return Ok((refs, 0.0));
         }
@@ -94,9 +113,11 @@ impl FaceAuth {
                 }
             };
             match Embedding::from_raw(reference.embedding().to_vec()) {
-                Some(embedding) => {
-                    usable.push(CachedReference { reference_id: reference.reference_id().to_string(), embedding })
-                }
+                Some(embedding) => usable.push(CachedReference {
+                    reference_id: reference.reference_id().to_string(),
+                    embedding,
+                    photo_sha256: reference.photo_sha256().map(str::to_string),
+                }),
                 None => {
                     tracing::warn!(reference_id = %reference.reference_id(), "reference has a degenerate embedding; skipped");
                     complete = false;

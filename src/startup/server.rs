@@ -6,8 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_types::SdkConfig;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
 
 use super::{StartupError, prepare};
 use crate::api;
@@ -18,6 +26,8 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     shutdown_timeout: Duration,
+    header_timeout: Duration,
+    max_connections: usize,
 }
 
 impl Application {
@@ -26,7 +36,14 @@ impl Application {
         let state = prepare(&config, sdk).await?;
         let addr = SocketAddr::new(config.server.host, config.server.port);
         let listener = TcpListener::bind(addr).await.map_err(|source| StartupError::Bind { addr, source })?;
-        Ok(Self { listener, state, shutdown_timeout: config.server.shutdown_timeout })
+        let server = &config.server;
+        Ok(Self {
+            listener,
+            state,
+            shutdown_timeout: server.shutdown_timeout,
+            header_timeout: server.header_timeout,
+            max_connections: server.max_connections,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -39,41 +56,74 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight requests finish (up to
     /// SHUTDOWN_TIMEOUT_SECS) and stops the inference workers.
+    ///
+    /// hyper serves each connection (axum's own `serve` offers no header-read timeout): HTTP/1 only
+    /// (nginx speaks it upstream), headers must arrive within HTTP_HEADER_TIMEOUT_SECS (hyper also
+    /// starts that timer while a keep-alive connection waits for its next request, so it bounds idle
+    /// connections too), and at most MAX_CONNECTIONS are open; further ones wait in the backlog.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         tracing::info!("listening on http://{}", self.local_addr());
-        let draining = Arc::new(Notify::new());
-        let notify = draining.clone();
         let router = api::router(self.state.clone());
         let limits = self.state.limits.clone();
         let pruner = tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(60));
             loop {
                 every.tick().await;
-                limits.prune();
+                limits.rates.prune();
             }
         });
-        let server = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutdown requested: draining in-flight requests");
-                notify.notify_one();
+        let mut builder = Builder::new(TokioExecutor::new()).http1_only();
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(self.header_timeout);
+        let connections = Arc::new(Semaphore::new(self.max_connections));
+        let graceful = GracefulShutdown::new();
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                _ = &mut shutdown => break,
+                permit = connections.clone().acquire_owned() => {
+                    let permit = permit.expect("the connection semaphore is never closed");
+                    tokio::select! {
+                        _ = &mut shutdown => break,
+                        accepted = self.listener.accept() => accepted.map(|a| (a, permit)),
+                    }
+                }
+            };
+            let ((stream, peer), permit) = match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let service = router.clone().map_request(move |mut req: hyper::Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req.map(Body::new)
             });
-        let deadline = async {
-            draining.notified().await;
-            tokio::time::sleep(self.shutdown_timeout).await;
-        };
-        let result = tokio::select! {
-            r = server => r,
-            _ = deadline => {
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+                .into_owned();
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                drop(permit);
+            });
+        }
+        tracing::info!("shutdown requested: draining in-flight requests");
+        tokio::select! {
+            _ = graceful.shutdown() => {}
+            _ = tokio::time::sleep(self.shutdown_timeout) => {
                 tracing::warn!("drain timeout reached; exiting with requests still in flight");
-                Ok(())
             }
-        };
+        }
         pruner.abort();
         let service = self.state.service.clone();
         tokio::task::spawn_blocking(move || service.shutdown()).await.ok();
         tracing::info!("stopped");
-        result
+        Ok(())
     }
 }
 

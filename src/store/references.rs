@@ -7,11 +7,11 @@
 //! they are old enough that no register can still be writing their sidecar.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use futures::future::try_join_all;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -58,6 +58,22 @@ struct Sidecar {
     detector: ModelStamp,
     face: FaceRecord,
     created_at: String,
+    /// The photo's SHA-256 (hex), to recognise the same bytes presented again. Absent in sidecars
+    /// written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    photo_sha256: Option<String>,
+    /// Written by a replace: every reference with a smaller id is superseded from the moment this
+    /// sidecar exists, whether or not their objects are deleted yet.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    replaces_earlier: bool,
+}
+
+/// Whether a new reference joins the user's others or replaces them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    Add,
+    /// Atomic for readers: the new sidecar's write is the moment the old references stop counting.
+    ReplaceAll,
 }
 
 /// One complete reference as read back.
@@ -77,15 +93,16 @@ impl StoredReference {
     pub fn model(&self) -> &ModelStamp {
         &self.0.model
     }
+
+    /// SHA-256 (hex) of the stored photo, when known.
+    pub fn photo_sha256(&self) -> Option<&str> {
+        self.0.photo_sha256.as_deref()
+    }
 }
 
-/// A user's folder as one listing saw it.
-#[derive(Debug)]
-pub struct Listing {
-    /// Sidecars present (complete references).
-    pub references: usize,
-    /// Photos without a sidecar, old enough that no register can still be writing one.
-    orphans: Vec<String>,
+/// SHA-256 of a photo, as kept in sidecars.
+pub fn photo_digest(photo: &[u8]) -> String {
+    hex::encode(Sha256::digest(photo))
 }
 
 #[derive(Clone)]
@@ -134,13 +151,15 @@ impl ReferenceStore {
 
     /// Stores the photo, then the sidecar, under a new reference id, which it returns. If the
     /// sidecar cannot be written the photo is removed (best effort; an orphan left by a crash is
-    /// ignored by readers and swept later).
+    /// ignored by readers and swept later). A replace then removes the superseded references; if
+    /// that fails, readers ignore them anyway and a later replace or delete removes them.
     pub async fn save(
         &self,
         user: &UserId,
         photo: Bytes,
         content_type: &str,
         new: NewReference,
+        placement: Placement,
     ) -> Result<String, StoreError> {
         let reference_id = new_reference_id();
         let image_key = format!("{}{reference_id}.{}", self.user_prefix(user), extension(content_type));
@@ -155,6 +174,8 @@ impl ReferenceStore {
             detector: new.detector,
             face: new.face,
             created_at: OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
+            photo_sha256: Some(photo_digest(&photo)),
+            replaces_earlier: placement == Placement::ReplaceAll,
         };
         self.objects.put(&image_key, photo, content_type).await?;
         if let Err(err) =
@@ -163,7 +184,26 @@ impl ReferenceStore {
             let _ = self.objects.delete(&image_key).await;
             return Err(err);
         }
+        if placement == Placement::ReplaceAll
+            && let Err(e) = self.remove_superseded(user, &reference_id).await
+        {
+            tracing::warn!(error = %e, "superseded references not removed yet; readers ignore them");
+        }
         Ok(reference_id)
+    }
+
+    /// Deletes every object of the user older than `reference_id`, sidecars first.
+    async fn remove_superseded(&self, user: &UserId, reference_id: &str) -> Result<(), StoreError> {
+        let prefix = self.user_prefix(user);
+        let keys = self.objects.list(&prefix).await?;
+        let older = |k: &&String| {
+            k.strip_prefix(&prefix).and_then(|name| name.split('.').next()).is_some_and(|id| id < reference_id)
+        };
+        let (sidecars, photos): (Vec<&String>, Vec<&String>) =
+            keys.iter().filter(older).partition(|k| k.ends_with(".json"));
+        try_join_all(sidecars.iter().map(|k| self.objects.delete(k))).await?;
+        try_join_all(photos.iter().map(|k| self.objects.delete(k))).await?;
+        Ok(())
     }
 
     /// The reference's photo as uploaded; `None` if it is gone.
@@ -214,6 +254,10 @@ impl ReferenceStore {
             }
         }
         references.sort_by(|a, b| a.0.reference_id.cmp(&b.0.reference_id));
+        // The newest replace wins: what came before it no longer counts, deleted yet or not.
+        if let Some(last_replace) = references.iter().rposition(|r| r.0.replaces_earlier) {
+            references.drain(..last_replace);
+        }
         Ok(references)
     }
 
@@ -233,34 +277,11 @@ impl ReferenceStore {
         try_join_all(rest.iter().map(|k| self.objects.delete(k))).await?;
         Ok(keys.len())
     }
-
-    /// One listing of the user's folder: how many complete references there are, and which photos
-    /// were left without a sidecar by a register that died between its two writes. A photo counts
-    /// as orphaned only once its reference id (which starts with its creation time in ms) is older
-    /// than `settled`: a younger one may belong to a register still in flight.
-    pub async fn list_user(&self, user: &UserId, settled: Duration) -> Result<Listing, StoreError> {
-        let keys = self.objects.list(&self.user_prefix(user)).await?;
-        let cutoff = SystemTime::now().checked_sub(settled).unwrap_or(UNIX_EPOCH);
-        let cutoff_ms = cutoff.duration_since(UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-        let stem = |k: &str| k.rsplit_once('.').map(|(s, _)| s.to_string()).unwrap_or_else(|| k.to_string());
-        let references = keys.iter().filter(|k| k.ends_with(".json")).count();
-        let orphans = keys
-            .iter()
-            .filter(|k| !k.ends_with(".json") && !keys.contains(&format!("{}.json", stem(k))))
-            .filter(|k| {
-                let id = stem(k).rsplit('/').next().unwrap_or_default().to_string();
-                id.split('-').next().and_then(|ms| ms.parse::<u128>().ok()).is_some_and(|ms| ms < cutoff_ms)
-            })
-            .cloned()
-            .collect();
-        Ok(Listing { references, orphans })
-    }
-
-    pub async fn remove_orphans(&self, listing: &Listing) -> Result<usize, StoreError> {
-        try_join_all(listing.orphans.iter().map(|k| self.objects.delete(k))).await?;
-        Ok(listing.orphans.len())
-    }
 }
+
+mod listing;
+
+pub use listing::Listing;
 
 #[cfg(test)]
 mod tests;

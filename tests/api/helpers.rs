@@ -62,6 +62,10 @@ impl Moto {
         panic!("moto_server did not start");
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -283,6 +287,30 @@ impl TestApp {
         self.post_form("/api/verify", Self::form(user_id, face(photo))).await
     }
 
+    pub async fn post_form_as(&self, key: &str, path: &str, form: Form) -> Reply {
+        self.send(self.client.post(format!("{}{path}", self.base)).bearer_auth(key).multipart(form)).await
+    }
+
+    pub async fn get_as(&self, key: &str, path: &str) -> Reply {
+        self.send(self.client.get(format!("{}{path}", self.base)).bearer_auth(key)).await
+    }
+
+    pub async fn delete_as(&self, key: &str, path: &str) -> Reply {
+        self.send(self.client.delete(format!("{}{path}", self.base)).bearer_auth(key)).await
+    }
+
+    /// `POST /api/enrollments` for `user_id` with `key`.
+    pub async fn enrollment(&self, key: &str, user_id: &str) -> Reply {
+        let url = format!("{}/api/enrollments", self.base);
+        self.send(self.client.post(url).bearer_auth(key).json(&serde_json::json!({ "user_id": user_id }))).await
+    }
+
+    /// A verify that claims, through the trusted local proxy, to come from `client`.
+    pub async fn verify_from(&self, client: &str, user_id: &str, photo: &str) -> Reply {
+        let request = self.client.post(format!("{}/api/verify", self.base)).header("X-Forwarded-For", client);
+        self.send(request.multipart(Self::form(user_id, face(photo)))).await
+    }
+
     pub async fn get(&self, path: &str) -> Reply {
         self.send(self.client.get(format!("{}{path}", self.base))).await
     }
@@ -330,3 +358,4 @@ pub const ANGELINA_1: &str = "dev/Angelina_Jolie/deepface_img1.jpg";
 pub const ANGELINA_2: &str = "dev/Angelina_Jolie/deepface_img2.jpg";
 pub const ANGELINA_4: &str = "dev/Angelina_Jolie/deepface_img4.jpg";
 pub const ANISTON: &str = "dev/Jennifer_Aniston/deepface_img3.jpg";
+pub const ANISTON_2: &str = "dev/Jennifer_Aniston/deepface_img12.jpg";

@@ -3,11 +3,14 @@
 
 mod helpers;
 
+mod access;
 mod cli;
+mod connections;
 mod deploy;
 mod errors;
 mod flow;
 mod hostile;
+mod lockout;
 mod operations;
 mod s3;
 mod security;

@@ -53,6 +53,7 @@ async fn the_openapi_document_matches_the_committed_snapshot() {
 
     for (path, method) in [
         ("/api/register", "post"),
+        ("/api/enrollments", "post"),
         ("/api/verify", "post"),
         ("/api/users/{user_id}", "get"),
         ("/api/users/{user_id}", "delete"),

@@ -14,19 +14,21 @@ const faces = process.env.FACES_DIR || join(root, "../shared/faces");
 const shots = join(root, "target/browser");
 const photo = (rel) => join(faces, rel);
 
-let service, base, browser, dataDir;
+let base, browser;
+const services = [];
 
-function startService() {
-  dataDir = mkdtempSync(join(tmpdir(), "faceauth-browser-"));
+async function startService(extra = {}) {
+  const dataDir = mkdtempSync(join(tmpdir(), "faceauth-browser-"));
   const env = {
     PATH: process.env.PATH, HOME: dataDir, HOST: "127.0.0.1", PORT: "0", LOG_FORMAT: "text",
     DATA_DIR: join(dataDir, "data"), MODEL_DIR: join(root, "models"),
     DETECTOR_MODEL: "det_500m.onnx", RECOGNIZER_MODEL: "arcface_mobilefacenet_128d.onnx",
     ORT_DYLIB_PATH: process.env.ORT_DYLIB_PATH || join(root, ".ort/libonnxruntime.so.1.31.1"),
-    INFERENCE_WORKERS: "1", RATE_LIMIT_PER_IP: "0",
+    INFERENCE_WORKERS: "1", RATE_LIMIT_PER_IP: "0", ...extra,
   };
   const bin = process.env.FACEAUTH_BIN || join(root, "target/debug/faceauth");
-  service = spawn(bin, ["serve"], { cwd: dataDir, env, stdio: ["ignore", "pipe", "pipe"] });
+  const service = spawn(bin, ["serve"], { cwd: dataDir, env, stdio: ["ignore", "pipe", "pipe"] });
+  services.push({ service, dataDir });
   return new Promise((resolveAddr, reject) => {
     let out = "";
     const onData = (chunk) => {
@@ -54,8 +56,10 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  service?.kill();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  for (const { service, dataDir } of services) {
+    service.kill();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });
 
 async function act(page, button, file) {
@@ -153,4 +157,36 @@ test("the camera path captures a still frame and sends it", async () => {
   assert.match(await page.locator("#outcome").textContent(), /no_face/);
   assert.match(await page.locator("#raw").textContent(), /"code": "no_face"/);
   await page.screenshot({ path: join(shots, "6-camera.png"), fullPage: true });
+});
+
+test("with keys: a secret key does everything, a client key verifies and registers only with a grant", async () => {
+  const secret = "demo-secret-key-0123456789", client = "demo-client-key-0123456789";
+  const keyed = await startService({ API_KEYS: secret, CLIENT_API_KEYS: client });
+  const page = await browser.newPage();
+  await page.goto(keyed + "/");
+  assert.match(await page.locator("#key-kinds").textContent(), /client key/);
+  await page.fill("#user-id", "angelina");
+  await page.fill("#api-key", secret);
+  let outcome = await act(page, "#register", "dev/Angelina_Jolie/deepface_img1.jpg");
+  assert.equal(await outcome.getAttribute("data-outcome"), "registered");
+
+  await page.fill("#api-key", client);
+  outcome = await act(page, "#verify", "dev/Angelina_Jolie/deepface_img2.jpg");
+  assert.equal(await outcome.getAttribute("data-outcome"), "verified");
+  outcome = await act(page, "#register", "dev/Angelina_Jolie/deepface_img4.jpg");
+  assert.equal(await outcome.getAttribute("data-outcome"), "error");
+  assert.match(await outcome.textContent(), /403: enrollment_required — .*enrollment_token.*client key/);
+  await page.screenshot({ path: join(shots, "7-client-key-refused.png"), fullPage: true });
+
+  // The backend's part, done here with the secret key: a grant for this user, handed to the page.
+  const grant = await fetch(keyed + "/api/enrollments", {
+    method: "POST",
+    headers: { "Authorization": "Bearer " + secret, "Content-Type": "application/json" },
+    body: JSON.stringify({ user_id: "angelina" }),
+  }).then((r) => r.json());
+  await page.fill("#enrollment-token", grant.enrollment_token);
+  outcome = await act(page, "#register", "dev/Angelina_Jolie/deepface_img4.jpg");
+  assert.equal(await outcome.getAttribute("data-outcome"), "registered");
+  assert.match(await outcome.textContent(), /2 references/);
+  await page.screenshot({ path: join(shots, "8-client-key-with-grant.png"), fullPage: true });
 });

@@ -1,5 +1,7 @@
 //! The reference format on a real (local) object store.
 
+use std::time::Duration;
+
 use super::*;
 use crate::store::local::LocalStore;
 
@@ -22,7 +24,8 @@ fn local() -> (tempfile::TempDir, ReferenceStore) {
 async fn half_written_references_are_invisible_and_swept() {
     let (_dir, store) = local();
     let user = UserId::parse("alice").unwrap();
-    let id = store.save(&user, Bytes::from_static(b"jpeg"), "image/jpeg", new_reference("m")).await.unwrap();
+    let id =
+        store.save(&user, Bytes::from_static(b"jpeg"), "image/jpeg", new_reference("m"), Placement::Add).await.unwrap();
     let done = store.load(&user).await.unwrap();
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].reference_id(), id);
@@ -49,7 +52,7 @@ async fn half_written_references_are_invisible_and_swept() {
 async fn a_rewrite_keeps_the_reference_and_never_resurrects_a_deleted_one() {
     let (_dir, store) = local();
     let user = UserId::parse("bob").unwrap();
-    store.save(&user, Bytes::from_static(b"jpeg"), "image/jpeg", new_reference("old")).await.unwrap();
+    store.save(&user, Bytes::from_static(b"jpeg"), "image/jpeg", new_reference("old"), Placement::Add).await.unwrap();
     let old = store.load(&user).await.unwrap().remove(0);
     let new = store.replace_embedding(&user, &old, new_reference("new")).await.unwrap();
     assert_eq!((new.reference_id(), new.model().name.as_str()), (old.reference_id(), "new"));
@@ -58,4 +61,45 @@ async fn a_rewrite_keeps_the_reference_and_never_resurrects_a_deleted_one() {
     store.delete_user(&user).await.unwrap();
     assert!(store.replace_embedding(&user, &new, new_reference("newer")).await.is_err());
     assert!(store.load(&user).await.unwrap().is_empty(), "the deleted user stays deleted");
+}
+
+#[tokio::test]
+async fn a_replace_supersedes_every_earlier_reference_at_once() {
+    let (_dir, store) = local();
+    let user = UserId::parse("carol").unwrap();
+    for _ in 0..2 {
+        store.save(&user, Bytes::from_static(b"old"), "image/jpeg", new_reference("m"), Placement::Add).await.unwrap();
+    }
+    let new_id = store
+        .save(&user, Bytes::from_static(b"new"), "image/png", new_reference("m"), Placement::ReplaceAll)
+        .await
+        .unwrap();
+    let loaded = store.load(&user).await.unwrap();
+    assert_eq!(loaded.iter().map(|r| r.reference_id()).collect::<Vec<_>>(), vec![new_id.as_str()]);
+    assert_eq!(loaded[0].photo_sha256(), Some(photo_digest(b"new").as_str()));
+    assert_eq!(store.objects.list("p/users/carol/").await.unwrap().len(), 2, "old photos and sidecars removed");
+
+    // Even when the old objects are still there (a delete failed), readers never see them again.
+    let stale = NewReference { ..new_reference("m") };
+    let stale_id = "0000000000001-stale";
+    let sidecar = Sidecar {
+        version: SIDECAR_VERSION,
+        reference_id: stale_id.into(),
+        user_id: "carol".into(),
+        image_key: format!("p/users/carol/{stale_id}.jpg"),
+        content_type: "image/jpeg".into(),
+        embedding: stale.embedding,
+        model: stale.model,
+        detector: stale.detector,
+        face: stale.face,
+        created_at: String::new(),
+        photo_sha256: None,
+        replaces_earlier: false,
+    };
+    store
+        .objects
+        .put(&format!("p/users/carol/{stale_id}.json"), to_json(&sidecar).unwrap(), "application/json")
+        .await
+        .unwrap();
+    assert_eq!(store.load(&user).await.unwrap().len(), 1);
 }
