@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::auth::{ApiKeys, MetricsAccess};
 use crate::limits::Limits;
 use crate::service::FaceAuth;
+use crate::state::SharedState;
 
 /// Bytes of multipart framing and the user_id field allowed on top of the image itself.
 pub const MULTIPART_OVERHEAD: usize = 64 * 1024;
@@ -18,6 +19,8 @@ pub struct AppState {
     pub security: Arc<Security>,
     pub limits: Arc<Limits>,
     pub http: Arc<HttpSettings>,
+    /// Rates and lockouts, in process or shared between instances.
+    pub shared: SharedState,
 }
 
 /// Who may call what.

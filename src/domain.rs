@@ -33,10 +33,30 @@ impl fmt::Display for UserId {
     }
 }
 
-/// A new reference's id: sortable by creation time (ms timestamp) and unique (random suffix).
+/// A new reference's id: `{ms:013}{seq:03}-{random}`, sortable by creation time and unique.
+///
+/// Within a process ids strictly increase (a sequence number orders ids of the same millisecond),
+/// because "newer" decides which references a replace supersedes. The first 13 digits are the
+/// creation time in ms (the orphan sweep reads them); ids of the older `{ms:013}-{random}` form
+/// sort before newer ones of the same millisecond.
 pub fn new_reference_id() -> String {
-    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
-    format!("{ms:013}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    static LAST: std::sync::Mutex<(u128, u32)> = std::sync::Mutex::new((0, 0));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let (ms, seq) = {
+        let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+        *last = match *last {
+            (ms, seq) if ms >= now && seq < 999 => (ms, seq + 1),
+            (ms, _) if ms >= now => (ms + 1, 0),
+            _ => (now, 0),
+        };
+        *last
+    };
+    format!("{ms:013}{seq:03}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// When a reference id was made (ms since the epoch), from its first 13 digits.
+pub fn reference_id_millis(id: &str) -> Option<u128> {
+    id.get(..13).and_then(|ms| ms.parse().ok())
 }
 
 /// Reference ids are ours, but they come back in sidecars read from storage; check before use in keys.
@@ -77,10 +97,11 @@ mod tests {
 
     #[test]
     fn reference_ids_are_time_ordered_and_valid() {
-        let a = new_reference_id();
-        let b = new_reference_id();
-        assert!(is_reference_id(&a) && is_reference_id(&b));
-        assert!(a[..13] <= b[..13]);
+        let ids: Vec<String> = (0..2000).map(|_| new_reference_id()).collect();
+        assert!(ids.iter().all(|id| is_reference_id(id)));
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "strictly increasing, even within one millisecond");
+        assert!("1795581692618-4bf1b1d55d0b" < "1795581692618000-4bf1b1d55d0b", "older ids sort first");
+        assert_eq!(reference_id_millis(&ids[0]).map(|ms| ms > 1_700_000_000_000), Some(true));
         assert!(!is_reference_id("../x"));
     }
 }

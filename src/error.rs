@@ -77,6 +77,8 @@ pub enum ApiError {
     StorageUnavailable(#[source] Cause),
     #[error("the service is at capacity; retry shortly")]
     Overloaded,
+    #[error("the service's shared state is temporarily unavailable; retry shortly")]
+    StateUnavailable(#[source] Cause),
     #[error("the request took too long")]
     Timeout,
     #[error("internal error")]
@@ -100,7 +102,7 @@ impl ApiError {
             ReferencesOutdated => StatusCode::CONFLICT,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            StorageUnavailable(_) | Overloaded | Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            StorageUnavailable(_) | StateUnavailable(_) | Overloaded | Timeout => StatusCode::SERVICE_UNAVAILABLE,
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -133,6 +135,7 @@ impl ApiError {
             TooManyRequests { code, .. } => code,
             StorageUnavailable(_) => "storage_unavailable",
             Overloaded => "overloaded",
+            StateUnavailable(_) => "state_unavailable",
             Timeout => "timeout",
             Internal(_) => "internal_error",
         }
@@ -141,10 +144,16 @@ impl ApiError {
     fn retry_after(&self) -> Option<u64> {
         match self {
             ApiError::StorageUnavailable(_) => Some(5),
+            ApiError::StateUnavailable(_) => Some(2),
             ApiError::Overloaded | ApiError::Timeout => Some(1),
             ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
+    }
+
+    /// The shared state (lockouts, rates, single-use tokens) could not be consulted: fail closed.
+    pub fn state_unavailable(cause: crate::state::StateError) -> Self {
+        ApiError::StateUnavailable(Arc::new(cause))
     }
 
     /// A failure of ours rather than the client's, with the cause the log needs.
@@ -154,7 +163,9 @@ impl ApiError {
 
     fn cause(&self) -> Option<&Cause> {
         match self {
-            ApiError::StorageUnavailable(cause) | ApiError::Internal(Some(cause)) => Some(cause),
+            ApiError::StorageUnavailable(cause)
+            | ApiError::StateUnavailable(cause)
+            | ApiError::Internal(Some(cause)) => Some(cause),
             _ => None,
         }
     }
@@ -177,7 +188,6 @@ impl From<ServiceError> for ApiError {
             ServiceError::FaceMismatch => ApiError::FaceMismatch,
             ServiceError::ReplayedImage => ApiError::ReplayedImage,
             // Which check failed is for the log (the audit line), not for whoever holds the token.
-            ServiceError::InvalidEnrollmentToken(crate::service::GrantError::Full) => ApiError::Overloaded,
             ServiceError::InvalidEnrollmentToken(_) => ApiError::InvalidEnrollmentToken,
             ServiceError::TooManyAttempts(wait) => {
                 ApiError::TooManyRequests { retry_after: wait.as_secs().max(1), code: "too_many_attempts" }
@@ -189,6 +199,7 @@ impl From<ServiceError> for ApiError {
             e @ ServiceError::Storage(StoreError::Corrupt(_)) => ApiError::internal(e),
             e @ ServiceError::Storage(_) => ApiError::StorageUnavailable(Arc::new(e)),
             e @ (ServiceError::Inference(_) | ServiceError::Stopped) => ApiError::internal(e),
+            e @ ServiceError::StateUnavailable(_) => ApiError::StateUnavailable(Arc::new(e)),
         }
     }
 }

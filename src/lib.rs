@@ -20,6 +20,7 @@ pub mod middleware;
 pub mod secrets;
 pub mod service;
 pub mod startup;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod token;

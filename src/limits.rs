@@ -1,21 +1,19 @@
-//! Abuse limits: request rates, the verification lockout, how many uploads are read at once, and
-//! how often refusals are logged.
+//! The HTTP layer's own guards: who the client is, how many uploads are read at once, how often
+//! refusals are logged. (Rates and the lockout are counted in `state`, shared between instances.)
 
-mod lockout;
-mod rate;
+mod client;
 mod refusals;
 
 use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub use lockout::{Attempt, Lockout};
-pub use rate::RateLimits;
+pub use client::TrustedProxies;
 pub use refusals::RefusalLog;
 
-/// The HTTP layer's guards, shared by every request.
+/// Shared by every request of this instance.
 pub struct Limits {
-    pub rates: RateLimits,
+    pub proxies: TrustedProxies,
     pub uploads: UploadAdmission,
     pub refusals: RefusalLog,
 }

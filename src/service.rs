@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use cache::{CachedReference, EmbeddingCache, References};
-pub use grants::{EnrollmentGrants, Grant, GrantError};
+pub use grants::{EnrollmentGrants, Grant, GrantError, ValidGrant};
 pub use inference::Inference;
 pub use readiness::{Check, ReadyChecks};
 pub use reembed::MigrationReport;
@@ -26,7 +26,7 @@ use crate::domain::UserId;
 use crate::face::engine::ModelInfo;
 use crate::face::policy::Rejection;
 use crate::face::{DecodeError, FaceError, InferenceError, PoolError, StageTimings};
-use crate::limits::Lockout;
+use crate::state::{SharedState, StateError};
 use crate::store::{ReferenceStore, StoreError};
 use crate::token::TokenSigner;
 
@@ -53,6 +53,9 @@ pub enum ServiceError {
     ReplayedImage,
     #[error("the enrollment token was refused")]
     InvalidEnrollmentToken(#[source] GrantError),
+    /// Lockouts, single use and cache versions cannot be checked: refuse rather than guess.
+    #[error("the shared state is unavailable")]
+    StateUnavailable(#[from] StateError),
     #[error("this user already has {0} references, the most allowed")]
     TooManyReferences(usize),
     #[error("reference storage failed")]
@@ -100,7 +103,7 @@ pub struct FaceAuth {
     model: Arc<ModelInfo>,
     tokens: TokenSigner,
     max_references: usize,
-    lockout: Lockout,
+    state: SharedState,
     grants: EnrollmentGrants,
     replay_guard: bool,
     readiness: readiness::ReadinessCache,
@@ -114,7 +117,8 @@ pub struct Parts {
     pub model: Arc<ModelInfo>,
     pub tokens: TokenSigner,
     pub max_references: usize,
-    pub lockout: Lockout,
+    /// Lockouts, single-use grants and users' versions, in process or shared between instances.
+    pub state: SharedState,
     pub grants: EnrollmentGrants,
     /// Refuse verify photos whose bytes equal a stored reference photo's.
     pub replay_guard: bool,
@@ -133,7 +137,7 @@ impl FaceAuth {
             model: parts.model,
             tokens: parts.tokens,
             max_references: parts.max_references,
-            lockout: parts.lockout,
+            state: parts.state,
             grants: parts.grants,
             replay_guard: parts.replay_guard,
             readiness: readiness::ReadinessCache::new(Duration::from_secs(5)),
@@ -143,6 +147,11 @@ impl FaceAuth {
     /// The recognizer profile's name, as reported to clients.
     pub fn model_name(&self) -> &'static str {
         self.model.profile.name
+    }
+
+    /// The state shared with other instances (the HTTP layer's rate limits use it too).
+    pub fn shared_state(&self) -> SharedState {
+        self.state.clone()
     }
 
     /// Requests waiting for an inference worker.
@@ -169,10 +178,14 @@ impl FaceAuth {
         Ok(references.iter().map(|r| r.reference_id().to_string()).collect())
     }
 
-    /// Removes every object of the user and forgets the cached embeddings.
+    /// Removes every object of the user and forgets the cached embeddings, on every instance: the
+    /// user's version changes before the delete (so nothing is deleted that other instances would
+    /// not notice) and after it (so an instance that loaded the user meanwhile reloads).
     pub async fn delete_user(&self, user: &UserId) -> Result<usize, ServiceError> {
+        self.state.bump_user_version(user).await?;
         let removed = self.refs.delete_user(user).await;
         self.cache.invalidate(user);
+        self.state.bump_user_version(user).await?;
         match removed? {
             0 => Err(ServiceError::UserNotFound),
             n => Ok(n),

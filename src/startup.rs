@@ -21,9 +21,10 @@ use crate::face::engine::{EngineSpec, ModelId, ModelInfo};
 use crate::face::models::{ProfileError, resolve_profile, sha256_file};
 use crate::face::pool::PoolSettings;
 use crate::face::runtime::{self, ModelError, RuntimeError};
-use crate::limits::{Limits, Lockout, RateLimits, RefusalLog, UploadAdmission};
+use crate::limits::{Limits, RefusalLog, TrustedProxies, UploadAdmission};
 use crate::secrets::SecretsError;
 use crate::service::{EmbeddingCache, EnrollmentGrants, FaceAuth, Parts};
+use crate::state::{LocalState, Policy, RedisState, SharedState, StateBackend, StateError};
 use crate::store::local::LocalStore;
 use crate::store::s3::S3Store;
 use crate::store::{ObjectStore, ReferenceStore, StoreError};
@@ -70,6 +71,8 @@ pub enum StartupError {
     Models(#[source] ModelError),
     #[error("storage check failed for {store}: {error}\n  fix: {fix}")]
     Storage { store: String, error: StoreError, fix: &'static str },
+    #[error("shared state check failed for {target}\n  fix: {fix}")]
+    SharedState { target: String, fix: &'static str, source: StateError },
     #[error("cannot listen on {addr} (is another process using the port? set PORT/HOST)")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -154,7 +157,37 @@ async fn open_store(config: &Config, sdk: Option<SdkConfig>) -> Result<Reference
     Ok(refs)
 }
 
-/// Loads and warms the models, checks storage, and builds the service; serves nothing.
+/// In process, or the configured server, connected and proven by a write/read/delete round trip.
+pub async fn open_shared_state(config: &Config) -> Result<SharedState, StartupError> {
+    let limits = &config.limits;
+    let policy = Policy {
+        lockout_per_client: limits.lockout_max_failures,
+        lockout_per_user: limits.lockout_user_max_failures,
+        lockout_window: limits.lockout_window,
+        rate_per_ip: limits.rate_per_ip,
+        rate_per_key: limits.rate_per_key,
+    };
+    let Some(target) = &limits.shared_state else {
+        let state = SharedState::new(LocalState::new(&policy));
+        tracing::info!("shared state: {} (set SHARED_STATE_URL to run several instances)", state.describe());
+        return Ok(state);
+    };
+    let fail = |source| StartupError::SharedState {
+        target: target.describe(),
+        fix: "check that the server is reachable from here (security group, port), the URL's credentials (or the \
+              auth token in the Secrets Manager secret), and rediss:// when the server requires TLS",
+        source,
+    };
+    // Cached embeddings live at most EMBEDDING_CACHE_TTL_SECS: a user's version must outlive them.
+    let version_ttl = config.storage.cache_ttl + Duration::from_secs(60);
+    let backend = RedisState::connect(target.clone(), policy, version_ttl).await.map_err(fail)?;
+    backend.probe().await.map_err(fail)?;
+    let state = SharedState::new(backend);
+    tracing::info!("shared state: {}: PING and a write/read/delete round trip passed", state.describe());
+    Ok(state)
+}
+
+/// Loads and warms the models, checks storage and shared state, and builds the service; serves nothing.
 pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<FaceAuth, StartupError> {
     let (spec, info) = model_spec(config)?;
     let settings = PoolSettings { workers: config.models.workers, queue: config.models.queue };
@@ -170,6 +203,7 @@ pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<Fa
         "models loaded and warmed up"
     );
     let refs = open_store(config, sdk).await?;
+    let state = open_shared_state(config).await?;
     Ok(FaceAuth::new(Parts {
         inference: Arc::new(pool),
         refs,
@@ -177,11 +211,7 @@ pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<Fa
         model: Arc::new(info),
         tokens: TokenSigner::new(config.security.secret_key.clone(), config.security.token_ttl),
         max_references: config.face.max_references_per_user,
-        lockout: Lockout::new(
-            config.limits.lockout_max_failures,
-            config.limits.lockout_user_max_failures,
-            config.limits.lockout_window,
-        ),
+        state,
         grants: EnrollmentGrants::new(&config.security.secret_key, config.security.enrollment_ttl),
         replay_guard: config.security.replay_guard,
     }))
@@ -202,6 +232,7 @@ pub async fn prepare(config: &Config, sdk: Option<SdkConfig>) -> Result<AppState
         tracing::warn!("REPLAY_GUARD is off: the bytes of a stored reference photo verify (development default)");
     }
     let service = build_service(config, sdk).await?;
+    let shared = service.shared_state();
     tracing::info!(
         env = ?config.app_env, secret_keys = security.api_keys.count(KeyKind::Secret),
         client_keys = security.api_keys.count(KeyKind::Client), max_upload_bytes = config.server.max_upload_bytes,
@@ -214,8 +245,9 @@ pub async fn prepare(config: &Config, sdk: Option<SdkConfig>) -> Result<AppState
             api_keys: security.api_keys.clone(),
             metrics: MetricsAccess::new(security.metrics_token.clone(), config.is_production()),
         }),
+        shared,
         limits: Arc::new(Limits {
-            rates: RateLimits::new(limits.rate_per_ip, limits.rate_per_key, limits.trusted_proxies.clone()),
+            proxies: TrustedProxies::new(limits.trusted_proxies.clone()),
             uploads: UploadAdmission::new(limits.max_concurrent_uploads),
             refusals: RefusalLog::new(std::num::NonZeroUsize::new(10_000).expect("non-zero"), Duration::from_secs(60)),
         }),

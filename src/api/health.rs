@@ -20,6 +20,8 @@ pub struct ReadyChecks {
     pub inference: String,
     /// `ok`, or `unreachable`.
     pub storage: String,
+    /// The shared state server (SHARED_STATE_URL): `ok`, or `unreachable`; `ok` when state is in process.
+    pub state: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -56,7 +58,11 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<ReadyResp
     let ok = checks.ready();
     let body = ReadyResponse {
         status: if ok { "ready" } else { "not_ready" },
-        checks: ReadyChecks { inference: shown(&checks.inference), storage: shown(&checks.storage) },
+        checks: ReadyChecks {
+            inference: shown(&checks.inference),
+            storage: shown(&checks.storage),
+            state: shown(&checks.state),
+        },
         inference_queue: state.service.queue_depth(),
     };
     (if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))

@@ -51,7 +51,7 @@ pub enum UploadErrors {
     RateLimited(ErrorEnvelope),
     #[response(
         status = 503,
-        description = "storage_unavailable, overloaded (also before the body is read, when MAX_CONCURRENT_UPLOADS are in progress) or timeout (Retry-After)"
+        description = "storage_unavailable, state_unavailable (SHARED_STATE_URL unreachable), overloaded (also before the body is read, when MAX_CONCURRENT_UPLOADS are in progress) or timeout (Retry-After)"
     )]
     Unavailable(ErrorEnvelope),
 }
@@ -68,7 +68,7 @@ pub enum UserErrors {
     Forbidden(ErrorEnvelope),
     #[response(status = 404, description = "user_not_found")]
     NotFound(ErrorEnvelope),
-    #[response(status = 503, description = "storage_unavailable")]
+    #[response(status = 503, description = "storage_unavailable or state_unavailable (Retry-After)")]
     Unavailable(ErrorEnvelope),
 }
 
@@ -82,8 +82,8 @@ pub enum UserErrors {
             forbidden, enrollment_required (403); user_not_found, not_found (404); method_not_allowed (405); \
             face_mismatch, references_outdated (409); payload_too_large, image_too_large (413); \
             unsupported_media_type (415); no_face, multiple_faces, face_too_small, too_many_references, replayed_image (422); \
-            rate_limited, too_many_attempts (429, Retry-After); storage_unavailable, overloaded, timeout \
-            (503, Retry-After); internal_error (500)."
+            rate_limited, too_many_attempts (429, Retry-After); storage_unavailable, state_unavailable, \
+            overloaded, timeout (503, Retry-After); internal_error (500)."
     ),
     paths(
         register::register,

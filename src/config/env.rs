@@ -73,6 +73,8 @@ variables! {
     MaxConnections = "MAX_CONNECTIONS",
     HttpHeaderTimeoutSecs = "HTTP_HEADER_TIMEOUT_SECS",
     MetricsToken = "METRICS_TOKEN",
+    SharedStateUrl = "SHARED_STATE_URL",
+    SharedStatePrefix = "SHARED_STATE_PREFIX",
 }
 
 /// The raw variables, before parsing: the process environment, then a secret's keys laid over it.

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use super::env::{Parser, Var};
+use crate::state::RedisTarget;
 
 #[derive(Debug, Clone)]
 pub struct LimitsConfig {
@@ -20,6 +21,9 @@ pub struct LimitsConfig {
     pub lockout_user_max_failures: usize,
     /// MAX_CONCURRENT_UPLOADS: register/verify requests received at once; beyond, 503 before the body.
     pub max_concurrent_uploads: usize,
+    /// SHARED_STATE_URL (`redis://` or `rediss://`) and SHARED_STATE_PREFIX: where lockouts, rates,
+    /// single-use tokens and users' versions are shared between instances; none keeps them in process.
+    pub shared_state: Option<RedisTarget>,
     /// LOCKOUT_WINDOW_SECS.
     pub lockout_window: Duration,
 }
@@ -33,7 +37,17 @@ impl LimitsConfig {
                 Err(_) => p.problem(format!("TRUSTED_PROXIES entry {item} is not an IP address (e.g. 127.0.0.1)")),
             }
         }
+        let shared_state = p.get(Var::SharedStateUrl).map(|url| {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                p.problem(
+                    "SHARED_STATE_URL is not valid: use redis://[user:password@]host:port[/db], or rediss:// for TLS \
+                     (ElastiCache with in-transit encryption)",
+                );
+            }
+            RedisTarget { url: url.to_string(), prefix: p.string(Var::SharedStatePrefix, "faceauth:") }
+        });
         Self {
+            shared_state,
             rate_per_ip: p.ranged(Var::RateLimitPerIp, 300u32, 0, 1_000_000),
             rate_per_key: p.ranged(Var::RateLimitPerKey, 3000u32, 0, 1_000_000),
             trusted_proxies,

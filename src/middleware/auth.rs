@@ -9,6 +9,7 @@ use super::context::ClientAddr;
 use crate::app::AppState;
 use crate::auth::{Caller, MetricsDecision};
 use crate::error::ApiError;
+use crate::state::RateKind;
 use crate::telemetry::request::Field;
 
 fn presented_key(req: &Request) -> Option<&str> {
@@ -30,8 +31,10 @@ pub async fn require_api_key(State(state): State<AppState>, mut req: Request, ne
         match presented_key(&req).and_then(|k| keys.check(k)) {
             Some(key) => {
                 Field::KeyId.record(key.id.as_str());
-                if let Err(wait) = state.limits.rates.check_key(&key.id) {
-                    return rate_limited(wait);
+                match state.shared.check_rate(RateKind::Key, &key.id).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(wait)) => return rate_limited(wait),
+                    Err(e) => return ApiError::state_unavailable(e).into_response(),
                 }
                 Caller::Key(key)
             }
@@ -61,10 +64,13 @@ fn rate_limited(wait: std::time::Duration) -> Response {
 
 /// Per-client-IP request rate on the API routes (health and readiness stay unlimited).
 pub async fn limit_client_rate(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Some(ClientAddr(client)) = req.extensions().get::<ClientAddr>()
-        && let Err(wait) = state.limits.rates.check_ip(*client)
-    {
-        return rate_limited(wait);
+    if let Some(ClientAddr(client)) = req.extensions().get::<ClientAddr>() {
+        match state.shared.check_rate(RateKind::Ip, &client.to_string()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(wait)) => return rate_limited(wait),
+            // Fail closed: a limit that silently stopped counting is no limit.
+            Err(e) => return ApiError::state_unavailable(e).into_response(),
+        }
     }
     next.run(req).await
 }

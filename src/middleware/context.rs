@@ -35,7 +35,7 @@ fn client_addr(state: &AppState, req: &Request) -> ClientAddr {
         .map(|ConnectInfo(peer)| peer.ip())
         .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     let forwarded = req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok());
-    ClientAddr(state.limits.rates.client_ip(peer, forwarded))
+    ClientAddr(state.limits.proxies.client_ip(peer, forwarded))
 }
 
 /// Refusals an attacker can cause at will: authentication, authorisation, limits, admission.

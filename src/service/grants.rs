@@ -7,8 +7,6 @@
 //! day ahead), `jti` (unique, 1–128 characters). `POST /api/enrollments` issues them; a backend may
 //! also mint them itself with any JWT library (README, "Enrolment grants").
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -23,8 +21,6 @@ pub const AUDIENCE: &str = "faceauth:enrollment";
 const KEY_CONTEXT: &[u8] = b"faceauth enrollment grant v1";
 /// Grants further out than this are refused: each used one is remembered until it expires.
 const MAX_LIFETIME_SECS: u64 = 86_400;
-/// Used grants remembered at once; beyond it new redemptions are refused rather than forgotten.
-const MAX_REMEMBERED: usize = 100_000;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct GrantClaims {
@@ -55,38 +51,19 @@ pub enum GrantError {
     OtherUser,
     #[error("the enrollment token has been used")]
     Used,
-    #[error("too many enrollment tokens are in use; retry later")]
-    Full,
 }
 
 pub struct EnrollmentGrants {
     jwt: Hs256,
     ttl: Duration,
-    /// jti → expiry of grants in use or used. Shared state for several instances is issue #12.
-    used: Mutex<HashMap<String, u64>>,
 }
 
-/// A grant being used by one register. Dropped unspent (the register failed, was cancelled or
-/// timed out) the grant can be used again; [`Redemption::spend`] uses it up.
-#[must_use = "a redemption dropped unspent releases the grant"]
-pub struct Redemption<'a> {
-    grants: &'a EnrollmentGrants,
-    jti: String,
-    spent: bool,
-}
-
-impl Redemption<'_> {
-    pub fn spend(mut self) {
-        self.spent = true;
-    }
-}
-
-impl Drop for Redemption<'_> {
-    fn drop(&mut self) {
-        if !self.spent {
-            self.grants.used.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.jti);
-        }
-    }
+/// A grant whose signature and claims are good: single use is the shared state's to enforce
+/// (`SharedState::claim` on `id`, until `valid_for` has passed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidGrant {
+    pub id: String,
+    pub valid_for: Duration,
 }
 
 impl EnrollmentGrants {
@@ -94,7 +71,7 @@ impl EnrollmentGrants {
         let mut derive =
             Hmac::<Sha256>::new_from_slice(secret_key.expose_secret().as_bytes()).expect("HMAC takes any key");
         derive.update(KEY_CONTEXT);
-        Self { jwt: Hs256::new(&derive.finalize().into_bytes()), ttl, used: Mutex::new(HashMap::new()) }
+        Self { jwt: Hs256::new(&derive.finalize().into_bytes()), ttl }
     }
 
     pub fn issue(&self, user: &UserId) -> Grant {
@@ -110,8 +87,8 @@ impl EnrollmentGrants {
         Grant { token: self.jwt.sign(&claims), expires_at: claims.exp }
     }
 
-    /// Checks the grant for `user` and holds it: a concurrent register with the same grant is refused.
-    pub fn redeem(&self, token: &str, user: &UserId) -> Result<Redemption<'_>, GrantError> {
+    /// Checks the grant's signature and claims for `user`.
+    pub fn check(&self, token: &str, user: &UserId) -> Result<ValidGrant, GrantError> {
         let claims: GrantClaims = self.jwt.open(token).map_err(|e| match e {
             TokenError::Expired => GrantError::Expired,
             TokenError::Malformed | TokenError::BadSignature => GrantError::Forged,
@@ -130,18 +107,8 @@ impl EnrollmentGrants {
         if claims.sub != user.as_str() {
             return Err(GrantError::OtherUser);
         }
-        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        if used.len() >= MAX_REMEMBERED {
-            used.retain(|_, exp| *exp >= now);
-        }
-        if used.contains_key(&claims.jti) {
-            return Err(GrantError::Used);
-        }
-        if used.len() >= MAX_REMEMBERED {
-            return Err(GrantError::Full);
-        }
-        used.insert(claims.jti.clone(), claims.exp);
-        Ok(Redemption { grants: self, jti: claims.jti, spent: false })
+        // Remembered one second past its expiry, so it is refused as expired before it is forgotten.
+        Ok(ValidGrant { id: format!("grant:{}", claims.jti), valid_for: Duration::from_secs(claims.exp - now + 1) })
     }
 }
 
@@ -154,16 +121,13 @@ mod tests {
     }
 
     #[test]
-    fn a_grant_is_for_one_user_and_one_successful_use() {
+    fn a_grant_is_for_one_user() {
         let grants = grants();
         let (alice, bob) = (UserId::parse("alice").unwrap(), UserId::parse("bob").unwrap());
         let grant = grants.issue(&alice);
-        assert_eq!(grants.redeem(&grant.token, &bob).err(), Some(GrantError::OtherUser));
-        let first = grants.redeem(&grant.token, &alice).unwrap();
-        assert_eq!(grants.redeem(&grant.token, &alice).err(), Some(GrantError::Used), "held while in use");
-        drop(first); // that register failed: the grant may be tried again
-        grants.redeem(&grant.token, &alice).unwrap().spend();
-        assert_eq!(grants.redeem(&grant.token, &alice).err(), Some(GrantError::Used));
+        assert_eq!(grants.check(&grant.token, &bob).err(), Some(GrantError::OtherUser));
+        let valid = grants.check(&grant.token, &alice).unwrap();
+        assert!(valid.valid_for > Duration::from_secs(590) && valid.valid_for <= Duration::from_secs(601));
     }
 
     #[test]
@@ -173,9 +137,9 @@ mod tests {
         let signer =
             crate::token::TokenSigner::new(SecretString::from("secret-key".to_string()), Duration::from_secs(60));
         let (verification, _) = signer.sign("alice");
-        assert_eq!(grants.redeem(&verification, &alice).err(), Some(GrantError::Forged));
+        assert_eq!(grants.check(&verification, &alice).err(), Some(GrantError::Forged));
         let other = EnrollmentGrants::new(&SecretString::from("other-key".to_string()), Duration::from_secs(600));
-        assert_eq!(grants.redeem(&other.issue(&alice).token, &alice).err(), Some(GrantError::Forged));
+        assert_eq!(grants.check(&other.issue(&alice).token, &alice).err(), Some(GrantError::Forged));
         let expired = GrantClaims {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
@@ -184,6 +148,6 @@ mod tests {
             exp: 2,
             jti: "j".into(),
         };
-        assert_eq!(grants.redeem(&grants.jwt.sign(&expired), &alice).err(), Some(GrantError::Expired));
+        assert_eq!(grants.check(&grants.jwt.sign(&expired), &alice).err(), Some(GrantError::Expired));
     }
 }

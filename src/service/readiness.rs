@@ -28,11 +28,13 @@ impl Check {
 pub struct ReadyChecks {
     pub inference: Check,
     pub storage: Check,
+    /// The shared state server (always `Ok` in process).
+    pub state: Check,
 }
 
 impl ReadyChecks {
     pub fn ready(&self) -> bool {
-        self.inference.is_ok() && self.storage.is_ok()
+        self.inference.is_ok() && self.storage.is_ok() && self.state.is_ok()
     }
 }
 
@@ -75,9 +77,10 @@ impl FaceAuth {
 
     async fn run_checks(&self) -> ReadyChecks {
         let limit = Duration::from_secs(5);
-        let (inference, storage) = tokio::join!(
+        let (inference, storage, state) = tokio::join!(
             tokio::time::timeout(limit, self.inference.analyze(self.readiness.probe_image.clone(), Purpose::Verify)),
             tokio::time::timeout(limit, self.refs.probe()),
+            tokio::time::timeout(limit, self.state.probe()),
         );
         let inference = match inference {
             Ok(Err(PoolError::Face(FaceError::Rejected(Rejection::NoFace)))) => Check::Ok,
@@ -95,6 +98,14 @@ impl FaceAuth {
             }
             Err(_) => Check::Failed("unreachable".into()),
         };
-        ReadyChecks { inference, storage }
+        let state = match state {
+            Ok(Ok(())) => Check::Ok,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %crate::telemetry::chain(&e), "readiness: shared state probe failed");
+                Check::Failed("unreachable".into())
+            }
+            Err(_) => Check::Failed("unreachable".into()),
+        };
+        ReadyChecks { inference, storage, state }
     }
 }

@@ -67,11 +67,13 @@ impl FaceAuth {
         enrolment: Enrolment<'_>,
     ) -> Result<Registration, ServiceError> {
         let start = Instant::now();
-        // Checked before any work, and held until the reference is stored: a failed or cancelled
-        // register leaves the grant usable, a stored one uses it up.
-        let redemption = match enrolment {
+        // Checked before any work, and claimed until the reference is stored: a failed or
+        // cancelled register releases the grant (the claim is a drop guard), a stored one spends it.
+        let claim = match enrolment {
             Enrolment::Grant(token) => {
-                Some(self.grants.redeem(token, user).map_err(ServiceError::InvalidEnrollmentToken)?)
+                let grant = self.grants.check(token, user).map_err(ServiceError::InvalidEnrollmentToken)?;
+                let claim = self.state.claim(&grant.id, grant.valid_for).await?;
+                Some(claim.ok_or(ServiceError::InvalidEnrollmentToken(super::GrantError::Used))?)
             }
             Enrolment::Trusted { .. } => None,
         };
@@ -110,13 +112,17 @@ impl FaceAuth {
         if guarded && listing.references >= self.max_references {
             return Err(ServiceError::TooManyReferences(listing.references));
         }
+        // Other instances learn of the change from the user's version, bumped before the write (no
+        // stored change goes unnoticed) and after it (a load in between is not trusted either).
+        self.state.bump_user_version(user).await?;
         let saved = self.refs.save(user, image, content_type, self.new_reference(&analysis), placement).await;
-        // After the write is enough: the cache's epoch check refuses any load that began before it.
+        // After the write is enough here: the cache's epoch check refuses any load that began before it.
         self.cache.invalidate(user);
         let reference_id = saved?;
-        if let Some(redemption) = redemption {
-            redemption.spend();
+        if let Some(claim) = claim {
+            claim.spend();
         }
+        self.state.bump_user_version(user).await?;
         if let Err(e) = self.refs.remove_orphans(&listing).await {
             tracing::warn!(error = %e, "could not remove half-written references");
         }

@@ -11,6 +11,7 @@ use secrecy::SecretString;
 use super::*;
 use crate::face::engine::ModelId;
 use crate::face::{Analysis, Detection, Embedding, ModelProfile, Purpose};
+use crate::state::{LocalState, Policy};
 use crate::store::local::LocalStore;
 use crate::store::{FaceRecord, ModelStamp, NewReference, Placement};
 
@@ -82,7 +83,13 @@ async fn fixture() -> Fixture {
         }),
         tokens: TokenSigner::new(SecretString::from("k".to_string()), Duration::from_secs(60)),
         max_references: 20,
-        lockout: Lockout::new(5, 20, Duration::from_secs(300)),
+        state: SharedState::new(LocalState::new(&Policy {
+            lockout_per_client: 5,
+            lockout_per_user: 20,
+            lockout_window: Duration::from_secs(300),
+            rate_per_ip: 0,
+            rate_per_key: 0,
+        })),
         grants: EnrollmentGrants::new(&SecretString::from("k".to_string()), Duration::from_secs(600)),
         replay_guard: true,
     });
@@ -106,7 +113,7 @@ async fn a_verify_whose_re_embedding_is_refused_caches_nothing_and_answers_overl
     let f = fixture().await;
     let err = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE)).await.unwrap_err();
     assert!(matches!(err, ServiceError::Overloaded), "{err:?}");
-    assert!(f.service.cache.get(&f.alice).is_none(), "no partial reference set is cached");
+    assert!(f.service.cache.get(&f.alice, None).is_none(), "no partial reference set is cached");
     assert_eq!(stored_model(&f), "old", "nothing was rewritten");
 
     // Once the queue has room, the same verify converts the reference and matches on it.
@@ -114,7 +121,7 @@ async fn a_verify_whose_re_embedding_is_refused_caches_nothing_and_answers_overl
     let v = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE)).await.unwrap();
     assert!(v.verified && v.references_compared == 1);
     assert_eq!(stored_model(&f), "new");
-    assert!(f.service.cache.get(&f.alice).is_some(), "a complete set is cached");
+    assert!(f.service.cache.get(&f.alice, None).is_some(), "a complete set is cached");
 }
 
 #[tokio::test]
@@ -128,7 +135,7 @@ async fn a_user_whose_references_cannot_be_converted_gets_references_outdated() 
     f.inference.refuse_stored.store(false, Ordering::SeqCst);
     let err = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE)).await.unwrap_err();
     assert!(matches!(err, ServiceError::ReferencesOutdated), "{err:?}");
-    assert!(f.service.cache.get(&f.alice).is_none());
+    assert!(f.service.cache.get(&f.alice, None).is_none());
 }
 
 #[tokio::test]

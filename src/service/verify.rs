@@ -32,19 +32,19 @@ impl FaceAuth {
     /// The attempt counts as a failure while it runs; only a decision settles it, and any other
     /// end (an error, a cancelled or timed-out request) withdraws it as the future is dropped.
     pub async fn verify(&self, user: &UserId, client: IpAddr, image: Bytes) -> Result<Verification, ServiceError> {
-        let attempt = self.lockout.begin(user, client).map_err(ServiceError::TooManyAttempts)?;
-        match self.verify_unlocked(user, image).await {
-            Ok(v) => {
-                attempt.settle(v.verified);
-                Ok(v)
-            }
+        let attempt = self.state.begin_attempt(user, client).await?.map_err(ServiceError::TooManyAttempts)?;
+        let result = self.verify_unlocked(user, image).await;
+        let matched = match &result {
+            Ok(v) => v.verified,
             // A copy of a reference photo is a decided refusal, and counts as one.
-            Err(ServiceError::ReplayedImage) => {
-                attempt.settle(false);
-                Err(ServiceError::ReplayedImage)
-            }
-            Err(e) => Err(e),
+            Err(ServiceError::ReplayedImage) => false,
+            Err(_) => return result,
+        };
+        if let Err(e) = attempt.settle(matched).await {
+            // The decision stands; a mismatch stays counted as a failure (it was recorded as one).
+            tracing::warn!(error = %crate::telemetry::chain(&e), "shared state: attempt not settled");
         }
+        result
     }
 
     async fn verify_unlocked(&self, user: &UserId, image: Bytes) -> Result<Verification, ServiceError> {
@@ -90,10 +90,12 @@ impl FaceAuth {
     /// set is cached: a set missing a reference would turn the user's genuine attempts into false
     /// rejects (and lockout failures) for as long as it stayed cached.
     pub(super) async fn load_references(&self, user: &UserId) -> Result<(References, f64), ServiceError> {
-        if let Some(refs) = self.cache.get(user) {
-            return Ok((refs, 0.0));
-        }
+        // One round trip tells whether another instance changed the user since it was cached.
         let start = Instant::now();
+        let version = self.state.user_version(user).await?;
+        if let Some(refs) = self.cache.get(user, version.as_deref()) {
+            return Ok((refs, ms(start)));
+        }
         let epoch = self.cache.epoch();
         let stored = self.refs.load(user).await?;
         let (mut usable, mut complete, mut outdated) = (Vec::with_capacity(stored.len()), true, 0);
@@ -129,7 +131,7 @@ impl FaceAuth {
         }
         let refs = Arc::new(usable);
         if complete {
-            self.cache.put(user, refs.clone(), epoch);
+            self.cache.put(user, refs.clone(), epoch, version);
         }
         Ok((refs, ms(start)))
     }

@@ -64,12 +64,12 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         tracing::info!("listening on http://{}", self.local_addr());
         let router = api::router(self.state.clone());
-        let limits = self.state.limits.clone();
+        let shared = self.state.shared.clone();
         let pruner = tokio::spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(60));
             loop {
                 every.tick().await;
-                limits.rates.prune();
+                shared.prune();
             }
         });
         let mut builder = Builder::new(TokioExecutor::new()).http1_only();

@@ -10,6 +10,7 @@ mod deploy;
 mod errors;
 mod flow;
 mod hostile;
+mod instances;
 mod lockout;
 mod operations;
 mod s3;

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures::future::try_join_all;
 
 use super::ReferenceStore;
-use crate::domain::UserId;
+use crate::domain::{UserId, reference_id_millis};
 use crate::store::StoreError;
 
 /// A user's folder as one listing saw it.
@@ -34,7 +34,7 @@ impl ReferenceStore {
             .filter(|k| !k.ends_with(".json") && !keys.contains(&format!("{}.json", stem(k))))
             .filter(|k| {
                 let id = stem(k).rsplit('/').next().unwrap_or_default().to_string();
-                id.split('-').next().and_then(|ms| ms.parse::<u128>().ok()).is_some_and(|ms| ms < cutoff_ms)
+                reference_id_millis(&id).is_some_and(|ms| ms < cutoff_ms)
             })
             .cloned()
             .collect();

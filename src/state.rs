@@ -1,0 +1,179 @@
+//! State that several instances must share to behave as one: lockout counters, rate limits, single
+//! use of one-time tokens, and a per-user version that tells every instance when its cached
+//! embeddings of a user are stale.
+//!
+//! Two backends: in-process (SHARED_STATE_URL unset: one instance, exactly as before) and a
+//! Redis-protocol server (Redis, Valkey, ElastiCache), where every operation is one atomic command
+//! or Lua script, never a read-modify-write over two round trips. A backend that cannot answer is
+//! an error the callers turn into `503 state_unavailable`: a lockout that silently stopped counting
+//! would be an open door.
+
+mod local;
+mod redis;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use local::LocalState;
+pub use redis::{RedisState, RedisTarget};
+
+use crate::domain::UserId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("the shared state server is unavailable")]
+    Unavailable(#[source] ::redis::RedisError),
+    #[error("the shared state server answered something unexpected: {0}")]
+    Protocol(String),
+}
+
+/// Whose request rate is limited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RateKind {
+    Ip,
+    Key,
+}
+
+/// The lockout limits and the request rates, the same for every backend.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy {
+    pub lockout_per_client: usize,
+    pub lockout_per_user: usize,
+    pub lockout_window: Duration,
+    /// Requests per minute; 0 disables.
+    pub rate_per_ip: u32,
+    pub rate_per_key: u32,
+}
+
+/// One verification attempt as registered with a backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptKey {
+    pub user: UserId,
+    pub client: IpAddr,
+    /// Unique per attempt (the local backend also uses it to find the entry).
+    pub id: String,
+}
+
+/// What a backend must do. Every method is one atomic step.
+#[async_trait]
+pub trait StateBackend: Send + Sync + 'static {
+    /// Registers a verification attempt (counted as a failure until settled), or says how long
+    /// this client (or everyone) is locked out of the user.
+    async fn begin_attempt(&self, key: &AttemptKey) -> Result<Result<(), Duration>, StateError>;
+    /// A decision: a match forgives this client's failures; a mismatch stays counted.
+    async fn settle_attempt(&self, key: &AttemptKey, matched: bool) -> Result<(), StateError>;
+    /// No decision: the attempt is taken back. Called from a drop guard, so it cannot wait: a
+    /// remote backend does it in the background (and the entry expires with the window anyway).
+    fn withdraw_attempt(&self, key: AttemptKey);
+    /// One request against a rate; `Err(wait)` when over it.
+    async fn check_rate(&self, kind: RateKind, who: &str) -> Result<Result<(), Duration>, StateError>;
+    /// Marks a one-time token as used until `ttl` from now; `false` when it already was.
+    async fn claim_once(&self, token_id: &str, ttl: Duration) -> Result<bool, StateError>;
+    /// Takes back a claim whose use did not happen (from a drop guard, like `withdraw_attempt`).
+    fn release_once(&self, token_id: String);
+    /// The user's current version: changes on every register, replace and delete, on any instance.
+    async fn user_version(&self, user: &UserId) -> Result<Option<String>, StateError>;
+    async fn bump_user_version(&self, user: &UserId) -> Result<(), StateError>;
+    /// A write/read/delete round trip under the key prefix.
+    async fn probe(&self) -> Result<(), StateError>;
+    /// For logs: where the state lives (never a password).
+    fn describe(&self) -> String;
+    /// Housekeeping, called once a minute (the in-process backend forgets recovered rate entries).
+    fn prune(&self) {}
+}
+
+/// The backend in use; cheap to clone.
+#[derive(Clone)]
+pub struct SharedState(Arc<dyn StateBackend>);
+
+impl SharedState {
+    pub fn new(backend: impl StateBackend) -> Self {
+        Self(Arc::new(backend))
+    }
+
+    pub fn backend(&self) -> &dyn StateBackend {
+        &*self.0
+    }
+
+    /// Registers a verification attempt; the guard withdraws it unless it is settled.
+    pub async fn begin_attempt(&self, user: &UserId, client: IpAddr) -> Result<Result<Attempt, Duration>, StateError> {
+        let key = AttemptKey { user: user.clone(), client, id: uuid::Uuid::new_v4().simple().to_string() };
+        Ok(match self.0.begin_attempt(&key).await? {
+            Ok(()) => Ok(Attempt { state: self.clone(), key: Some(key) }),
+            Err(wait) => Err(wait),
+        })
+    }
+}
+
+impl std::ops::Deref for SharedState {
+    type Target = dyn StateBackend;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
+/// One verification in flight. It counts as a failure until it is settled, so parallel guesses
+/// cannot slip past the limit. Dropped unsettled (the request was cancelled, timed out, or ended
+/// without a decision: storage down, a bad photo) it is withdrawn, whatever path the drop took.
+#[must_use = "an attempt dropped unsettled is withdrawn"]
+pub struct Attempt {
+    state: SharedState,
+    key: Option<AttemptKey>,
+}
+
+impl Attempt {
+    pub async fn settle(mut self, matched: bool) -> Result<(), StateError> {
+        let key = self.key.take().expect("an attempt is settled once");
+        let settled = self.state.settle_attempt(&key, matched).await;
+        if settled.is_err() && matched {
+            // The match could not forgive earlier failures; it must not count as one either.
+            self.state.withdraw_attempt(key);
+        }
+        settled
+    }
+}
+
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.state.withdraw_attempt(key);
+        }
+    }
+}
+
+/// A one-time token held by one use. Dropped unspent, the claim is released so the token may be
+/// tried again; [`Claim::spend`] keeps it used.
+#[must_use = "a claim dropped unspent is released"]
+pub struct Claim {
+    state: SharedState,
+    token_id: Option<String>,
+}
+
+impl Claim {
+    pub fn spend(mut self) {
+        self.token_id = None;
+    }
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        if let Some(id) = self.token_id.take() {
+            self.state.release_once(id);
+        }
+    }
+}
+
+impl SharedState {
+    /// Claims a one-time token until `ttl` from now; `None` when it was already used (or is in use).
+    pub async fn claim(&self, token_id: &str, ttl: Duration) -> Result<Option<Claim>, StateError> {
+        Ok(self
+            .0
+            .claim_once(token_id, ttl)
+            .await?
+            .then(|| Claim { state: self.clone(), token_id: Some(token_id.to_string()) }))
+    }
+}

@@ -1,0 +1,92 @@
+//! The in-process backend: one instance, no server. Used when SHARED_STATE_URL is unset.
+
+mod lockout;
+mod rate;
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+
+pub use rate::burst;
+
+use super::{AttemptKey, Policy, RateKind, StateBackend, StateError};
+use crate::domain::UserId;
+
+/// One-time tokens remembered at once; beyond it new claims are refused rather than forgotten.
+const MAX_CLAIMS: usize = 100_000;
+
+pub struct LocalState {
+    lockout: lockout::Lockout,
+    rates: rate::RateLimits,
+    claims: Mutex<HashMap<String, Instant>>,
+}
+
+impl LocalState {
+    pub fn new(policy: &Policy) -> Self {
+        Self {
+            lockout: lockout::Lockout::new(policy.lockout_per_client, policy.lockout_per_user, policy.lockout_window),
+            rates: rate::RateLimits::new(policy.rate_per_ip, policy.rate_per_key),
+            claims: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+#[async_trait]
+impl StateBackend for LocalState {
+    async fn begin_attempt(&self, key: &AttemptKey) -> Result<Result<(), Duration>, StateError> {
+        Ok(self.lockout.begin(key))
+    }
+
+    async fn settle_attempt(&self, key: &AttemptKey, matched: bool) -> Result<(), StateError> {
+        self.lockout.settle(key, matched);
+        Ok(())
+    }
+
+    fn withdraw_attempt(&self, key: AttemptKey) {
+        self.lockout.withdraw(&key);
+    }
+
+    async fn check_rate(&self, kind: RateKind, who: &str) -> Result<Result<(), Duration>, StateError> {
+        Ok(self.rates.check(kind, who))
+    }
+
+    async fn claim_once(&self, token_id: &str, ttl: Duration) -> Result<bool, StateError> {
+        let now = Instant::now();
+        let mut claims = self.claims.lock().unwrap_or_else(|e| e.into_inner());
+        if claims.len() >= MAX_CLAIMS {
+            claims.retain(|_, until| *until > now);
+        }
+        if claims.get(token_id).is_some_and(|until| *until > now) || claims.len() >= MAX_CLAIMS {
+            return Ok(false);
+        }
+        claims.insert(token_id.to_string(), now + ttl);
+        Ok(true)
+    }
+
+    fn release_once(&self, token_id: String) {
+        self.claims.lock().unwrap_or_else(|e| e.into_inner()).remove(&token_id);
+    }
+
+    /// One process needs no versions: register and delete invalidate its own cache directly.
+    async fn user_version(&self, _user: &UserId) -> Result<Option<String>, StateError> {
+        Ok(None)
+    }
+
+    async fn bump_user_version(&self, _user: &UserId) -> Result<(), StateError> {
+        Ok(())
+    }
+
+    async fn probe(&self) -> Result<(), StateError> {
+        Ok(())
+    }
+
+    fn prune(&self) {
+        self.rates.prune();
+    }
+
+    fn describe(&self) -> String {
+        "in process (one instance: lockouts, rate limits and single-use tokens are per process)".into()
+    }
+}

@@ -1,0 +1,269 @@
+//! The Redis-protocol backend (Redis, Valkey, Amazon ElastiCache), through the `redis` crate's
+//! connection manager, which reconnects by itself when the server comes back.
+//!
+//! Every key is under the configured prefix and has a TTL, so nothing grows without bound. Every
+//! operation is one atomic command, MULTI/EXEC, or a Lua script reading the server's clock (so the
+//! instances' clocks need not agree).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+
+use super::{AttemptKey, Policy, RateKind, StateBackend, StateError};
+use crate::domain::UserId;
+
+/// Lockout: drop expired entries, refuse if this client or everyone is at the limit (returning the
+/// wait in ms), else record the attempt in both sets. KEYS: per-client set, per-user set. ARGV:
+/// window ms, per-client max, per-user max, attempt id.
+const BEGIN_ATTEMPT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+local limits = { { KEYS[1], tonumber(ARGV[2]) }, { KEYS[2], tonumber(ARGV[3]) } }
+for _, limit in ipairs(limits) do
+  redis.call('ZREMRANGEBYSCORE', limit[1], '-inf', now - window)
+end
+for _, limit in ipairs(limits) do
+  if limit[2] > 0 and redis.call('ZCARD', limit[1]) >= limit[2] then
+    local oldest = redis.call('ZRANGE', limit[1], 0, 0, 'WITHSCORES')
+    return math.max(tonumber(oldest[2]) + window - now, 1000)
+  end
+end
+for _, limit in ipairs(limits) do
+  redis.call('ZADD', limit[1], now, ARGV[4])
+  redis.call('PEXPIRE', limit[1], window)
+end
+return 0
+";
+
+/// GCRA (the generic cell rate algorithm, as `governor` does in process): the key holds the
+/// theoretical arrival time in ms. KEYS: the rate key. ARGV: emission interval ms, burst.
+/// Returns 0 when allowed, else the wait in ms.
+const CHECK_RATE: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local next_tat = tat + interval
+local allowed_at = next_tat - burst * interval
+if now < allowed_at then
+  return allowed_at - now
+end
+redis.call('SET', KEYS[1], next_tat, 'PX', next_tat - now)
+return 0
+";
+
+/// Where the shared state lives, as configured.
+#[derive(Debug, Clone)]
+pub struct RedisTarget {
+    /// `redis://` or `rediss://` (TLS), credentials in the URL.
+    pub url: String,
+    /// Namespace for every key, e.g. `faceauth:`.
+    pub prefix: String,
+}
+
+impl RedisTarget {
+    /// The URL without its credentials, for logs.
+    pub fn describe(&self) -> String {
+        let (scheme, rest) = self.url.split_once("://").unwrap_or(("redis", &self.url));
+        let host = rest.rsplit_once('@').map(|(_, host)| host).unwrap_or(rest);
+        format!("{scheme}://{host} (keys under '{}')", self.prefix)
+    }
+}
+
+pub struct RedisState {
+    connection: ConnectionManager,
+    target: RedisTarget,
+    policy: Policy,
+    /// How long a user's version outlives its last change: longer than any cached entry lives.
+    version_ttl: Duration,
+    begin_attempt: Script,
+    check_rate: Script,
+}
+
+fn unavailable(e: redis::RedisError) -> StateError {
+    StateError::Unavailable(e)
+}
+
+fn millis(d: Duration) -> u64 {
+    d.as_millis().clamp(1, u64::MAX as u128) as u64
+}
+
+impl RedisState {
+    /// Connects (bounded by short timeouts: an unreachable server must answer 503 quickly, not hold
+    /// requests) and returns the backend; [`StateBackend::probe`] proves it works.
+    pub async fn connect(target: RedisTarget, policy: Policy, version_ttl: Duration) -> Result<Self, StateError> {
+        let client = redis::Client::open(target.url.as_str()).map_err(unavailable)?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(1)))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(2));
+        let connection = ConnectionManager::new_with_config(client, config).await.map_err(unavailable)?;
+        Ok(Self {
+            connection,
+            target,
+            policy,
+            version_ttl,
+            begin_attempt: Script::new(BEGIN_ATTEMPT),
+            check_rate: Script::new(CHECK_RATE),
+        })
+    }
+
+    fn key(&self, suffix: &str) -> String {
+        format!("{}{suffix}", self.target.prefix)
+    }
+
+    fn attempt_keys(&self, key: &AttemptKey) -> (String, String) {
+        (
+            self.key(&format!("lockout:client:{}:{}", key.user, key.client)),
+            self.key(&format!("lockout:user:{}", key.user)),
+        )
+    }
+
+    /// Work a drop guard cannot wait for: done on the runtime in the background.
+    fn in_background(&self, work: impl FnOnce(ConnectionManager) -> redis::Pipeline) {
+        let pipeline = work(self.connection.clone());
+        let mut connection = self.connection.clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = pipeline.query_async::<()>(&mut connection).await {
+                    tracing::warn!(error = %e, "shared state: a background update failed (its key expires anyway)");
+                }
+            });
+        }
+    }
+}
+
+#[async_trait]
+impl StateBackend for RedisState {
+    async fn begin_attempt(&self, key: &AttemptKey) -> Result<Result<(), Duration>, StateError> {
+        let (client, user) = self.attempt_keys(key);
+        let wait_ms: u64 = self
+            .begin_attempt
+            .key(client)
+            .key(user)
+            .arg(millis(self.policy.lockout_window))
+            .arg(self.policy.lockout_per_client)
+            .arg(self.policy.lockout_per_user)
+            .arg(&key.id)
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(if wait_ms == 0 { Ok(()) } else { Err(Duration::from_millis(wait_ms)) })
+    }
+
+    async fn settle_attempt(&self, key: &AttemptKey, matched: bool) -> Result<(), StateError> {
+        if !matched {
+            return Ok(());
+        }
+        let (client, user) = self.attempt_keys(key);
+        redis::pipe()
+            .atomic()
+            .del(client)
+            .ignore()
+            .zrem(user, &key.id)
+            .ignore()
+            .query_async::<()>(&mut self.connection.clone())
+            .await
+            .map_err(unavailable)
+    }
+
+    fn withdraw_attempt(&self, key: AttemptKey) {
+        let (client, user) = self.attempt_keys(&key);
+        self.in_background(|_| {
+            let mut pipeline = redis::pipe();
+            pipeline.atomic().zrem(client, &key.id).ignore().zrem(user, &key.id).ignore();
+            pipeline
+        });
+    }
+
+    async fn check_rate(&self, kind: RateKind, who: &str) -> Result<Result<(), Duration>, StateError> {
+        let (per_minute, name) = match kind {
+            RateKind::Ip => (self.policy.rate_per_ip, "ip"),
+            RateKind::Key => (self.policy.rate_per_key, "key"),
+        };
+        if per_minute == 0 {
+            return Ok(Ok(()));
+        }
+        let interval_ms = (60_000 / u64::from(per_minute)).max(1);
+        let key = self.key(&format!("rate:{name}:{who}"));
+        let wait_ms: u64 = self
+            .check_rate
+            .key(key)
+            .arg(interval_ms)
+            .arg(super::local::burst(per_minute))
+            .invoke_async(&mut self.connection.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(if wait_ms == 0 { Ok(()) } else { Err(Duration::from_millis(wait_ms)) })
+    }
+
+    async fn claim_once(&self, token_id: &str, ttl: Duration) -> Result<bool, StateError> {
+        let key = self.key(&format!("once:{token_id}"));
+        let set: Option<String> = redis::cmd("SET")
+            .arg(key)
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(ttl))
+            .query_async(&mut self.connection.clone())
+            .await
+            .map_err(unavailable)?;
+        Ok(set.is_some())
+    }
+
+    fn release_once(&self, token_id: String) {
+        let key = self.key(&format!("once:{token_id}"));
+        self.in_background(|_| {
+            let mut pipeline = redis::pipe();
+            pipeline.del(key).ignore();
+            pipeline
+        });
+    }
+
+    async fn user_version(&self, user: &UserId) -> Result<Option<String>, StateError> {
+        let key = self.key(&format!("version:{user}"));
+        self.connection.clone().get(key).await.map_err(unavailable)
+    }
+
+    /// A fresh random value, not a counter: a counter that expired and restarted could repeat a
+    /// value some instance still has cached.
+    async fn bump_user_version(&self, user: &UserId) -> Result<(), StateError> {
+        let version = uuid::Uuid::new_v4().simple().to_string();
+        let key = self.key(&format!("version:{user}"));
+        self.connection.clone().pset_ex(key, version, millis(self.version_ttl)).await.map_err(unavailable)
+    }
+
+    async fn probe(&self) -> Result<(), StateError> {
+        let key = self.key(&format!("probe:{}", uuid::Uuid::new_v4().simple()));
+        let mut connection = self.connection.clone();
+        let _: () = connection.pset_ex(&key, "faceauth", 10_000).await.map_err(unavailable)?;
+        let read: Option<String> = connection.get(&key).await.map_err(unavailable)?;
+        let _: () = connection.del(&key).await.map_err(unavailable)?;
+        match read.as_deref() {
+            Some("faceauth") => Ok(()),
+            other => Err(StateError::Protocol(format!("the probe key read back as {other:?}"))),
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.target.describe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_never_show_credentials() {
+        let target =
+            RedisTarget { url: "rediss://default:hunter2@cache.example.com:6379/0".into(), prefix: "faceauth:".into() };
+        assert_eq!(target.describe(), "rediss://cache.example.com:6379/0 (keys under 'faceauth:')");
+    }
+}
