@@ -53,6 +53,7 @@ fn model_floor(photo: &str) -> f64 {
         policy: FacePolicy::default(),
         max_pixels: 40_000_000,
         intra_threads: threads,
+        liveness: Vec::new(),
     };
     let mut engine = FaceEngine::load(&spec).unwrap();
     let image = engine.decode(&std::fs::read(faces().join(photo)).unwrap()).unwrap();

@@ -24,6 +24,7 @@ fn engine() -> FaceEngine {
         policy: FacePolicy::default(),
         max_pixels: 40_000_000,
         intra_threads: 1,
+        liveness: Vec::new(),
     };
     FaceEngine::load(&spec).unwrap()
 }

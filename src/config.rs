@@ -13,7 +13,7 @@ mod server;
 mod storage;
 
 pub use env::{RawEnv, Var, parse_size};
-pub use face::FaceConfig;
+pub use face::{FaceConfig, LivenessMode};
 pub use limits::LimitsConfig;
 pub use models::ModelConfig;
 pub use security::SecurityConfig;

@@ -60,6 +60,11 @@ pub enum ApiError {
     FaceMismatch,
     #[error("this photo is one of the user's reference photos, not a new one: take a new photo and try again")]
     ReplayedImage,
+    #[error(
+        "the photo does not look like a live person (a printed photo or a screen?): take a photo of your face \
+         in good light and try again"
+    )]
+    LivenessFailed,
     #[error("no references are registered for this user")]
     UserNotFound,
     #[error(
@@ -94,7 +99,7 @@ impl ApiError {
             }
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge(_) | ImageTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Face(_) | TooManyReferences(_) | ReplayedImage => StatusCode::UNPROCESSABLE_ENTITY,
+            Face(_) | TooManyReferences(_) | ReplayedImage | LivenessFailed => StatusCode::UNPROCESSABLE_ENTITY,
             Unauthorized | InvalidEnrollmentToken => StatusCode::UNAUTHORIZED,
             Forbidden | EnrollmentRequired => StatusCode::FORBIDDEN,
             FaceMismatch => StatusCode::CONFLICT,
@@ -128,6 +133,7 @@ impl ApiError {
             InvalidEnrollmentToken => "invalid_enrollment_token",
             FaceMismatch => "face_mismatch",
             ReplayedImage => "replayed_image",
+            LivenessFailed => "liveness_failed",
             UserNotFound => "user_not_found",
             ReferencesOutdated => "references_outdated",
             RouteNotFound => "not_found",
@@ -187,6 +193,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::ReferencesOutdated => ApiError::ReferencesOutdated,
             ServiceError::FaceMismatch => ApiError::FaceMismatch,
             ServiceError::ReplayedImage => ApiError::ReplayedImage,
+            ServiceError::LivenessFailed(_) => ApiError::LivenessFailed,
             // Which check failed is for the log (the audit line), not for whoever holds the token.
             ServiceError::InvalidEnrollmentToken(_) => ApiError::InvalidEnrollmentToken,
             ServiceError::TooManyAttempts(wait) => {

@@ -10,6 +10,7 @@ pub mod detect;
 pub mod embed;
 pub mod engine;
 pub mod letterbox;
+pub mod liveness;
 pub mod models;
 pub mod policy;
 pub mod pool;

@@ -20,7 +20,7 @@ pub use inference::Inference;
 pub use readiness::{Check, ReadyChecks};
 pub use reembed::MigrationReport;
 pub use register::{Enrolment, Registration};
-pub use verify::Verification;
+pub use verify::{Liveness, Verification};
 
 use crate::domain::UserId;
 use crate::face::engine::ModelInfo;
@@ -48,6 +48,9 @@ pub enum ServiceError {
     /// The new photo does not match the user's references: adding it could enrol someone else.
     #[error("the photo does not match this user's registered face")]
     FaceMismatch,
+    /// Passive anti-spoofing judged the verify photo not live (a print, a screen).
+    #[error("the photo does not look like a live person (P(real) {0:.3})")]
+    LivenessFailed(f64),
     /// The exact bytes of a stored reference photo: a copy, not a new capture.
     #[error("this exact photo is one of the user's reference photos")]
     ReplayedImage,
@@ -106,6 +109,7 @@ pub struct FaceAuth {
     state: SharedState,
     grants: EnrollmentGrants,
     replay_guard: bool,
+    liveness_threshold: Option<f64>,
     readiness: readiness::ReadinessCache,
 }
 
@@ -122,6 +126,8 @@ pub struct Parts {
     pub grants: EnrollmentGrants,
     /// Refuse verify photos whose bytes equal a stored reference photo's.
     pub replay_guard: bool,
+    /// LIVENESS=passive: the P(real) a verify photo needs (the engine scores it); `None`: off.
+    pub liveness_threshold: Option<f64>,
 }
 
 fn ms(since: Instant) -> f64 {
@@ -140,6 +146,7 @@ impl FaceAuth {
             state: parts.state,
             grants: parts.grants,
             replay_guard: parts.replay_guard,
+            liveness_threshold: parts.liveness_threshold,
             readiness: readiness::ReadinessCache::new(Duration::from_secs(5)),
         }
     }

@@ -15,7 +15,7 @@ pub use server::{Application, shutdown_signal};
 
 use crate::app::{AppState, HttpSettings, Security};
 use crate::auth::{KeyKind, MetricsAccess};
-use crate::config::{AppEnv, Backend, Config, ConfigError, RawEnv, Var};
+use crate::config::{AppEnv, Backend, Config, ConfigError, LivenessMode, RawEnv, Var};
 use crate::face::InferencePool;
 use crate::face::engine::{EngineSpec, ModelId, ModelInfo};
 use crate::face::models::{ProfileError, resolve_profile, sha256_file};
@@ -35,6 +35,7 @@ use crate::token::TokenSigner;
 pub enum ModelRole {
     Detector,
     Recognizer,
+    Liveness,
 }
 
 impl ModelRole {
@@ -42,6 +43,7 @@ impl ModelRole {
         match self {
             ModelRole::Detector => Var::DetectorModel.name(),
             ModelRole::Recognizer => Var::RecognizerModel.name(),
+            ModelRole::Liveness => Var::LivenessModels.name(),
         }
     }
 }
@@ -51,6 +53,7 @@ impl std::fmt::Display for ModelRole {
         f.write_str(match self {
             ModelRole::Detector => "detector",
             ModelRole::Recognizer => "recognizer",
+            ModelRole::Liveness => "liveness",
         })
     }
 }
@@ -110,6 +113,12 @@ pub fn model_spec(config: &Config) -> Result<(EngineSpec, ModelInfo), StartupErr
     runtime::init(&models.ort_dylib)?;
     let detector = file_id(&models.detector, ModelRole::Detector)?;
     let recognizer = file_id(&models.recognizer, ModelRole::Recognizer)?;
+    if config.face.liveness == LivenessMode::Passive {
+        for path in &models.liveness {
+            let id = file_id(path, ModelRole::Liveness)?;
+            tracing::info!(model = %id.name, sha256 = %&id.sha256[..12], "liveness model");
+        }
+    }
     let profile = resolve_profile(&recognizer.sha256, models.profile.as_deref())?;
     let threshold = config.face.match_threshold.unwrap_or(profile.threshold);
     let spec = EngineSpec {
@@ -120,6 +129,10 @@ pub fn model_spec(config: &Config) -> Result<(EngineSpec, ModelInfo), StartupErr
         policy: config.face.policy,
         max_pixels: config.face.max_image_pixels,
         intra_threads: models.threads,
+        liveness: match config.face.liveness {
+            LivenessMode::Passive => models.liveness.clone(),
+            LivenessMode::Off => Vec::new(),
+        },
     };
     Ok((spec, ModelInfo { detector, recognizer, profile, threshold }))
 }
@@ -213,6 +226,7 @@ pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<Fa
         max_references: config.face.max_references_per_user,
         state,
         grants: EnrollmentGrants::new(&config.security.secret_key, config.security.enrollment_ttl),
+        liveness_threshold: (config.face.liveness == LivenessMode::Passive).then_some(config.face.liveness_threshold),
         replay_guard: config.security.replay_guard,
     }))
 }

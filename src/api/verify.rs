@@ -9,6 +9,7 @@ use super::upload::Upload;
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::middleware::ClientAddr;
+use crate::service::Liveness;
 use crate::telemetry::request::Field;
 
 #[derive(Serialize, ToSchema)]
@@ -26,7 +27,32 @@ pub struct VerifyResponse {
     pub token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_expires_at: Option<u64>,
+    pub liveness: LivenessDto,
     pub timings_ms: Timings,
+}
+
+/// What liveness was checked on this photo (LIVENESS) and how it came out.
+#[derive(Serialize, ToSchema)]
+pub struct LivenessDto {
+    /// `off` or `passive` (MiniFASNet anti-spoofing).
+    pub method: &'static str,
+    /// P(real), 0–1, with `passive`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// Whether the score reached LIVENESS_THRESHOLD, with `passive`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passed: Option<bool>,
+}
+
+impl From<Liveness> for LivenessDto {
+    fn from(liveness: Liveness) -> Self {
+        match liveness {
+            Liveness::Off => Self { method: "off", score: None, passed: None },
+            Liveness::Passive { p_real, passed } => {
+                Self { method: "passive", score: Some((p_real * 10_000.0).round() / 10_000.0), passed: Some(passed) }
+            }
+        }
+    }
 }
 
 /// Whether the photo shows the user: best cosine similarity over the user's references vs the threshold.
@@ -40,7 +66,7 @@ pub struct VerifyResponse {
         UploadErrors,
         (status = 404, description = "user_not_found", body = ErrorEnvelope),
         (status = 409, description = "references_outdated: every reference was enrolled with another model and none could be converted", body = ErrorEnvelope),
-        (status = 422, description = "no_face, multiple_faces, face_too_small, or replayed_image (REPLAY_GUARD: the bytes of a reference photo)", body = ErrorEnvelope),
+        (status = 422, description = "no_face, multiple_faces, face_too_small, replayed_image (REPLAY_GUARD: the bytes of a reference photo) or liveness_failed (LIVENESS=passive: the photo looks like a print or a screen)", body = ErrorEnvelope),
     ),
     security(("bearer" = []), ("api_key" = []))
 )]
@@ -71,6 +97,7 @@ pub async fn verify(
         model: state.service.model_name().to_string(),
         token,
         token_expires_at,
+        liveness: LivenessDto::from(v.liveness),
         timings_ms: timings,
     }))
 }

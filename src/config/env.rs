@@ -74,6 +74,9 @@ variables! {
     HttpHeaderTimeoutSecs = "HTTP_HEADER_TIMEOUT_SECS",
     MetricsToken = "METRICS_TOKEN",
     SharedStateUrl = "SHARED_STATE_URL",
+    Liveness = "LIVENESS",
+    LivenessThreshold = "LIVENESS_THRESHOLD",
+    LivenessModels = "LIVENESS_MODELS",
     SharedStatePrefix = "SHARED_STATE_PREFIX",
 }
 

@@ -4,6 +4,14 @@ use super::env::{Parser, Var};
 use crate::face::detect::DetectorSettings;
 use crate::face::policy::FacePolicy;
 
+/// LIVENESS: what a verify photo must show beyond the right face.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LivenessMode {
+    Off,
+    /// MiniFASNet on the verify photo: P(real) at or above LIVENESS_THRESHOLD.
+    Passive,
+}
+
 #[derive(Debug, Clone)]
 pub struct FaceConfig {
     /// MATCH_THRESHOLD: overrides the recognizer profile's threshold.
@@ -16,6 +24,10 @@ pub struct FaceConfig {
     pub max_image_pixels: u64,
     /// MAX_REFERENCES_PER_USER.
     pub max_references_per_user: usize,
+    /// LIVENESS: off or passive.
+    pub liveness: LivenessMode,
+    /// LIVENESS_THRESHOLD: the P(real) a verify photo needs with LIVENESS=passive.
+    pub liveness_threshold: f64,
 }
 
 impl FaceConfig {
@@ -25,7 +37,19 @@ impl FaceConfig {
         if !input_size.is_multiple_of(32) {
             p.problem(format!("DETECTOR_INPUT_SIZE={input_size} is not a multiple of 32"));
         }
+        let liveness = match p.get(Var::Liveness).map(str::to_ascii_lowercase).as_deref() {
+            None | Some("off") => LivenessMode::Off,
+            Some("passive") => LivenessMode::Passive,
+            Some(other) => {
+                p.problem(format!(
+                    "LIVENESS={other} is not valid: use off or passive (challenge-response is not built yet)"
+                ));
+                LivenessMode::Off
+            }
+        };
         Self {
+            liveness,
+            liveness_threshold: p.ranged(Var::LivenessThreshold, 0.5f64, 0.0, 1.0),
             match_threshold,
             detector: DetectorSettings {
                 input_size,

@@ -12,6 +12,8 @@ pub struct ModelConfig {
     pub recognizer: PathBuf,
     /// RECOGNIZER_PROFILE: preprocessing for recognizers not pinned by sha256.
     pub profile: Option<String>,
+    /// LIVENESS_MODELS: the MiniFASNet files (inside MODEL_DIR unless paths), used with LIVENESS=passive.
+    pub liveness: Vec<PathBuf>,
     /// ORT_DYLIB_PATH: libonnxruntime.so.1.31.1.
     pub ort_dylib: PathBuf,
     /// INFERENCE_WORKERS: threads that each own a pair of sessions.
@@ -35,6 +37,14 @@ impl ModelConfig {
             detector: in_dir(p.string(Var::DetectorModel, "det_10g.onnx")),
             recognizer: in_dir(p.string(Var::RecognizerModel, "w600k_r50.onnx")),
             profile: p.get(Var::RecognizerProfile).map(str::to_string),
+            liveness: p
+                .get(Var::LivenessModels)
+                .unwrap_or("2.7_80x80_MiniFASNetV2.onnx,4_0_0_80x80_MiniFASNetV1SE.onnx")
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|name| in_dir(name.to_string()))
+                .collect(),
             ort_dylib: PathBuf::from(p.string(Var::OrtDylibPath, ".ort/libonnxruntime.so.1.31.1")),
             workers: p.ranged(Var::InferenceWorkers, (cores / threads).max(1), 1, 256),
             threads,

@@ -10,6 +10,7 @@ use super::align::norm_crop;
 use super::decode::{DecodeError, decode_rgb};
 use super::detect::{Detection, Detector, DetectorSettings};
 use super::embed::{Embedding, Recognizer};
+use super::liveness::{AntiSpoof, LivenessScore};
 use super::policy::{FacePolicy, Purpose, Rejection};
 use super::profile::ModelProfile;
 use super::runtime::{InferenceError, ModelError};
@@ -51,6 +52,8 @@ pub struct EngineSpec {
     pub policy: FacePolicy,
     pub max_pixels: u64,
     pub intra_threads: usize,
+    /// MiniFASNet files for passive liveness; empty: not scored.
+    pub liveness: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
@@ -68,11 +71,14 @@ pub struct Analysis {
     pub width: u32,
     pub height: u32,
     pub timings: StageTimings,
+    /// Passive liveness of the subject, when the engine has the models and the photo is a probe.
+    pub liveness: Option<LivenessScore>,
 }
 
 pub struct FaceEngine {
     detector: Detector,
     recognizer: Recognizer,
+    anti_spoof: Option<AntiSpoof>,
     policy: FacePolicy,
     max_pixels: u64,
 }
@@ -86,6 +92,12 @@ impl FaceEngine {
         Ok(Self {
             detector: Detector::load(&spec.detector_path, spec.intra_threads, spec.detector)?,
             recognizer: Recognizer::load(&spec.recognizer_path, spec.intra_threads, spec.profile.clone())?,
+            anti_spoof: match spec.liveness.as_slice() {
+                [] => None,
+                paths => {
+                    Some(AntiSpoof::load(&paths.iter().map(PathBuf::as_path).collect::<Vec<_>>(), spec.intra_threads)?)
+                }
+            },
             policy: spec.policy,
             max_pixels: spec.max_pixels,
         })
@@ -96,6 +108,12 @@ impl FaceEngine {
     pub fn warm_up(&mut self) -> Result<(), InferenceError> {
         let blank = RgbImage::from_pixel(640, 480, image::Rgb([128, 128, 128]));
         self.detector.detect(&blank)?;
+        if let Some(anti_spoof) = &mut self.anti_spoof {
+            anti_spoof.score(
+                &blank,
+                &Detection { bbox: [300.0, 200.0, 340.0, 250.0], score: 1.0, landmarks: [[0.0; 2]; 5] },
+            )?;
+        }
         self.recognizer.embed(&RgbImage::from_pixel(112, 112, image::Rgb([128, 100, 90]))).map(|_| ())
     }
 
@@ -139,7 +157,13 @@ impl FaceEngine {
         let start = Instant::now();
         let embedding = self.recognizer.embed(&crop)?;
         let embed_ms = ms(start);
+        // Liveness is a property of a capture, asked of probes; references were checked at enrolment.
+        let liveness = match (&mut self.anti_spoof, purpose) {
+            (Some(anti_spoof), Purpose::Verify) => Some(anti_spoof.score(image, &face)?),
+            _ => None,
+        };
         Ok(Analysis {
+            liveness,
             embedding,
             face,
             width: image.width(),

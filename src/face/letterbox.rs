@@ -26,25 +26,51 @@ pub fn letterbox(image: &RgbImage, canvas_w: u32, canvas_h: u32) -> Letterbox {
     let (cw, ch) = (canvas_w as usize, canvas_h as usize);
     let pad = (0.0 - 127.5) / 128.0;
     let mut tensor = Array4::<f32>::from_elem((1, 3, ch, cw), pad);
-    let xs = resize_taps(w, new_w);
-    let ys = resize_taps(h, new_h);
-    let src = image.as_raw();
-    let stride = w as usize * 3;
     let plane = cw * ch;
     let out = tensor.as_slice_mut().expect("freshly allocated arrays are contiguous");
+    resize_region(image, Region { x: 0, y: 0, w, h }, new_w, new_h, |dx, dy, c, v| {
+        out[c * plane + dy * cw + dx] = (v as f32 - 127.5) / 128.0;
+    });
+    Letterbox { tensor, scale }
+}
+
+/// A rectangle of an image, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
+}
+
+/// Resizes `region` of `image` to `out_w`×`out_h` as OpenCV's `cv2.resize(..., INTER_LINEAR)` does
+/// for u8 images (half-pixel centres, edge clamping, 11-bit fixed-point weights, rounding), handing
+/// each output value to `put(x, y, channel, value)`. The reference pipelines resize this way; a
+/// filtered resize would shift detections and liveness scores slightly.
+pub fn resize_region(
+    image: &RgbImage,
+    region: Region,
+    out_w: u32,
+    out_h: u32,
+    mut put: impl FnMut(usize, usize, usize, u8),
+) {
+    let xs = resize_taps(region.w, out_w);
+    let ys = resize_taps(region.h, out_h);
+    let src = image.as_raw();
+    let stride = image.width() as usize * 3;
+    let x0 = region.x as usize * 3;
     for (dy, ty) in ys.iter().enumerate() {
-        let row0 = &src[ty.i0 * stride..][..stride];
-        let row1 = &src[ty.i1 * stride..][..stride];
+        let row0 = &src[(region.y as usize + ty.i0) * stride + x0..];
+        let row1 = &src[(region.y as usize + ty.i1) * stride + x0..];
         for (dx, tx) in xs.iter().enumerate() {
             for c in 0..3 {
                 let top = row0[tx.i0 * 3 + c] as i32 * tx.w0 + row0[tx.i1 * 3 + c] as i32 * tx.w1;
                 let bottom = row1[tx.i0 * 3 + c] as i32 * tx.w0 + row1[tx.i1 * 3 + c] as i32 * tx.w1;
                 let v = (top as i64 * ty.w0 as i64 + bottom as i64 * ty.w1 as i64 + (1 << 21)) >> 22;
-                out[c * plane + dy * cw + dx] = (v as f32 - 127.5) / 128.0;
+                put(dx, dy, c, v.clamp(0, 255) as u8);
             }
         }
     }
-    Letterbox { tensor, scale }
 }
 
 /// Two source indices and 11-bit fixed-point weights for one output coordinate of a bilinear resize.

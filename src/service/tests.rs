@@ -37,6 +37,7 @@ impl Inference for Scripted {
             width: 10,
             height: 10,
             timings: StageTimings::default(),
+            liveness: None,
         })
     }
 
@@ -92,6 +93,7 @@ async fn fixture() -> Fixture {
         })),
         grants: EnrollmentGrants::new(&SecretString::from("k".to_string()), Duration::from_secs(600)),
         replay_guard: true,
+        liveness_threshold: None,
     });
     Fixture { _dir: dir, root, service, inference, alice }
 }

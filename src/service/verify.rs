@@ -12,6 +12,13 @@ use crate::domain::UserId;
 use crate::face::{Detection, Embedding, Purpose};
 use crate::store::photo_digest;
 
+/// What liveness was checked on the verify photo, and how it came out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Liveness {
+    Off,
+    Passive { p_real: f64, passed: bool },
+}
+
 #[derive(Debug, Clone)]
 pub struct Verification {
     pub verified: bool,
@@ -23,6 +30,7 @@ pub struct Verification {
     pub face: Detection,
     /// Only when verified.
     pub token: Option<IssuedToken>,
+    pub liveness: Liveness,
     pub timings: Timings,
 }
 
@@ -36,8 +44,8 @@ impl FaceAuth {
         let result = self.verify_unlocked(user, image).await;
         let matched = match &result {
             Ok(v) => v.verified,
-            // A copy of a reference photo is a decided refusal, and counts as one.
-            Err(ServiceError::ReplayedImage) => false,
+            // A copy of a reference photo, or a spoof, is a decided refusal, and counts as one.
+            Err(ServiceError::ReplayedImage | ServiceError::LivenessFailed(_)) => false,
             Err(_) => return result,
         };
         if let Err(e) = attempt.settle(matched).await {
@@ -60,6 +68,17 @@ impl FaceAuth {
             return Err(ServiceError::ReplayedImage);
         }
         let analysis = analysis?;
+        let liveness = match (self.liveness_threshold, analysis.liveness) {
+            (Some(threshold), Some(score)) => {
+                Liveness::Passive { p_real: score.p_real, passed: score.p_real >= threshold }
+            }
+            // Configured but not scored would be a wiring fault: refuse rather than pass.
+            (Some(_), None) => Liveness::Passive { p_real: 0.0, passed: false },
+            (None, _) => Liveness::Off,
+        };
+        if let Liveness::Passive { p_real, passed: false } = liveness {
+            return Err(ServiceError::LivenessFailed(p_real));
+        }
         let match_start = Instant::now();
         let (best, similarity) = references
             .iter()
@@ -81,6 +100,7 @@ impl FaceAuth {
             references_compared: references.len(),
             face: analysis.face,
             token,
+            liveness,
             timings: Timings { pipeline: analysis.timings, storage_ms, match_ms, total_ms: ms(start) },
         })
     }

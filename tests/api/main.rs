@@ -11,6 +11,7 @@ mod errors;
 mod flow;
 mod hostile;
 mod instances;
+mod liveness;
 mod lockout;
 mod operations;
 mod s3;

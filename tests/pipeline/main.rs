@@ -3,6 +3,7 @@
 
 mod support;
 
+mod liveness;
 mod reference;
 mod selection;
 mod special;

@@ -83,6 +83,7 @@ pub fn spec(recognizer: &str) -> EngineSpec {
         policy: FacePolicy::default(),
         max_pixels: 40_000_000,
         intra_threads: 1,
+        liveness: Vec::new(),
     }
 }
 

@@ -1,0 +1,88 @@
+//! Passive liveness (MiniFASNet V2 + V1SE) against the reference pipeline's numbers in
+//! `../shared/faces/liveness/reference.json`.
+
+use std::collections::BTreeMap;
+
+use faceauth::face::liveness::AntiSpoof;
+use faceauth::face::{Detection, FaceEngine};
+use serde::Deserialize;
+
+use crate::support::*;
+
+#[derive(Deserialize)]
+struct Scrfd {
+    label: u8,
+    p_real: f64,
+}
+
+#[derive(Deserialize)]
+struct LiveRef {
+    int_margin: Option<f64>,
+    scrfd: Option<Scrfd>,
+}
+
+fn anti_spoof() -> AntiSpoof {
+    let (v2, v1se) =
+        (model_dir().join("2.7_80x80_MiniFASNetV2.onnx"), model_dir().join("4_0_0_80x80_MiniFASNetV1SE.onnx"));
+    AntiSpoof::load(&[&v2, &v1se], 1).expect("liveness models: run scripts/setup-test.sh")
+}
+
+/// The reference takes the largest box as the subject.
+fn largest(faces: &[Detection]) -> &Detection {
+    faces.iter().max_by(|a, b| a.area().total_cmp(&b.area())).expect("a face")
+}
+
+fn score(engine: &mut FaceEngine, anti: &mut AntiSpoof, rel: &str) -> faceauth::face::liveness::LivenessScore {
+    let image = engine.decode(&read(rel)).unwrap();
+    let faces = engine.detect(&image).unwrap();
+    anti.score(&image, largest(&faces)).unwrap()
+}
+
+/// Every photo whose box is unambiguous, against the reference. Photos decoded bit-exactly (PNG)
+/// match within 0.01. JPEGs are decoded by zune-jpeg, whose chroma upsampling and IDCT differ from
+/// the libjpeg-turbo inside OpenCV, and MiniFASNet is sensitive to that: most stay within 0.02, a
+/// few (those near the class boundary move labels) do not. Bit-exact libjpeg-turbo decoding is the
+/// open step (issue #13's note).
+#[test]
+fn passive_liveness_matches_the_reference_on_every_photo_with_an_unambiguous_box() {
+    let path = faces_dir().join("liveness/reference.json");
+    let reference: BTreeMap<String, LiveRef> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut engine = FaceEngine::load(&spec(MOBILEFACENET)).unwrap();
+    let mut anti = anti_spoof();
+    let (mut compared, mut within, mut same_label) = (0, 0, 0);
+    for (rel, entry) in &reference {
+        // A box within 0.01 px of an integer may round the other way here (the README's advice).
+        let (Some(expected), Some(margin)) = (&entry.scrfd, entry.int_margin) else { continue };
+        if margin < 0.01 {
+            continue;
+        }
+        let got = score(&mut engine, &mut anti, rel);
+        let diff = (got.p_real - expected.p_real).abs();
+        if rel.ends_with(".png") {
+            assert!(diff <= 0.01 && got.label == expected.label, "{rel}: {got:?} vs {:.4}", expected.p_real);
+        }
+        assert!(diff <= 0.15, "{rel}: P(real) {:.4}, reference {:.4}", got.p_real, expected.p_real);
+        if (expected.p_real - 0.5).abs() > 0.05 {
+            assert_eq!(got.label, expected.label, "{rel}: P(real) {:.4} vs {:.4}", got.p_real, expected.p_real);
+        }
+        compared += 1;
+        within += usize::from(diff <= 0.02);
+        same_label += usize::from(got.label == expected.label);
+    }
+    eprintln!("liveness: {compared} photos; P(real) within 0.02 on {within}; same label on {same_label}");
+    assert!(compared >= 130, "{compared}");
+    assert!(within * 10 >= compared * 8, "{within} of {compared} within 0.02");
+}
+
+#[test]
+fn the_three_samples_are_spoof_spoof_live() {
+    let mut engine = FaceEngine::load(&spec(MOBILEFACENET)).unwrap();
+    let mut anti = anti_spoof();
+    let labels: Vec<u8> = ["image_F1.jpg", "image_F2.jpg", "image_T1.jpg"]
+        .iter()
+        .map(|f| score(&mut engine, &mut anti, &format!("liveness/{f}")).label)
+        .collect();
+    assert_ne!(labels[0], 1, "printed photo");
+    assert_ne!(labels[1], 1, "tablet replay");
+    assert_eq!(labels[2], 1, "live");
+}
