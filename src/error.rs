@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::face::DecodeError;
 use crate::face::policy::Rejection;
+use crate::face::quality::QualityIssue;
 use crate::service::ServiceError;
 use crate::store::StoreError;
 use crate::telemetry::request::current_request_id;
@@ -126,6 +127,10 @@ impl ApiError {
             Face(Rejection::NoFace) => "no_face",
             Face(Rejection::MultipleFaces { .. }) => "multiple_faces",
             Face(Rejection::FaceTooSmall { .. }) => "face_too_small",
+            Face(Rejection::Quality(QualityIssue::TooDark { .. })) => "face_too_dark",
+            Face(Rejection::Quality(QualityIssue::Overexposed { .. })) => "face_overexposed",
+            Face(Rejection::Quality(QualityIssue::Blurry { .. })) => "face_blurry",
+            Face(Rejection::Quality(QualityIssue::NotFrontal { .. })) => "face_not_frontal",
             TooManyReferences(_) => "too_many_references",
             Unauthorized => "unauthorized",
             Forbidden => "forbidden",

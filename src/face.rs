@@ -15,6 +15,7 @@ pub mod models;
 pub mod policy;
 pub mod pool;
 pub mod profile;
+pub mod quality;
 pub mod runtime;
 
 pub use decode::DecodeError;

@@ -5,6 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::face::Detection;
+use crate::face::quality::Quality;
 use crate::service;
 use crate::telemetry::request::Field;
 
@@ -79,6 +80,34 @@ impl Timings {
             ("storage", self.storage),
         ] {
             crate::metrics::stage(stage, value);
+        }
+    }
+}
+
+/// Capture quality of the face (the QUALITY_* limits apply at registration).
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
+pub struct QualityDto {
+    /// Variance of the Laplacian of the face's grey levels; low when blurred.
+    pub sharpness: f32,
+    /// Mean grey level (0-255) of the face's centre.
+    pub brightness: f32,
+    /// Share of the face's centre clipped white.
+    pub clipped: f32,
+    /// Degrees (estimate); positive: the subject turned to their own left.
+    pub yaw: f32,
+    /// Degrees (estimate); positive: the head tilted up.
+    pub pitch: f32,
+}
+
+impl From<&Quality> for QualityDto {
+    fn from(q: &Quality) -> Self {
+        let round = |v: f32, step: f32| (v / step).round() * step;
+        Self {
+            sharpness: round(q.sharpness, 0.1),
+            brightness: round(q.brightness, 0.1),
+            clipped: round(q.clipped, 0.001),
+            yaw: round(q.yaw, 0.1),
+            pitch: round(q.pitch, 0.1),
         }
     }
 }

@@ -81,7 +81,8 @@ pub enum UserErrors {
             missing_field, duplicate_field, invalid_request, invalid_image (400); unauthorized, invalid_enrollment_token (401); \
             forbidden, enrollment_required (403); user_not_found, not_found (404); method_not_allowed (405); \
             face_mismatch, references_outdated (409); payload_too_large, image_too_large (413); \
-            unsupported_media_type (415); no_face, multiple_faces, face_too_small, too_many_references, replayed_image, \
+            unsupported_media_type (415); no_face, multiple_faces, face_too_small, face_too_dark, face_overexposed, \
+            face_blurry, face_not_frontal, too_many_references, replayed_image, \
             liveness_failed (422); \
             rate_limited, too_many_attempts (429, Retry-After); storage_unavailable, state_unavailable, \
             overloaded, timeout (503, Retry-After); internal_error (500)."

@@ -4,7 +4,7 @@ use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::dto::{FaceSummary, Timings};
+use super::dto::{FaceSummary, QualityDto, Timings};
 use super::openapi::{RegisterForm, UploadErrors};
 use super::upload::Upload;
 use crate::app::AppState;
@@ -19,6 +19,7 @@ pub struct RegisterResponse {
     pub reference_id: String,
     pub references: usize,
     pub face: FaceSummary,
+    pub quality: QualityDto,
     pub model: String,
     pub timings_ms: Timings,
 }
@@ -36,7 +37,7 @@ pub struct RegisterResponse {
         UploadErrors,
         (status = 403, description = "forbidden (a client key asking to replace) or enrollment_required (a client key without an enrollment_token)", body = ErrorEnvelope),
         (status = 409, description = "face_mismatch: the photo does not match the user's references; nothing stored. references_outdated", body = ErrorEnvelope),
-        (status = 422, description = "no_face, multiple_faces (strict at enrolment), face_too_small or too_many_references", body = ErrorEnvelope),
+        (status = 422, description = "no_face, multiple_faces (strict at enrolment), face_too_small, face_too_dark, face_overexposed, face_blurry, face_not_frontal or too_many_references", body = ErrorEnvelope),
     ),
     security(("bearer" = []), ("api_key" = []))
 )]
@@ -64,6 +65,7 @@ pub async fn register(
             reference_id: reg.reference_id,
             references: reg.references,
             face: FaceSummary::from(&reg.face),
+            quality: QualityDto::from(&reg.quality),
             model: state.service.model_name().to_string(),
             timings_ms: timings,
         }),

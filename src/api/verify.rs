@@ -3,7 +3,7 @@ use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::dto::{FaceSummary, Timings, round_score};
+use super::dto::{FaceSummary, QualityDto, Timings, round_score};
 use super::openapi::{UploadErrors, UploadForm};
 use super::upload::Upload;
 use crate::app::AppState;
@@ -21,6 +21,7 @@ pub struct VerifyResponse {
     pub reference_id: String,
     pub references_compared: usize,
     pub face: FaceSummary,
+    pub quality: QualityDto,
     pub model: String,
     /// HS256 JWT (`sub` = user_id) for the caller's backend; only when verified.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,6 +95,7 @@ pub async fn verify(
         reference_id: v.reference_id,
         references_compared: v.references_compared,
         face: FaceSummary::from(&v.face),
+        quality: QualityDto::from(&v.quality),
         model: state.service.model_name().to_string(),
         token,
         token_expires_at,

@@ -3,6 +3,7 @@
 use super::env::{Parser, Var};
 use crate::face::detect::DetectorSettings;
 use crate::face::policy::FacePolicy;
+use crate::face::quality::QualityPolicy;
 
 /// LIVENESS: what a verify photo must show beyond the right face.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,7 +19,8 @@ pub struct FaceConfig {
     pub match_threshold: Option<f32>,
     /// DETECTOR_INPUT_SIZE, DETECTION_THRESHOLD, NMS_THRESHOLD.
     pub detector: DetectorSettings,
-    /// MIN_EYE_DISTANCE_PX, ENROLL_FACE_MARGIN, VERIFY_FACE_MARGIN.
+    /// MIN_EYE_DISTANCE_PX, ENROLL_FACE_MARGIN, VERIFY_FACE_MARGIN, and the QUALITY_* limits a
+    /// reference photo must meet.
     pub policy: FacePolicy,
     /// MAX_IMAGE_PIXELS: refused before decoding (decompression bombs).
     pub max_image_pixels: u64,
@@ -47,6 +49,7 @@ impl FaceConfig {
                 LivenessMode::Off
             }
         };
+        let q = QualityPolicy::default();
         Self {
             liveness,
             liveness_threshold: p.ranged(Var::LivenessThreshold, 0.5f64, 0.0, 1.0),
@@ -60,6 +63,14 @@ impl FaceConfig {
                 min_eye_distance: p.ranged(Var::MinEyeDistancePx, 20.0f32, 0.0, 1000.0),
                 enroll_margin: p.ranged(Var::EnrollFaceMargin, 0.15f32, 0.0, 10.0),
                 verify_margin: p.ranged(Var::VerifyFaceMargin, 0.05f32, 0.0, 10.0),
+                quality: QualityPolicy {
+                    min_sharpness: p.ranged(Var::QualityMinSharpness, q.min_sharpness, 0.0, 100_000.0),
+                    min_brightness: p.ranged(Var::QualityMinBrightness, q.min_brightness, 0.0, 255.0),
+                    max_brightness: p.ranged(Var::QualityMaxBrightness, q.max_brightness, 0.0, 255.0),
+                    max_clipped: p.ranged(Var::QualityMaxClipped, q.max_clipped, 0.0, 1.0),
+                    max_yaw: p.ranged(Var::QualityMaxYaw, q.max_yaw, 0.0, 90.0),
+                    max_pitch: p.ranged(Var::QualityMaxPitch, q.max_pitch, 0.0, 90.0),
+                },
             },
             max_image_pixels: p.ranged(Var::MaxImagePixels, 40_000_000u64, 1, 1_000_000_000),
             max_references_per_user: p.ranged(Var::MaxReferencesPerUser, 20usize, 1, 1000),

@@ -13,6 +13,7 @@ use super::embed::{Embedding, Recognizer};
 use super::liveness::{AntiSpoof, LivenessScore};
 use super::policy::{FacePolicy, Purpose, Rejection};
 use super::profile::ModelProfile;
+use super::quality::{Quality, measure};
 use super::runtime::{InferenceError, ModelError};
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +74,8 @@ pub struct Analysis {
     pub timings: StageTimings,
     /// Passive liveness of the subject, when the engine has the models and the photo is a probe.
     pub liveness: Option<LivenessScore>,
+    /// The subject's capture quality (refused below the policy at enrolment).
+    pub quality: Quality,
 }
 
 pub struct FaceEngine {
@@ -151,6 +154,10 @@ impl FaceEngine {
         let detect_ms = ms(start);
         let subject = self.policy.select(&faces, image.width(), image.height(), purpose)?;
         let face = faces[subject].clone();
+        let quality = measure(image, &face);
+        if purpose == Purpose::Enroll {
+            self.policy.quality.check(&quality).map_err(Rejection::from)?;
+        }
         let start = Instant::now();
         let crop = norm_crop(image, &face.landmarks).ok_or(Rejection::NoFace)?;
         let align_ms = ms(start);
@@ -164,6 +171,7 @@ impl FaceEngine {
         };
         Ok(Analysis {
             liveness,
+            quality,
             embedding,
             face,
             width: image.width(),

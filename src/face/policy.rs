@@ -1,6 +1,7 @@
 //! Which detected face is the subject, and when to refuse instead of guessing.
 
 use super::detect::Detection;
+use super::quality::{QualityIssue, QualityPolicy};
 
 /// Enrolment is stricter than verification: a reference photo with two plausible subjects would
 /// store the wrong person for good.
@@ -17,11 +18,13 @@ pub struct FacePolicy {
     /// A second face whose prominence is within this much of the subject's makes the photo ambiguous.
     pub enroll_margin: f32,
     pub verify_margin: f32,
+    /// What a reference photo's capture must meet (checked at enrolment; reported at verification).
+    pub quality: QualityPolicy,
 }
 
 impl Default for FacePolicy {
     fn default() -> Self {
-        Self { min_eye_distance: 20.0, enroll_margin: 0.15, verify_margin: 0.05 }
+        Self { min_eye_distance: 20.0, enroll_margin: 0.15, verify_margin: 0.05, quality: QualityPolicy::default() }
     }
 }
 
@@ -33,6 +36,8 @@ pub enum Rejection {
     MultipleFaces { count: usize },
     #[error("the face is too small (eyes {eye_distance:.0} px apart, at least {min:.0} px needed)")]
     FaceTooSmall { eye_distance: f32, min: f32 },
+    #[error(transparent)]
+    Quality(#[from] QualityIssue),
 }
 
 /// InsightFace's subject score (`FaceAnalysis`/`SCRFD.detect` with `max_num`): box area minus twice

@@ -8,6 +8,7 @@ use super::{FaceAuth, ServiceError, Timings, ms};
 use crate::domain::UserId;
 use crate::face::decode::sniff_format;
 use crate::face::engine::ModelId;
+use crate::face::quality::Quality;
 use crate::face::{Analysis, DecodeError, Detection, Purpose};
 use crate::store::{FaceRecord, ModelStamp, NewReference, Placement};
 
@@ -31,6 +32,7 @@ pub struct Registration {
     /// The user's references, this one included.
     pub references: usize,
     pub face: Detection,
+    pub quality: Quality,
     pub timings: Timings,
 }
 
@@ -130,6 +132,7 @@ impl FaceAuth {
             reference_id,
             references: if guarded { listing.references + 1 } else { 1 },
             face: analysis.face,
+            quality: analysis.quality,
             timings: Timings {
                 pipeline: analysis.timings,
                 storage_ms: ms(storage_start),

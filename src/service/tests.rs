@@ -38,6 +38,13 @@ impl Inference for Scripted {
             height: 10,
             timings: StageTimings::default(),
             liveness: None,
+            quality: crate::face::quality::Quality {
+                sharpness: 500.0,
+                brightness: 140.0,
+                clipped: 0.0,
+                yaw: 0.0,
+                pitch: 0.0,
+            },
         })
     }
 

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::cache::{CachedReference, References};
 use super::{FaceAuth, IssuedToken, ServiceError, Timings, ms};
 use crate::domain::UserId;
+use crate::face::quality::Quality;
 use crate::face::{Detection, Embedding, Purpose};
 use crate::store::photo_digest;
 
@@ -31,6 +32,8 @@ pub struct Verification {
     /// Only when verified.
     pub token: Option<IssuedToken>,
     pub liveness: Liveness,
+    /// The photo's capture quality, reported (refusals are for enrolment).
+    pub quality: Quality,
     pub timings: Timings,
 }
 
@@ -101,6 +104,7 @@ impl FaceAuth {
             face: analysis.face,
             token,
             liveness,
+            quality: analysis.quality,
             timings: Timings { pipeline: analysis.timings, storage_ms, match_ms, total_ms: ms(start) },
         })
     }

@@ -4,6 +4,7 @@
 mod support;
 
 mod liveness;
+mod quality;
 mod reference;
 mod selection;
 mod special;
