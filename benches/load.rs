@@ -295,7 +295,7 @@ fn shared_state_cost(rt: &tokio::runtime::Runtime, local: &Service, requests: us
                 with.push(closed_loop(&client, &shared.base, user, photo, 1, requests / 4).await.p50);
             }
             let (a, b) = (median(without), median(with));
-            println!("| {name} | {a:.2} ms | {b:.2} ms | {:.3} (+{:.2} ms) |", b / a, b - a);
+            println!("| {name} | {a:.2} ms | {b:.2} ms | {:.3} ({:+.2} ms) |", b / a, b - a);
         }
     });
     let _ = redis.kill();
