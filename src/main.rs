@@ -22,6 +22,12 @@ enum Command {
     Compare { first: PathBuf, second: PathBuf },
     /// Re-embed every stored reference made by another recognizer (resumable; safe while serving).
     Reembed,
+    /// Print, as JSON, every face the pipeline finds in each photo, the subject, its quality and
+    /// P(real), and what register would answer.
+    Inspect {
+        #[arg(required = true)]
+        images: Vec<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -37,6 +43,7 @@ fn main() -> ExitCode {
             Command::Check => check(raw).await,
             Command::Compare { first, second } => faceauth::cli::compare::run(raw, &first, &second),
             Command::Reembed => faceauth::cli::reembed::run(raw).await,
+            Command::Inspect { images } => faceauth::cli::inspect::run(raw, &images),
         }
     });
     match result {

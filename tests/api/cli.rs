@@ -158,3 +158,19 @@ async fn reembed_migrates_every_reference_of_an_s3_bucket_once() {
     }
     assert_sface(&sidecars);
 }
+
+#[test]
+fn inspect_reports_faces_quality_liveness_and_what_register_would_answer() {
+    let photos =
+        [faces_path(ANGELINA_1), faces_path("special/no_face_rocket_launch.jpg"), faces_path("liveness/image_F2.jpg")];
+    let args: Vec<&str> = std::iter::once("inspect").chain(photos.iter().map(String::as_str)).collect();
+    let (code, stdout, stderr) = faceauth(&args, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let (angelina, rocket, tablet) = (&v[0], &v[1], &v[2]);
+    assert_eq!((angelina["register"].as_str(), angelina["faces"].as_array().unwrap().len()), (Some("ok"), 1));
+    assert!(angelina["quality"]["sharpness"].as_f64().unwrap() > 15.0);
+    assert!(angelina["liveness"]["p_real"].as_f64().unwrap() > 0.5, "{angelina}");
+    assert_eq!((rocket["register"].as_str(), rocket["verify"].as_str()), (Some("no_face"), Some("no_face")));
+    assert_eq!(tablet["liveness"]["live"], false, "{tablet}");
+}
