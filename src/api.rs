@@ -1,5 +1,6 @@
 //! The HTTP surface. Handlers are glue: extract, call the service, shape the response.
 
+pub mod challenges;
 pub mod demo;
 pub mod dto;
 pub mod enrollments;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn(middleware::require_trusted_caller));
     let protected = uploads
         .merge(trusted)
+        .route("/api/challenges", post(challenges::create_challenge))
         // Route layers run last-added first: the per-IP limit throttles before a key is even checked,
         // and the key is known before a route's own layers (admission, trusted callers) run.
         .route_layer(from_fn_with_state(state.clone(), middleware::require_api_key))

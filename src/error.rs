@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use crate::face::DecodeError;
 use crate::face::policy::Rejection;
 use crate::face::quality::QualityIssue;
-use crate::service::ServiceError;
+use crate::service::{ChallengeError, ServiceError};
 use crate::store::StoreError;
 use crate::telemetry::request::current_request_id;
 
@@ -66,6 +66,20 @@ pub enum ApiError {
          in good light and try again"
     )]
     LivenessFailed,
+    #[error("LIVENESS=challenge: get a challenge (POST /api/challenges) and send challenge_id and frame_1..frame_k")]
+    ChallengeRequired,
+    #[error("no such challenge: get a new one")]
+    ChallengeNotFound,
+    #[error("the challenge has expired: get a new one")]
+    ChallengeExpired,
+    #[error("the challenge has been used (each answers one verify) or belongs to another user: get a new one")]
+    ChallengeUsed,
+    #[error("{0}")]
+    PoseMismatch(String),
+    #[error("{0}")]
+    IdentityChanged(String),
+    #[error("challenges are issued only with LIVENESS=challenge")]
+    ChallengesDisabled,
     #[error("no references are registered for this user")]
     UserNotFound,
     #[error(
@@ -100,7 +114,13 @@ impl ApiError {
             }
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge(_) | ImageTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Face(_) | TooManyReferences(_) | ReplayedImage | LivenessFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            Face(_) | TooManyReferences(_) | ReplayedImage | LivenessFailed | PoseMismatch(_) | IdentityChanged(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ChallengeRequired => StatusCode::BAD_REQUEST,
+            ChallengeNotFound => StatusCode::NOT_FOUND,
+            ChallengeExpired => StatusCode::GONE,
+            ChallengeUsed | ChallengesDisabled => StatusCode::CONFLICT,
             Unauthorized | InvalidEnrollmentToken => StatusCode::UNAUTHORIZED,
             Forbidden | EnrollmentRequired => StatusCode::FORBIDDEN,
             FaceMismatch => StatusCode::CONFLICT,
@@ -139,6 +159,13 @@ impl ApiError {
             FaceMismatch => "face_mismatch",
             ReplayedImage => "replayed_image",
             LivenessFailed => "liveness_failed",
+            ChallengeRequired => "challenge_required",
+            ChallengeNotFound => "challenge_not_found",
+            ChallengeExpired => "challenge_expired",
+            ChallengeUsed => "challenge_used",
+            PoseMismatch(_) => "pose_mismatch",
+            IdentityChanged(_) => "identity_changed",
+            ChallengesDisabled => "challenges_disabled",
             UserNotFound => "user_not_found",
             ReferencesOutdated => "references_outdated",
             RouteNotFound => "not_found",
@@ -199,6 +226,13 @@ impl From<ServiceError> for ApiError {
             ServiceError::FaceMismatch => ApiError::FaceMismatch,
             ServiceError::ReplayedImage => ApiError::ReplayedImage,
             ServiceError::LivenessFailed(_) => ApiError::LivenessFailed,
+            ServiceError::ChallengeRequired => ApiError::ChallengeRequired,
+            ServiceError::Challenge(ChallengeError::NotFound) => ApiError::ChallengeNotFound,
+            ServiceError::Challenge(ChallengeError::Expired) => ApiError::ChallengeExpired,
+            ServiceError::Challenge(ChallengeError::Used) => ApiError::ChallengeUsed,
+            e @ ServiceError::ChallengeFrames { .. } => ApiError::InvalidRequest(e.to_string()),
+            e @ ServiceError::PoseMismatch { .. } => ApiError::PoseMismatch(e.to_string()),
+            e @ ServiceError::IdentityChanged { .. } => ApiError::IdentityChanged(e.to_string()),
             // Which check failed is for the log (the audit line), not for whoever holds the token.
             ServiceError::InvalidEnrollmentToken(_) => ApiError::InvalidEnrollmentToken,
             ServiceError::TooManyAttempts(wait) => {

@@ -4,6 +4,7 @@
 //! are shown to clients is the API's business, how they are stored the store's.
 
 mod cache;
+mod challenges;
 mod grants;
 mod inference;
 mod readiness;
@@ -15,12 +16,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use cache::{CachedReference, EmbeddingCache, References};
+pub use challenges::{Challenge, ChallengeError, Challenges, Step};
 pub use grants::{EnrollmentGrants, Grant, GrantError, ValidGrant};
 pub use inference::Inference;
 pub use readiness::{Check, ReadyChecks};
 pub use reembed::MigrationReport;
 pub use register::{Enrolment, Registration};
-pub use verify::{Liveness, Verification};
+pub use verify::{ChallengeAnswer, Liveness, Verification};
 
 use crate::domain::UserId;
 use crate::face::engine::ModelInfo;
@@ -51,6 +53,18 @@ pub enum ServiceError {
     /// Passive anti-spoofing judged the verify photo not live (a print, a screen).
     #[error("the photo does not look like a live person (P(real) {0:.3})")]
     LivenessFailed(f64),
+    /// LIVENESS=challenge and the verify presented no challenge.
+    #[error("a liveness challenge is required")]
+    ChallengeRequired,
+    #[error(transparent)]
+    Challenge(#[from] ChallengeError),
+    #[error("the challenge has {expected} steps: send frame_1 to frame_{expected}")]
+    ChallengeFrames { expected: usize },
+    /// Step 0 is the frontal photo; step i the i-th frame.
+    #[error("{}", match step { 0 => format!("the photo must face the camera (yaw {yaw:.0}°)"), _ => format!("frame_{step} does not show the head turn its step asks for (yaw {yaw:.0}°)") })]
+    PoseMismatch { step: usize, yaw: f32 },
+    #[error("frame_{frame} does not show the same person as the photo")]
+    IdentityChanged { frame: usize },
     /// The exact bytes of a stored reference photo: a copy, not a new capture.
     #[error("this exact photo is one of the user's reference photos")]
     ReplayedImage,
@@ -90,6 +104,27 @@ pub struct Timings {
     pub total_ms: f64,
 }
 
+/// What a verify must show beyond the right face.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LivenessMode {
+    Off,
+    /// The photo's P(real) (MiniFASNet, scored by the engine) at or above the threshold.
+    Passive,
+    /// A challenge's head turns, each frame the same person, every photo passing the passive check.
+    Challenge,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LivenessPolicy {
+    pub mode: LivenessMode,
+    /// P(real) every checked photo needs.
+    pub threshold: f64,
+    /// The challenge's frontal photo: |yaw| at most this, degrees.
+    pub frontal_yaw: f32,
+    /// A turn: yaw of the asked sign by at least this, degrees.
+    pub min_turn_yaw: f32,
+}
+
 /// A verification token for the caller's backend.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
@@ -109,7 +144,8 @@ pub struct FaceAuth {
     state: SharedState,
     grants: EnrollmentGrants,
     replay_guard: bool,
-    liveness_threshold: Option<f64>,
+    liveness: LivenessPolicy,
+    challenges: Challenges,
     readiness: readiness::ReadinessCache,
 }
 
@@ -126,8 +162,8 @@ pub struct Parts {
     pub grants: EnrollmentGrants,
     /// Refuse verify photos whose bytes equal a stored reference photo's.
     pub replay_guard: bool,
-    /// LIVENESS=passive: the P(real) a verify photo needs (the engine scores it); `None`: off.
-    pub liveness_threshold: Option<f64>,
+    pub liveness: LivenessPolicy,
+    pub challenges: Challenges,
 }
 
 fn ms(since: Instant) -> f64 {
@@ -146,7 +182,8 @@ impl FaceAuth {
             state: parts.state,
             grants: parts.grants,
             replay_guard: parts.replay_guard,
-            liveness_threshold: parts.liveness_threshold,
+            liveness: parts.liveness,
+            challenges: parts.challenges,
             readiness: readiness::ReadinessCache::new(Duration::from_secs(5)),
         }
     }
@@ -169,6 +206,11 @@ impl FaceAuth {
     /// Stops the inference workers once they finish what they hold (blocking).
     pub fn shutdown(&self) {
         self.inference.shutdown();
+    }
+
+    /// A challenge for `user`, when LIVENESS=challenge.
+    pub fn issue_challenge(&self, user: &UserId) -> Option<Challenge> {
+        (self.liveness.mode == LivenessMode::Challenge).then(|| self.challenges.issue(user))
     }
 
     /// A grant that lets a client key register one photo for `user`.

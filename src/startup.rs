@@ -23,7 +23,7 @@ use crate::face::pool::PoolSettings;
 use crate::face::runtime::{self, ModelError, RuntimeError};
 use crate::limits::{Limits, RefusalLog, TrustedProxies, UploadAdmission};
 use crate::secrets::SecretsError;
-use crate::service::{EmbeddingCache, EnrollmentGrants, FaceAuth, Parts};
+use crate::service::{self, Challenges, EmbeddingCache, EnrollmentGrants, FaceAuth, LivenessPolicy, Parts};
 use crate::state::{LocalState, Policy, RedisState, SharedState, StateBackend, StateError};
 use crate::store::local::LocalStore;
 use crate::store::s3::S3Store;
@@ -113,7 +113,7 @@ pub fn model_spec(config: &Config) -> Result<(EngineSpec, ModelInfo), StartupErr
     runtime::init(&models.ort_dylib)?;
     let detector = file_id(&models.detector, ModelRole::Detector)?;
     let recognizer = file_id(&models.recognizer, ModelRole::Recognizer)?;
-    if config.face.liveness == LivenessMode::Passive {
+    if config.face.liveness != LivenessMode::Off {
         for path in &models.liveness {
             let id = file_id(path, ModelRole::Liveness)?;
             tracing::info!(model = %id.name, sha256 = %&id.sha256[..12], "liveness model");
@@ -130,7 +130,7 @@ pub fn model_spec(config: &Config) -> Result<(EngineSpec, ModelInfo), StartupErr
         max_pixels: config.face.max_image_pixels,
         intra_threads: models.threads,
         liveness: match config.face.liveness {
-            LivenessMode::Passive => models.liveness.clone(),
+            LivenessMode::Passive | LivenessMode::Challenge => models.liveness.clone(),
             LivenessMode::Off => Vec::new(),
         },
     };
@@ -226,7 +226,21 @@ pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<Fa
         max_references: config.face.max_references_per_user,
         state,
         grants: EnrollmentGrants::new(&config.security.secret_key, config.security.enrollment_ttl),
-        liveness_threshold: (config.face.liveness == LivenessMode::Passive).then_some(config.face.liveness_threshold),
+        liveness: LivenessPolicy {
+            mode: match config.face.liveness {
+                LivenessMode::Off => service::LivenessMode::Off,
+                LivenessMode::Passive => service::LivenessMode::Passive,
+                LivenessMode::Challenge => service::LivenessMode::Challenge,
+            },
+            threshold: config.face.liveness_threshold,
+            frontal_yaw: config.face.challenge_frontal_yaw,
+            min_turn_yaw: config.face.challenge_min_yaw,
+        },
+        challenges: Challenges::new(
+            &config.security.secret_key,
+            config.face.challenge_ttl,
+            config.face.challenge_steps,
+        ),
         replay_guard: config.security.replay_guard,
     }))
 }

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 
-use super::{enrollments, health, metrics, register, users, verify};
+use super::{challenges, enrollments, health, metrics, register, users, verify};
 use crate::error::ErrorEnvelope;
 
 /// The multipart body of register and verify.
@@ -83,13 +83,15 @@ pub enum UserErrors {
             face_mismatch, references_outdated (409); payload_too_large, image_too_large (413); \
             unsupported_media_type (415); no_face, multiple_faces, face_too_small, face_too_dark, face_overexposed, \
             face_blurry, face_not_frontal, too_many_references, replayed_image, \
-            liveness_failed (422); \
+            liveness_failed, pose_mismatch, identity_changed (422); challenge_required (400); \
+            challenge_not_found (404); challenge_used, challenges_disabled (409); challenge_expired (410); \
             rate_limited, too_many_attempts (429, Retry-After); storage_unavailable, state_unavailable, \
             overloaded, timeout (503, Retry-After); internal_error (500)."
     ),
     paths(
         register::register,
         enrollments::create_enrollment,
+        challenges::create_challenge,
         verify::verify,
         users::get_user,
         users::delete_user,

@@ -17,7 +17,13 @@ pub struct Upload {
     pub enrollment_token: Option<String>,
     /// Register only: replace every existing reference (secret keys only).
     pub replace: bool,
+    /// Verify with LIVENESS=challenge: the challenge answered, and one photo per step, in order.
+    pub challenge_id: Option<String>,
+    pub frames: Vec<Bytes>,
 }
+
+/// Most frames a challenge answer may carry (`frame_1` … `frame_8`).
+const MAX_FRAMES: usize = 8;
 
 /// The largest image accepted, taken from the application state.
 #[derive(Debug, Clone, Copy)]
@@ -71,6 +77,8 @@ where
 async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, ApiError> {
     let (mut user_id, mut image): (Option<Bytes>, Option<Bytes>) = (None, None);
     let (mut token, mut replace): (Option<Bytes>, Option<Bytes>) = (None, None);
+    let mut challenge: Option<Bytes> = None;
+    let mut frames: [Option<Bytes>; MAX_FRAMES] = Default::default();
     while let Some(mut field) = multipart.next_field().await.map_err(|e| multipart_error(e, limit))? {
         let name = field.name().unwrap_or_default().to_string();
         let (slot, cap) = match name.as_str() {
@@ -78,6 +86,16 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
             "image" => (&mut image, limit),
             "enrollment_token" => (&mut token, MAX_TEXT_FIELD),
             "replace" => (&mut replace, MAX_TEXT_FIELD),
+            "challenge_id" => (&mut challenge, MAX_TEXT_FIELD),
+            frame
+                if frame
+                    .strip_prefix("frame_")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .is_some_and(|n| (1..=MAX_FRAMES).contains(&n)) =>
+            {
+                let n: usize = frame["frame_".len()..].parse().expect("checked above");
+                (&mut frames[n - 1], limit)
+            }
             // Unknown fields are read past (within the body limit) and ignored.
             _ => {
                 while field.chunk().await.map_err(|e| multipart_error(e, limit))?.is_some() {}
@@ -93,6 +111,7 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
                 return Err(match name.as_str() {
                     "user_id" => ApiError::InvalidUserId("user_id is longer than 128 characters".into()),
                     "image" => ApiError::PayloadTooLarge(limit),
+                    frame if frame.starts_with("frame_") => ApiError::PayloadTooLarge(limit),
                     _ => ApiError::InvalidRequest(format!("the field '{name}' is too long")),
                 });
             }
@@ -118,7 +137,17 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
         Some("true") | Some("1") => true,
         Some(_) => return Err(ApiError::InvalidRequest("the field 'replace' must be true or false".into())),
     };
-    Ok(Upload { user_id, image, enrollment_token, replace })
+    let challenge_id = challenge.map(|c| text("challenge_id", c)).transpose()?.filter(|c| !c.trim().is_empty());
+    // Frames are numbered from 1 without gaps: frame_1 … frame_k.
+    let count = frames.iter().take_while(|f| f.is_some()).count();
+    if frames[count..].iter().any(Option::is_some) {
+        return Err(ApiError::InvalidRequest("frames must be numbered frame_1, frame_2, … without gaps".into()));
+    }
+    let frames: Vec<Bytes> = frames.into_iter().flatten().collect();
+    if frames.iter().any(|f| f.is_empty()) {
+        return Err(ApiError::InvalidImage("a frame field is empty".into()));
+    }
+    Ok(Upload { user_id, image, enrollment_token, replace, challenge_id, frames })
 }
 
 #[cfg(test)]

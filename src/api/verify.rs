@@ -9,7 +9,7 @@ use super::upload::Upload;
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::middleware::ClientAddr;
-use crate::service::Liveness;
+use crate::service::{ChallengeAnswer, Liveness, Step};
 use crate::telemetry::request::Field;
 
 #[derive(Serialize, ToSchema)]
@@ -43,15 +43,38 @@ pub struct LivenessDto {
     /// Whether the score reached LIVENESS_THRESHOLD, with `passive`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub passed: Option<bool>,
+    /// With `challenge`: each step and the yaw measured on its frame (degrees; positive: the
+    /// subject turned to their own left).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<StepDto>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StepDto {
+    /// `turn_left` or `turn_right`.
+    #[schema(value_type = String)]
+    pub step: Step,
+    pub yaw: f32,
 }
 
 impl From<Liveness> for LivenessDto {
     fn from(liveness: Liveness) -> Self {
         match liveness {
-            Liveness::Off => Self { method: "off", score: None, passed: None },
-            Liveness::Passive { p_real, passed } => {
-                Self { method: "passive", score: Some((p_real * 10_000.0).round() / 10_000.0), passed: Some(passed) }
-            }
+            Liveness::Off => Self { method: "off", score: None, passed: None, steps: None },
+            Liveness::Passive { p_real, passed } => Self {
+                method: "passive",
+                score: Some((p_real * 10_000.0).round() / 10_000.0),
+                passed: Some(passed),
+                steps: None,
+            },
+            Liveness::Challenge { steps, p_real } => Self {
+                method: "challenge",
+                score: p_real.map(|p| (p * 10_000.0).round() / 10_000.0),
+                passed: Some(true),
+                steps: Some(
+                    steps.into_iter().map(|(step, yaw)| StepDto { step, yaw: (yaw * 10.0).round() / 10.0 }).collect(),
+                ),
+            },
         }
     }
 }
@@ -65,9 +88,11 @@ impl From<Liveness> for LivenessDto {
     responses(
         (status = 200, description = "Compared; `verified` says whether it matched", body = VerifyResponse),
         UploadErrors,
-        (status = 404, description = "user_not_found", body = ErrorEnvelope),
-        (status = 409, description = "references_outdated: every reference was enrolled with another model and none could be converted", body = ErrorEnvelope),
-        (status = 422, description = "no_face, multiple_faces, face_too_small, replayed_image (REPLAY_GUARD: the bytes of a reference photo) or liveness_failed (LIVENESS=passive: the photo looks like a print or a screen)", body = ErrorEnvelope),
+        (status = 400, description = "challenge_required (LIVENESS=challenge without challenge_id)", body = ErrorEnvelope),
+        (status = 404, description = "user_not_found, challenge_not_found", body = ErrorEnvelope),
+        (status = 410, description = "challenge_expired", body = ErrorEnvelope),
+        (status = 409, description = "references_outdated (every reference was enrolled with another model and none could be converted), challenge_used", body = ErrorEnvelope),
+        (status = 422, description = "no_face, multiple_faces, face_too_small, replayed_image (REPLAY_GUARD: the bytes of a reference photo) liveness_failed (a photo looks like a print or a screen), pose_mismatch or identity_changed (a challenge's frames)", body = ErrorEnvelope),
     ),
     security(("bearer" = []), ("api_key" = []))
 )]
@@ -78,7 +103,12 @@ pub async fn verify(
 ) -> Result<Json<VerifyResponse>, ApiError> {
     let v = state
         .service
-        .verify(&upload.user_id, client, upload.image)
+        .verify(
+            &upload.user_id,
+            client,
+            upload.image,
+            upload.challenge_id.map(|challenge_id| ChallengeAnswer { challenge_id, frames: upload.frames }),
+        )
         .await
         .map_err(ApiError::from)
         .inspect_err(|e| crate::metrics::verify_outcome("rejected", e.code()))?;

@@ -11,6 +11,8 @@ pub enum LivenessMode {
     Off,
     /// MiniFASNet on the verify photo: P(real) at or above LIVENESS_THRESHOLD.
     Passive,
+    /// A random sequence of head turns, answered with one photo per step (POST /api/challenges).
+    Challenge,
 }
 
 #[derive(Debug, Clone)]
@@ -22,6 +24,14 @@ pub struct FaceConfig {
     /// MIN_EYE_DISTANCE_PX, ENROLL_FACE_MARGIN, VERIFY_FACE_MARGIN, and the QUALITY_* limits a
     /// reference photo must meet.
     pub policy: FacePolicy,
+    /// CHALLENGE_STEPS: head turns per challenge.
+    pub challenge_steps: usize,
+    /// CHALLENGE_TTL_SECS: how long a challenge may be answered.
+    pub challenge_ttl: std::time::Duration,
+    /// CHALLENGE_FRONTAL_YAW: the frontal photo's largest |yaw|, degrees.
+    pub challenge_frontal_yaw: f32,
+    /// CHALLENGE_MIN_YAW: a turn's smallest yaw in the asked direction, degrees.
+    pub challenge_min_yaw: f32,
     /// MAX_IMAGE_PIXELS: refused before decoding (decompression bombs).
     pub max_image_pixels: u64,
     /// MAX_REFERENCES_PER_USER.
@@ -42,10 +52,9 @@ impl FaceConfig {
         let liveness = match p.get(Var::Liveness).map(str::to_ascii_lowercase).as_deref() {
             None | Some("off") => LivenessMode::Off,
             Some("passive") => LivenessMode::Passive,
+            Some("challenge") => LivenessMode::Challenge,
             Some(other) => {
-                p.problem(format!(
-                    "LIVENESS={other} is not valid: use off or passive (challenge-response is not built yet)"
-                ));
+                p.problem(format!("LIVENESS={other} is not valid: use off, passive or challenge"));
                 LivenessMode::Off
             }
         };
@@ -53,6 +62,10 @@ impl FaceConfig {
         Self {
             liveness,
             liveness_threshold: p.ranged(Var::LivenessThreshold, 0.5f64, 0.0, 1.0),
+            challenge_steps: p.ranged(Var::ChallengeSteps, 2usize, 1, 8),
+            challenge_ttl: p.secs(Var::ChallengeTtlSecs, 60, 3600),
+            challenge_frontal_yaw: p.ranged(Var::ChallengeFrontalYaw, 12.0f32, 0.0, 90.0),
+            challenge_min_yaw: p.ranged(Var::ChallengeMinYaw, 18.0f32, 0.0, 90.0),
             match_threshold,
             detector: DetectorSettings {
                 input_size,

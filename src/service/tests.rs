@@ -100,7 +100,8 @@ async fn fixture() -> Fixture {
         })),
         grants: EnrollmentGrants::new(&SecretString::from("k".to_string()), Duration::from_secs(600)),
         replay_guard: true,
-        liveness_threshold: None,
+        liveness: LivenessPolicy { mode: LivenessMode::Off, threshold: 0.5, frontal_yaw: 12.0, min_turn_yaw: 18.0 },
+        challenges: Challenges::new(&SecretString::from("k".to_string()), Duration::from_secs(60), 2),
     });
     Fixture { _dir: dir, root, service, inference, alice }
 }
@@ -120,14 +121,14 @@ fn stored_model(f: &Fixture) -> String {
 #[tokio::test]
 async fn a_verify_whose_re_embedding_is_refused_caches_nothing_and_answers_overloaded() {
     let f = fixture().await;
-    let err = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE)).await.unwrap_err();
+    let err = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE), None).await.unwrap_err();
     assert!(matches!(err, ServiceError::Overloaded), "{err:?}");
     assert!(f.service.cache.get(&f.alice, None).is_none(), "no partial reference set is cached");
     assert_eq!(stored_model(&f), "old", "nothing was rewritten");
 
     // Once the queue has room, the same verify converts the reference and matches on it.
     f.inference.refuse_stored.store(false, Ordering::SeqCst);
-    let v = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE)).await.unwrap();
+    let v = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE), None).await.unwrap();
     assert!(v.verified && v.references_compared == 1);
     assert_eq!(stored_model(&f), "new");
     assert!(f.service.cache.get(&f.alice, None).is_some(), "a complete set is cached");
@@ -142,7 +143,7 @@ async fn a_user_whose_references_cannot_be_converted_gets_references_outdated() 
         }
     }
     f.inference.refuse_stored.store(false, Ordering::SeqCst);
-    let err = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE)).await.unwrap_err();
+    let err = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE), None).await.unwrap_err();
     assert!(matches!(err, ServiceError::ReferencesOutdated), "{err:?}");
     assert!(f.service.cache.get(&f.alice, None).is_none());
 }
@@ -163,9 +164,9 @@ async fn the_bytes_of_a_reference_photo_are_refused_as_a_replay_and_count_as_a_f
     let f = fixture().await;
     f.inference.refuse_stored.store(false, Ordering::SeqCst);
     for _ in 0..5 {
-        let err = f.service.verify(&f.alice, CLIENT, Bytes::from_static(STORED)).await.unwrap_err();
+        let err = f.service.verify(&f.alice, CLIENT, Bytes::from_static(STORED), None).await.unwrap_err();
         assert!(matches!(err, ServiceError::ReplayedImage), "{err:?}");
     }
-    let err = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE)).await.unwrap_err();
+    let err = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE), None).await.unwrap_err();
     assert!(matches!(err, ServiceError::TooManyAttempts(_)), "{err:?}");
 }

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod access;
+mod challenge;
 mod cli;
 mod connections;
 mod deploy;

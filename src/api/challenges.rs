@@ -1,0 +1,60 @@
+//! `POST /api/challenges`: a random sequence of head turns for one user's next verify
+//! (LIVENESS=challenge). Client or secret keys.
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::enrollments::EnrollmentRequest;
+use crate::app::AppState;
+use crate::domain::UserId;
+use crate::error::{ApiError, ErrorEnvelope};
+
+#[derive(Serialize, ToSchema)]
+pub struct ChallengeResponse {
+    /// Send it back as the `challenge_id` field of `POST /api/verify`; valid once, for this user.
+    pub challenge_id: String,
+    /// The head turns, in order: `turn_left` (the subject turns to their own left: in the photo as
+    /// the camera takes it, the nose moves toward the image's right edge) or `turn_right`. Send one
+    /// photo per step as `frame_1`, `frame_2`, …, and the subject facing the camera as `image`.
+    pub steps: Vec<String>,
+    /// Unix seconds.
+    pub expires_at: u64,
+}
+
+/// Issues a liveness challenge for one user (LIVENESS=challenge).
+#[utoipa::path(
+    post,
+    path = "/api/challenges",
+    tag = "faces",
+    request_body(content = EnrollmentRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Challenge issued", body = ChallengeResponse),
+        (status = 400, description = "invalid_user_id or invalid_request", body = ErrorEnvelope),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 409, description = "challenges_disabled: LIVENESS is not challenge", body = ErrorEnvelope),
+        (status = 429, description = "rate_limited", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn create_challenge(
+    State(state): State<AppState>,
+    body: Result<Json<EnrollmentRequest>, JsonRejection>,
+) -> Result<(StatusCode, Json<ChallengeResponse>), ApiError> {
+    let Json(request) =
+        body.map_err(|e| ApiError::InvalidRequest(format!("send JSON {{\"user_id\": \"...\"}}: {}", e.body_text())))?;
+    let user = UserId::parse(&request.user_id).map_err(|e| ApiError::InvalidUserId(e.to_string()))?;
+    let challenge = state.service.issue_challenge(&user).ok_or(ApiError::ChallengesDisabled)?;
+    let steps = challenge
+        .steps
+        .iter()
+        .map(|s| serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+        .collect();
+    Ok((
+        StatusCode::CREATED,
+        Json(ChallengeResponse { challenge_id: challenge.id, steps, expires_at: challenge.expires_at }),
+    ))
+}
