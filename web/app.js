@@ -113,3 +113,77 @@ async function send(kind) {
 
 $("register").addEventListener("click", () => send("register"));
 $("verify").addEventListener("click", () => send("verify"));
+
+// The guided challenge: fetch a challenge, film the user facing the camera and then each head turn
+// it asks for, and verify them together. Instructions are in the user's own terms ("your left"),
+// which do not depend on whether a preview is mirrored.
+const INSTRUCTIONS = {
+  front: "Look straight at the camera",
+  turn_left: "Turn your head to your left",
+  turn_right: "Turn your head to your right",
+};
+// How long each instruction shows before its photo is taken (?capture_ms= overrides, for tests).
+const CAPTURE_MS = Number(new URLSearchParams(location.search).get("capture_ms")) || 1500;
+
+function authHeaders() {
+  return keyInput.value ? { Authorization: "Bearer " + keyInput.value } : {};
+}
+
+function grab(video) {
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext("2d").drawImage(video, 0, 0);
+  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.92));
+}
+
+async function runChallenge() {
+  const userId = $("user-id").value.trim();
+  if (!userId) return render("verify", 400, { error: { code: "missing_field", message: "enter a user id" } });
+  const stepText = $("challenge-step");
+  const button = $("challenge-start");
+  button.disabled = true;
+  $("outcome").dataset.outcome = "pending";
+  let camera = null;
+  try {
+    const res = await fetch("/api/challenges", {
+      method: "POST",
+      headers: { ...authHeaders(), "Content-Type": "application/json" },
+      body: JSON.stringify({ user_id: userId }),
+    });
+    const challenge = await res.json();
+    if (!res.ok) return render("verify", res.status, challenge);
+    camera = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "user" }, audio: false });
+    const video = $("challenge-video");
+    video.srcObject = camera;
+    video.hidden = false;
+    await video.play();
+    const photos = [];
+    // Photos at fixed instants from the camera's start, so time spent grabbing does not add up.
+    const started = performance.now();
+    for (const [i, step] of ["front", ...challenge.steps].entries()) {
+      stepText.textContent = INSTRUCTIONS[step] || step;
+      stepText.dataset.step = step;
+      const due = started + (i + 1) * CAPTURE_MS - performance.now();
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, due)));
+      photos.push(await grab(video));
+    }
+    stepText.textContent = "Checking…";
+    const form = new FormData();
+    form.append("user_id", userId);
+    form.append("challenge_id", challenge.challenge_id);
+    form.append("image", photos[0], "front.jpg");
+    photos.slice(1).forEach((blob, i) => form.append("frame_" + (i + 1), blob, "frame.jpg"));
+    const verified = await fetch("/api/verify", { method: "POST", body: form, headers: authHeaders() });
+    render("verify", verified.status, await verified.json().catch(() => ({ error: { code: "bad_response", message: "no JSON" } })));
+    stepText.textContent = "";
+  } catch (err) {
+    render("verify", 0, { error: { code: "camera", message: String(err) } });
+  } finally {
+    if (camera) camera.getTracks().forEach((t) => t.stop());
+    $("challenge-video").hidden = true;
+    button.disabled = false;
+  }
+}
+
+$("challenge-start").addEventListener("click", runChallenge);

@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -189,4 +189,123 @@ test("with keys: a secret key does everything, a client key verifies and registe
   assert.equal(await outcome.getAttribute("data-outcome"), "registered");
   assert.match(await outcome.textContent(), /2 references/);
   await page.screenshot({ path: join(shots, "8-client-key-with-grant.png"), fullPage: true });
+});
+
+/// One I420 frame of a photo (mirrored or not) fitted into 640x480: the pixels come from Chromium's
+/// own decoder, converted here.
+async function frameOf(file, mirror) {
+  const page = await browser.newPage();
+  const dataUrl = "data:image/jpeg;base64," + readFileSync(photo(file)).toString("base64");
+  const rgba = await page.evaluate(async ([src, mirror]) => {
+    const img = new Image();
+    img.src = src;
+    await img.decode();
+    const canvas = document.createElement("canvas");
+    canvas.width = 640;
+    canvas.height = 480;
+    const ctx = canvas.getContext("2d");
+    ctx.fillStyle = "#808080";
+    ctx.fillRect(0, 0, 640, 480);
+    if (mirror) {
+      ctx.translate(640, 0);
+      ctx.scale(-1, 1);
+    }
+    const scale = Math.min(640 / img.width, 480 / img.height);
+    const w = img.width * scale, h = img.height * scale;
+    ctx.drawImage(img, (640 - w) / 2, (480 - h) / 2, w, h);
+    return Array.from(ctx.getImageData(0, 0, 640, 480).data);
+  }, [dataUrl, mirror]);
+  await page.close();
+  const [W, H] = [640, 480];
+  const y = Buffer.alloc(W * H), u = Buffer.alloc(W * H / 4), v = Buffer.alloc(W * H / 4);
+  for (let i = 0; i < W * H; i++) {
+    const [r, g, b] = [rgba[4 * i], rgba[4 * i + 1], rgba[4 * i + 2]];
+    y[i] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
+  }
+  for (let cy = 0; cy < H / 2; cy++) {
+    for (let cx = 0; cx < W / 2; cx++) {
+      let [cb, cr] = [0, 0];
+      for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+        const i = (2 * cy + dy) * W + 2 * cx + dx;
+        const [r, g, b] = [rgba[4 * i], rgba[4 * i + 1], rgba[4 * i + 2]];
+        cb += 128 - 0.168736 * r - 0.331264 * g + 0.5 * b;
+        cr += 128 + 0.5 * r - 0.418688 * g - 0.081312 * b;
+      }
+      u[cy * W / 2 + cx] = Math.max(0, Math.min(255, Math.round(cb / 4)));
+      v[cy * W / 2 + cx] = Math.max(0, Math.min(255, Math.round(cr / 4)));
+    }
+  }
+  return Buffer.concat([Buffer.from("FRAME\n"), y, u, v]);
+}
+
+/// A Y4M video (what Chromium's fake camera plays, in a loop) of consecutive segments, each one
+/// photo for some seconds.
+async function y4m(segments) {
+  const frames = [Buffer.from("YUV4MPEG2 W640 H480 F30:1 Ip A1:1\n")];
+  for (const { file, mirror = false, seconds } of segments) {
+    frames.push(...Array(Math.round(30 * seconds)).fill(await frameOf(file, mirror)));
+  }
+  const path = join(mkdtempSync(join(tmpdir(), "faceauth-y4m-")), "camera.y4m");
+  writeFileSync(path, Buffer.concat(frames));
+  return path;
+}
+
+async function withCamera(video, run) {
+  const camera = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--use-fake-ui-for-media-stream",
+           "--use-fake-device-for-media-stream", `--use-file-for-fake-video-capture=${video}`],
+  });
+  try {
+    await run(await camera.newPage());
+  } finally {
+    await camera.close();
+    rmSync(dirname(video), { recursive: true, force: true });
+  }
+}
+
+async function challengeOutcome(page) {
+  await page.waitForFunction(() => !["", "pending"].includes(document.getElementById("outcome").dataset.outcome), null, { timeout: 30000 });
+  return page.locator("#outcome");
+}
+
+test("the challenge flow: a static picture fails, a video that turns as asked passes", async () => {
+  const live = await startService({ LIVENESS: "challenge" });
+  const form = new FormData();
+  form.append("user_id", "marc");
+  form.append("image", new Blob([readFileSync(photo("dev/Marc_Grossman/Marc_Grossman_0002.jpg"))]), "marc.jpg");
+  assert.equal((await fetch(live + "/api/register", { method: "POST", body: form })).status, 201);
+
+  // The camera shows one photo of Marc facing it, however the flow asks him to turn.
+  const still = await y4m([{ file: "dev/Marc_Grossman/Marc_Grossman_0004.jpg", seconds: 2 }]);
+  await withCamera(still, async (page) => {
+    await page.goto(live + "/?capture_ms=300");
+    await page.fill("#user-id", "marc");
+    await page.click("#challenge-start");
+    const outcome = await challengeOutcome(page);
+    await page.screenshot({ path: join(shots, "9-challenge-static-picture.png"), fullPage: true });
+    assert.equal(await outcome.getAttribute("data-outcome"), "error");
+    assert.match(await outcome.textContent(), /422: pose_mismatch — frame_1/);
+  });
+
+  // A video that turns as asked: the test takes a challenge itself, films it, and hands the same
+  // challenge to the page. The flow photographs at 1 s, 2 s, 3 s after the camera starts; each
+  // segment spans one of those instants with half a second to spare either way.
+  const challenge = await fetch(live + "/api/challenges", {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ user_id: "marc" }),
+  }).then((r) => r.json());
+  const turned = "dev/Marc_Grossman/Marc_Grossman_0003.jpg"; // Marc turned to his own left
+  const segments = [{ file: "dev/Marc_Grossman/Marc_Grossman_0004.jpg", seconds: 1.5 }];
+  for (const step of challenge.steps) segments.push({ file: turned, mirror: step === "turn_right", seconds: 1 });
+  segments.push({ file: turned, seconds: 1 });
+  await withCamera(await y4m(segments), async (page) => {
+    await page.route("**/api/challenges", (route) => route.fulfill({ status: 201, json: challenge }));
+    await page.goto(live + "/?capture_ms=1000");
+    await page.fill("#user-id", "marc");
+    await page.click("#challenge-start");
+    const outcome = await challengeOutcome(page);
+    await page.screenshot({ path: join(shots, "10-challenge-turns.png"), fullPage: true });
+    assert.equal(await outcome.getAttribute("data-outcome"), "verified", await outcome.textContent());
+    assert.match(await page.locator("#raw").textContent(), /"method": "challenge"/);
+  });
 });
