@@ -5,9 +5,9 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 # chromium runs the demo page test (tests/browser); nginx, openssl and curl exercise deploy/ (tests/api/deploy.rs); systemd-analyze checks the unit;
-# redis-server is the shared state of the several-instance tests (tests/api/instances.rs).
+# redis-server is the shared state of the several-instance tests (tests/api/instances.rs); cmake (and nasm, for its SIMD code) builds the bundled libjpeg-turbo.
 missing=()
-for tool in nginx:nginx-light openssl:openssl curl:curl systemd-analyze:systemd chromium:chromium node:nodejs redis-server:redis-server; do
+for tool in nginx:nginx-light openssl:openssl curl:curl systemd-analyze:systemd chromium:chromium node:nodejs redis-server:redis-server cmake:cmake nasm:nasm; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || missing+=("${tool#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -66,7 +66,8 @@ pub fn resize_region(
             for c in 0..3 {
                 let top = row0[tx.i0 * 3 + c] as i32 * tx.w0 + row0[tx.i1 * 3 + c] as i32 * tx.w1;
                 let bottom = row1[tx.i0 * 3 + c] as i32 * tx.w0 + row1[tx.i1 * 3 + c] as i32 * tx.w1;
-                let v = (top as i64 * ty.w0 as i64 + bottom as i64 * ty.w1 as i64 + (1 << 21)) >> 22;
+                // OpenCV's `VResizeLinear` for 8-bit images rounds in two stages, exactly so.
+                let v = (((ty.w0 * (top >> 4)) >> 16) + ((ty.w1 * (bottom >> 4)) >> 16) + 2) >> 2;
                 put(dx, dy, c, v.clamp(0, 255) as u8);
             }
         }
@@ -99,8 +100,9 @@ fn resize_taps(src_len: u32, dst_len: u32) -> Vec<Tap> {
                 i = last;
                 frac = 0.0;
             }
-            let w0 = ((1.0 - frac) * 2048.0).round() as i32;
-            Tap { i0: i as usize, i1: (i + 1).min(last) as usize, w0, w1: 2048 - w0 }
+            // Each weight rounded on its own, half to even, as OpenCV's `saturate_cast<short>`.
+            let (w0, w1) = (((1.0 - frac) * 2048.0).round_ties_even() as i32, (frac * 2048.0).round_ties_even() as i32);
+            Tap { i0: i as usize, i1: (i + 1).min(last) as usize, w0, w1 }
         })
         .collect()
 }
