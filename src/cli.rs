@@ -1,5 +1,15 @@
 //! Commands besides `serve`: each runs the same checked startup path, then does one job.
 
+pub mod calibrate;
 pub mod compare;
 pub mod inspect;
 pub mod reembed;
+
+use crate::error::ApiError;
+use crate::face::{FaceError, PoolError};
+use crate::service::ServiceError;
+
+/// The stable code the API would answer for a pipeline refusal.
+pub(crate) fn code(error: FaceError) -> &'static str {
+    ApiError::from(ServiceError::from(PoolError::Face(error))).code()
+}

@@ -9,6 +9,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod aws;
+pub mod calibration;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -28,6 +28,25 @@ enum Command {
         #[arg(required = true)]
         images: Vec<PathBuf>,
     },
+    /// Measure the threshold for a target false-match rate on your own photos: a folder of identity
+    /// subfolders (or --pairs FILE.csv); prints EER, a threshold/FNMR table and writes JSON, CSV and
+    /// a DET curve.
+    Calibrate {
+        /// DIR/<identity>/<photo>: same folder genuine, different folders impostor.
+        dir: Option<PathBuf>,
+        /// `first,second,label` lines (genuine/impostor or 1/0), paths relative to the file.
+        #[arg(long)]
+        pairs: Option<PathBuf>,
+        #[arg(long, default_value_t = 1e-3)]
+        target_fmr: f64,
+        #[arg(long, default_value = "calibration")]
+        out: PathBuf,
+        /// Impostor comparisons beyond this are sampled (reproducibly, with --seed).
+        #[arg(long, default_value_t = 1_000_000)]
+        max_impostors: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
 }
 
 fn main() -> ExitCode {
@@ -44,6 +63,10 @@ fn main() -> ExitCode {
             Command::Compare { first, second } => faceauth::cli::compare::run(raw, &first, &second),
             Command::Reembed => faceauth::cli::reembed::run(raw).await,
             Command::Inspect { images } => faceauth::cli::inspect::run(raw, &images),
+            Command::Calibrate { dir, pairs, target_fmr, out, max_impostors, seed } => {
+                let options = faceauth::cli::calibrate::Options { dir, pairs, target_fmr, out, max_impostors, seed };
+                faceauth::cli::calibrate::run(raw, options).await
+            }
         }
     });
     match result {

@@ -18,6 +18,11 @@ pub struct VerifyResponse {
     pub verified: bool,
     pub similarity: f32,
     pub threshold: f32,
+    /// The false-match rate expected at `threshold`: measured on the project's dev photos for the
+    /// shipped profiles (MobileFaceNet 1.8e-3, SFace 1.7e-3); absent when not measured (buffalo_l,
+    /// or a MATCH_THRESHOLD of your own): measure it on your data with `faceauth calibrate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold_fmr: Option<f64>,
     pub reference_id: String,
     pub references_compared: usize,
     pub face: FaceSummary,
@@ -122,6 +127,7 @@ pub async fn verify(
         verified: v.verified,
         similarity: round_score(v.similarity),
         threshold: v.threshold,
+        threshold_fmr: v.threshold_fmr,
         reference_id: v.reference_id,
         references_compared: v.references_compared,
         face: FaceSummary::from(&v.face),

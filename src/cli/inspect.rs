@@ -6,15 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde_json::{Value, json};
 
+use super::code;
 use crate::config::{Config, RawEnv};
-use crate::error::ApiError;
-use crate::face::{FaceEngine, FaceError, PoolError, Purpose};
-use crate::service::ServiceError;
-
-/// The stable code the API would answer for a pipeline refusal.
-fn code(error: FaceError) -> &'static str {
-    ApiError::from(ServiceError::from(PoolError::Face(error))).code()
-}
+use crate::face::{FaceEngine, Purpose};
 
 pub fn run(raw: RawEnv, paths: &[PathBuf]) -> anyhow::Result<()> {
     let config = Config::from_raw(&raw)?;

@@ -41,6 +41,9 @@ pub struct Verification {
     pub verified: bool,
     pub similarity: f32,
     pub threshold: f32,
+    /// The false-match rate measured at this threshold for the loaded profile, when it was measured
+    /// and the threshold is the profile's own (not overridden by MATCH_THRESHOLD).
+    pub threshold_fmr: Option<f64>,
     /// The reference that matched best.
     pub reference_id: String,
     pub references_compared: usize,
@@ -186,6 +189,7 @@ impl FaceAuth {
             verified,
             similarity,
             threshold,
+            threshold_fmr: self.model.profile.measured_fmr.filter(|_| threshold == self.model.profile.threshold),
             reference_id: best.reference_id.clone(),
             references_compared: references.len(),
             face: analysis.face,

@@ -13,8 +13,8 @@ const FRONTAL: &str = "dev/Marc_Grossman/Marc_Grossman_0004.jpg";
 const REFERENCE: &str = "dev/Marc_Grossman/Marc_Grossman_0002.jpg";
 /// Marc turned to his own left (yaw about +30°); its mirror image is the same turn to his right.
 const TURNED: &str = "dev/Marc_Grossman/Marc_Grossman_0003.jpg";
-/// Another person turned to his own right (yaw about −21°); mirrored, to his left.
-const OTHER_TURNED: &str = "dev/Mark_Gottfried/Mark_Gottfried_0003.jpg";
+/// Another person turned to her own right (yaw about −41°); mirrored, to her left.
+const OTHER_TURNED: &str = "dev/Maria_Soledad_Alvear_Valenzuela/Maria_Soledad_Alvear_Valenzuela_0001.jpg";
 
 fn mirrored(rel: &str) -> Vec<u8> {
     let image = image::load_from_memory(&face(rel)).unwrap();

@@ -174,3 +174,52 @@ fn inspect_reports_faces_quality_liveness_and_what_register_would_answer() {
     assert_eq!((rocket["register"].as_str(), rocket["verify"].as_str()), (Some("no_face"), Some("no_face")));
     assert_eq!(tablet["liveness"]["live"], false, "{tablet}");
 }
+
+#[test]
+fn calibrate_counts_the_dev_pairs_and_its_thresholds_reproduce_their_fmr() {
+    let out = tempfile::tempdir().unwrap();
+    let dev = faces_path("dev");
+    let out_dir = out.path().display().to_string();
+    let (code, stdout, stderr) = faceauth(&["calibrate", &dev, "--target-fmr", "0.01", "--out", &out_dir], &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("summary.json")).unwrap()).unwrap();
+
+    // Every same-folder pair genuine, every cross-folder pair impostor, among the usable photos.
+    let unusable: Vec<String> =
+        summary["unusable"].as_array().unwrap().iter().map(|u| u["photo"].as_str().unwrap().to_string()).collect();
+    let mut per_identity = Vec::new();
+    for folder in std::fs::read_dir(&dev).unwrap().flatten() {
+        let usable = std::fs::read_dir(folder.path())
+            .unwrap()
+            .flatten()
+            .filter(|f| !unusable.contains(&f.path().display().to_string()))
+            .count();
+        per_identity.push(usable);
+    }
+    let total: usize = per_identity.iter().sum();
+    let genuine: usize = per_identity.iter().map(|n| n * n.saturating_sub(1) / 2).sum();
+    assert_eq!(summary["genuine"], genuine);
+    assert_eq!(summary["impostor"], total * (total - 1) / 2 - genuine);
+    assert!(stdout.contains(&format!("{genuine} genuine")), "{stdout}");
+
+    // Each threshold gives at most its FMR on the scores written, and is the lowest that does.
+    let scores: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("scores.json")).unwrap()).unwrap();
+    let impostor: Vec<f32> =
+        scores["impostor"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let fmr = |t: f32| impostor.iter().filter(|s| **s >= t).count() as f64 / impostor.len() as f64;
+    for row in summary["table"].as_array().unwrap() {
+        let (target, threshold) = (row["target_fmr"].as_f64().unwrap(), row["threshold"].as_f64().unwrap() as f32);
+        let supported = impostor.len() as f64 >= 30.0 / target;
+        assert_eq!(row["supported"], supported, "{row}");
+        if supported {
+            assert!(fmr(threshold) <= target && fmr(threshold.next_down()) > target, "{row}");
+        }
+    }
+    assert_eq!(summary["table"][0]["supported"], true);
+    assert_eq!(summary["table"][1]["supported"], false, "8,716 impostor pairs cannot support 1e-3");
+    assert!(stdout.contains("no: too few impostor pairs"), "{stdout}");
+    let det = std::fs::read_to_string(out.path().join("det.svg")).unwrap();
+    assert!(det.starts_with("<svg") && det.contains("polyline"), "a DET curve");
+}
