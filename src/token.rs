@@ -58,6 +58,14 @@ impl Hs256 {
         Self { mac: Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length") }
     }
 
+    /// Keyed with `HMAC-SHA256(key = secret, message = context)`: a key of its own for each kind of
+    /// token, so that no token of one kind ever verifies as another.
+    pub fn derived(secret: &SecretString, context: &[u8]) -> Self {
+        let mut derive = Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes()).expect("HMAC takes any key");
+        derive.update(context);
+        Self::new(&derive.finalize().into_bytes())
+    }
+
     pub fn sign(&self, claims: &impl Serialize) -> String {
         let payload = serde_json::to_vec(claims).expect("claims serialise");
         let signing_input = format!("{}.{}", B64.encode(HEADER), B64.encode(payload));

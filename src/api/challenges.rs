@@ -8,9 +8,8 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::enrollments::EnrollmentRequest;
+use super::dto::{UserRequest, requested_user};
 use crate::app::AppState;
-use crate::domain::UserId;
 use crate::error::{ApiError, ErrorEnvelope};
 
 #[derive(Serialize, ToSchema)]
@@ -30,7 +29,7 @@ pub struct ChallengeResponse {
     post,
     path = "/api/challenges",
     tag = "faces",
-    request_body(content = EnrollmentRequest, content_type = "application/json"),
+    request_body(content = UserRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Challenge issued", body = ChallengeResponse),
         (status = 400, description = "invalid_user_id or invalid_request", body = ErrorEnvelope),
@@ -42,11 +41,9 @@ pub struct ChallengeResponse {
 )]
 pub async fn create_challenge(
     State(state): State<AppState>,
-    body: Result<Json<EnrollmentRequest>, JsonRejection>,
+    body: Result<Json<UserRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ChallengeResponse>), ApiError> {
-    let Json(request) =
-        body.map_err(|e| ApiError::InvalidRequest(format!("send JSON {{\"user_id\": \"...\"}}: {}", e.body_text())))?;
-    let user = UserId::parse(&request.user_id).map_err(|e| ApiError::InvalidUserId(e.to_string()))?;
+    let user = requested_user(body)?;
     let challenge = state.service.issue_challenge(&user).ok_or(ApiError::ChallengesDisabled)?;
     let steps = challenge
         .steps

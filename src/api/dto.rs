@@ -1,8 +1,13 @@
 //! Response pieces register and verify share: how domain values are shown to clients (rounded,
 //! renamed) and recorded on the request span and in metrics.
 
-use serde::Serialize;
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use crate::domain::UserId;
+use crate::error::ApiError;
 
 use crate::face::Detection;
 use crate::face::quality::Quality;
@@ -110,4 +115,18 @@ impl From<&Quality> for QualityDto {
             pitch: round(q.pitch, 0.1),
         }
     }
+}
+
+/// The JSON body `{"user_id": "..."}` of the routes that hand out tokens for one user.
+#[derive(Deserialize, ToSchema)]
+pub struct UserRequest {
+    /// 1–128 of `A-Z a-z 0-9 . _ @ -`; must not start with `.` or contain `..`.
+    pub user_id: String,
+}
+
+/// The user a `{"user_id": ...}` body names, or the envelope's error for a bad body or id.
+pub fn requested_user(body: Result<Json<UserRequest>, JsonRejection>) -> Result<UserId, ApiError> {
+    let Json(request) =
+        body.map_err(|e| ApiError::InvalidRequest(format!("send JSON {{\"user_id\": \"...\"}}: {}", e.body_text())))?;
+    UserId::parse(&request.user_id).map_err(|e| ApiError::InvalidUserId(e.to_string()))
 }

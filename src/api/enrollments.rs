@@ -5,18 +5,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::dto::{UserRequest, requested_user};
 use crate::app::AppState;
-use crate::domain::UserId;
 use crate::error::{ApiError, ErrorEnvelope};
-
-#[derive(Deserialize, ToSchema)]
-pub struct EnrollmentRequest {
-    /// The user the grant is for.
-    pub user_id: String,
-}
 
 #[derive(Serialize, ToSchema)]
 pub struct EnrollmentResponse {
@@ -31,7 +25,7 @@ pub struct EnrollmentResponse {
     post,
     path = "/api/enrollments",
     tag = "faces",
-    request_body(content = EnrollmentRequest, content_type = "application/json"),
+    request_body(content = UserRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Grant issued", body = EnrollmentResponse),
         (status = 400, description = "invalid_user_id or invalid_request", body = ErrorEnvelope),
@@ -43,11 +37,9 @@ pub struct EnrollmentResponse {
 )]
 pub async fn create_enrollment(
     State(state): State<AppState>,
-    body: Result<Json<EnrollmentRequest>, JsonRejection>,
+    body: Result<Json<UserRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<EnrollmentResponse>), ApiError> {
-    let Json(request) =
-        body.map_err(|e| ApiError::InvalidRequest(format!("send JSON {{\"user_id\": \"...\"}}: {}", e.body_text())))?;
-    let user = UserId::parse(&request.user_id).map_err(|e| ApiError::InvalidUserId(e.to_string()))?;
+    let user = requested_user(body)?;
     let grant = state.service.issue_enrollment(&user);
     Ok((StatusCode::CREATED, Json(EnrollmentResponse { enrollment_token: grant.token, expires_at: grant.expires_at })))
 }

@@ -7,10 +7,8 @@
 
 use std::time::Duration;
 
-use hmac::{Hmac, Mac};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
 use crate::domain::UserId;
 use crate::token::{Hs256, ISSUER, TokenError, now};
@@ -85,10 +83,7 @@ pub struct Challenges {
 
 impl Challenges {
     pub fn new(secret_key: &SecretString, ttl: Duration, steps: usize) -> Self {
-        let mut derive =
-            Hmac::<Sha256>::new_from_slice(secret_key.expose_secret().as_bytes()).expect("HMAC takes any key");
-        derive.update(KEY_CONTEXT);
-        Self { jwt: Hs256::new(&derive.finalize().into_bytes()), ttl, steps: steps.clamp(1, 8) }
+        Self { jwt: Hs256::derived(secret_key, KEY_CONTEXT), ttl, steps: steps.clamp(1, 8) }
     }
 
     pub fn issue(&self, user: &UserId) -> Challenge {
