@@ -121,6 +121,7 @@ impl From<&Quality> for QualityDto {
 #[derive(Deserialize, ToSchema)]
 pub struct UserRequest {
     /// 1–128 of `A-Z a-z 0-9 . _ @ -`; must not start with `.` or contain `..`.
+    #[schema(pattern = "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._@-]{1,128}$", min_length = 1, max_length = 128)]
     pub user_id: String,
 }
 

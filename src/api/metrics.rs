@@ -16,7 +16,8 @@ use crate::app::AppState;
         (status = 401, description = "unauthorized", body = crate::error::ErrorEnvelope),
         (status = 404, description = "not served (production without METRICS_TOKEN)", body = crate::error::ErrorEnvelope),
     ),
-    security(("bearer" = []))
+    // Optional: with METRICS_TOKEN the bearer token is required; without, development serves it open.
+    security((), ("bearer" = []))
 )]
 pub async fn metrics_endpoint(State(state): State<AppState>) -> ([(HeaderName, &'static str); 1], String) {
     crate::metrics::queue_depth(state.service.queue_depth());

@@ -11,6 +11,7 @@ use crate::error::ErrorEnvelope;
 #[allow(dead_code)]
 pub struct UploadForm {
     /// 1–128 of `A-Z a-z 0-9 . _ @ -`; must not start with `.` or contain `..`.
+    #[schema(pattern = "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._@-]{1,128}$", min_length = 1, max_length = 128)]
     user_id: String,
     /// JPEG, PNG or WebP (judged by content), at most MAX_UPLOAD_SIZE bytes and MAX_IMAGE_PIXELS pixels.
     #[schema(format = Binary, content_media_type = "application/octet-stream")]
@@ -22,6 +23,7 @@ pub struct UploadForm {
 #[allow(dead_code)]
 pub struct RegisterForm {
     /// 1–128 of `A-Z a-z 0-9 . _ @ -`; must not start with `.` or contain `..`.
+    #[schema(pattern = "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._@-]{1,128}$", min_length = 1, max_length = 128)]
     user_id: String,
     /// JPEG, PNG or WebP (judged by content), at most MAX_UPLOAD_SIZE bytes and MAX_IMAGE_PIXELS pixels.
     #[schema(format = Binary, content_media_type = "application/octet-stream")]
@@ -116,9 +118,50 @@ impl Modify for Security {
         );
         components
             .add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
+        link_register_to_the_user_routes(openapi);
     }
 }
 
-pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+/// A stored reference's user can be read and deleted: links let generated clients and stateful
+/// testers chain register → get_user / delete_user.
+fn link_register_to_the_user_routes(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::link::LinkBuilder;
+    let Some(item) = openapi.paths.paths.get_mut("/api/register") else { return };
+    let Some(operation) = item.post.as_mut() else { return };
+    let Some(RefOr::T(created)) = operation.responses.responses.get_mut("201") else { return };
+    for (name, operation_id) in [("GetUser", "get_user"), ("DeleteUser", "delete_user")] {
+        let link = LinkBuilder::new()
+            .operation_id(operation_id)
+            .parameter("user_id", "$response.body#/user_id")
+            .description("The user the reference was stored for")
+            .build();
+        created.links.insert(name.to_string(), RefOr::T(link));
+    }
+}
+
+/// The document as served. utoipa 5 writes a Link's fields in snake_case (`operation_id`), which
+/// OpenAPI 3.1 spells in camelCase (`operationId`): they are renamed here, where the JSON is made.
+pub fn document() -> serde_json::Value {
+    let mut document = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+    let responses = document["paths"].as_object_mut().into_iter().flat_map(|paths| paths.values_mut());
+    let operations = responses.filter_map(|item| item.as_object_mut()).flat_map(|item| item.values_mut());
+    for operation in operations {
+        let Some(responses) = operation.get_mut("responses").and_then(|r| r.as_object_mut()) else { continue };
+        for response in responses.values_mut() {
+            let Some(links) = response.get_mut("links").and_then(|l| l.as_object_mut()) else { continue };
+            for link in links.values_mut().filter_map(|l| l.as_object_mut()) {
+                for (snake, camel) in [
+                    ("operation_id", "operationId"),
+                    ("operation_ref", "operationRef"),
+                    ("request_body", "requestBody"),
+                ] {
+                    if let Some(value) = link.remove(snake) {
+                        link.insert(camel.to_string(), value);
+                    }
+                }
+            }
+        }
+    }
+    document
 }

@@ -35,7 +35,7 @@ fn user_id(path: Result<Path<String>, PathRejection>) -> Result<UserId, ApiError
     get,
     path = "/api/users/{user_id}",
     tag = "faces",
-    params(("user_id" = String, Path, description = "The user id")),
+    params(("user_id" = String, Path, description = "The user id: 1–128 of `A-Z a-z 0-9 . _ @ -`, not starting with `.`, no `..`", pattern = "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._@-]{1,128}$", min_length = 1, max_length = 128)),
     responses(
         (status = 200, description = "The user's references", body = UserResponse),
         UserErrors,
@@ -56,7 +56,7 @@ pub async fn get_user(
     delete,
     path = "/api/users/{user_id}",
     tag = "faces",
-    params(("user_id" = String, Path, description = "The user id")),
+    params(("user_id" = String, Path, description = "The user id: 1–128 of `A-Z a-z 0-9 . _ @ -`, not starting with `.`, no `..`", pattern = "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._@-]{1,128}$", min_length = 1, max_length = 128)),
     responses(
         (status = 200, description = "Deleted", body = DeleteResponse),
         UserErrors,

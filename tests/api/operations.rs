@@ -63,6 +63,16 @@ async fn the_openapi_document_matches_the_committed_snapshot() {
     ] {
         assert!(document["paths"][path][method].is_object(), "{method} {path} is not documented");
     }
+    // What the server enforces is in the contract: the user id's form, and where a user comes from.
+    let param = &document["paths"]["/api/users/{user_id}"]["get"]["parameters"][0]["schema"];
+    assert_eq!((param["minLength"].as_u64(), param["maxLength"].as_u64()), (Some(1), Some(128)), "{param}");
+    assert!(param["pattern"].as_str().is_some_and(|p| p.contains("A-Za-z0-9._@-")), "{param}");
+    let form_id = &document["components"]["schemas"]["RegisterForm"]["properties"]["user_id"];
+    assert_eq!(form_id["maxLength"].as_u64(), Some(128), "{form_id}");
+    let links = &document["paths"]["/api/register"]["post"]["responses"]["201"]["links"];
+    assert_eq!(links["GetUser"]["operationId"], "get_user", "{links}");
+    let metrics_security = &document["paths"]["/metrics"]["get"]["security"];
+    assert_eq!(metrics_security[0], serde_json::json!({}), "/metrics is open without METRICS_TOKEN");
     let verify = &document["components"]["schemas"]["VerifyResponse"]["properties"];
     for field in ["verified", "similarity", "threshold", "reference_id", "references_compared", "timings_ms", "token"] {
         assert!(verify[field].is_object(), "VerifyResponse.{field}");
