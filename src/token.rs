@@ -96,6 +96,41 @@ impl Hs256 {
     }
 }
 
+/// The claims every single-use token for one user carries (enrolment grants, challenges), plus
+/// what each kind adds (`extra`, flattened beside them).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UserClaims<T> {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub iat: u64,
+    pub exp: u64,
+    pub jti: String,
+    #[serde(flatten)]
+    pub extra: T,
+}
+
+impl<T> UserClaims<T> {
+    /// Fresh claims for `user`, valid `ttl` from now, with a random id.
+    pub fn new(audience: &str, user: &str, ttl: Duration, extra: T) -> Self {
+        let iat = now();
+        Self {
+            iss: ISSUER.into(),
+            aud: audience.into(),
+            sub: user.into(),
+            iat,
+            exp: iat + ttl.as_secs(),
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            extra,
+        }
+    }
+
+    /// Issued by faceauth for this audience (the key already proved who signed it).
+    pub fn is_for(&self, audience: &str) -> bool {
+        self.iss == ISSUER && self.aud == audience
+    }
+}
+
 #[derive(Clone)]
 pub struct TokenSigner {
     jwt: Hs256,

@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::UserId;
-use crate::token::{Hs256, ISSUER, TokenError, now};
+use crate::token::{Hs256, TokenError, UserClaims, now};
 
 const AUDIENCE: &str = "faceauth:challenge";
 const KEY_CONTEXT: &[u8] = b"faceauth liveness challenge v1";
@@ -35,16 +35,13 @@ impl Step {
     }
 }
 
+/// What a challenge adds to the common claims.
 #[derive(Debug, Serialize, Deserialize)]
-struct ChallengeClaims {
-    iss: String,
-    aud: String,
-    sub: String,
-    iat: u64,
-    exp: u64,
-    jti: String,
+struct ChallengeSteps {
     steps: Vec<Step>,
 }
+
+type ChallengeClaims = UserClaims<ChallengeSteps>;
 
 /// A freshly issued challenge.
 #[derive(Debug, Clone)]
@@ -91,17 +88,9 @@ impl Challenges {
         let random = *uuid::Uuid::new_v4().as_bytes();
         let steps =
             (0..self.steps).map(|i| if random[i] & 1 == 1 { Step::TurnLeft } else { Step::TurnRight }).collect();
-        let iat = now();
-        let claims = ChallengeClaims {
-            iss: ISSUER.into(),
-            aud: AUDIENCE.into(),
-            sub: user.to_string(),
-            iat,
-            exp: iat + self.ttl.as_secs(),
-            jti: uuid::Uuid::new_v4().simple().to_string(),
-            steps,
-        };
-        Challenge { id: self.jwt.sign(&claims), steps: claims.steps, expires_at: claims.exp }
+        let claims = ChallengeClaims::new(AUDIENCE, user.as_str(), self.ttl, ChallengeSteps { steps });
+        let id = self.jwt.sign(&claims);
+        Challenge { id, steps: claims.extra.steps, expires_at: claims.exp }
     }
 
     pub fn check(&self, id: &str, user: &UserId) -> Result<ValidChallenge, ChallengeError> {
@@ -109,7 +98,8 @@ impl Challenges {
             TokenError::Expired => ChallengeError::Expired,
             TokenError::Malformed | TokenError::BadSignature => ChallengeError::NotFound,
         })?;
-        if claims.iss != ISSUER || claims.aud != AUDIENCE || claims.steps.is_empty() || claims.steps.len() > 8 {
+        let steps = &claims.extra.steps;
+        if !claims.is_for(AUDIENCE) || steps.is_empty() || steps.len() > 8 {
             return Err(ChallengeError::NotFound);
         }
         let now = now();
@@ -122,7 +112,7 @@ impl Challenges {
         Ok(ValidChallenge {
             claim_id: format!("challenge:{}", claims.jti),
             valid_for: Duration::from_secs(claims.exp - now + 1),
-            steps: claims.steps,
+            steps: claims.extra.steps,
         })
     }
 }
@@ -141,13 +131,13 @@ mod tests {
         assert_eq!(challenges.check(&issued.id, &bob).err(), Some(ChallengeError::Used));
         assert_eq!(challenges.check("nonsense", &alice).err(), Some(ChallengeError::NotFound));
         let expired = ChallengeClaims {
-            iss: ISSUER.into(),
+            iss: crate::token::ISSUER.into(),
             aud: AUDIENCE.into(),
             sub: "alice".into(),
             iat: 1,
             exp: 2,
             jti: "j".into(),
-            steps: vec![Step::TurnLeft],
+            extra: ChallengeSteps { steps: vec![Step::TurnLeft] },
         };
         assert_eq!(challenges.check(&challenges.jwt.sign(&expired), &alice).err(), Some(ChallengeError::Expired));
     }

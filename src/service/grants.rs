@@ -13,22 +13,18 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::UserId;
-use crate::token::{Hs256, ISSUER, TokenError, now};
+use crate::token::{Hs256, TokenError, UserClaims, now};
 
 pub const AUDIENCE: &str = "faceauth:enrollment";
 const KEY_CONTEXT: &[u8] = b"faceauth enrollment grant v1";
 /// Grants further out than this are refused: each used one is remembered until it expires.
 const MAX_LIFETIME_SECS: u64 = 86_400;
 
+/// A grant adds nothing to the common claims.
 #[derive(Debug, Serialize, Deserialize)]
-struct GrantClaims {
-    iss: String,
-    aud: String,
-    sub: String,
-    iat: u64,
-    exp: u64,
-    jti: String,
-}
+struct NoExtra {}
+
+type GrantClaims = UserClaims<NoExtra>;
 
 /// A freshly issued grant.
 #[derive(Debug, Clone)]
@@ -70,15 +66,7 @@ impl EnrollmentGrants {
     }
 
     pub fn issue(&self, user: &UserId) -> Grant {
-        let iat = now();
-        let claims = GrantClaims {
-            iss: ISSUER.into(),
-            aud: AUDIENCE.into(),
-            sub: user.to_string(),
-            iat,
-            exp: iat + self.ttl.as_secs(),
-            jti: uuid::Uuid::new_v4().simple().to_string(),
-        };
+        let claims = GrantClaims::new(AUDIENCE, user.as_str(), self.ttl, NoExtra {});
         Grant { token: self.jwt.sign(&claims), expires_at: claims.exp }
     }
 
@@ -89,11 +77,7 @@ impl EnrollmentGrants {
             TokenError::Malformed | TokenError::BadSignature => GrantError::Forged,
         })?;
         let now = now();
-        if claims.iss != ISSUER
-            || claims.aud != AUDIENCE
-            || !(1..=128).contains(&claims.jti.len())
-            || claims.exp > now + MAX_LIFETIME_SECS
-        {
+        if !claims.is_for(AUDIENCE) || !(1..=128).contains(&claims.jti.len()) || claims.exp > now + MAX_LIFETIME_SECS {
             return Err(GrantError::Forged);
         }
         if claims.exp < now {
@@ -136,12 +120,13 @@ mod tests {
         let other = EnrollmentGrants::new(&SecretString::from("other-key".to_string()), Duration::from_secs(600));
         assert_eq!(grants.check(&other.issue(&alice).token, &alice).err(), Some(GrantError::Forged));
         let expired = GrantClaims {
-            iss: ISSUER.into(),
+            iss: crate::token::ISSUER.into(),
             aud: AUDIENCE.into(),
             sub: "alice".into(),
             iat: 1,
             exp: 2,
             jti: "j".into(),
+            extra: NoExtra {},
         };
         assert_eq!(grants.check(&grants.jwt.sign(&expired), &alice).err(), Some(GrantError::Expired));
     }
