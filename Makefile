@@ -41,9 +41,12 @@ lint:
 bench: test-setup
 	cargo bench --bench pipeline
 
-# The service under load: model floor, concurrency 1/2/4/8, 1 vs 20 references, RSS drift, ready time.
+# The service under load: model floor, concurrency 1/2/4/8, 1 vs 20 references, RSS drift, ready time;
+# then side by side with the Python peer (InsightFace + FastAPI, installed into .venv).
 bench-load: test-setup
+	bash scripts/setup-peer.sh
 	cargo bench --bench load
+	cargo bench --bench peer
 
 clean:
 	cargo clean

@@ -1,20 +1,26 @@
-//! Per-stage cost of the face pipeline on a dev photo: decode, detect, align, embed, and all together.
+//! Per-stage cost of the face pipeline, reference mode beside adaptive mode, on a 2.3 MB phone photo
+//! and a 250 px LFW crop: decode, detect, align, embed, and all together. One intra-op thread, so the
+//! figures are the work each stage does, not how it is spread over cores.
 //! `make bench` (needs `scripts/setup-test.sh` for ONNX Runtime and the test models).
 
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use faceauth::face::align::norm_crop;
+use faceauth::face::decode::decode_reduced;
 use faceauth::face::detect::DetectorSettings;
 use faceauth::face::engine::EngineSpec;
-use faceauth::face::{FaceEngine, FacePolicy, ModelProfile, Purpose, runtime};
+use faceauth::face::resolution::passes;
+use faceauth::face::runtime::{self, Threads};
+use faceauth::face::{FaceEngine, FacePolicy, ModelProfile, PipelineMode, Purpose};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn engine() -> FaceEngine {
-    runtime::init(&root().join(".ort/libonnxruntime.so.1.31.1")).expect("run scripts/setup-test.sh");
+fn engine(mode: PipelineMode) -> FaceEngine {
+    runtime::init(&root().join(".ort/libonnxruntime.so.1.31.1"), Threads::PerSession(1))
+        .expect("run scripts/setup-test.sh");
     let models = root().join("models");
     let spec = EngineSpec {
         detector_path: models.join("det_500m.onnx"),
@@ -25,27 +31,44 @@ fn engine() -> FaceEngine {
         max_pixels: 40_000_000,
         intra_threads: 1,
         liveness: Vec::new(),
+        mode,
     };
     FaceEngine::load(&spec).unwrap()
 }
 
 fn stages(c: &mut Criterion) {
-    let mut engine = engine();
-    // 1200x1600 JPEG, one face: a typical phone-camera upload after resizing.
-    let photo = std::fs::read(root().join("../shared/faces/dev/Angelina_Jolie/deepface_img1.jpg")).unwrap();
-    let image = engine.decode(&photo).unwrap();
-    let face = engine.analyze_image(&image, Purpose::Verify).unwrap().face;
-    let crop = norm_crop(&image, &face.landmarks).unwrap();
-    eprintln!("photo: {}x{}, {} bytes", image.width(), image.height(), photo.len());
-
-    let mut group = c.benchmark_group("pipeline");
-    group.sample_size(30);
-    group.bench_function("decode", |b| b.iter(|| engine.decode(&photo).unwrap()));
-    group.bench_function("detect", |b| b.iter(|| engine.detect(&image).unwrap()));
-    group.bench_function("align", |b| b.iter(|| norm_crop(&image, &face.landmarks).unwrap()));
-    group.bench_function("embed", |b| b.iter(|| engine.embed_crop(&crop).unwrap()));
-    group.bench_function("total", |b| b.iter(|| engine.analyze(&photo, Purpose::Verify).unwrap()));
-    group.finish();
+    let mut reference = engine(PipelineMode::Reference);
+    let mut adaptive = engine(PipelineMode::Adaptive);
+    for (name, rel) in
+        [("phone", "dev/Angelina_Jolie/deepface_img1.jpg"), ("lfw", "dev/Adel_Al-Jubeir/Adel_Al-Jubeir_0002.jpg")]
+    {
+        let photo = std::fs::read(root().join("../shared/faces").join(rel)).unwrap();
+        let image = reference.decode(&photo).unwrap();
+        let reduced = decode_reduced(&photo, 40_000_000, 640).unwrap().image;
+        let face = reference.analyze_image(&image, Purpose::Verify).unwrap().face;
+        let crop = norm_crop(&image, &face.landmarks).unwrap();
+        // The adaptive pipeline's first pass (coarse for the phone photo, native for the LFW crop).
+        let canvas = passes(reduced.width(), reduced.height(), 640).0[0];
+        eprintln!(
+            "{name}: {}x{} ({} bytes), reduced decode {}x{}, adaptive canvas {canvas:?}",
+            image.width(),
+            image.height(),
+            photo.len(),
+            reduced.width(),
+            reduced.height()
+        );
+        let mut group = c.benchmark_group(name);
+        group.sample_size(30);
+        group.bench_function("decode/full", |b| b.iter(|| reference.decode(&photo).unwrap()));
+        group.bench_function("decode/reduced", |b| b.iter(|| decode_reduced(&photo, 40_000_000, 640).unwrap()));
+        group.bench_function("detect/640x640", |b| b.iter(|| reference.detect(&image).unwrap()));
+        group.bench_function("detect/adaptive", |b| b.iter(|| adaptive.detect_at(&reduced, canvas).unwrap()));
+        group.bench_function("align", |b| b.iter(|| norm_crop(&image, &face.landmarks).unwrap()));
+        group.bench_function("embed", |b| b.iter(|| reference.embed_crop(&crop).unwrap()));
+        group.bench_function("total/reference", |b| b.iter(|| reference.analyze(&photo, Purpose::Verify).unwrap()));
+        group.bench_function("total/adaptive", |b| b.iter(|| adaptive.analyze(&photo, Purpose::Verify).unwrap()));
+        group.finish();
+    }
 }
 
 criterion_group!(benches, stages);

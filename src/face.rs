@@ -16,6 +16,7 @@ pub mod policy;
 pub mod pool;
 pub mod profile;
 pub mod quality;
+pub mod resolution;
 pub mod runtime;
 
 pub use decode::DecodeError;
@@ -25,4 +26,5 @@ pub use engine::{Analysis, FaceEngine, FaceError, ModelInfo, StageTimings};
 pub use policy::{FacePolicy, Purpose};
 pub use pool::{InferencePool, PoolError};
 pub use profile::ModelProfile;
+pub use resolution::PipelineMode;
 pub use runtime::{InferenceError, ModelError};

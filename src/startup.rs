@@ -110,7 +110,7 @@ fn file_id(path: &Path, role: ModelRole) -> Result<ModelId, StartupError> {
 /// Initialises ONNX Runtime and identifies the model files.
 pub fn model_spec(config: &Config) -> Result<(EngineSpec, ModelInfo), StartupError> {
     let models = &config.models;
-    runtime::init(&models.ort_dylib)?;
+    runtime::init(&models.ort_dylib, models.threads)?;
     let detector = file_id(&models.detector, ModelRole::Detector)?;
     let recognizer = file_id(&models.recognizer, ModelRole::Recognizer)?;
     if config.face.liveness != LivenessMode::Off {
@@ -128,7 +128,11 @@ pub fn model_spec(config: &Config) -> Result<(EngineSpec, ModelInfo), StartupErr
         detector: config.face.detector,
         policy: config.face.policy,
         max_pixels: config.face.max_image_pixels,
-        intra_threads: models.threads,
+        intra_threads: match models.threads {
+            runtime::Threads::PerSession(n) => n,
+            runtime::Threads::Shared(_) => 1,
+        },
+        mode: config.face.pipeline,
         liveness: match config.face.liveness {
             LivenessMode::Passive | LivenessMode::Challenge => models.liveness.clone(),
             LivenessMode::Off => Vec::new(),
@@ -212,7 +216,8 @@ pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<Fa
         detector = %info.detector.name, detector_sha256 = %&info.detector.sha256[..12],
         recognizer = %info.recognizer.name, recognizer_sha256 = %&info.recognizer.sha256[..12],
         profile = info.profile.name, threshold = info.threshold,
-        workers = pool.workers(), intra_threads = config.models.threads, queue = config.models.queue,
+        workers = pool.workers(), threads = ?config.models.threads, queue = config.models.queue,
+        pipeline = ?config.face.pipeline,
         "models loaded and warmed up"
     );
     let refs = open_store(config, sdk).await?;

@@ -1,6 +1,7 @@
 //! The face policy: detection settings, which faces are accepted, the match threshold.
 
 use super::env::{Parser, Var};
+use crate::face::PipelineMode;
 use crate::face::detect::DetectorSettings;
 use crate::face::policy::FacePolicy;
 use crate::face::quality::QualityPolicy;
@@ -19,6 +20,8 @@ pub enum LivenessMode {
 pub struct FaceConfig {
     /// MATCH_THRESHOLD: overrides the recognizer profile's threshold.
     pub match_threshold: Option<f32>,
+    /// PIPELINE: adaptive (default) or reference (InsightFace's steps, for comparisons).
+    pub pipeline: PipelineMode,
     /// DETECTOR_INPUT_SIZE, DETECTION_THRESHOLD, NMS_THRESHOLD.
     pub detector: DetectorSettings,
     /// MIN_EYE_DISTANCE_PX, ENROLL_FACE_MARGIN, VERIFY_FACE_MARGIN, and the QUALITY_* limits a
@@ -58,8 +61,17 @@ impl FaceConfig {
                 LivenessMode::Off
             }
         };
+        let pipeline = match p.get(Var::Pipeline).map(str::to_ascii_lowercase).as_deref() {
+            None | Some("adaptive") => PipelineMode::Adaptive,
+            Some("reference") => PipelineMode::Reference,
+            Some(other) => {
+                p.problem(format!("PIPELINE={other} is not valid: use adaptive or reference"));
+                PipelineMode::Adaptive
+            }
+        };
         let q = QualityPolicy::default();
         Self {
+            pipeline,
             liveness,
             liveness_threshold: p.ranged(Var::LivenessThreshold, 0.5f64, 0.0, 1.0),
             challenge_steps: p.ranged(Var::ChallengeSteps, 2usize, 1, 8),

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use super::env::{Parser, Var};
+use crate::face::runtime::Threads;
 
 #[derive(Debug, Clone)]
 pub struct ModelConfig {
@@ -16,10 +17,11 @@ pub struct ModelConfig {
     pub liveness: Vec<PathBuf>,
     /// ORT_DYLIB_PATH: libonnxruntime.so.1.31.1.
     pub ort_dylib: PathBuf,
-    /// INFERENCE_WORKERS: threads that each own a pair of sessions.
+    /// INFERENCE_WORKERS: threads that each own a set of sessions (one request at a time each).
     pub workers: usize,
-    /// INFERENCE_THREADS: ONNX Runtime intra-op threads per worker.
-    pub threads: usize,
+    /// INFERENCE_THREADS and INFERENCE_THREAD_POOL: ONNX Runtime's intra-op threads, one pool shared
+    /// by every worker (default, as many as cores) or a pool per worker.
+    pub threads: Threads,
     /// INFERENCE_QUEUE: requests that may wait for a worker before `overloaded`.
     pub queue: usize,
 }
@@ -32,7 +34,18 @@ impl ModelConfig {
             if path.components().count() > 1 || path.is_absolute() { path } else { dir.join(path) }
         };
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-        let threads = p.ranged(Var::InferenceThreads, 1usize, 1, 256);
+        let shared = match p.get(Var::InferenceThreadPool).map(str::to_ascii_lowercase).as_deref() {
+            None | Some("shared") => true,
+            Some("per-worker") => false,
+            Some(other) => {
+                p.problem(format!("INFERENCE_THREAD_POOL={other} is not valid: use shared or per-worker"));
+                true
+            }
+        };
+        // A shared pool serves every worker, so it may have every core; a pool per worker defaults
+        // to one thread each (a worker per core).
+        let threads = p.ranged(Var::InferenceThreads, if shared { cores } else { 1 }, 1, 256);
+        let workers = if shared { cores } else { (cores / threads).max(1) };
         Self {
             detector: in_dir(p.string(Var::DetectorModel, "det_10g.onnx")),
             recognizer: in_dir(p.string(Var::RecognizerModel, "w600k_r50.onnx")),
@@ -46,8 +59,8 @@ impl ModelConfig {
                 .map(|name| in_dir(name.to_string()))
                 .collect(),
             ort_dylib: PathBuf::from(p.string(Var::OrtDylibPath, ".ort/libonnxruntime.so.1.31.1")),
-            workers: p.ranged(Var::InferenceWorkers, (cores / threads).max(1), 1, 256),
-            threads,
+            workers: p.ranged(Var::InferenceWorkers, workers, 1, 256),
+            threads: if shared { Threads::Shared(threads) } else { Threads::PerSession(threads) },
             queue: p.ranged(Var::InferenceQueue, 16usize, 1, 100_000),
         }
     }

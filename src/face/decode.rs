@@ -32,9 +32,36 @@ pub fn sniff_format(bytes: &[u8]) -> Option<ImageFormat> {
 /// the decoder also gets an allocation limit, so a small file declaring 100000x100000 pixels costs
 /// nothing.
 pub fn decode_rgb(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, DecodeError> {
+    decode_reduced(bytes, max_pixels, u32::MAX).map(|decoded| decoded.image)
+}
+
+/// A photo decoded at a reduced size, and the size it has in full.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    pub image: RgbImage,
+    /// The full-resolution width and height (after EXIF orientation).
+    pub full: (u32, u32),
+}
+
+impl Decoded {
+    /// Full-resolution pixels per decoded pixel, horizontally and vertically.
+    pub fn scale(&self) -> (f32, f32) {
+        (self.full.0 as f32 / self.image.width() as f32, self.full.1 as f32 / self.image.height() as f32)
+    }
+
+    pub fn is_reduced(&self) -> bool {
+        self.image.dimensions() != self.full
+    }
+}
+
+/// As [`decode_rgb`], but a JPEG is decoded at the smallest of libjpeg-turbo's DCT scales (1/8, 1/4,
+/// 1/2, 1) whose longer side still has `min_long_side` pixels: scaling in the DCT domain skips most of
+/// the inverse transform and the colour conversion, and averages pixels where a bilinear resize would
+/// alias. PNG and WebP are decoded in full.
+pub fn decode_reduced(bytes: &[u8], max_pixels: u64, min_long_side: u32) -> Result<Decoded, DecodeError> {
     let format = sniff_format(bytes).ok_or(DecodeError::Unsupported)?;
     if format == ImageFormat::Jpeg {
-        return decode_jpeg(bytes, max_pixels);
+        return decode_jpeg(bytes, max_pixels, min_long_side);
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
@@ -53,10 +80,20 @@ pub fn decode_rgb(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, DecodeError
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut image = DynamicImage::from_decoder(decoder).map_err(classify)?;
     image.apply_orientation(orientation);
-    Ok(match image {
+    let image = match image {
         DynamicImage::ImageRgb8(rgb) => rgb,
         other => other.into_rgb8(),
-    })
+    };
+    Ok(Decoded { full: image.dimensions(), image })
+}
+
+/// libjpeg-turbo's largest power-of-two reduction that keeps `min_long_side` pixels on the longer side.
+fn dct_scale(width: u32, height: u32, min_long_side: u32) -> turbojpeg::ScalingFactor {
+    let long = width.max(height);
+    [8, 4, 2]
+        .into_iter()
+        .find(|&d| long.div_ceil(d) >= min_long_side)
+        .map_or(turbojpeg::ScalingFactor::ONE, |d| turbojpeg::ScalingFactor::new(1, d as usize))
 }
 
 /// JPEG through libjpeg-turbo 3 (the `turbojpeg` crate, built from its bundled source), the decoder
@@ -67,7 +104,7 @@ pub fn decode_rgb(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, DecodeError
 /// enrolled or compared. The
 /// header (dimensions, EXIF orientation) is read first by zune-jpeg, so a declared 60000×60000
 /// costs nothing.
-fn decode_jpeg(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, DecodeError> {
+fn decode_jpeg(bytes: &[u8], max_pixels: u64, min_long_side: u32) -> Result<Decoded, DecodeError> {
     let corrupt = |e: zune_jpeg::errors::DecodeErrors| DecodeError::Corrupt(e.to_string());
     // zune's own dimension caps are lifted: the pixel limit below decides, with a typed error.
     let options = DecoderOptions::default()
@@ -90,21 +127,30 @@ fn decode_jpeg(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, DecodeError> {
     if (decoded.width as u32, decoded.height as u32) != (width, height) {
         return Err(DecodeError::Corrupt("the JPEG's headers disagree on its size".into()));
     }
-    let mut rgb = RgbImage::new(width, height);
+    let factor = dct_scale(width, height, min_long_side);
+    decompressor.set_scaling_factor(factor).map_err(turbo)?;
+    let (w, h) = (factor.scale(width as usize), factor.scale(height as usize));
+    let mut rgb = RgbImage::new(w as u32, h as u32);
     let output = turbojpeg::Image {
         pixels: rgb.as_mut(),
-        width: width as usize,
-        pitch: width as usize * 3,
-        height: height as usize,
+        width: w,
+        pitch: w * 3,
+        height: h,
         format: turbojpeg::PixelFormat::RGB,
     };
     decompressor.decompress(bytes, output).map_err(turbo)?;
+    // Orientations 5–8 swap the axes.
+    let swaps = matches!(
+        orientation,
+        Orientation::Rotate90 | Orientation::Rotate270 | Orientation::Rotate90FlipH | Orientation::Rotate270FlipH
+    );
+    let full = if swaps { (height, width) } else { (width, height) };
     if orientation == Orientation::NoTransforms {
-        return Ok(rgb);
+        return Ok(Decoded { image: rgb, full });
     }
     let mut image = DynamicImage::ImageRgb8(rgb);
     image.apply_orientation(orientation);
-    Ok(image.into_rgb8())
+    Ok(Decoded { image: image.into_rgb8(), full })
 }
 
 fn classify(err: image::ImageError) -> DecodeError {
@@ -201,6 +247,20 @@ mod tests {
         assert!(decode_rgb(&bytes, 1 << 20).is_ok());
         let err = decode_rgb(&bytes[..bytes.len() * 2 / 3], 1 << 20).unwrap_err();
         assert!(matches!(err, DecodeError::Corrupt(_)), "{err:?}");
+    }
+
+    #[test]
+    fn a_large_jpeg_decodes_at_the_smallest_dct_scale_that_keeps_the_asked_side() {
+        let bytes = jpeg(1000, 600);
+        let half = decode_reduced(&bytes, 1 << 24, 400).unwrap();
+        assert_eq!((half.image.dimensions(), half.full), ((500, 300), (1000, 600)));
+        assert_eq!(half.scale(), (2.0, 2.0));
+        let eighth = decode_reduced(&bytes, 1 << 24, 100).unwrap();
+        assert_eq!(eighth.image.dimensions(), (125, 75));
+        let full = decode_reduced(&bytes, 1 << 24, 640).unwrap();
+        assert!(!full.is_reduced());
+        // A PNG has no DCT: always in full.
+        assert!(!decode_reduced(&png(1000, 600), 1 << 24, 100).unwrap().is_reduced());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use image::RgbImage;
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use super::letterbox::letterbox;
+use super::letterbox::{Region, letterbox_region};
 use super::runtime::{InferenceError, ModelError, open_session};
 
 /// One detected face in original image pixels.
@@ -31,6 +31,28 @@ impl Detection {
         let [l, r] = [self.landmarks[0], self.landmarks[1]];
         ((l[0] - r[0]).powi(2) + (l[1] - r[1]).powi(2)).sqrt()
     }
+
+    /// The face's resolution in eye distances of a frontal face: the larger of the eye distance and
+    /// the eyes-to-mouth distance over 1.15 (their ratio in ArcFace's 112 px template: 40.6 / 35.2 px).
+    /// A head turned sideways keeps its eyes-to-mouth height while its eyes close up, and a tilted one
+    /// the reverse, so neither looks smaller than it is.
+    pub fn face_scale(&self) -> f32 {
+        let [le, re, _, lm, rm] = self.landmarks;
+        let eyes = [(le[0] + re[0]) / 2.0, (le[1] + re[1]) / 2.0];
+        let mouth = [(lm[0] + rm[0]) / 2.0, (lm[1] + rm[1]) / 2.0];
+        let height = ((eyes[0] - mouth[0]).powi(2) + (eyes[1] - mouth[1]).powi(2)).sqrt();
+        self.eye_distance().max(height / 1.15)
+    }
+
+    /// The same face in an image `sx`×`sy` times as large.
+    pub fn scaled(&self, sx: f32, sy: f32) -> Self {
+        let [x1, y1, x2, y2] = self.bbox;
+        Self {
+            bbox: [x1 * sx, y1 * sy, x2 * sx, y2 * sy],
+            score: self.score,
+            landmarks: self.landmarks.map(|[x, y]| [x * sx, y * sy]),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +73,8 @@ pub struct Detector {
     session: Session,
     input_name: String,
     canvas: (u32, u32),
+    /// The model was exported for one canvas size; `detect_at` cannot choose another.
+    fixed: bool,
     settings: DetectorSettings,
 }
 
@@ -64,11 +88,8 @@ impl Detector {
             return Err(interface(format!("expected a [1,3,H,W] input, found {dims:?}")));
         }
         // A model exported with a fixed canvas dictates it; a dynamic one takes the configured size.
-        let canvas = if dims[2] > 0 && dims[3] > 0 {
-            (dims[3] as u32, dims[2] as u32)
-        } else {
-            (settings.input_size, settings.input_size)
-        };
+        let fixed = dims[2] > 0 && dims[3] > 0;
+        let canvas = if fixed { (dims[3] as u32, dims[2] as u32) } else { (settings.input_size, settings.input_size) };
         let mut heads = [0usize; 3];
         for output in session.outputs() {
             match output.dtype().tensor_shape().and_then(|s| s.last().copied()) {
@@ -83,12 +104,35 @@ impl Detector {
                 "not an SCRFD detector with landmarks: expected equal numbers of score/box/landmark outputs, found {heads:?}"
             )));
         }
-        Ok(Self { input_name: input.name().to_string(), session, canvas, settings })
+        Ok(Self { input_name: input.name().to_string(), session, canvas, fixed, settings })
     }
 
-    /// All faces above the score threshold after NMS, highest score first.
+    /// All faces above the score threshold after NMS, highest score first, on the configured canvas
+    /// (the reference pipeline's: every photo letterboxed into DETECTOR_INPUT_SIZE²).
     pub fn detect(&mut self, image: &RgbImage) -> Result<Vec<Detection>, InferenceError> {
-        let lb = letterbox(image, self.canvas.0, self.canvas.1);
+        self.detect_at(image, self.canvas)
+    }
+
+    /// The configured canvas side: the largest canvas the adaptive pipeline uses.
+    pub fn max_side(&self) -> u32 {
+        self.canvas.0.max(self.canvas.1)
+    }
+
+    /// As [`Detector::detect`], on a canvas of the caller's choosing (multiples of 32); a model with a
+    /// fixed input size keeps its own.
+    pub fn detect_at(&mut self, image: &RgbImage, canvas: (u32, u32)) -> Result<Vec<Detection>, InferenceError> {
+        self.detect_region(image, Region { x: 0, y: 0, w: image.width(), h: image.height() }, canvas)
+    }
+
+    /// As [`Detector::detect_at`], looking only at `region`; faces are in the whole image's pixels.
+    pub fn detect_region(
+        &mut self,
+        image: &RgbImage,
+        region: Region,
+        canvas: (u32, u32),
+    ) -> Result<Vec<Detection>, InferenceError> {
+        let canvas = if self.fixed { self.canvas } else { canvas };
+        let lb = letterbox_region(image, region, canvas.0, canvas.1);
         let input = TensorRef::from_array_view(&lb.tensor).map_err(InferenceError::run("detector"))?;
         let outputs = self
             .session
@@ -99,12 +143,23 @@ impl Detector {
             let (shape, data) = outputs[i].try_extract_tensor::<f32>().map_err(InferenceError::run("detector"))?;
             heads.push(Head { last_dim: shape.last().copied().unwrap_or(0) as usize, data });
         }
-        let mut dets = decode_heads(&heads, self.canvas, self.settings.score_threshold)
+        let mut dets = decode_heads(&heads, canvas, self.settings.score_threshold)
             .map_err(|detail| InferenceError::Output { model: "detector", detail })?;
         let inv = 1.0 / lb.scale;
+        let (ox, oy) = (region.x as f32, region.y as f32);
         for d in &mut dets {
             d.bbox.iter_mut().for_each(|v| *v *= inv);
             d.landmarks.iter_mut().flatten().for_each(|v| *v *= inv);
+            // A whole-image region adds nothing, keeping the reference's numbers bit for bit.
+            if region.x > 0 || region.y > 0 {
+                for (i, v) in d.bbox.iter_mut().enumerate() {
+                    *v += if i % 2 == 0 { ox } else { oy };
+                }
+                for [x, y] in &mut d.landmarks {
+                    *x += ox;
+                    *y += oy;
+                }
+            }
         }
         Ok(nms(dets, self.settings.nms_threshold))
     }

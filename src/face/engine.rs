@@ -7,13 +7,14 @@ use image::RgbImage;
 use serde::Serialize;
 
 use super::align::norm_crop;
-use super::decode::{DecodeError, decode_rgb};
+use super::decode::{DecodeError, Decoded, decode_reduced, decode_rgb};
 use super::detect::{Detection, Detector, DetectorSettings};
 use super::embed::{Embedding, Recognizer};
 use super::liveness::{AntiSpoof, LivenessScore};
 use super::policy::{FacePolicy, Purpose, Rejection};
 use super::profile::ModelProfile;
 use super::quality::{Quality, measure};
+use super::resolution::{DETAIL_SCALE, PRECISE_FACE, PipelineMode, detail_side, passes, refine_region};
 use super::runtime::{InferenceError, ModelError};
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +56,7 @@ pub struct EngineSpec {
     pub intra_threads: usize,
     /// MiniFASNet files for passive liveness; empty: not scored.
     pub liveness: Vec<PathBuf>,
+    pub mode: PipelineMode,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
@@ -84,6 +86,7 @@ pub struct FaceEngine {
     anti_spoof: Option<AntiSpoof>,
     policy: FacePolicy,
     max_pixels: u64,
+    mode: PipelineMode,
 }
 
 fn ms(since: Instant) -> f64 {
@@ -103,6 +106,7 @@ impl FaceEngine {
             },
             policy: spec.policy,
             max_pixels: spec.max_pixels,
+            mode: spec.mode,
         })
     }
 
@@ -128,6 +132,11 @@ impl FaceEngine {
         Ok(self.detector.detect(image)?)
     }
 
+    /// The detector on a canvas of the caller's choosing (benchmarks, tools).
+    pub fn detect_at(&mut self, image: &RgbImage, canvas: (u32, u32)) -> Result<Vec<Detection>, FaceError> {
+        Ok(self.detector.detect_at(image, canvas)?)
+    }
+
     pub fn embed_face(&mut self, image: &RgbImage, face: &Detection) -> Result<(RgbImage, Embedding), FaceError> {
         let crop = norm_crop(image, &face.landmarks).ok_or(Rejection::NoFace)?;
         let embedding = self.recognizer.embed(&crop)?;
@@ -139,34 +148,112 @@ impl FaceEngine {
         Ok(self.recognizer.embed(crop)?)
     }
 
+    /// Every face in the image, in the mode's way: the reference's one canvas, or the adaptive
+    /// [`passes`] until one finds a face. With the faces from the coarse pass comes its scale (canvas
+    /// pixels per image pixel).
+    fn find_faces(&mut self, image: &RgbImage) -> Result<(Vec<Detection>, Option<f32>), FaceError> {
+        if self.mode == PipelineMode::Reference {
+            return Ok((self.detect(image)?, None));
+        }
+        let ([first, second], coarse) = passes(image.width(), image.height(), self.detector.max_side());
+        let faces = self.detector.detect_at(image, first)?;
+        if !faces.is_empty() {
+            let scale = (first.0 as f32 / image.width() as f32).min(first.1 as f32 / image.height() as f32);
+            return Ok((faces, coarse.then_some(scale)));
+        }
+        Ok((self.detector.detect_at(image, second)?, None))
+    }
+
+    /// A face found small on the coarse canvas, located again in a region around it at a finer
+    /// scale, so the landmarks the alignment uses come from a face of about [`PRECISE_FACE`] px. The
+    /// detection nearest the coarse one wins; when the region yields none, the coarse face stands.
+    fn refine(&mut self, image: &RgbImage, coarse: Detection, scale: f32) -> Result<Detection, FaceError> {
+        let size = (coarse.bbox[2] - coarse.bbox[0]).max(coarse.bbox[3] - coarse.bbox[1]);
+        if size * scale >= PRECISE_FACE {
+            return Ok(coarse);
+        }
+        let (region, canvas) = refine_region(coarse.bbox, image.width(), image.height());
+        let centre = |d: &Detection| ((d.bbox[0] + d.bbox[2]) / 2.0, (d.bbox[1] + d.bbox[3]) / 2.0);
+        let (cx, cy) = centre(&coarse);
+        let distance = |d: &Detection| {
+            let (x, y) = centre(d);
+            (x - cx).powi(2) + (y - cy).powi(2)
+        };
+        let found = self.detector.detect_region(image, region, canvas)?;
+        let nearest = found.into_iter().min_by(|a, b| distance(a).total_cmp(&distance(b)));
+        // A different face next to the subject is not a refinement of it.
+        Ok(nearest.filter(|d| distance(d).sqrt() < size / 2.0).unwrap_or(coarse))
+    }
+
+    /// The longer side the first decode needs: three quarters of the canvas, so a photo a little
+    /// short of it after a DCT reduction (2500 px / 4 = 625) is not decoded at twice the size only
+    /// to be shrunk again. Passive liveness is scored on the full photo: the MiniFASNet thresholds
+    /// were validated on full decodes.
+    fn decode_side(&self, purpose: Purpose) -> u32 {
+        let scores_liveness = purpose == Purpose::Verify && self.anti_spoof.is_some();
+        match self.mode {
+            PipelineMode::Adaptive if !scores_liveness => self.detector.max_side() * 3 / 4,
+            _ => u32::MAX,
+        }
+    }
+
     pub fn analyze(&mut self, bytes: &[u8], purpose: Purpose) -> Result<Analysis, FaceError> {
         let start = Instant::now();
-        let image = self.decode(bytes)?;
+        let decoded = decode_reduced(bytes, self.max_pixels, self.decode_side(purpose))?;
         let decode_ms = ms(start);
-        let mut analysis = self.analyze_image(&image, purpose)?;
-        analysis.timings.decode_ms = decode_ms;
+        let mut analysis = self.analyze_decoded(decoded, Some(bytes), purpose)?;
+        analysis.timings.decode_ms += decode_ms;
         Ok(analysis)
     }
 
+    /// The pipeline on an already decoded photo (the CLI's tools, benchmarks).
     pub fn analyze_image(&mut self, image: &RgbImage, purpose: Purpose) -> Result<Analysis, FaceError> {
+        self.analyze_decoded(Decoded { full: image.dimensions(), image: image.clone() }, None, purpose)
+    }
+
+    /// Detection runs on `decoded` as it is; faces are reported in full-resolution pixels. When the
+    /// subject is too small in a reduced decode for a faithful crop, `bytes` are decoded again, finer.
+    fn analyze_decoded(
+        &mut self,
+        decoded: Decoded,
+        bytes: Option<&[u8]>,
+        purpose: Purpose,
+    ) -> Result<Analysis, FaceError> {
         let start = Instant::now();
-        let faces = self.detect(image)?;
+        let (sx, sy) = decoded.scale();
+        let (found, coarse) = self.find_faces(&decoded.image)?;
+        let faces: Vec<Detection> = found.iter().map(|f| f.scaled(sx, sy)).collect();
+        let (width, height) = decoded.full;
+        let subject = self.policy.select(&faces, width, height, purpose)?;
+        let face = match coarse {
+            Some(scale) => self.refine(&decoded.image, found[subject].clone(), scale)?.scaled(sx, sy),
+            None => faces[subject].clone(),
+        };
         let detect_ms = ms(start);
-        let subject = self.policy.select(&faces, image.width(), image.height(), purpose)?;
-        let face = faces[subject].clone();
-        let quality = measure(image, &face);
+        let start = Instant::now();
+        let image = match bytes {
+            Some(bytes) if decoded.is_reduced() && face.face_scale() / sx.max(sy) < DETAIL_SCALE => {
+                let side = detail_side(width.max(height), face.face_scale());
+                decode_reduced(bytes, self.max_pixels, side)?.image
+            }
+            _ => decoded.image,
+        };
+        let decode_ms = ms(start);
+        // The subject in the pixels of the image at hand (the identity when it is the full photo).
+        let local = face.scaled(image.width() as f32 / width as f32, image.height() as f32 / height as f32);
+        let quality = measure(&image, &local);
         if purpose == Purpose::Enroll {
             self.policy.quality.check(&quality).map_err(Rejection::from)?;
         }
         let start = Instant::now();
-        let crop = norm_crop(image, &face.landmarks).ok_or(Rejection::NoFace)?;
+        let crop = norm_crop(&image, &local.landmarks).ok_or(Rejection::NoFace)?;
         let align_ms = ms(start);
         let start = Instant::now();
         let embedding = self.recognizer.embed(&crop)?;
         let embed_ms = ms(start);
         // Liveness is a property of a capture, asked of probes; references were checked at enrolment.
         let liveness = match (&mut self.anti_spoof, purpose) {
-            (Some(anti_spoof), Purpose::Verify) => Some(anti_spoof.score(image, &face)?),
+            (Some(anti_spoof), Purpose::Verify) => Some(anti_spoof.score(&image, &local)?),
             _ => None,
         };
         Ok(Analysis {
@@ -174,9 +261,9 @@ impl FaceEngine {
             quality,
             embedding,
             face,
-            width: image.width(),
-            height: image.height(),
-            timings: StageTimings { decode_ms: 0.0, detect_ms, align_ms, embed_ms },
+            width,
+            height,
+            timings: StageTimings { decode_ms, detect_ms, align_ms, embed_ms },
         })
     }
 }

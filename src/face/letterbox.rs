@@ -14,6 +14,12 @@ pub struct Letterbox {
 
 pub fn letterbox(image: &RgbImage, canvas_w: u32, canvas_h: u32) -> Letterbox {
     let (w, h) = image.dimensions();
+    letterbox_region(image, Region { x: 0, y: 0, w, h }, canvas_w, canvas_h)
+}
+
+/// As [`letterbox`], for a region of the image (the scale is then in model pixels per region pixel).
+pub fn letterbox_region(image: &RgbImage, region: Region, canvas_w: u32, canvas_h: u32) -> Letterbox {
+    let (w, h) = (region.w, region.h);
     let im_ratio = h as f64 / w as f64;
     let model_ratio = canvas_h as f64 / canvas_w as f64;
     // Truncation as in InsightFace (`int(...)`), so the scale matches theirs exactly.
@@ -28,7 +34,7 @@ pub fn letterbox(image: &RgbImage, canvas_w: u32, canvas_h: u32) -> Letterbox {
     let mut tensor = Array4::<f32>::from_elem((1, 3, ch, cw), pad);
     let plane = cw * ch;
     let out = tensor.as_slice_mut().expect("freshly allocated arrays are contiguous");
-    resize_region(image, Region { x: 0, y: 0, w, h }, new_w, new_h, |dx, dy, c, v| {
+    resize_region(image, region, new_w, new_h, |dx, dy, c, v| {
         out[c * plane + dy * cw + dx] = (v as f32 - 127.5) / 128.0;
     });
     Letterbox { tensor, scale }

@@ -13,7 +13,8 @@ pub enum Purpose {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FacePolicy {
-    /// Smallest inter-eye distance in pixels worth embedding (the 112 px template has 35 px).
+    /// Smallest face worth embedding, in pixels between the eyes of a frontal face (the 112 px template
+    /// has 35 px); a turned head is measured by its eyes-to-mouth height ([`Detection::face_scale`]).
     pub min_eye_distance: f32,
     /// A second face whose prominence is within this much of the subject's makes the photo ambiguous.
     pub enroll_margin: f32,
@@ -34,8 +35,10 @@ pub enum Rejection {
     NoFace,
     #[error("{count} faces of similar prominence were found; the photo must show one person")]
     MultipleFaces { count: usize },
-    #[error("the face is too small (eyes {eye_distance:.0} px apart, at least {min:.0} px needed)")]
-    FaceTooSmall { eye_distance: f32, min: f32 },
+    #[error(
+        "the face is too small ({scale:.0} px between the eyes, or as much for a turned head; at least {min:.0} px needed)"
+    )]
+    FaceTooSmall { scale: f32, min: f32 },
     #[error(transparent)]
     Quality(#[from] QualityIssue),
 }
@@ -66,9 +69,11 @@ impl FacePolicy {
         if rivals > 0 {
             return Err(Rejection::MultipleFaces { count: rivals + 1 });
         }
-        let eye_distance = faces[best].eye_distance();
-        if eye_distance < self.min_eye_distance {
-            return Err(Rejection::FaceTooSmall { eye_distance, min: self.min_eye_distance });
+        // Eye distance alone calls a large face turned sideways "small" (LFW has many, eyes 14–24 px
+        // apart on a 100 px head); the face's scale reads its size from the height as well.
+        let scale = faces[best].face_scale();
+        if scale < self.min_eye_distance {
+            return Err(Rejection::FaceTooSmall { scale, min: self.min_eye_distance });
         }
         Ok(best)
     }
@@ -78,9 +83,15 @@ impl FacePolicy {
 mod tests {
     use super::*;
 
+    /// A frontal face whose eyes are `eye` px apart, its mouth as far below as in the template.
     fn face(bbox: [f32; 4], eye: f32) -> Detection {
         let y = (bbox[1] + bbox[3]) / 2.0;
-        Detection { bbox, score: 0.9, landmarks: [[bbox[0], y], [bbox[0] + eye, y], [0.0; 2], [0.0; 2], [0.0; 2]] }
+        let mouth = y + eye * 1.15;
+        Detection {
+            bbox,
+            score: 0.9,
+            landmarks: [[bbox[0], y], [bbox[0] + eye, y], [0.0; 2], [bbox[0], mouth], [bbox[0] + eye, mouth]],
+        }
     }
 
     #[test]
@@ -125,5 +136,15 @@ mod tests {
         let tiny = face([40.0, 40.0, 60.0, 60.0], 12.0);
         let got = FacePolicy::default().select(&[tiny], 100, 100, Purpose::Verify);
         assert!(matches!(got, Err(Rejection::FaceTooSmall { .. })));
+    }
+
+    #[test]
+    fn a_large_face_turned_sideways_is_not_too_small() {
+        // Eyes 16 px apart (a head turned about 60°), eyes-to-mouth 40 px: a 35 px face, frontal.
+        let mut turned = face([20.0, 20.0, 80.0, 100.0], 16.0);
+        turned.landmarks[3][1] = turned.landmarks[0][1] + 40.0;
+        turned.landmarks[4][1] = turned.landmarks[0][1] + 40.0;
+        assert!(turned.eye_distance() < 20.0 && turned.face_scale() > 30.0);
+        assert_eq!(FacePolicy::default().select(&[turned], 100, 120, Purpose::Enroll), Ok(0));
     }
 }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use ort::environment::Environment;
+use ort::environment::{Environment, GlobalThreadPoolOptions};
 use ort::session::Session;
 use ort::session::builder::GraphOptimizationLevel;
 
@@ -53,23 +53,50 @@ impl InferenceError {
 
 static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
 
+/// Where the intra-op threads of every session come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Threads {
+    /// Each session has its own pool of this many threads (the caller's included).
+    PerSession(usize),
+    /// One pool of this many threads for the whole process, which every session's run draws on: a
+    /// lone request gets every core, and concurrent requests share them instead of oversubscribing.
+    Shared(usize),
+}
+
 /// Loads the ONNX Runtime shared library and creates the process environment.
 ///
 /// ONNX Runtime allows one environment per process, so the first successful call wins and later calls
-/// (tests start several services in one process) reuse it.
-pub fn init(dylib: &Path) -> Result<(), RuntimeError> {
+/// (tests start several services in one process) reuse it, with its threads.
+pub fn init(dylib: &Path, threads: Threads) -> Result<(), RuntimeError> {
     if !dylib.is_file() {
         return Err(RuntimeError::Missing(dylib.to_path_buf()));
     }
     let result = ENVIRONMENT.get_or_init(|| {
-        let builder = ort::init_from(dylib).map_err(|e| e.to_string())?;
-        builder.with_name("faceauth").build().map_err(|e| e.to_string())
+        let builder = ort::init_from(dylib).map_err(|e| e.to_string())?.with_name("faceauth");
+        let builder = match threads {
+            Threads::PerSession(_) => builder,
+            Threads::Shared(n) => {
+                let pool = GlobalThreadPoolOptions::default()
+                    .with_intra_threads(n.max(1))
+                    .and_then(|o| o.with_inter_threads(1))
+                    // Spinning idle threads take the cores the other workers need: with it, four
+                    // clients got 56 verifies/s; without, 85 (`benches/peer.rs`, 2 cores).
+                    .and_then(|o| o.with_spin_control(false))
+                    .map_err(|e| e.to_string())?;
+                builder.with_global_thread_pool(pool)
+            }
+        };
+        let _ = SHARED_POOL.set(matches!(threads, Threads::Shared(_)));
+        builder.build().map_err(|e| e.to_string())
     });
     result
         .as_ref()
         .map(|_| ())
         .map_err(|message| RuntimeError::Load { path: dylib.to_path_buf(), message: message.clone() })
 }
+
+/// Whether the environment was built with a shared pool (sessions then have none of their own).
+static SHARED_POOL: OnceLock<bool> = OnceLock::new();
 
 fn environment() -> Result<&'static Environment, String> {
     match ENVIRONMENT.get() {
@@ -80,16 +107,22 @@ fn environment() -> Result<&'static Environment, String> {
 }
 
 /// Opens one inference session. Each worker thread owns its own (`Session::run` needs `&mut`).
+/// `intra_threads` applies without a shared pool. Optimisation level `All` is what Python's
+/// onnxruntime uses by default (ort's `Level3` is only the layout level, `ORT_ENABLE_LAYOUT`).
 pub fn open_session(path: &Path, intra_threads: usize) -> Result<Session, ModelError> {
     let load = |message: String| ModelError::Load { path: path.to_path_buf(), message };
     if !path.is_file() {
         return Err(load("no such file".into()));
     }
     let env = environment().map_err(load)?;
+    let shared = SHARED_POOL.get().copied().unwrap_or(false);
     Session::builder(env)
-        .and_then(|b| Ok(b.with_optimization_level(GraphOptimizationLevel::Level3)?))
-        .and_then(|b| Ok(b.with_intra_threads(intra_threads.max(1))?))
-        .and_then(|b| Ok(b.with_inter_threads(1)?))
+        .and_then(|b| Ok(b.with_optimization_level(GraphOptimizationLevel::All)?))
+        // SCRFD exports carry their 640² output shapes as hints; every other canvas would log a
+        // shape-mismatch warning per output per run. Errors still surface as `Result`s.
+        .and_then(|b| Ok(b.with_log_level(ort::logging::LogLevel::Error)?))
+        .and_then(|b| if shared { Ok(b) } else { Ok(b.with_intra_threads(intra_threads.max(1))?) })
+        .and_then(|b| if shared { Ok(b) } else { Ok(b.with_inter_threads(1)?) })
         .and_then(|mut b| b.commit_from_file(path))
         .map_err(|source| ModelError::Session { path: path.to_path_buf(), source })
 }

@@ -22,6 +22,16 @@ pub fn face(rel: &str) -> Vec<u8> {
     std::fs::read(dir.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
 }
 
+/// A photo scaled down to `side` pixels square, as a JPEG: an LFW face 100 px across becomes one
+/// 16 px between the eyes.
+pub fn shrunk(rel: &str, side: u32) -> Vec<u8> {
+    let photo = image::load_from_memory(&face(rel)).unwrap();
+    let small = photo.resize_exact(side, side, image::imageops::FilterType::Triangle).into_rgb8();
+    let mut out = Vec::new();
+    small.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Jpeg).unwrap();
+    out
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod adaptive;
 mod liveness;
 mod quality;
 mod reference;

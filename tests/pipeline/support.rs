@@ -4,7 +4,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use faceauth::face::detect::DetectorSettings;
 use faceauth::face::engine::EngineSpec;
-use faceauth::face::{FaceEngine, FacePolicy, ModelProfile, runtime};
+use faceauth::face::{FaceEngine, FacePolicy, ModelProfile, PipelineMode, runtime};
 use serde::Deserialize;
 
 pub const SFACE: &str = "face_recognition_sface_2021dec_int8bq.onnx";
@@ -71,6 +71,7 @@ pub fn spec(recognizer: &str) -> EngineSpec {
         &std::env::var_os("ORT_DYLIB_PATH")
             .map(PathBuf::from)
             .unwrap_or_else(|| root().join(".ort/libonnxruntime.so.1.31.1")),
+        runtime::Threads::PerSession(1),
     )
     .expect("ONNX Runtime: run scripts/setup-test.sh");
     let path = model_dir().join(recognizer);
@@ -84,10 +85,22 @@ pub fn spec(recognizer: &str) -> EngineSpec {
         max_pixels: 40_000_000,
         intra_threads: 1,
         liveness: Vec::new(),
+        mode: PipelineMode::Reference,
     }
 }
 
-/// One engine per recognizer for the whole test binary; tests take turns.
+/// One adaptive-mode engine (the default pipeline) with MobileFaceNet for the whole test binary.
+pub fn adaptive_engine() -> MutexGuard<'static, FaceEngine> {
+    static ENGINE: OnceLock<Mutex<FaceEngine>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            Mutex::new(FaceEngine::load(&EngineSpec { mode: PipelineMode::Adaptive, ..spec(MOBILEFACENET) }).unwrap())
+        })
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// One reference-mode engine per recognizer for the whole test binary; tests take turns.
 pub fn engine(recognizer: &str) -> MutexGuard<'static, FaceEngine> {
     static SFACE_ENGINE: OnceLock<Mutex<FaceEngine>> = OnceLock::new();
     static MFN_ENGINE: OnceLock<Mutex<FaceEngine>> = OnceLock::new();

@@ -1,0 +1,234 @@
+//! What the end-to-end benchmarks share: paths, the model floor, starting the real service (or the
+//! Python peer) as a child process, and a closed-loop load generator.
+
+#![allow(dead_code)] // each benchmark uses its own subset
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use faceauth::face::align::norm_crop;
+use faceauth::face::detect::DetectorSettings;
+use faceauth::face::engine::EngineSpec;
+use faceauth::face::runtime::{self, Threads};
+use faceauth::face::{FaceEngine, FacePolicy, ModelProfile, PipelineMode, Purpose};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn faces() -> PathBuf {
+    std::env::var_os("FACES_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/faces"))
+}
+
+pub fn read(rel: &str) -> Vec<u8> {
+    std::fs::read(faces().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+pub fn env_num(key: &str, default: usize) -> usize {
+    std::env::var(key).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    percentile(&v, 0.5)
+}
+
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
+}
+
+/// The reference detector (det_500m at 640²) then the recognizer, back to back on an already decoded
+/// photo, with `threads` intra-op threads: inference alone, which no request of the reference
+/// pipeline can beat. Median of 60.
+pub fn model_floor(photo: &str, threads: usize) -> f64 {
+    runtime::init(&root().join(".ort/libonnxruntime.so.1.31.1"), Threads::PerSession(1))
+        .expect("run scripts/setup-test.sh");
+    let spec = EngineSpec {
+        detector_path: root().join("models/det_500m.onnx"),
+        recognizer_path: root().join("models/arcface_mobilefacenet_128d.onnx"),
+        profile: ModelProfile::by_name("arcface_mobilefacenet_128d").unwrap().clone(),
+        detector: DetectorSettings::default(),
+        policy: FacePolicy::default(),
+        max_pixels: 40_000_000,
+        intra_threads: threads,
+        liveness: Vec::new(),
+        mode: PipelineMode::Reference,
+    };
+    let mut engine = FaceEngine::load(&spec).unwrap();
+    let image = engine.decode(&read(photo)).unwrap();
+    let face = engine.analyze_image(&image, Purpose::Verify).unwrap().face;
+    let crop = norm_crop(&image, &face.landmarks).unwrap();
+    let runs = (0..60)
+        .map(|_| {
+            let t = Instant::now();
+            engine.detect(&image).unwrap();
+            engine.embed_crop(&crop).unwrap();
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    median(runs)
+}
+
+/// A server under test, killed when dropped.
+pub struct Service {
+    pub child: Child,
+    pub base: String,
+    pub ready_ms: f64,
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `command` and waits for its "listening on http://…" line.
+fn spawn_listening(mut command: Command) -> Service {
+    let started = Instant::now();
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut lines = stdout.lines();
+    let base = loop {
+        let line = lines.next().expect("server output").unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
+    std::thread::spawn(move || for _ in lines {});
+    Service { child, base, ready_ms }
+}
+
+/// The release binary with the local store, det_500m + MobileFaceNet, limits off, `extra` on top.
+pub fn start_service(data: &Path, extra: &[(&str, &str)]) -> Service {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_faceauth"));
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(
+            ["INFERENCE_WORKERS", "INFERENCE_THREADS", "INFERENCE_THREAD_POOL", "PIPELINE"]
+                .iter()
+                .filter_map(|k| std::env::var(k).ok().map(|v| (*k, v))),
+        )
+        .envs(extra.iter().copied())
+        .env("PORT", "0")
+        .env("LOG_LEVEL", "warn,faceauth::startup=info")
+        .env("DATA_DIR", data)
+        .env("MODEL_DIR", root().join("models"))
+        .env("DETECTOR_MODEL", "det_500m.onnx")
+        .env("RECOGNIZER_MODEL", "arcface_mobilefacenet_128d.onnx")
+        .env("ORT_DYLIB_PATH", root().join(".ort/libonnxruntime.so.1.31.1"))
+        .env("RATE_LIMIT_PER_IP", "0")
+        .env("LOCKOUT_MAX_FAILURES", "0")
+        .env("LOCKOUT_USER_MAX_FAILURES", "0")
+        .env("INFERENCE_QUEUE", "64")
+        .current_dir(data)
+        .stderr(Stdio::null());
+    spawn_listening(command)
+}
+
+/// The Python peer (`scripts/peer.py`: InsightFace FaceAnalysis behind FastAPI/uvicorn) on the same
+/// models, from the test venv (`scripts/setup-peer.sh`). None when it is not installed.
+pub fn start_peer() -> Option<Service> {
+    let python = root().join(".venv/bin/python");
+    let probe = Command::new(&python).args(["-c", "import insightface, fastapi, uvicorn"]).output().ok()?;
+    if !probe.status.success() {
+        return None;
+    }
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut command = Command::new(python);
+    command.arg(root().join("scripts/peer.py")).arg(root().join("models")).arg(port.to_string()).stderr(Stdio::null());
+    let service = spawn_listening(command);
+    // The line comes before uvicorn binds (it logs nothing at level warning): wait for the port.
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(service)
+}
+
+pub fn rss_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)).unwrap().parse().unwrap()
+}
+
+pub struct Run {
+    pub rps: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub errors: usize,
+}
+
+/// `concurrency` clients, each sending its next verify as soon as the last is answered, until
+/// `total` have been sent; the photos are used in turn.
+pub async fn closed_loop(
+    client: &reqwest::Client,
+    base: &str,
+    user: &str,
+    photos: &[Vec<u8>],
+    concurrency: usize,
+    total: usize,
+) -> Run {
+    let next = Arc::new(AtomicUsize::new(0));
+    let photos = Arc::new(photos.to_vec());
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, user, photos, next) =
+            (client.clone(), format!("{base}/api/verify"), user.to_string(), photos.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut latencies, mut errors) = (Vec::new(), 0);
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= total {
+                    break;
+                }
+                let form = reqwest::multipart::Form::new().text("user_id", user.clone()).part(
+                    "image",
+                    reqwest::multipart::Part::bytes(photos[n % photos.len()].clone()).file_name("p.jpg"),
+                );
+                let t = Instant::now();
+                let ok = client.post(&url).multipart(form).send().await.is_ok_and(|r| r.status() == 200);
+                latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+                errors += usize::from(!ok);
+            }
+            (latencies, errors)
+        }));
+    }
+    let (mut all, mut errors) = (Vec::new(), 0);
+    for t in tasks {
+        let (l, e) = t.await.unwrap();
+        all.extend(l);
+        errors += e;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    Run {
+        rps: all.len() as f64 / secs,
+        p50: percentile(&all, 0.5),
+        p90: percentile(&all, 0.9),
+        p99: percentile(&all, 0.99),
+        errors,
+    }
+}
+
+pub async fn register(client: &reqwest::Client, base: &str, user: &str, rel: &str) {
+    let form = reqwest::multipart::Form::new()
+        .text("user_id", user.to_string())
+        .part("image", reqwest::multipart::Part::bytes(read(rel)).file_name("p.jpg"));
+    let status = client.post(format!("{base}/api/register")).multipart(form).send().await.unwrap().status();
+    assert!(status == 201 || status == 422, "register {rel}: {status}");
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().pool_max_idle_per_host(16).timeout(Duration::from_secs(60)).build().unwrap()
+}
