@@ -1,6 +1,7 @@
 # The two commands a newcomer needs:
 #   make run    build, fetch ONNX Runtime + models, start the service on local storage (port 5000)
-#   make test   install what the tests need (ONNX Runtime, test models, moto, Chromium) and run every test
+#   make test   install what the tests need (ONNX Runtime, test models, moto, Schemathesis, Chromium)
+#               and run every test
 MODEL_PACK ?= buffalo_l
 MODEL_MIRROR ?=
 MIRROR_FLAG := $(if $(MODEL_MIRROR),--mirror $(MODEL_MIRROR),)
@@ -32,6 +33,7 @@ test-setup:
 
 test: test-setup
 	cargo test --locked
+	scripts/contract-test.sh
 	node --test tests/browser/
 
 lint:

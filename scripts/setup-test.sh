@@ -24,6 +24,10 @@ if [ ! -x .venv/bin/moto_server ]; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==5.2.1"
 fi
+# Schemathesis checks the API contract against the live service (scripts/contract-test.sh).
+if [ ! -x .venv/bin/schemathesis ]; then
+  .venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==4.32.5"
+fi
 # playwright-core drives Debian's Chromium; it downloads no browser of its own.
 (cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --loglevel=error; })
 echo "ok       moto $(.venv/bin/python -c 'import moto; print(moto.__version__)') in .venv"

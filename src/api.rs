@@ -40,13 +40,21 @@ pub fn router(state: AppState) -> Router {
     let scraped = Router::new()
         .route("/metrics", get(metrics::metrics_endpoint))
         .route_layer(from_fn_with_state(state.clone(), middleware::require_metrics_access));
+    // Made once: the document only changes with the configuration.
+    let contract = bytes::Bytes::from(openapi::document(state.http.max_upload_bytes).to_string());
     let open = Router::new()
         .route("/", get(demo::index))
         .route("/demo/app.js", get(demo::script))
         .route("/demo/app.css", get(demo::style))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
-        .route("/openapi.json", get(|| async { axum::Json(openapi::document()) }));
+        .route(
+            "/openapi.json",
+            get(move || {
+                let contract = contract.clone();
+                async move { ([(axum::http::header::CONTENT_TYPE, "application/json")], contract) }
+            }),
+        );
     let body_limit = state.http.body_limit();
     middleware::stack(
         protected

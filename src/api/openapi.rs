@@ -6,16 +6,20 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 use super::{challenges, enrollments, health, metrics, register, users, verify};
 use crate::error::ErrorEnvelope;
 
-/// The multipart body of register and verify.
+/// The multipart body of verify. With LIVENESS=challenge, also `challenge_id` and one photo per
+/// head turn, `frame_1` … `frame_8` (as many as the challenge's steps; `patternProperties`).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct UploadForm {
     /// 1–128 of `A-Z a-z 0-9 . _ @ -`; must not start with `.` or contain `..`.
     #[schema(pattern = "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._@-]{1,128}$", min_length = 1, max_length = 128)]
     user_id: String,
-    /// JPEG, PNG or WebP (judged by content), at most MAX_UPLOAD_SIZE bytes and MAX_IMAGE_PIXELS pixels.
-    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    /// JPEG, PNG or WebP (judged by content; the part's `encoding`), at most MAX_UPLOAD_SIZE bytes (`maxLength`) and MAX_IMAGE_PIXELS pixels.
+    #[schema(format = Binary, min_length = 1)]
     image: String,
+    /// LIVENESS=challenge: the id from `POST /api/challenges`.
+    #[schema(nullable = false)]
+    challenge_id: Option<String>,
 }
 
 /// The multipart body of register.
@@ -25,12 +29,14 @@ pub struct RegisterForm {
     /// 1–128 of `A-Z a-z 0-9 . _ @ -`; must not start with `.` or contain `..`.
     #[schema(pattern = "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._@-]{1,128}$", min_length = 1, max_length = 128)]
     user_id: String,
-    /// JPEG, PNG or WebP (judged by content), at most MAX_UPLOAD_SIZE bytes and MAX_IMAGE_PIXELS pixels.
-    #[schema(format = Binary, content_media_type = "application/octet-stream")]
+    /// JPEG, PNG or WebP (judged by content; the part's `encoding`), at most MAX_UPLOAD_SIZE bytes (`maxLength`) and MAX_IMAGE_PIXELS pixels.
+    #[schema(format = Binary, min_length = 1)]
     image: String,
     /// Required with a client key: a grant from `POST /api/enrollments` for this user (single use).
+    #[schema(nullable = false)]
     enrollment_token: Option<String>,
     /// `true` replaces every existing reference of the user with this one (secret keys only).
+    #[schema(nullable = false, default = false)]
     replace: Option<bool>,
 }
 
@@ -70,6 +76,8 @@ pub enum UserErrors {
     Forbidden(ErrorEnvelope),
     #[response(status = 404, description = "user_not_found")]
     NotFound(ErrorEnvelope),
+    #[response(status = 429, description = "rate_limited (per IP or key)")]
+    RateLimited(ErrorEnvelope),
     #[response(status = 503, description = "storage_unavailable or state_unavailable (Retry-After)")]
     Unavailable(ErrorEnvelope),
 }
@@ -140,10 +148,38 @@ fn link_register_to_the_user_routes(openapi: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// The document as served. utoipa 5 writes a Link's fields in snake_case (`operation_id`), which
-/// OpenAPI 3.1 spells in camelCase (`operationId`): they are renamed here, where the JSON is made.
-pub fn document() -> serde_json::Value {
+/// The image formats the server decodes, sniffed from the bytes.
+const IMAGE_TYPES: &str = "image/jpeg, image/png, image/webp";
+
+/// The document as served, with the upload limit the server enforces (MAX_UPLOAD_SIZE).
+///
+/// Two things utoipa 5 cannot say are added here, where the JSON is made: the image part's media
+/// types and byte limit (a multipart `encoding`, `maxLength`), and Link fields in OpenAPI 3.1's
+/// camelCase (`operationId`; utoipa writes them in snake_case).
+pub fn document(max_upload_bytes: usize) -> serde_json::Value {
     let mut document = serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises");
+    for form in ["UploadForm", "RegisterForm"] {
+        let schema = &mut document["components"]["schemas"][form];
+        schema["properties"]["image"]["maxLength"] = max_upload_bytes.into();
+        // The server refuses fields it does not know (400 invalid_request).
+        schema["additionalProperties"] = false.into();
+    }
+    document["components"]["schemas"]["UploadForm"]["patternProperties"] = serde_json::json!({
+        "^frame_[1-8]$": { "type": "string", "format": "binary", "minLength": 1, "maxLength": max_upload_bytes,
+            "description": "LIVENESS=challenge: the photo for head turn N, as `image`" }
+    });
+    for path in ["/api/register", "/api/verify"] {
+        let content = &mut document["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"];
+        if content.is_object() {
+            let mut encoding = serde_json::json!({ "image": { "contentType": IMAGE_TYPES } });
+            if path == "/api/verify" {
+                for n in 1..=8 {
+                    encoding[format!("frame_{n}")] = serde_json::json!({ "contentType": IMAGE_TYPES });
+                }
+            }
+            content["encoding"] = encoding;
+        }
+    }
     let responses = document["paths"].as_object_mut().into_iter().flat_map(|paths| paths.values_mut());
     let operations = responses.filter_map(|item| item.as_object_mut()).flat_map(|item| item.values_mut());
     for operation in operations {

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::dto::{FaceSummary, QualityDto, Timings};
 use super::openapi::{RegisterForm, UploadErrors};
-use super::upload::Upload;
+use super::upload::{Upload, UploadRoute};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorEnvelope};
@@ -46,6 +46,7 @@ pub async fn register(
     Extension(caller): Extension<Caller>,
     upload: Upload,
 ) -> Result<(StatusCode, Json<RegisterResponse>), ApiError> {
+    upload.check_fields(UploadRoute::Register)?;
     let enrolment = match (caller.is_trusted(), upload.enrollment_token.as_deref()) {
         (true, _) => Enrolment::Trusted { replace: upload.replace },
         (false, _) if upload.replace => return Err(ApiError::Forbidden),

@@ -20,6 +20,31 @@ pub struct Upload {
     /// Verify with LIVENESS=challenge: the challenge answered, and one photo per step, in order.
     pub challenge_id: Option<String>,
     pub frames: Vec<Bytes>,
+    /// The register-only and verify-only fields that were sent, even empty: each route refuses the
+    /// other's, as the contract lists them.
+    register_only: Option<&'static str>,
+    verify_only: Option<&'static str>,
+}
+
+/// Which route an upload was sent to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UploadRoute {
+    Register,
+    Verify,
+}
+
+impl Upload {
+    /// Refuses a field that belongs to the other route (400 invalid_request, as an unknown field).
+    pub fn check_fields(&self, route: UploadRoute) -> Result<(), ApiError> {
+        let foreign = match route {
+            UploadRoute::Register => self.verify_only,
+            UploadRoute::Verify => self.register_only,
+        };
+        match foreign {
+            Some(name) => Err(ApiError::InvalidRequest(format!("unknown field '{name}'"))),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Most frames a challenge answer may carry (`frame_1` … `frame_8`).
@@ -96,10 +121,11 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
                 let n: usize = frame["frame_".len()..].parse().expect("checked above");
                 (&mut frames[n - 1], limit)
             }
-            // Unknown fields are read past (within the body limit) and ignored.
-            _ => {
-                while field.chunk().await.map_err(|e| multipart_error(e, limit))?.is_some() {}
-                continue;
+            // The contract lists every field: one it does not know is a client's mistake (a typo
+            // would otherwise be silently ignored).
+            other => {
+                let shown: String = other.chars().take(64).collect();
+                return Err(ApiError::InvalidRequest(format!("unknown field '{shown}'")));
             }
         };
         if slot.is_some() {
@@ -127,6 +153,7 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
     if image.is_empty() {
         return Err(ApiError::InvalidImage("the image field is empty".into()));
     }
+    let (token_sent, replace_sent, challenge_sent) = (token.is_some(), replace.is_some(), challenge.is_some());
     let text = |name: &str, value: Bytes| {
         String::from_utf8(value.to_vec())
             .map_err(|_| ApiError::InvalidRequest(format!("the field '{name}' is not UTF-8")))
@@ -147,7 +174,17 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
     if frames.iter().any(|f| f.is_empty()) {
         return Err(ApiError::InvalidImage("a frame field is empty".into()));
     }
-    Ok(Upload { user_id, image, enrollment_token, replace, challenge_id, frames })
+    let register_only = match (token_sent, replace_sent) {
+        (true, _) => Some("enrollment_token"),
+        (false, true) => Some("replace"),
+        _ => None,
+    };
+    let verify_only = match (challenge_sent, frames.is_empty()) {
+        (true, _) => Some("challenge_id"),
+        (false, false) => Some("frame_1"),
+        _ => None,
+    };
+    Ok(Upload { user_id, image, enrollment_token, replace, challenge_id, frames, register_only, verify_only })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use utoipa::ToSchema;
 
 use super::dto::{FaceSummary, QualityDto, Timings, round_score};
 use super::openapi::{UploadErrors, UploadForm};
-use super::upload::Upload;
+use super::upload::{Upload, UploadRoute};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::middleware::ClientAddr;
@@ -106,6 +106,7 @@ pub async fn verify(
     Extension(ClientAddr(client)): Extension<ClientAddr>,
     upload: Upload,
 ) -> Result<Json<VerifyResponse>, ApiError> {
+    upload.check_fields(UploadRoute::Verify)?;
     let v = state
         .service
         .verify(

@@ -29,7 +29,19 @@ async fn bad_requests_get_their_own_codes() {
             "wrong field name",
             Form::new().text("user_id", "alice").part("photo", Part::bytes(jpeg.clone())),
             400,
-            "missing_field",
+            "invalid_request",
+        ),
+        (
+            "a field the contract does not list",
+            TestApp::form("alice", jpeg.clone()).text("nickname", "al"),
+            400,
+            "invalid_request",
+        ),
+        (
+            "verify's challenge field sent to register",
+            TestApp::form("alice", jpeg.clone()).text("challenge_id", "c1"),
+            400,
+            "invalid_request",
         ),
         (
             "duplicate image",
