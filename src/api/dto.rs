@@ -127,7 +127,12 @@ pub struct UserRequest {
 
 /// The user a `{"user_id": ...}` body names, or the envelope's error for a bad body or id.
 pub fn requested_user(body: Result<Json<UserRequest>, JsonRejection>) -> Result<UserId, ApiError> {
-    let Json(request) =
-        body.map_err(|e| ApiError::InvalidRequest(format!("send JSON {{\"user_id\": \"...\"}}: {}", e.body_text())))?;
+    let Json(request) = body.map_err(|e| match e {
+        // As the upload routes answer a body that is not multipart: the media type is wrong.
+        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
+            "send JSON {\"user_id\": \"...\"} with Content-Type: application/json".into(),
+        ),
+        e => ApiError::InvalidRequest(format!("send JSON {{\"user_id\": \"...\"}}: {}", e.body_text())),
+    })?;
     UserId::parse(&request.user_id).map_err(|e| ApiError::InvalidUserId(e.to_string()))
 }

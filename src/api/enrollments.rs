@@ -31,7 +31,10 @@ pub struct EnrollmentResponse {
         (status = 400, description = "invalid_user_id or invalid_request", body = ErrorEnvelope),
         (status = 401, description = "unauthorized", body = ErrorEnvelope),
         (status = 403, description = "forbidden: client keys may not issue grants", body = ErrorEnvelope),
+        (status = 413, description = "payload_too_large", body = ErrorEnvelope),
+        (status = 415, description = "unsupported_media_type: the body is not application/json", body = ErrorEnvelope),
         (status = 429, description = "rate_limited", body = ErrorEnvelope),
+        (status = 503, description = "timeout (Retry-After)", body = ErrorEnvelope),
     ),
     security(("bearer" = []), ("api_key" = []))
 )]

@@ -19,7 +19,7 @@ pub struct VerifyResponse {
     pub similarity: f32,
     pub threshold: f32,
     /// The false-match rate expected at `threshold`: measured on the project's dev photos for the
-    /// shipped profiles (MobileFaceNet 1.8e-3, SFace 1.7e-3); absent when not measured (buffalo_l,
+    /// shipped profiles (MobileFaceNet 1.6e-3, SFace 1.8e-3); absent when not measured (buffalo_l,
     /// or a MATCH_THRESHOLD of your own): measure it on your data with `faceauth calibrate`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub threshold_fmr: Option<f64>,

@@ -75,6 +75,11 @@ async fn wrong_content_types_and_oversized_uploads_are_refused() {
     let json =
         app.send(app.client.post(format!("{}/api/verify", app.base)).json(&serde_json::json!({"user_id": "a"}))).await;
     assert_error(&json, 415, "unsupported_media_type");
+    // And the JSON routes answer a form the same way.
+    for route in ["/api/enrollments", "/api/challenges"] {
+        let form = app.send(app.client.post(format!("{}{route}", app.base)).form(&[("user_id", "a")])).await;
+        assert_error(&form, 415, "unsupported_media_type");
+    }
     let big = app.post_form("/api/register", TestApp::form("alice", vec![0u8; 1_200_000])).await;
     assert_error(&big, 413, "payload_too_large");
     let broken = app

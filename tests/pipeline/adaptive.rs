@@ -107,3 +107,22 @@ fn every_lfw_photo_in_dev_yields_its_subject_at_enrolment() {
         }
     }
 }
+
+#[test]
+fn on_large_photos_the_adaptive_embedding_stays_close_to_the_reference_modes() {
+    // The photos the adaptive pipeline decodes reduced and detects coarsely: its crop comes from a
+    // DCT-scaled image and a coarse or refined detection, where the reference's comes from the full
+    // photo at 640.
+    let large: Vec<_> = dev_photos().into_iter().filter(|(_, p)| p.contains("/deepface_")).collect();
+    let reference = run(&mut engine(MOBILEFACENET), &large, Purpose::Verify);
+    let adaptive = run(&mut adaptive_engine(), &large, Purpose::Verify);
+    assert_eq!(reference.embeddings.len(), adaptive.embeddings.len());
+    let mut lowest = f32::MAX;
+    for (((_, a), (_, b)), (_, path)) in adaptive.embeddings.iter().zip(&reference.embeddings).zip(&large) {
+        let cosine = dot(a, b);
+        lowest = lowest.min(cosine);
+        eprintln!("{path}: {cosine:.4}");
+    }
+    eprintln!("{} photos, lowest cosine {lowest:.4}", large.len());
+    assert!(lowest >= 0.9, "an adaptive embedding far from the reference mode's: {lowest}");
+}
