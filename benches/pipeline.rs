@@ -1,13 +1,13 @@
-//! Per-stage cost of the face pipeline, reference mode beside adaptive mode, on a 2.3 MB phone photo
-//! and a 250 px LFW crop: decode, detect, align, embed, and all together. One intra-op thread, so the
-//! figures are the work each stage does, not how it is spread over cores.
+//! Per-stage cost of the face pipeline, reference mode beside adaptive mode, on a 2.3 MB phone photo,
+//! a 2500 px progressive JPEG and a 250 px LFW crop: decode, detect, align, embed, and all together.
+//! One intra-op thread, so the figures are the work each stage does, not how it is spread over cores.
 //! `make bench` (needs `scripts/setup-test.sh` for ONNX Runtime and the test models).
 
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use faceauth::face::align::norm_crop;
-use faceauth::face::decode::decode_reduced;
+use faceauth::face::decode::{Scans, decode_reduced};
 use faceauth::face::detect::DetectorSettings;
 use faceauth::face::engine::EngineSpec;
 use faceauth::face::resolution::passes;
@@ -39,12 +39,14 @@ fn engine(mode: PipelineMode) -> FaceEngine {
 fn stages(c: &mut Criterion) {
     let mut reference = engine(PipelineMode::Reference);
     let mut adaptive = engine(PipelineMode::Adaptive);
-    for (name, rel) in
-        [("phone", "dev/Angelina_Jolie/deepface_img1.jpg"), ("lfw", "dev/Adel_Al-Jubeir/Adel_Al-Jubeir_0002.jpg")]
-    {
+    for (name, rel) in [
+        ("phone", "dev/Angelina_Jolie/deepface_img1.jpg"),
+        ("progressive", "dev/Angelina_Jolie/deepface_img4.jpg"),
+        ("lfw", "dev/Adel_Al-Jubeir/Adel_Al-Jubeir_0002.jpg"),
+    ] {
         let photo = std::fs::read(root().join("../shared/faces").join(rel)).unwrap();
         let image = reference.decode(&photo).unwrap();
-        let reduced = decode_reduced(&photo, 40_000_000, 640).unwrap().image;
+        let reduced = decode_reduced(&photo, 40_000_000, 480, Scans::SkipAcRefinements).unwrap().image;
         let face = reference.analyze_image(&image, Purpose::Verify).unwrap().face;
         let crop = norm_crop(&image, &face.landmarks).unwrap();
         // The adaptive pipeline's first pass (coarse for the phone photo, native for the LFW crop).
@@ -60,7 +62,12 @@ fn stages(c: &mut Criterion) {
         let mut group = c.benchmark_group(name);
         group.sample_size(30);
         group.bench_function("decode/full", |b| b.iter(|| reference.decode(&photo).unwrap()));
-        group.bench_function("decode/reduced", |b| b.iter(|| decode_reduced(&photo, 40_000_000, 640).unwrap()));
+        group.bench_function("decode/reduced", |b| {
+            b.iter(|| decode_reduced(&photo, 40_000_000, 480, Scans::All).unwrap())
+        });
+        group.bench_function("decode/reduced-without-ac-refinements", |b| {
+            b.iter(|| decode_reduced(&photo, 40_000_000, 480, Scans::SkipAcRefinements).unwrap())
+        });
         group.bench_function("detect/640x640", |b| b.iter(|| reference.detect(&image).unwrap()));
         group.bench_function("detect/adaptive", |b| b.iter(|| adaptive.detect_at(&reduced, canvas).unwrap()));
         group.bench_function("align", |b| b.iter(|| norm_crop(&image, &face.landmarks).unwrap()));

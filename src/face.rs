@@ -18,6 +18,7 @@ pub mod profile;
 pub mod quality;
 pub mod resolution;
 pub mod runtime;
+pub mod scans;
 
 pub use decode::DecodeError;
 pub use detect::Detection;

@@ -32,7 +32,16 @@ pub fn sniff_format(bytes: &[u8]) -> Option<ImageFormat> {
 /// the decoder also gets an allocation limit, so a small file declaring 100000x100000 pixels costs
 /// nothing.
 pub fn decode_rgb(bytes: &[u8], max_pixels: u64) -> Result<RgbImage, DecodeError> {
-    decode_reduced(bytes, max_pixels, u32::MAX).map(|decoded| decoded.image)
+    decode_reduced(bytes, max_pixels, u32::MAX, Scans::All).map(|decoded| decoded.image)
+}
+
+/// How much of a progressive JPEG a reduced decode reads (a full-size decode always reads all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scans {
+    All,
+    /// Drop the AC refinement scans ([`super::scans`]): at 1/2 and below they change the output by a
+    /// few grey levels and cost most of the decode.
+    SkipAcRefinements,
 }
 
 /// A photo decoded at a reduced size, and the size it has in full.
@@ -58,10 +67,10 @@ impl Decoded {
 /// 1/2, 1) whose longer side still has `min_long_side` pixels: scaling in the DCT domain skips most of
 /// the inverse transform and the colour conversion, and averages pixels where a bilinear resize would
 /// alias. PNG and WebP are decoded in full.
-pub fn decode_reduced(bytes: &[u8], max_pixels: u64, min_long_side: u32) -> Result<Decoded, DecodeError> {
+pub fn decode_reduced(bytes: &[u8], max_pixels: u64, min_long_side: u32, scans: Scans) -> Result<Decoded, DecodeError> {
     let format = sniff_format(bytes).ok_or(DecodeError::Unsupported)?;
     if format == ImageFormat::Jpeg {
-        return decode_jpeg(bytes, max_pixels, min_long_side);
+        return decode_jpeg(bytes, max_pixels, min_long_side, scans);
     }
     let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
     let mut limits = Limits::default();
@@ -104,7 +113,7 @@ fn dct_scale(width: u32, height: u32, min_long_side: u32) -> turbojpeg::ScalingF
 /// enrolled or compared. The
 /// header (dimensions, EXIF orientation) is read first by zune-jpeg, so a declared 60000×60000
 /// costs nothing.
-fn decode_jpeg(bytes: &[u8], max_pixels: u64, min_long_side: u32) -> Result<Decoded, DecodeError> {
+fn decode_jpeg(bytes: &[u8], max_pixels: u64, min_long_side: u32, scans: Scans) -> Result<Decoded, DecodeError> {
     let corrupt = |e: zune_jpeg::errors::DecodeErrors| DecodeError::Corrupt(e.to_string());
     // zune's own dimension caps are lifted: the pixel limit below decides, with a typed error.
     let options = DecoderOptions::default()
@@ -138,7 +147,14 @@ fn decode_jpeg(bytes: &[u8], max_pixels: u64, min_long_side: u32) -> Result<Deco
         height: h,
         format: turbojpeg::PixelFormat::RGB,
     };
-    decompressor.decompress(bytes, output).map_err(turbo)?;
+    // Headers were checked on the original bytes; the edited stream only lacks scans.
+    let edited = match scans {
+        Scans::SkipAcRefinements if factor != turbojpeg::ScalingFactor::ONE => {
+            super::scans::without_ac_refinements(bytes)
+        }
+        _ => None,
+    };
+    decompressor.decompress(edited.as_deref().unwrap_or(bytes), output).map_err(turbo)?;
     // Orientations 5–8 swap the axes.
     let swaps = matches!(
         orientation,
@@ -252,15 +268,15 @@ mod tests {
     #[test]
     fn a_large_jpeg_decodes_at_the_smallest_dct_scale_that_keeps_the_asked_side() {
         let bytes = jpeg(1000, 600);
-        let half = decode_reduced(&bytes, 1 << 24, 400).unwrap();
+        let half = decode_reduced(&bytes, 1 << 24, 400, Scans::All).unwrap();
         assert_eq!((half.image.dimensions(), half.full), ((500, 300), (1000, 600)));
         assert_eq!(half.scale(), (2.0, 2.0));
-        let eighth = decode_reduced(&bytes, 1 << 24, 100).unwrap();
+        let eighth = decode_reduced(&bytes, 1 << 24, 100, Scans::All).unwrap();
         assert_eq!(eighth.image.dimensions(), (125, 75));
-        let full = decode_reduced(&bytes, 1 << 24, 640).unwrap();
+        let full = decode_reduced(&bytes, 1 << 24, 640, Scans::All).unwrap();
         assert!(!full.is_reduced());
         // A PNG has no DCT: always in full.
-        assert!(!decode_reduced(&png(1000, 600), 1 << 24, 100).unwrap().is_reduced());
+        assert!(!decode_reduced(&png(1000, 600), 1 << 24, 100, Scans::All).unwrap().is_reduced());
     }
 
     #[test]

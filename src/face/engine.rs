@@ -7,7 +7,7 @@ use image::RgbImage;
 use serde::Serialize;
 
 use super::align::norm_crop;
-use super::decode::{DecodeError, Decoded, decode_reduced, decode_rgb};
+use super::decode::{DecodeError, Decoded, Scans, decode_reduced, decode_rgb};
 use super::detect::{Detection, Detector, DetectorSettings};
 use super::embed::{Embedding, Recognizer};
 use super::liveness::{AntiSpoof, LivenessScore};
@@ -199,7 +199,7 @@ impl FaceEngine {
 
     pub fn analyze(&mut self, bytes: &[u8], purpose: Purpose) -> Result<Analysis, FaceError> {
         let start = Instant::now();
-        let decoded = decode_reduced(bytes, self.max_pixels, self.decode_side(purpose))?;
+        let decoded = decode_reduced(bytes, self.max_pixels, self.decode_side(purpose), Scans::SkipAcRefinements)?;
         let decode_ms = ms(start);
         let mut analysis = self.analyze_decoded(decoded, Some(bytes), purpose)?;
         analysis.timings.decode_ms += decode_ms;
@@ -234,7 +234,7 @@ impl FaceEngine {
         let image = match bytes {
             Some(bytes) if decoded.is_reduced() && face.face_scale() / sx.max(sy) < DETAIL_SCALE => {
                 let side = detail_side(width.max(height), face.face_scale());
-                decode_reduced(bytes, self.max_pixels, side)?.image
+                decode_reduced(bytes, self.max_pixels, side, Scans::All)?.image
             }
             _ => decoded.image,
         };

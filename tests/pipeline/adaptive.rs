@@ -126,3 +126,16 @@ fn on_large_photos_the_adaptive_embedding_stays_close_to_the_reference_modes() {
     eprintln!("{} photos, lowest cosine {lowest:.4}", large.len());
     assert!(lowest >= 0.9, "an adaptive embedding far from the reference mode's: {lowest}");
 }
+
+#[test]
+fn at_enrolment_the_adaptive_pipeline_refuses_no_photo_the_reference_mode_accepts() {
+    // Reduced decodes (and, for progressive files, the dropped AC refinement scans) must not make a
+    // sharp reference photo look blurry or a face look small.
+    let photos = dev_photos();
+    let reference = run(&mut engine(MOBILEFACENET), &photos, Purpose::Enroll);
+    let adaptive = run(&mut adaptive_engine(), &photos, Purpose::Enroll);
+    eprintln!("refused at enrolment: reference {:?}; adaptive {:?}", reference.misses, adaptive.misses);
+    for (path, reason) in &adaptive.misses {
+        assert!(reference.misses.contains_key(path), "{path}: refused ({reason}) where the reference mode enrols it");
+    }
+}
