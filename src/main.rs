@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use faceauth::config::{LogFormat, RawEnv};
 use faceauth::startup::{self, Application};
+use faceauth::telemetry::LogTarget;
 
 #[derive(Parser)]
 #[command(name = "faceauth", version, about = "Face authentication HTTP service")]
@@ -54,7 +55,11 @@ fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     let raw = RawEnv::from_process();
-    faceauth::telemetry::init(raw.log_format().unwrap_or(LogFormat::Text), raw.log_level());
+    let target = match cli.command {
+        None | Some(Command::Serve) => LogTarget::Stdout,
+        Some(_) => LogTarget::Stderr,
+    };
+    faceauth::telemetry::init(raw.log_format().unwrap_or(LogFormat::Text), raw.log_level(), target);
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = runtime.block_on(async move {
         match cli.command.unwrap_or(Command::Serve) {

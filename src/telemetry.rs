@@ -10,13 +10,34 @@ use tracing_subscriber::fmt::format::FmtSpan;
 
 use crate::config::LogFormat;
 
-pub fn init(format: LogFormat, level: &str) {
+/// Where log lines go: the service logs to stdout (journald, and the "listening on" line tests and
+/// scripts wait for); the CLI's tools to stderr, so their stdout is only their result (JSON, tables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogTarget {
+    Stdout,
+    Stderr,
+}
+
+pub fn init(format: LogFormat, level: &str, target: LogTarget) {
     // RUST_LOG, when set, takes precedence for ad-hoc debugging.
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(format!("{level},aws_config=warn,aws_smithy_runtime=warn,ort=warn,hyper=warn")))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_span_events(FmtSpan::NONE).with_ansi(ansi);
+    let ansi = match target {
+        LogTarget::Stdout => std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        LogTarget::Stderr => std::io::IsTerminal::is_terminal(&std::io::stderr()),
+    };
+    let writer = move || -> Box<dyn std::io::Write> {
+        match target {
+            LogTarget::Stdout => Box::new(std::io::stdout()),
+            LogTarget::Stderr => Box::new(std::io::stderr()),
+        }
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_span_events(FmtSpan::NONE)
+        .with_ansi(ansi)
+        .with_writer(writer);
     let _ = match format {
         LogFormat::Json => builder.json().with_current_span(true).with_span_list(false).try_init(),
         LogFormat::Text => builder.compact().try_init(),
