@@ -82,7 +82,8 @@ async fn nginx_with_the_deploy_site_proxies_register_and_verify_over_tls() {
     assert!(site.contains(&upstream) && site.contains(&cert), "the site's expected lines moved");
     std::fs::write(format!("{d}/site.conf"), site).unwrap();
     let main = format!(
-        "pid {d}/nginx.pid; error_log {d}/error.log; daemon off; events {{}}\n\
+        // One process (no master and workers), so the drop guard's kill leaves no orphaned worker.
+        "pid {d}/nginx.pid; error_log {d}/error.log; daemon off; master_process off; events {{}}\n\
          http {{ access_log off; client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;\n\
          fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi; include {d}/site.conf; }}\n"
     );
