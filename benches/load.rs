@@ -9,17 +9,15 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{Service, client, closed_loop, cores, faces, median, model_floor, register, rss_kib, start_service};
+use common::{
+    Service, client, closed_loop, cores, env_num, faces, median, model_floor, register, rss_kib, start_service,
+};
 
 const PROBE: &str = "dev/Angelina_Jolie/deepface_img1.jpg"; // 1382x1868, 2.3 MB
 const REFERENCE: &str = "dev/Angelina_Jolie/deepface_img4.jpg";
 /// 250x250 LFW crop (13 KB): decoding is negligible, so this isolates HTTP, JSON, queue and storage.
 const SMALL_PROBE: &str = "dev/Adel_Al-Jubeir/Adel_Al-Jubeir_0002.jpg";
 const SMALL_REFERENCE: &str = "dev/Adel_Al-Jubeir/Adel_Al-Jubeir_0001.jpg";
-
-fn env_num(key: &str, default: usize) -> usize {
-    common::env_num(key, default)
-}
 
 fn main() {
     let floor = model_floor(PROBE, 1);

@@ -130,15 +130,9 @@ mod tests {
         assert_eq!(challenges.check(&issued.id, &alice).unwrap().steps, issued.steps);
         assert_eq!(challenges.check(&issued.id, &bob).err(), Some(ChallengeError::Used));
         assert_eq!(challenges.check("nonsense", &alice).err(), Some(ChallengeError::NotFound));
-        let expired = ChallengeClaims {
-            iss: crate::token::ISSUER.into(),
-            aud: AUDIENCE.into(),
-            sub: "alice".into(),
-            iat: 1,
-            exp: 2,
-            jti: "j".into(),
-            extra: ChallengeSteps { steps: vec![Step::TurnLeft] },
-        };
+        let steps = ChallengeSteps { steps: vec![Step::TurnLeft] };
+        let expired =
+            ChallengeClaims { iat: 1, exp: 2, ..ChallengeClaims::new(AUDIENCE, "alice", Duration::ZERO, steps) };
         assert_eq!(challenges.check(&challenges.jwt.sign(&expired), &alice).err(), Some(ChallengeError::Expired));
     }
 

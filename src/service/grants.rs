@@ -119,15 +119,7 @@ mod tests {
         assert_eq!(grants.check(&verification, &alice).err(), Some(GrantError::Forged));
         let other = EnrollmentGrants::new(&SecretString::from("other-key".to_string()), Duration::from_secs(600));
         assert_eq!(grants.check(&other.issue(&alice).token, &alice).err(), Some(GrantError::Forged));
-        let expired = GrantClaims {
-            iss: crate::token::ISSUER.into(),
-            aud: AUDIENCE.into(),
-            sub: "alice".into(),
-            iat: 1,
-            exp: 2,
-            jti: "j".into(),
-            extra: NoExtra {},
-        };
+        let expired = GrantClaims { iat: 1, exp: 2, ..GrantClaims::new(AUDIENCE, "alice", Duration::ZERO, NoExtra {}) };
         assert_eq!(grants.check(&grants.jwt.sign(&expired), &alice).err(), Some(GrantError::Expired));
     }
 }

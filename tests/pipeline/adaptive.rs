@@ -38,31 +38,16 @@ fn run(engine: &mut FaceEngine, photos: &[(String, String)], purpose: Purpose) -
     out
 }
 
-/// (false rejects, genuine pairs, false accepts, impostor pairs)
-fn errors(items: &[(String, Vec<f32>)], threshold: f32) -> (usize, usize, usize, usize) {
-    let mut c = (0, 0, 0, 0);
-    for (i, (id_a, a)) in items.iter().enumerate() {
-        for (id_b, b) in &items[i + 1..] {
-            let accepted = dot(a, b) >= threshold;
-            if id_a == id_b {
-                c.0 += usize::from(!accepted);
-                c.1 += 1;
-            } else {
-                c.2 += usize::from(accepted);
-                c.3 += 1;
-            }
-        }
-    }
-    c
-}
-
 #[test]
 fn the_adaptive_pipeline_finds_as_many_faces_and_errs_no_more_than_the_reference_mode() {
     let photos = dev_photos();
     let threshold = spec(MOBILEFACENET).profile.threshold;
     let reference = run(&mut engine(MOBILEFACENET), &photos, Purpose::Verify);
     let adaptive = run(&mut adaptive_engine(), &photos, Purpose::Verify);
-    let (r, a) = (errors(&reference.embeddings, threshold), errors(&adaptive.embeddings, threshold));
+    let [r, a] = [&reference, &adaptive].map(|o| {
+        let c = count(&o.embeddings, threshold);
+        (c.false_rejects, c.genuine, c.false_accepts, c.impostor)
+    });
     eprintln!(
         "{} photos at {threshold}: reference FRR {}/{} FAR {}/{}, misses {:?}",
         photos.len(),

@@ -120,3 +120,28 @@ pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
+
+/// Errors over every pair of embeddings: same identity = genuine, different = impostor.
+pub struct Counts {
+    pub false_rejects: usize,
+    pub false_accepts: usize,
+    pub genuine: usize,
+    pub impostor: usize,
+}
+
+pub fn count(items: &[(String, Vec<f32>)], threshold: f32) -> Counts {
+    let mut c = Counts { false_rejects: 0, false_accepts: 0, genuine: 0, impostor: 0 };
+    for (i, (id_a, a)) in items.iter().enumerate() {
+        for (id_b, b) in &items[i + 1..] {
+            let accepted = dot(a, b) >= threshold;
+            if id_a == id_b {
+                c.genuine += 1;
+                c.false_rejects += usize::from(!accepted);
+            } else {
+                c.impostor += 1;
+                c.false_accepts += usize::from(accepted);
+            }
+        }
+    }
+    c
+}

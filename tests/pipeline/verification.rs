@@ -4,30 +4,6 @@ use faceauth::face::{Embedding, Purpose};
 
 use crate::support::*;
 
-struct Counts {
-    false_rejects: usize,
-    false_accepts: usize,
-    genuine: usize,
-    impostor: usize,
-}
-
-fn count(items: &[(String, Vec<f32>)], threshold: f32) -> Counts {
-    let mut c = Counts { false_rejects: 0, false_accepts: 0, genuine: 0, impostor: 0 };
-    for (i, (id_a, a)) in items.iter().enumerate() {
-        for (id_b, b) in &items[i + 1..] {
-            let accepted = dot(a, b) >= threshold;
-            if id_a == id_b {
-                c.genuine += 1;
-                c.false_rejects += usize::from(!accepted);
-            } else {
-                c.impostor += 1;
-                c.false_accepts += usize::from(accepted);
-            }
-        }
-    }
-    c
-}
-
 fn no_worse_than_reference(recognizer: &str) {
     let mut engine = engine(recognizer);
     let threshold = spec(recognizer).profile.threshold;
