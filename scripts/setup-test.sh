@@ -24,6 +24,10 @@ if [ ! -x .venv/bin/moto_server ]; then
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check "moto[server]==5.2.1"
 fi
+# PyJWT checks verification results the way a relying party's Python backend would (examples/python).
+if ! .venv/bin/python -c "import jwt, cryptography" 2>/dev/null; then
+  .venv/bin/pip install --quiet --disable-pip-version-check "pyjwt[crypto]==2.15.1"
+fi
 # Schemathesis checks the API contract against the live service (scripts/contract-test.sh).
 if [ ! -x .venv/bin/schemathesis ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==4.32.5"

@@ -8,6 +8,9 @@ pub mod health;
 pub mod metrics;
 pub mod openapi;
 pub mod register;
+pub mod schema;
+pub mod sessions;
+pub mod tokens;
 pub mod upload;
 pub mod users;
 pub mod verify;
@@ -29,6 +32,9 @@ pub fn router(state: AppState) -> Router {
     let trusted = Router::new()
         .route("/api/users/{user_id}", get(users::get_user).delete(users::delete_user))
         .route("/api/enrollments", post(enrollments::create_enrollment))
+        .route("/api/sessions", post(sessions::create_session))
+        .route("/api/sessions/{session_id}", get(sessions::get_session))
+        .route("/api/tokens/introspect", post(tokens::introspect))
         .route_layer(axum::middleware::from_fn(middleware::require_trusted_caller));
     let protected = uploads
         .merge(trusted)
@@ -46,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(demo::index))
         .route("/demo/app.js", get(demo::script))
         .route("/demo/app.css", get(demo::style))
+        .route("/.well-known/jwks.json", get(tokens::jwks))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route(

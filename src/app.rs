@@ -28,6 +28,8 @@ pub struct Security {
     /// None configured: the API is open (development only; production refuses to start).
     pub api_keys: ApiKeys,
     pub metrics: MetricsAccess,
+    /// Whether a client key needs a session to verify or register.
+    pub client_access: crate::config::ClientAccess,
 }
 
 /// How requests are received and answered.

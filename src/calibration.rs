@@ -2,6 +2,8 @@
 //! the threshold for a target false-match rate (FMR), and the genuine scores give the
 //! false-non-match rate (FNMR) there. Pure functions over scores; `cli::calibrate` feeds them.
 
+pub mod interval;
+
 /// Similarity scores of genuine (same person) and impostor (different people) comparisons.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Scores {

@@ -16,7 +16,7 @@ pub use env::{RawEnv, Var, parse_size};
 pub use face::{FaceConfig, LivenessMode};
 pub use limits::LimitsConfig;
 pub use models::ModelConfig;
-pub use security::SecurityConfig;
+pub use security::{ClientAccess, SecurityConfig, TokenConfig, TokenKeys};
 pub use server::{LogFormat, ServerConfig};
 pub use storage::{Backend, S3Config, StorageConfig};
 
@@ -92,7 +92,7 @@ mod tests {
     fn production_requires_bucket_secret_and_keys_and_says_how_to_fix_each() {
         let err = load(&[("APP_ENV", "production")]).unwrap_err();
         let text = err.to_string();
-        for var in ["S3_BUCKET", "SECRET_KEY", "API_KEYS"] {
+        for var in ["S3_BUCKET", "SECRET_KEY", "API_KEYS", "TOKEN_SIGNING_KEY"] {
             assert!(text.contains(var), "{text}");
         }
     }
@@ -114,9 +114,23 @@ mod tests {
             ("S3_BUCKET", "faces"),
             ("API_KEYS", "k-0123456789abcdef"),
             ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("TOKEN_ALG", "HS256"),
         ]);
         assert!(ok.is_ok());
         assert_eq!(ok.unwrap().server.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn production_defaults_to_sessions_and_refuses_a_signing_key_of_the_wrong_kind() {
+        let ed = crate::token::keys::SigningKey::generate(crate::token::keys::Algorithm::EdDsa).unwrap();
+        let jwk = ed.public().jwk().to_string();
+        let err = load(&[("TOKEN_SIGNING_KEY", &jwk)]).unwrap_err().to_string();
+        assert!(err.contains("TOKEN_SIGNING_KEY"), "{err}");
+        let c = load(&[]).unwrap();
+        assert_eq!(c.security.client_access, ClientAccess::Open);
+        assert!(matches!(c.security.tokens.keys, TokenKeys::Asymmetric { generated: true, .. }));
+        let err = load(&[("TOKEN_ALG", "RS256"), ("CLIENT_ACCESS", "maybe")]).unwrap_err();
+        assert_eq!(err.0.len(), 2, "{err}");
     }
 
     #[test]

@@ -55,11 +55,24 @@ pub enum ApiError {
     )]
     InvalidEnrollmentToken,
     #[error(
+        "a session is required: your backend creates one (POST /api/sessions) and your app sends its session_token"
+    )]
+    SessionRequired,
+    #[error(
+        "the session is invalid, expired, already used, revoked, or for another user or purpose: ask your backend for a \
+         new one"
+    )]
+    InvalidSession,
+    #[error("no such session")]
+    SessionNotFound,
+    #[error(
         "the photo does not match this user's registered face; nothing was stored (a backend may re-enrol \
          the user with replace=true)"
     )]
     FaceMismatch,
-    #[error("this photo is one of the user's reference photos, not a new one: take a new photo and try again")]
+    #[error(
+        "this exact photo was used before (a reference photo, or one already sent): take a new photo and try again"
+    )]
     ReplayedImage,
     #[error(
         "the photo does not look like a live person (a printed photo or a screen?): take a photo of your face \
@@ -121,8 +134,9 @@ impl ApiError {
             ChallengeNotFound => StatusCode::NOT_FOUND,
             ChallengeExpired => StatusCode::GONE,
             ChallengeUsed | ChallengesDisabled => StatusCode::CONFLICT,
-            Unauthorized | InvalidEnrollmentToken => StatusCode::UNAUTHORIZED,
-            Forbidden | EnrollmentRequired => StatusCode::FORBIDDEN,
+            Unauthorized | InvalidEnrollmentToken | InvalidSession => StatusCode::UNAUTHORIZED,
+            Forbidden | EnrollmentRequired | SessionRequired => StatusCode::FORBIDDEN,
+            SessionNotFound => StatusCode::NOT_FOUND,
             FaceMismatch => StatusCode::CONFLICT,
             UserNotFound | RouteNotFound => StatusCode::NOT_FOUND,
             ReferencesOutdated => StatusCode::CONFLICT,
@@ -156,6 +170,9 @@ impl ApiError {
             Forbidden => "forbidden",
             EnrollmentRequired => "enrollment_required",
             InvalidEnrollmentToken => "invalid_enrollment_token",
+            SessionRequired => "session_required",
+            InvalidSession => "invalid_session",
+            SessionNotFound => "session_not_found",
             FaceMismatch => "face_mismatch",
             ReplayedImage => "replayed_image",
             LivenessFailed => "liveness_failed",
@@ -235,6 +252,7 @@ impl From<ServiceError> for ApiError {
             e @ ServiceError::IdentityChanged { .. } => ApiError::IdentityChanged(e.to_string()),
             // Which check failed is for the log (the audit line), not for whoever holds the token.
             ServiceError::InvalidEnrollmentToken(_) => ApiError::InvalidEnrollmentToken,
+            ServiceError::Session(_) => ApiError::InvalidSession,
             ServiceError::TooManyAttempts(wait) => {
                 ApiError::TooManyRequests { retry_after: wait.as_secs().max(1), code: "too_many_attempts" }
             }

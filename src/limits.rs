@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-pub use client::TrustedProxies;
+pub use client::{TrustedProxies, bucket};
 pub use refusals::RefusalLog;
 
 /// Shared by every request of this instance.

@@ -3,6 +3,7 @@
 //! The service speaks in domain types (user ids, detections, unrounded stage timings); how they
 //! are shown to clients is the API's business, how they are stored the store's.
 
+mod access;
 mod cache;
 mod challenges;
 mod grants;
@@ -10,6 +11,7 @@ mod inference;
 mod readiness;
 mod reembed;
 mod register;
+mod sessions;
 mod verify;
 
 use std::sync::Arc;
@@ -22,7 +24,11 @@ pub use inference::Inference;
 pub use readiness::{Check, ReadyChecks};
 pub use reembed::MigrationReport;
 pub use register::{Enrolment, Registration};
-pub use verify::{ChallengeAnswer, Liveness, Verification};
+pub use sessions::{
+    IssuedSession, MAX_BINDING_LEN, SessionError, SessionOutcome, SessionPurpose, SessionRecord, SessionRequest,
+    SessionStatus, Sessions,
+};
+pub use verify::{Disclosure, Liveness, Verification, VerifyRequest};
 
 use crate::domain::UserId;
 use crate::face::engine::ModelInfo;
@@ -30,7 +36,7 @@ use crate::face::policy::Rejection;
 use crate::face::{DecodeError, FaceError, InferenceError, PoolError, StageTimings};
 use crate::state::{SharedState, StateError};
 use crate::store::{ReferenceStore, StoreError};
-use crate::token::TokenSigner;
+use crate::token::result::ResultSigner;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -70,6 +76,8 @@ pub enum ServiceError {
     ReplayedImage,
     #[error("the enrollment token was refused")]
     InvalidEnrollmentToken(#[source] GrantError),
+    #[error("the session was refused")]
+    Session(#[from] SessionError),
     /// Lockouts, single use and cache versions cannot be checked: refuse rather than guess.
     #[error("the shared state is unavailable")]
     StateUnavailable(#[from] StateError),
@@ -81,6 +89,21 @@ pub enum ServiceError {
     Inference(#[source] InferenceError),
     #[error("the inference workers have stopped")]
     Stopped,
+}
+
+impl ServiceError {
+    /// The code of a refusal that decides an attempt (it counts as a failure and spends the
+    /// session or grant that carried it); `None` for what may pass if tried again.
+    pub fn decided_code(&self) -> Option<&'static str> {
+        Some(match self {
+            ServiceError::ReplayedImage => "replayed_image",
+            ServiceError::LivenessFailed(_) => "liveness_failed",
+            ServiceError::PoseMismatch { .. } => "pose_mismatch",
+            ServiceError::IdentityChanged { .. } => "identity_changed",
+            ServiceError::FaceMismatch => "face_mismatch",
+            _ => return None,
+        })
+    }
 }
 
 impl From<PoolError> for ServiceError {
@@ -133,13 +156,22 @@ pub struct IssuedToken {
     pub expires_at: u64,
 }
 
+/// The replay memory's bounds (REPLAY_WINDOW_SECS, and how many photos per user).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayMemory {
+    pub window: Duration,
+    pub per_user: usize,
+}
+
 /// The recognizer and detector in use, and the threshold verify applies.
 pub struct FaceAuth {
     inference: Arc<dyn Inference>,
     refs: ReferenceStore,
     cache: EmbeddingCache,
     model: Arc<ModelInfo>,
-    tokens: TokenSigner,
+    tokens: ResultSigner,
+    sessions: Sessions,
+    replay_memory: Option<ReplayMemory>,
     max_references: usize,
     state: SharedState,
     grants: EnrollmentGrants,
@@ -155,7 +187,11 @@ pub struct Parts {
     pub refs: ReferenceStore,
     pub cache: EmbeddingCache,
     pub model: Arc<ModelInfo>,
-    pub tokens: TokenSigner,
+    /// Signs verification results (ES256/EdDSA, or HS256 for compatibility).
+    pub tokens: ResultSigner,
+    pub sessions: Sessions,
+    /// Photos of decided verifies refused when sent again; `None` turns it off.
+    pub replay_memory: Option<ReplayMemory>,
     pub max_references: usize,
     /// Lockouts, single-use grants and users' versions, in process or shared between instances.
     pub state: SharedState,
@@ -178,6 +214,8 @@ impl FaceAuth {
             cache: parts.cache,
             model: parts.model,
             tokens: parts.tokens,
+            sessions: parts.sessions,
+            replay_memory: parts.replay_memory,
             max_references: parts.max_references,
             state: parts.state,
             grants: parts.grants,
@@ -213,9 +251,11 @@ impl FaceAuth {
         (self.liveness.mode == LivenessMode::Challenge).then(|| self.challenges.issue(user))
     }
 
-    /// A grant that lets a client key register one photo for `user`.
-    pub fn issue_enrollment(&self, user: &UserId) -> Grant {
-        self.grants.issue(user)
+    /// A grant that lets a client key register one photo for `user`, until the user is deleted
+    /// or replaced.
+    pub async fn issue_enrollment(&self, user: &UserId) -> Result<Grant, ServiceError> {
+        let mark = self.revocation_mark(user).await?;
+        Ok(self.grants.issue(user, mark))
     }
 
     /// Reference ids of the user, oldest first.
@@ -230,7 +270,9 @@ impl FaceAuth {
     /// Removes every object of the user and forgets the cached embeddings, on every instance: the
     /// user's version changes before the delete (so nothing is deleted that other instances would
     /// not notice) and after it (so an instance that loaded the user meanwhile reloads).
+    /// Every outstanding session and grant of the user is revoked first.
     pub async fn delete_user(&self, user: &UserId) -> Result<usize, ServiceError> {
+        self.revoke_tokens(user).await?;
         self.state.bump_user_version(user).await?;
         let removed = self.refs.delete_user(user).await;
         self.cache.invalidate(user);

@@ -15,7 +15,7 @@ pub use server::{Application, shutdown_signal};
 
 use crate::app::{AppState, HttpSettings, Security};
 use crate::auth::{KeyKind, MetricsAccess};
-use crate::config::{AppEnv, Backend, Config, ConfigError, LivenessMode, RawEnv, Var};
+use crate::config::{AppEnv, Backend, Config, ConfigError, LivenessMode, RawEnv, TokenKeys, Var};
 use crate::face::InferencePool;
 use crate::face::engine::{EngineSpec, ModelId, ModelInfo};
 use crate::face::models::{ProfileError, resolve_profile, sha256_file};
@@ -23,12 +23,32 @@ use crate::face::pool::PoolSettings;
 use crate::face::runtime::{self, ModelError, RuntimeError};
 use crate::limits::{Limits, RefusalLog, TrustedProxies, UploadAdmission};
 use crate::secrets::SecretsError;
-use crate::service::{self, Challenges, EmbeddingCache, EnrollmentGrants, FaceAuth, LivenessPolicy, Parts};
+use crate::service::{
+    self, Challenges, EmbeddingCache, EnrollmentGrants, FaceAuth, LivenessPolicy, Parts, ReplayMemory, Sessions,
+};
 use crate::state::{LocalState, Policy, RedisState, SharedState, StateBackend, StateError};
 use crate::store::local::LocalStore;
 use crate::store::s3::S3Store;
 use crate::store::{ObjectStore, ReferenceStore, StoreError};
-use crate::token::TokenSigner;
+use crate::token::Hs256;
+use crate::token::result::{ResultKey, ResultSigner};
+
+/// Photos remembered per user by the replay memory; the oldest are forgotten first.
+const REPLAY_PHOTOS_PER_USER: usize = 1000;
+
+/// The result signer the configuration describes.
+fn result_signer(config: &Config) -> ResultSigner {
+    let security = &config.security;
+    let (active, previous) = match &security.tokens.keys {
+        TokenKeys::Asymmetric { active, previous, .. } => (ResultKey::Asymmetric(active.clone()), previous.clone()),
+        TokenKeys::Hs256 => {
+            use secrecy::ExposeSecret;
+            (ResultKey::Hs256(Hs256::new(security.secret_key.expose_secret().as_bytes())), Vec::new())
+        }
+    };
+    let tokens = &security.tokens;
+    ResultSigner::new(active, previous, tokens.issuer.clone(), tokens.audience.clone(), security.token_ttl)
+}
 
 /// Which of the two model files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,13 +105,16 @@ pub async fn load_config(mut raw: RawEnv) -> Result<(Config, Option<SdkConfig>),
     let Some(secret_name) = raw.get(Var::SecretsManagerSecretName).map(str::to_string) else {
         return Ok((Config::from_raw(&raw)?, None));
     };
-    let production = raw.app_env().map_err(|e| ConfigError(vec![e]))? == AppEnv::Production;
+    // Only an explicit APP_ENV=development in the environment may continue without the secret:
+    // the secret itself may be what says production, and an unreadable one must not open the API.
+    let development =
+        raw.get(Var::AppEnv).is_some() && raw.app_env().map_err(|e| ConfigError(vec![e]))? == AppEnv::Development;
     let sdk = crate::aws::sdk_config(raw.get(Var::AwsRegion), raw.get(Var::AwsEndpointUrl)).await;
     match crate::secrets::overlay(&mut raw, &secret_name, &sdk).await {
         Ok(keys) => {
             tracing::info!(secret = %secret_name, keys = ?keys, "configuration overlaid from Secrets Manager")
         }
-        Err(e) if production => return Err(e.into()),
+        Err(e) if !development => return Err(e.into()),
         Err(e) => {
             let chain = crate::telemetry::chain(&e);
             tracing::warn!("{chain} (development: continuing with the environment alone)")
@@ -227,7 +250,12 @@ pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<Fa
         refs,
         cache: EmbeddingCache::new(config.storage.cache_users, config.storage.cache_ttl),
         model: Arc::new(info),
-        tokens: TokenSigner::new(config.security.secret_key.clone(), config.security.token_ttl),
+        tokens: result_signer(config),
+        sessions: Sessions::new(&config.security.secret_key, config.security.session_ttl),
+        replay_memory: config
+            .security
+            .replay_window
+            .map(|window| ReplayMemory { window, per_user: REPLAY_PHOTOS_PER_USER }),
         max_references: config.face.max_references_per_user,
         state,
         grants: EnrollmentGrants::new(&config.security.secret_key, config.security.enrollment_ttl),
@@ -261,6 +289,24 @@ pub async fn prepare(config: &Config, sdk: Option<SdkConfig>) -> Result<AppState
     if security.api_keys.is_empty() {
         tracing::warn!("API_KEYS is not set: the API is OPEN to anyone who can reach it (development only)");
     }
+    match &security.tokens.keys {
+        TokenKeys::Asymmetric { active, generated: true, .. } => tracing::warn!(
+            kid = %active.public().kid(),
+            "TOKEN_SIGNING_KEY is not set: results are signed with a key made for this process (development only); \
+             backends must fetch /.well-known/jwks.json again after a restart"
+        ),
+        TokenKeys::Asymmetric { active, previous, .. } => tracing::info!(
+            alg = active.public().algorithm().name(), kid = %active.public().kid(), previous_keys = previous.len(),
+            "verification results are signed with the configured key"
+        ),
+        TokenKeys::Hs256 => tracing::warn!(
+            "TOKEN_ALG=HS256: results are signed with SECRET_KEY, so every backend that checks them could mint them; \
+             prefer ES256 with a JWKS"
+        ),
+    }
+    if security.client_access == crate::config::ClientAccess::Open && !security.api_keys.is_empty() {
+        tracing::warn!("CLIENT_ACCESS=open: client keys verify any user without a session (development default)");
+    }
     if !security.replay_guard {
         tracing::warn!("REPLAY_GUARD is off: the bytes of a stored reference photo verify (development default)");
     }
@@ -277,6 +323,7 @@ pub async fn prepare(config: &Config, sdk: Option<SdkConfig>) -> Result<AppState
         security: Arc::new(Security {
             api_keys: security.api_keys.clone(),
             metrics: MetricsAccess::new(security.metrics_token.clone(), config.is_production()),
+            client_access: security.client_access,
         }),
         shared,
         limits: Arc::new(Limits {

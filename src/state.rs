@@ -77,6 +77,18 @@ pub trait StateBackend: Send + Sync + 'static {
     /// The user's current version: changes on every register, replace and delete, on any instance.
     async fn user_version(&self, user: &UserId) -> Result<Option<String>, StateError>;
     async fn bump_user_version(&self, user: &UserId) -> Result<(), StateError>;
+    /// Stores a short record (a session's state, a user's revocation mark) until `ttl` from now.
+    async fn put_record(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StateError>;
+    async fn get_record(&self, key: &str) -> Result<Option<String>, StateError>;
+    /// The replay memory: whether any of these photo digests was remembered for the user within
+    /// the window, and (with `remember`) remembers them all for `window` from now, keeping at most
+    /// `cap` per user (the oldest go first). One atomic step, so two copies racing both cannot pass.
+    async fn photos_seen(
+        &self,
+        user: &UserId,
+        digests: &[String],
+        remember: Option<(Duration, usize)>,
+    ) -> Result<bool, StateError>;
     /// A write/read/delete round trip under the key prefix.
     async fn probe(&self) -> Result<(), StateError>;
     /// For logs: where the state lives (never a password).

@@ -73,6 +73,9 @@ function render(kind, status, body) {
   } else {
     outcome.dataset.outcome = body.verified ? "verified" : "not-verified";
     outcome.textContent = body.verified ? "Verified: this is " + body.user_id + "." : "Not verified: this does not look like " + body.user_id + ".";
+    // A client key learns pass or fail only: the score is shown to secret keys (and the open
+    // development service).
+    if (typeof body.similarity !== "number") return;
     sim.hidden = false;
     $("similarity-bar").value = body.similarity;
     $("similarity-text").textContent = body.similarity.toFixed(3) + " (threshold " + body.threshold.toFixed(3) + ")";

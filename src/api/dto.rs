@@ -125,14 +125,30 @@ pub struct UserRequest {
     pub user_id: String,
 }
 
-/// The user a `{"user_id": ...}` body names, or the envelope's error for a bad body or id.
-pub fn requested_user(body: Result<Json<UserRequest>, JsonRejection>) -> Result<UserId, ApiError> {
+/// For optional JSON fields the contract marks non-nullable: absent is `None`, `null` is refused
+/// (use with `#[serde(default, deserialize_with = "non_null")]`).
+pub fn non_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// A JSON body, or the envelope's error naming what to send (`example`).
+pub fn json_body<T>(body: Result<Json<T>, JsonRejection>, example: &str) -> Result<T, ApiError> {
     let Json(request) = body.map_err(|e| match e {
         // As the upload routes answer a body that is not multipart: the media type is wrong.
-        JsonRejection::MissingJsonContentType(_) => ApiError::UnsupportedMediaType(
-            "send JSON {\"user_id\": \"...\"} with Content-Type: application/json".into(),
-        ),
-        e => ApiError::InvalidRequest(format!("send JSON {{\"user_id\": \"...\"}}: {}", e.body_text())),
+        JsonRejection::MissingJsonContentType(_) => {
+            ApiError::UnsupportedMediaType(format!("send JSON {example} with Content-Type: application/json"))
+        }
+        e => ApiError::InvalidRequest(format!("send JSON {example}: {}", e.body_text())),
     })?;
+    Ok(request)
+}
+
+/// The user a `{"user_id": ...}` body names, or the envelope's error for a bad body or id.
+pub fn requested_user(body: Result<Json<UserRequest>, JsonRejection>) -> Result<UserId, ApiError> {
+    let request = json_body(body, r#"{"user_id": "..."}"#)?;
     UserId::parse(&request.user_id).map_err(|e| ApiError::InvalidUserId(e.to_string()))
 }

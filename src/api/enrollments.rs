@@ -1,5 +1,7 @@
 //! `POST /api/enrollments`: a backend (secret key) asks for an enrolment grant that lets its
-//! frontend, holding only a publishable client key, register one photo for one user.
+//! frontend, holding only a publishable client key, register one photo for one user. A compatible
+//! shortcut for an enrol session (`POST /api/sessions` with `purpose: enroll`), which also lets the
+//! backend read the outcome.
 
 use axum::Json;
 use axum::extract::State;
@@ -9,8 +11,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::dto::{UserRequest, requested_user};
+use super::schema::BackendJsonErrors;
 use crate::app::AppState;
-use crate::error::{ApiError, ErrorEnvelope};
+use crate::error::ApiError;
 
 #[derive(Serialize, ToSchema)]
 pub struct EnrollmentResponse {
@@ -28,13 +31,7 @@ pub struct EnrollmentResponse {
     request_body(content = UserRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Grant issued", body = EnrollmentResponse),
-        (status = 400, description = "invalid_user_id or invalid_request", body = ErrorEnvelope),
-        (status = 401, description = "unauthorized", body = ErrorEnvelope),
-        (status = 403, description = "forbidden: client keys may not issue grants", body = ErrorEnvelope),
-        (status = 413, description = "payload_too_large", body = ErrorEnvelope),
-        (status = 415, description = "unsupported_media_type: the body is not application/json", body = ErrorEnvelope),
-        (status = 429, description = "rate_limited", body = ErrorEnvelope),
-        (status = 503, description = "timeout (Retry-After)", body = ErrorEnvelope),
+        BackendJsonErrors,
     ),
     security(("bearer" = []), ("api_key" = []))
 )]
@@ -43,6 +40,6 @@ pub async fn create_enrollment(
     body: Result<Json<UserRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<EnrollmentResponse>), ApiError> {
     let user = requested_user(body)?;
-    let grant = state.service.issue_enrollment(&user);
+    let grant = state.service.issue_enrollment(&user).await?;
     Ok((StatusCode::CREATED, Json(EnrollmentResponse { enrollment_token: grant.token, expires_at: grant.expires_at })))
 }

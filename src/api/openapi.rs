@@ -1,86 +1,12 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations and the response types.
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and the response types. It
+//! is assembled here, above the handlers; the request forms and shared error sets they name live in
+//! `schema.rs`, which imports nothing of the API, so no handler imports this module back.
 
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
-use super::{challenges, enrollments, health, metrics, register, users, verify};
-use crate::error::ErrorEnvelope;
-
-/// The multipart body of verify. With LIVENESS=challenge, also `challenge_id` and one photo per
-/// head turn, `frame_1` … `frame_8` (as many as the challenge's steps; `patternProperties`).
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct UploadForm {
-    /// 1–128 of `A-Z a-z 0-9 . _ @ -`; must not start with `.` or contain `..`.
-    #[schema(pattern = "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._@-]{1,128}$", min_length = 1, max_length = 128)]
-    user_id: String,
-    /// JPEG, PNG or WebP (judged by content; the part's `encoding`), at most MAX_UPLOAD_SIZE bytes (`maxLength`) and MAX_IMAGE_PIXELS pixels.
-    #[schema(format = Binary, min_length = 1)]
-    image: String,
-    /// LIVENESS=challenge: the id from `POST /api/challenges`.
-    #[schema(nullable = false)]
-    challenge_id: Option<String>,
-}
-
-/// The multipart body of register.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct RegisterForm {
-    /// 1–128 of `A-Z a-z 0-9 . _ @ -`; must not start with `.` or contain `..`.
-    #[schema(pattern = "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._@-]{1,128}$", min_length = 1, max_length = 128)]
-    user_id: String,
-    /// JPEG, PNG or WebP (judged by content; the part's `encoding`), at most MAX_UPLOAD_SIZE bytes (`maxLength`) and MAX_IMAGE_PIXELS pixels.
-    #[schema(format = Binary, min_length = 1)]
-    image: String,
-    /// Required with a client key: a grant from `POST /api/enrollments` for this user (single use).
-    #[schema(nullable = false)]
-    enrollment_token: Option<String>,
-    /// `true` replaces every existing reference of the user with this one (secret keys only).
-    #[schema(nullable = false, default = false)]
-    replace: Option<bool>,
-}
-
-/// Errors that register and verify share; each route adds its own.
-#[derive(IntoResponses)]
-#[allow(dead_code)]
-pub enum UploadErrors {
-    #[response(
-        status = 400,
-        description = "invalid_user_id, missing_field, duplicate_field, invalid_request or invalid_image"
-    )]
-    BadRequest(ErrorEnvelope),
-    #[response(status = 401, description = "unauthorized, or invalid_enrollment_token (register)")]
-    Unauthorized(ErrorEnvelope),
-    #[response(status = 413, description = "payload_too_large or image_too_large")]
-    TooLarge(ErrorEnvelope),
-    #[response(status = 415, description = "unsupported_media_type")]
-    UnsupportedMediaType(ErrorEnvelope),
-    #[response(status = 429, description = "rate_limited (per IP or key)")]
-    RateLimited(ErrorEnvelope),
-    #[response(
-        status = 503,
-        description = "storage_unavailable, state_unavailable (SHARED_STATE_URL unreachable), overloaded (also before the body is read, when MAX_CONCURRENT_UPLOADS are in progress) or timeout (Retry-After)"
-    )]
-    Unavailable(ErrorEnvelope),
-}
-
-/// Errors of the user routes.
-#[derive(IntoResponses)]
-#[allow(dead_code)]
-pub enum UserErrors {
-    #[response(status = 400, description = "invalid_user_id")]
-    BadRequest(ErrorEnvelope),
-    #[response(status = 401, description = "unauthorized")]
-    Unauthorized(ErrorEnvelope),
-    #[response(status = 403, description = "forbidden: client keys may not read or delete users")]
-    Forbidden(ErrorEnvelope),
-    #[response(status = 404, description = "user_not_found")]
-    NotFound(ErrorEnvelope),
-    #[response(status = 429, description = "rate_limited (per IP or key)")]
-    RateLimited(ErrorEnvelope),
-    #[response(status = 503, description = "storage_unavailable or state_unavailable (Retry-After)")]
-    Unavailable(ErrorEnvelope),
-}
+use super::schema::{RegisterForm, UploadForm};
+use super::{challenges, enrollments, health, metrics, register, sessions, tokens, users, verify};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -89,7 +15,7 @@ pub enum UserErrors {
         description = "Face authentication: register reference photos, verify new photos against them.\n\n\
             Every error answers `{\"error\": {\"code\", \"message\", \"request_id\"}}`; codes: invalid_user_id, \
             missing_field, duplicate_field, invalid_request, invalid_image (400); unauthorized, invalid_enrollment_token (401); \
-            forbidden, enrollment_required (403); user_not_found, not_found (404); method_not_allowed (405); \
+            invalid_session (401); forbidden, enrollment_required, session_required (403); session_not_found (404); user_not_found, not_found (404); method_not_allowed (405); \
             face_mismatch, references_outdated (409); payload_too_large, image_too_large (413); \
             unsupported_media_type (415); no_face, multiple_faces, face_too_small, face_too_dark, face_overexposed, \
             face_blurry, face_not_frontal, too_many_references, replayed_image, \
@@ -101,6 +27,10 @@ pub enum UserErrors {
     paths(
         register::register,
         enrollments::create_enrollment,
+        sessions::create_session,
+        sessions::get_session,
+        tokens::introspect,
+        tokens::jwks,
         challenges::create_challenge,
         verify::verify,
         users::get_user,
@@ -111,7 +41,7 @@ pub enum UserErrors {
     ),
     components(schemas(UploadForm, RegisterForm, crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&Security),
-    tags((name = "faces", description = "Registration and verification"), (name = "operations", description = "Health, readiness, metrics"))
+    tags((name = "faces", description = "Registration and verification"), (name = "sessions", description = "Sessions your backend starts, their outcomes, and the signed results (JWKS, introspection)"), (name = "operations", description = "Health, readiness, metrics"))
 )]
 pub struct ApiDoc;
 

@@ -20,6 +20,8 @@ pub struct Upload {
     /// Verify with LIVENESS=challenge: the challenge answered, and one photo per step, in order.
     pub challenge_id: Option<String>,
     pub frames: Vec<Bytes>,
+    /// Both routes: the session the backend created for this attempt (`POST /api/sessions`).
+    pub session_token: Option<String>,
     /// The register-only and verify-only fields that were sent, even empty: each route refuses the
     /// other's, as the contract lists them.
     register_only: Option<&'static str>,
@@ -103,6 +105,7 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
     let (mut user_id, mut image): (Option<Bytes>, Option<Bytes>) = (None, None);
     let (mut token, mut replace): (Option<Bytes>, Option<Bytes>) = (None, None);
     let mut challenge: Option<Bytes> = None;
+    let mut session: Option<Bytes> = None;
     let mut frames: [Option<Bytes>; MAX_FRAMES] = Default::default();
     while let Some(mut field) = multipart.next_field().await.map_err(|e| multipart_error(e, limit))? {
         let name = field.name().unwrap_or_default().to_string();
@@ -112,6 +115,7 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
             "enrollment_token" => (&mut token, MAX_TEXT_FIELD),
             "replace" => (&mut replace, MAX_TEXT_FIELD),
             "challenge_id" => (&mut challenge, MAX_TEXT_FIELD),
+            "session_token" => (&mut session, MAX_TEXT_FIELD),
             frame
                 if frame
                     .strip_prefix("frame_")
@@ -165,6 +169,7 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
         Some(_) => return Err(ApiError::InvalidRequest("the field 'replace' must be true or false".into())),
     };
     let challenge_id = challenge.map(|c| text("challenge_id", c)).transpose()?.filter(|c| !c.trim().is_empty());
+    let session_token = session.map(|c| text("session_token", c)).transpose()?.filter(|c| !c.trim().is_empty());
     // Frames are numbered from 1 without gaps: frame_1 … frame_k.
     let count = frames.iter().take_while(|f| f.is_some()).count();
     if frames[count..].iter().any(Option::is_some) {
@@ -184,7 +189,17 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
         (false, false) => Some("frame_1"),
         _ => None,
     };
-    Ok(Upload { user_id, image, enrollment_token, replace, challenge_id, frames, register_only, verify_only })
+    Ok(Upload {
+        user_id,
+        image,
+        enrollment_token,
+        replace,
+        challenge_id,
+        frames,
+        session_token,
+        register_only,
+        verify_only,
+    })
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::openapi::UserErrors;
+use super::schema::UserErrors;
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::UserId;

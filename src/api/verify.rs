@@ -4,48 +4,66 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::dto::{FaceSummary, QualityDto, Timings, round_score};
-use super::openapi::{UploadErrors, UploadForm};
+use super::schema::{UploadErrors, UploadForm};
 use super::upload::{Upload, UploadRoute};
 use crate::app::AppState;
+use crate::auth::Caller;
+use crate::config::ClientAccess;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::middleware::ClientAddr;
-use crate::service::{ChallengeAnswer, Liveness, Step};
+use crate::service::{Disclosure, Liveness, Step, VerifyRequest};
 use crate::telemetry::request::Field;
 
+/// A backend (secret key) gets every field; a publishable client key learns pass or fail: only
+/// `user_id`, `verified`, `session_id`, the token fields and `liveness.passed`.
 #[derive(Serialize, ToSchema)]
 pub struct VerifyResponse {
     pub user_id: String,
     pub verified: bool,
-    pub similarity: f32,
-    pub threshold: f32,
-    /// The false-match rate expected at `threshold`: measured on the project's dev photos for the
-    /// shipped profiles (MobileFaceNet 1.6e-3, SFace 1.8e-3); absent when not measured (buffalo_l,
-    /// or a MATCH_THRESHOLD of your own): measure it on your data with `faceauth calibrate`.
+    /// The session this attempt used.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub threshold_fmr: Option<f64>,
-    pub reference_id: String,
-    pub references_compared: usize,
-    pub face: FaceSummary,
-    pub quality: QualityDto,
-    pub model: String,
-    /// HS256 JWT (`sub` = user_id) for the caller's backend; only when verified.
+    pub session_id: Option<String>,
+    /// Signed result for the caller's backend (ES256/EdDSA, keys at `/.well-known/jwks.json`; or
+    /// HS256 with TOKEN_ALG=HS256); only when verified.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_expires_at: Option<u64>,
     pub liveness: LivenessDto,
-    pub timings_ms: Timings,
+    /// Secret keys only, as every field below.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f32>,
+    /// The false-match rate expected at `threshold`: measured on the project's dev photos for the
+    /// shipped profiles (MobileFaceNet 1.6e-3, SFace 1.8e-3); absent when not measured (buffalo_l,
+    /// or a MATCH_THRESHOLD of your own): measure it on your data with `faceauth calibrate`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold_fmr: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub references_compared: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub face: Option<FaceSummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quality: Option<QualityDto>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timings_ms: Option<Timings>,
 }
 
 /// What liveness was checked on this photo (LIVENESS) and how it came out.
 #[derive(Serialize, ToSchema)]
 pub struct LivenessDto {
-    /// `off` or `passive` (MiniFASNet anti-spoofing).
-    pub method: &'static str,
+    /// `off`, `passive` (MiniFASNet anti-spoofing) or `challenge`; secret keys only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<&'static str>,
     /// P(real), 0–1, with `passive`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
-    /// Whether the score reached LIVENESS_THRESHOLD, with `passive`.
+    /// Whether liveness passed (with `passive` or `challenge`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub passed: Option<bool>,
     /// With `challenge`: each step and the yaw measured on its frame (degrees; positive: the
@@ -65,15 +83,15 @@ pub struct StepDto {
 impl From<Liveness> for LivenessDto {
     fn from(liveness: Liveness) -> Self {
         match liveness {
-            Liveness::Off => Self { method: "off", score: None, passed: None, steps: None },
+            Liveness::Off => Self { method: Some("off"), score: None, passed: None, steps: None },
             Liveness::Passive { p_real, passed } => Self {
-                method: "passive",
+                method: Some("passive"),
                 score: Some((p_real * 10_000.0).round() / 10_000.0),
                 passed: Some(passed),
                 steps: None,
             },
             Liveness::Challenge { steps, p_real } => Self {
-                method: "challenge",
+                method: Some("challenge"),
                 score: p_real.map(|p| (p * 10_000.0).round() / 10_000.0),
                 passed: Some(true),
                 steps: Some(
@@ -84,37 +102,47 @@ impl From<Liveness> for LivenessDto {
     }
 }
 
-/// Whether the photo shows the user: best cosine similarity over the user's references vs the threshold.
+/// Whether the photo shows the user: best cosine similarity over the user's references vs the
+/// threshold. With a client key and CLIENT_ACCESS=session, only with a `session_token` for this user.
 #[utoipa::path(
     post,
     path = "/api/verify",
     tag = "faces",
     request_body(content = UploadForm, content_type = "multipart/form-data"),
     responses(
-        (status = 200, description = "Compared; `verified` says whether it matched", body = VerifyResponse),
+        (status = 200, description = "Compared; `verified` says whether it matched. A client key gets the same answer for a user who is not enrolled", body = VerifyResponse),
         UploadErrors,
-        (status = 400, description = "challenge_required (LIVENESS=challenge without challenge_id)", body = ErrorEnvelope),
-        (status = 404, description = "user_not_found, challenge_not_found", body = ErrorEnvelope),
+        (status = 400, description = "challenge_required (LIVENESS=challenge without challenge_id or a session)", body = ErrorEnvelope),
+        (status = 404, description = "user_not_found (secret keys only), challenge_not_found", body = ErrorEnvelope),
         (status = 410, description = "challenge_expired", body = ErrorEnvelope),
         (status = 409, description = "references_outdated (every reference was enrolled with another model and none could be converted), challenge_used", body = ErrorEnvelope),
-        (status = 422, description = "no_face, multiple_faces, face_too_small, replayed_image (REPLAY_GUARD: the bytes of a reference photo) liveness_failed (a photo looks like a print or a screen), pose_mismatch or identity_changed (a challenge's frames)", body = ErrorEnvelope),
+        (status = 422, description = "no_face, multiple_faces, face_too_small, replayed_image (a photo or frame already sent in a decided verify within REPLAY_WINDOW_SECS, or the bytes of a reference photo), liveness_failed (a photo looks like a print or a screen), pose_mismatch or identity_changed (a challenge's frames)", body = ErrorEnvelope),
     ),
     security(("bearer" = []), ("api_key" = []))
 )]
 pub async fn verify(
     State(state): State<AppState>,
     Extension(ClientAddr(client)): Extension<ClientAddr>,
+    Extension(caller): Extension<Caller>,
     upload: Upload,
 ) -> Result<Json<VerifyResponse>, ApiError> {
     upload.check_fields(UploadRoute::Verify)?;
+    let trusted = caller.is_trusted();
+    if !trusted && upload.session_token.is_none() && state.security.client_access == ClientAccess::Session {
+        return Err(ApiError::SessionRequired);
+    }
+    let request = VerifyRequest {
+        user: upload.user_id.clone(),
+        client: crate::limits::bucket(client),
+        image: upload.image,
+        challenge_id: upload.challenge_id,
+        frames: upload.frames,
+        session_token: upload.session_token,
+        disclosure: if trusted { Disclosure::Full } else { Disclosure::PassFail },
+    };
     let v = state
         .service
-        .verify(
-            &upload.user_id,
-            client,
-            upload.image,
-            upload.challenge_id.map(|challenge_id| ChallengeAnswer { challenge_id, frames: upload.frames }),
-        )
+        .verify(request)
         .await
         .map_err(ApiError::from)
         .inspect_err(|e| crate::metrics::verify_outcome("rejected", e.code()))?;
@@ -123,20 +151,26 @@ pub async fn verify(
     timings.record();
     Field::Verified.record(v.verified);
     let (token, token_expires_at) = v.token.map(|t| (Some(t.token), Some(t.expires_at))).unwrap_or_default();
+    let mut liveness = LivenessDto::from(v.liveness);
+    let full = |value| if trusted { Some(value) } else { None };
+    if !trusted {
+        liveness = LivenessDto { method: None, score: None, passed: liveness.passed, steps: None };
+    }
     Ok(Json(VerifyResponse {
         user_id: upload.user_id.to_string(),
         verified: v.verified,
-        similarity: round_score(v.similarity),
-        threshold: v.threshold,
-        threshold_fmr: v.threshold_fmr,
-        reference_id: v.reference_id,
-        references_compared: v.references_compared,
-        face: FaceSummary::from(&v.face),
-        quality: QualityDto::from(&v.quality),
-        model: state.service.model_name().to_string(),
+        session_id: v.session_id,
         token,
         token_expires_at,
-        liveness: LivenessDto::from(v.liveness),
-        timings_ms: timings,
+        liveness,
+        similarity: full(round_score(v.similarity)),
+        threshold: full(v.threshold),
+        threshold_fmr: v.threshold_fmr.filter(|_| trusted),
+        reference_id: v.reference_id.filter(|_| trusted),
+        references_compared: trusted.then_some(v.references_compared),
+        face: trusted.then(|| FaceSummary::from(&v.face)),
+        quality: trusted.then(|| QualityDto::from(&v.quality)),
+        model: trusted.then(|| state.service.model_name().to_string()),
+        timings_ms: trusted.then_some(timings),
     }))
 }

@@ -90,6 +90,15 @@ variables! {
     LivenessThreshold = "LIVENESS_THRESHOLD",
     LivenessModels = "LIVENESS_MODELS",
     SharedStatePrefix = "SHARED_STATE_PREFIX",
+    SessionTtlSecs = "SESSION_TTL_SECS",
+    ClientAccess = "CLIENT_ACCESS",
+    TokenAlg = "TOKEN_ALG",
+    TokenSigningKey = "TOKEN_SIGNING_KEY",
+    TokenSigningKeyFile = "TOKEN_SIGNING_KEY_FILE",
+    TokenPreviousKeys = "TOKEN_PREVIOUS_KEYS",
+    TokenIssuer = "TOKEN_ISSUER",
+    TokenAudience = "TOKEN_AUDIENCE",
+    ReplayWindowSecs = "REPLAY_WINDOW_SECS",
 }
 
 /// The raw variables, before parsing: the process environment, then a secret's keys laid over it.

@@ -1,7 +1,8 @@
 //! Abuse limits: request rates and the verification lockout.
 
-use std::net::IpAddr;
 use std::time::Duration;
+
+use ipnet::IpNet;
 
 use super::env::{Parser, Var};
 use crate::state::RedisTarget;
@@ -12,8 +13,9 @@ pub struct LimitsConfig {
     pub rate_per_ip: u32,
     /// RATE_LIMIT_PER_KEY: requests per minute per API key; 0 disables.
     pub rate_per_key: u32,
-    /// TRUSTED_PROXIES: proxies whose X-Forwarded-For is believed (the local nginx).
-    pub trusted_proxies: Vec<IpAddr>,
+    /// TRUSTED_PROXIES: addresses or CIDR ranges (IPv4 and IPv6) of the proxies whose
+    /// X-Forwarded-For is believed: the local nginx, an ALB's subnets.
+    pub trusted_proxies: Vec<IpNet>,
     /// LOCKOUT_MAX_FAILURES: failed verifications of one user from one client address within the
     /// window; 0 disables.
     pub lockout_max_failures: usize,
@@ -32,9 +34,13 @@ impl LimitsConfig {
     pub(super) fn parse(p: &mut Parser) -> Self {
         let mut trusted_proxies = Vec::new();
         for item in p.list(Var::TrustedProxies) {
-            match item.parse() {
-                Ok(ip) => trusted_proxies.push(ip),
-                Err(_) => p.problem(format!("TRUSTED_PROXIES entry {item} is not an IP address (e.g. 127.0.0.1)")),
+            // A bare address is its own /32 or /128.
+            match item.parse::<IpNet>().or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from)) {
+                Ok(net) => trusted_proxies.push(net),
+                Err(_) => p.problem(format!(
+                    "TRUSTED_PROXIES entry {item} is not an IP address or CIDR range (e.g. 127.0.0.1, 10.0.0.0/16, \
+                     fd00::/8)"
+                )),
             }
         }
         let shared_state = p.get(Var::SharedStateUrl).map(|url| {

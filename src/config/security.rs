@@ -1,4 +1,4 @@
-//! Keys and secrets: the token signing key, API keys, the metrics token.
+//! Keys and secrets: the token signing keys, API keys, the metrics token; who may start an attempt.
 
 use std::time::Duration;
 
@@ -6,6 +6,34 @@ use secrecy::SecretString;
 
 use super::env::{Parser, Var};
 use crate::auth::{ApiKeys, KeyKind};
+use crate::token::keys::{Algorithm, PublicKey, SigningKey, parse_public_keys};
+
+/// CLIENT_ACCESS: what a publishable client key needs to verify or register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAccess {
+    /// A client key verifies any user, and registers with an enrolment grant (development default).
+    Open,
+    /// Every attempt needs a session the backend created for that user (production default).
+    Session,
+}
+
+/// How verification results are signed (TOKEN_ALG and the keys).
+#[derive(Debug, Clone)]
+pub enum TokenKeys {
+    /// ES256 or EdDSA; `generated` when no key was configured (development only).
+    Asymmetric { active: SigningKey, generated: bool, previous: Vec<PublicKey> },
+    /// HS256 with SECRET_KEY, for backends that already check tokens that way.
+    Hs256,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    pub keys: TokenKeys,
+    /// TOKEN_ISSUER: the `iss` of every result.
+    pub issuer: String,
+    /// TOKEN_AUDIENCE: the `aud` of a result whose session named none.
+    pub audience: String,
+}
 
 /// Placeholder values that must never sign tokens in production.
 const DEFAULT_SECRET_KEYS: &[&str] = &["change-me", "changeme", "secret", "dev-secret-key-change-me-please-000"];
@@ -29,6 +57,81 @@ pub struct SecurityConfig {
     pub token_ttl: Duration,
     /// METRICS_TOKEN: bearer token for /metrics; none leaves it open (development) or off (production).
     pub metrics_token: Option<SecretString>,
+    pub tokens: TokenConfig,
+    /// SESSION_TTL_SECS: how long a verification or enrol session may wait for its attempt.
+    pub session_ttl: Duration,
+    pub client_access: ClientAccess,
+    /// REPLAY_WINDOW_SECS: how long the photos of a decided verify are refused if sent again; 0 off.
+    pub replay_window: Option<Duration>,
+}
+
+fn token_config(p: &mut Parser, production: bool) -> TokenConfig {
+    let issuer = p.string(Var::TokenIssuer, "faceauth");
+    let audience = p.string(Var::TokenAudience, "faceauth");
+    let algorithm = match p.get(Var::TokenAlg).map(str::to_ascii_uppercase).as_deref() {
+        None | Some("ES256") => Some(Algorithm::Es256),
+        Some("EDDSA") => Some(Algorithm::EdDsa),
+        Some("HS256") => None,
+        Some(other) => {
+            p.problem(format!("TOKEN_ALG={other} is not valid: use ES256, EdDSA or HS256"));
+            Some(Algorithm::Es256)
+        }
+    };
+    let previous = match p.get(Var::TokenPreviousKeys).map(parse_public_keys) {
+        None => Vec::new(),
+        Some(Ok(keys)) => keys,
+        Some(Err(e)) => {
+            p.problem(format!("TOKEN_PREVIOUS_KEYS is not valid: {e}"));
+            Vec::new()
+        }
+    };
+    let Some(algorithm) = algorithm else { return TokenConfig { keys: TokenKeys::Hs256, issuer, audience } };
+    let text = match (p.get(Var::TokenSigningKey), p.get(Var::TokenSigningKeyFile)) {
+        (Some(_), Some(_)) => {
+            p.problem("TOKEN_SIGNING_KEY and TOKEN_SIGNING_KEY_FILE are both set: keep one");
+            None
+        }
+        (Some(text), None) => Some(text.to_string()),
+        (None, Some(path)) => match std::fs::read_to_string(path) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                p.problem(format!("TOKEN_SIGNING_KEY_FILE={path} cannot be read: {e}"));
+                None
+            }
+        },
+        (None, None) => None,
+    };
+    let (active, generated) = match text.map(|t| SigningKey::parse(&t)) {
+        Some(Ok(key)) if key.public().algorithm() == algorithm => (Some(key), false),
+        Some(Ok(key)) => {
+            p.problem(format!(
+                "TOKEN_SIGNING_KEY is a {} key but TOKEN_ALG is {}: set TOKEN_ALG={} or give a key of that kind",
+                key.public().algorithm().name(),
+                algorithm.name(),
+                key.public().algorithm().name()
+            ));
+            (None, false)
+        }
+        Some(Err(e)) => {
+            p.problem(format!("TOKEN_SIGNING_KEY is not valid: {e}"));
+            (None, false)
+        }
+        None if production => {
+            p.problem(
+                "TOKEN_SIGNING_KEY is not set: production signs verification results with a key that outlives the \
+                 process; make one with `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256` and put \
+                 the PEM in TOKEN_SIGNING_KEY (or the Secrets Manager secret) or its path in TOKEN_SIGNING_KEY_FILE",
+            );
+            (None, false)
+        }
+        None => (SigningKey::generate(algorithm).ok(), true),
+    };
+    let keys = match active {
+        Some(active) => TokenKeys::Asymmetric { active, generated, previous },
+        // A problem was reported; this value is never used.
+        None => TokenKeys::Hs256,
+    };
+    TokenConfig { keys, issuer, audience }
 }
 
 impl SecurityConfig {
@@ -77,6 +180,22 @@ impl SecurityConfig {
             enrollment_ttl: p.secs(Var::EnrollmentTtlSecs, 600, 86_400),
             replay_guard: p.switch(Var::ReplayGuard, production),
             metrics_token: p.get(Var::MetricsToken).map(|t| SecretString::from(t.to_string())),
+            tokens: token_config(p, production),
+            session_ttl: p.secs(Var::SessionTtlSecs, 180, 3600),
+            client_access: match p.get(Var::ClientAccess).map(str::to_ascii_lowercase).as_deref() {
+                None if production => ClientAccess::Session,
+                None => ClientAccess::Open,
+                Some("open") => ClientAccess::Open,
+                Some("session") => ClientAccess::Session,
+                Some(other) => {
+                    p.problem(format!("CLIENT_ACCESS={other} is not valid: use open or session"));
+                    ClientAccess::Session
+                }
+            },
+            replay_window: match p.ranged(Var::ReplayWindowSecs, 86_400u64, 0, 30 * 86_400) {
+                0 => None,
+                secs => Some(Duration::from_secs(secs)),
+            },
         }
     }
 }

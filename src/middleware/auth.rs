@@ -65,7 +65,7 @@ fn rate_limited(wait: std::time::Duration) -> Response {
 /// Per-client-IP request rate on the API routes (health and readiness stay unlimited).
 pub async fn limit_client_rate(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(ClientAddr(client)) = req.extensions().get::<ClientAddr>() {
-        match state.shared.check_rate(RateKind::Ip, &client.to_string()).await {
+        match state.shared.check_rate(RateKind::Ip, &crate::limits::bucket(*client).to_string()).await {
             Ok(Ok(())) => {}
             Ok(Err(wait)) => return rate_limited(wait),
             // Fail closed: a limit that silently stopped counting is no limit.

@@ -26,6 +26,14 @@ pub enum Step {
 }
 
 impl Step {
+    /// The name the API uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::TurnLeft => "turn_left",
+            Step::TurnRight => "turn_right",
+        }
+    }
+
     /// The sign a frame's yaw must have (positive yaw: turned to the subject's left).
     pub fn sign(self) -> f32 {
         match self {
@@ -83,11 +91,15 @@ impl Challenges {
         Self { jwt: Hs256::derived(secret_key, KEY_CONTEXT), ttl, steps: steps.clamp(1, 8) }
     }
 
-    pub fn issue(&self, user: &UserId) -> Challenge {
+    /// A random sequence of steps.
+    pub fn steps(&self) -> Vec<Step> {
         // A v4 UUID's bytes come from the operating system's random source.
         let random = *uuid::Uuid::new_v4().as_bytes();
-        let steps =
-            (0..self.steps).map(|i| if random[i] & 1 == 1 { Step::TurnLeft } else { Step::TurnRight }).collect();
+        (0..self.steps).map(|i| if random[i] & 1 == 1 { Step::TurnLeft } else { Step::TurnRight }).collect()
+    }
+
+    pub fn issue(&self, user: &UserId) -> Challenge {
+        let steps = self.steps();
         let claims = ChallengeClaims::new(AUDIENCE, user.as_str(), self.ttl, ChallengeSteps { steps });
         let id = self.jwt.sign(&claims);
         Challenge { id, steps: claims.extra.steps, expires_at: claims.exp }

@@ -20,11 +20,15 @@ const KEY_CONTEXT: &[u8] = b"faceauth enrollment grant v1";
 /// Grants further out than this are refused: each used one is remembered until it expires.
 const MAX_LIFETIME_SECS: u64 = 86_400;
 
-/// A grant adds nothing to the common claims.
+/// What a grant adds to the common claims: the user's revocation mark when it was issued (a
+/// backend's own grants carry none and are judged by `iat`).
 #[derive(Debug, Serialize, Deserialize)]
-struct NoExtra {}
+struct GrantExtra {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ep: Option<String>,
+}
 
-type GrantClaims = UserClaims<NoExtra>;
+type GrantClaims = UserClaims<GrantExtra>;
 
 /// A freshly issued grant.
 #[derive(Debug, Clone)]
@@ -45,6 +49,8 @@ pub enum GrantError {
     OtherUser,
     #[error("the enrollment token has been used")]
     Used,
+    #[error("the user was deleted or re-enrolled after the enrollment token was issued")]
+    Revoked,
 }
 
 pub struct EnrollmentGrants {
@@ -58,6 +64,8 @@ pub struct EnrollmentGrants {
 pub struct ValidGrant {
     pub id: String,
     pub valid_for: Duration,
+    pub iat: u64,
+    pub epoch: Option<String>,
 }
 
 impl EnrollmentGrants {
@@ -65,8 +73,8 @@ impl EnrollmentGrants {
         Self { jwt: Hs256::derived(secret_key, KEY_CONTEXT), ttl }
     }
 
-    pub fn issue(&self, user: &UserId) -> Grant {
-        let claims = GrantClaims::new(AUDIENCE, user.as_str(), self.ttl, NoExtra {});
+    pub fn issue(&self, user: &UserId, epoch: Option<String>) -> Grant {
+        let claims = GrantClaims::new(AUDIENCE, user.as_str(), self.ttl, GrantExtra { ep: epoch });
         Grant { token: self.jwt.sign(&claims), expires_at: claims.exp }
     }
 
@@ -87,7 +95,12 @@ impl EnrollmentGrants {
             return Err(GrantError::OtherUser);
         }
         // Remembered one second past its expiry, so it is refused as expired before it is forgotten.
-        Ok(ValidGrant { id: format!("grant:{}", claims.jti), valid_for: Duration::from_secs(claims.exp - now + 1) })
+        Ok(ValidGrant {
+            id: format!("grant:{}", claims.jti),
+            valid_for: Duration::from_secs(claims.exp - now + 1),
+            iat: claims.iat,
+            epoch: claims.extra.ep,
+        })
     }
 }
 
@@ -103,7 +116,7 @@ mod tests {
     fn a_grant_is_for_one_user() {
         let grants = grants();
         let (alice, bob) = (UserId::parse("alice").unwrap(), UserId::parse("bob").unwrap());
-        let grant = grants.issue(&alice);
+        let grant = grants.issue(&alice, None);
         assert_eq!(grants.check(&grant.token, &bob).err(), Some(GrantError::OtherUser));
         let valid = grants.check(&grant.token, &alice).unwrap();
         assert!(valid.valid_for > Duration::from_secs(590) && valid.valid_for <= Duration::from_secs(601));
@@ -113,13 +126,23 @@ mod tests {
     fn verification_tokens_forged_and_expired_grants_are_refused() {
         let grants = grants();
         let alice = UserId::parse("alice").unwrap();
-        let signer =
-            crate::token::TokenSigner::new(SecretString::from("secret-key".to_string()), Duration::from_secs(60));
-        let (verification, _) = signer.sign("alice");
-        assert_eq!(grants.check(&verification, &alice).err(), Some(GrantError::Forged));
+        let sessions =
+            crate::service::Sessions::new(&SecretString::from("secret-key".to_string()), Duration::from_secs(60));
+        let request = crate::service::SessionRequest {
+            user: alice.clone(),
+            purpose: crate::service::SessionPurpose::Enroll,
+            nonce: None,
+            audience: None,
+        };
+        let session = sessions.issue(&request, None, None);
+        assert_eq!(grants.check(&session.token, &alice).err(), Some(GrantError::Forged));
         let other = EnrollmentGrants::new(&SecretString::from("other-key".to_string()), Duration::from_secs(600));
-        assert_eq!(grants.check(&other.issue(&alice).token, &alice).err(), Some(GrantError::Forged));
-        let expired = GrantClaims { iat: 1, exp: 2, ..GrantClaims::new(AUDIENCE, "alice", Duration::ZERO, NoExtra {}) };
+        assert_eq!(grants.check(&other.issue(&alice, None).token, &alice).err(), Some(GrantError::Forged));
+        let expired = GrantClaims {
+            iat: 1,
+            exp: 2,
+            ..GrantClaims::new(AUDIENCE, "alice", Duration::ZERO, GrantExtra { ep: None })
+        };
         assert_eq!(grants.check(&grants.jwt.sign(&expired), &alice).err(), Some(GrantError::Expired));
     }
 }

@@ -1,10 +1,12 @@
 //! Register: a reference photo for a user, added to the others or replacing them all.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::{FaceAuth, ServiceError, Timings, ms};
+use super::sessions::{SessionOutcome, SessionPurpose};
+use super::{FaceAuth, GrantError, ServiceError, Timings, ms};
 use crate::domain::UserId;
 use crate::face::decode::sniff_format;
 use crate::face::engine::ModelId;
@@ -24,6 +26,15 @@ pub enum Enrolment<'a> {
     Trusted { replace: bool },
     /// A client holding an enrolment grant for this user: adds a reference, never replaces.
     Grant(&'a str),
+    /// A client holding an enrol session for this user (`POST /api/sessions`): as a grant.
+    Session(&'a str),
+}
+
+/// What an untrusted register holds while it runs: the grant or session (spent by a decision,
+/// released otherwise) and the lockout attempt (a face_mismatch counts as a failure).
+enum Held {
+    Grant(crate::state::Claim),
+    Session(super::access::HeldSession),
 }
 
 #[derive(Debug, Clone)]
@@ -61,24 +72,75 @@ impl FaceAuth {
 
     /// Stores the photo as a reference. A photo added to a user who already has references must
     /// match them (the template guard): otherwise whoever may register could add their own face to
-    /// someone else's account. Only a replace, on a trusted caller's authority, skips it.
+    /// someone else's account. Only a replace, on a trusted caller's authority, skips it; it also
+    /// revokes the user's outstanding sessions and grants.
+    ///
+    /// A grant or session is checked before any work and held until the attempt is decided: stored,
+    /// or refused as a face_mismatch (which also counts against the lockout, so a grant is no
+    /// unlimited matching oracle). Anything undecided (storage down, no face) releases it.
     pub async fn register(
+        &self,
+        user: &UserId,
+        image: Bytes,
+        enrolment: Enrolment<'_>,
+        client: IpAddr,
+    ) -> Result<Registration, ServiceError> {
+        let held = match enrolment {
+            Enrolment::Grant(token) => {
+                let grant = self.grants.check(token, user).map_err(ServiceError::InvalidEnrollmentToken)?;
+                if !self.not_revoked(user, grant.epoch.as_deref(), grant.iat).await? {
+                    return Err(ServiceError::InvalidEnrollmentToken(GrantError::Revoked));
+                }
+                let claim = self.state.claim(&grant.id, grant.valid_for).await?;
+                Some(Held::Grant(claim.ok_or(ServiceError::InvalidEnrollmentToken(GrantError::Used))?))
+            }
+            Enrolment::Session(token) => {
+                Some(Held::Session(self.hold_session(token, user, SessionPurpose::Enroll).await?))
+            }
+            Enrolment::Trusted { .. } => None,
+        };
+        let attempt = match held {
+            Some(_) => Some(self.state.begin_attempt(user, client).await?.map_err(ServiceError::TooManyAttempts)?),
+            None => None,
+        };
+        let result = self.store_reference(user, image, enrolment).await;
+        if result.as_ref().err().is_some_and(|e| e.decided_code().is_none()) {
+            return result;
+        }
+        if let Some(attempt) = attempt
+            && let Err(e) = attempt.settle(result.is_ok()).await
+        {
+            tracing::warn!(error = %crate::telemetry::chain(&e), "shared state: attempt not settled");
+        }
+        match held {
+            Some(Held::Grant(claim)) => claim.spend(),
+            Some(Held::Session(held)) => {
+                let session = held.spend();
+                let outcome = SessionOutcome {
+                    verified: result.is_ok(),
+                    code: result.as_ref().err().and_then(ServiceError::decided_code).map(str::to_string),
+                    similarity: None,
+                    liveness_method: None,
+                    liveness_score: None,
+                    reference_id: result.as_ref().ok().map(|r| r.reference_id.clone()),
+                    token: None,
+                    token_expires_at: None,
+                    completed_at: crate::token::now(),
+                };
+                self.complete_session(&session, user, SessionPurpose::Enroll, outcome).await;
+            }
+            None => {}
+        }
+        result
+    }
+
+    async fn store_reference(
         &self,
         user: &UserId,
         image: Bytes,
         enrolment: Enrolment<'_>,
     ) -> Result<Registration, ServiceError> {
         let start = Instant::now();
-        // Checked before any work, and claimed until the reference is stored: a failed or
-        // cancelled register releases the grant (the claim is a drop guard), a stored one spends it.
-        let claim = match enrolment {
-            Enrolment::Grant(token) => {
-                let grant = self.grants.check(token, user).map_err(ServiceError::InvalidEnrollmentToken)?;
-                let claim = self.state.claim(&grant.id, grant.valid_for).await?;
-                Some(claim.ok_or(ServiceError::InvalidEnrollmentToken(super::GrantError::Used))?)
-            }
-            Enrolment::Trusted { .. } => None,
-        };
         let placement = match enrolment {
             Enrolment::Trusted { replace: true } => Placement::ReplaceAll,
             _ => Placement::Add,
@@ -114,6 +176,9 @@ impl FaceAuth {
         if guarded && listing.references >= self.max_references {
             return Err(ServiceError::TooManyReferences(listing.references));
         }
+        if placement == Placement::ReplaceAll {
+            self.revoke_tokens(user).await?;
+        }
         // Other instances learn of the change from the user's version, bumped before the write (no
         // stored change goes unnoticed) and after it (a load in between is not trusted either).
         self.state.bump_user_version(user).await?;
@@ -121,9 +186,6 @@ impl FaceAuth {
         // After the write is enough here: the cache's epoch check refuses any load that began before it.
         self.cache.invalidate(user);
         let reference_id = saved?;
-        if let Some(claim) = claim {
-            claim.spend();
-        }
         self.state.bump_user_version(user).await?;
         if let Err(e) = self.refs.remove_orphans(&listing).await {
             tracing::warn!(error = %e, "could not remove half-written references");

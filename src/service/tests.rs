@@ -14,6 +14,8 @@ use crate::face::{Analysis, Detection, Embedding, ModelProfile, Purpose};
 use crate::state::{LocalState, Policy};
 use crate::store::local::LocalStore;
 use crate::store::{FaceRecord, ModelStamp, NewReference, Placement};
+use crate::token::keys::{Algorithm, SigningKey};
+use crate::token::result::ResultKey;
 
 const PROBE: &[u8] = b"probe photo";
 const STORED: &[u8] = b"stored photo";
@@ -89,7 +91,15 @@ async fn fixture() -> Fixture {
             profile: ModelProfile::by_name("sface").unwrap().clone(),
             threshold: 0.3,
         }),
-        tokens: TokenSigner::new(SecretString::from("k".to_string()), Duration::from_secs(60)),
+        tokens: ResultSigner::new(
+            ResultKey::Asymmetric(SigningKey::generate(Algorithm::Es256).unwrap()),
+            Vec::new(),
+            "faceauth".into(),
+            "app".into(),
+            Duration::from_secs(60),
+        ),
+        sessions: Sessions::new(&SecretString::from("k".to_string()), Duration::from_secs(180)),
+        replay_memory: Some(ReplayMemory { window: Duration::from_secs(3600), per_user: 100 }),
         max_references: 20,
         state: SharedState::new(LocalState::new(&Policy {
             lockout_per_client: 5,
@@ -104,6 +114,23 @@ async fn fixture() -> Fixture {
         challenges: Challenges::new(&SecretString::from("k".to_string()), Duration::from_secs(60), 2),
     });
     Fixture { _dir: dir, root, service, inference, alice }
+}
+
+/// A verify of `photo` as a client key would send it, with an optional session.
+fn request(user: &UserId, photo: &'static [u8], session: Option<&str>, disclosure: Disclosure) -> VerifyRequest {
+    VerifyRequest {
+        user: user.clone(),
+        client: CLIENT,
+        image: Bytes::from_static(photo),
+        challenge_id: None,
+        frames: Vec::new(),
+        session_token: session.map(str::to_string),
+        disclosure,
+    }
+}
+
+fn probe(f: &Fixture, photo: &'static [u8]) -> VerifyRequest {
+    request(&f.alice, photo, None, Disclosure::Full)
 }
 
 fn stored_model(f: &Fixture) -> String {
@@ -121,14 +148,14 @@ fn stored_model(f: &Fixture) -> String {
 #[tokio::test]
 async fn a_verify_whose_re_embedding_is_refused_caches_nothing_and_answers_overloaded() {
     let f = fixture().await;
-    let err = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE), None).await.unwrap_err();
+    let err = f.service.verify(probe(&f, PROBE)).await.unwrap_err();
     assert!(matches!(err, ServiceError::Overloaded), "{err:?}");
     assert!(f.service.cache.get(&f.alice, None).is_none(), "no partial reference set is cached");
     assert_eq!(stored_model(&f), "old", "nothing was rewritten");
 
     // Once the queue has room, the same verify converts the reference and matches on it.
     f.inference.refuse_stored.store(false, Ordering::SeqCst);
-    let v = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE), None).await.unwrap();
+    let v = f.service.verify(probe(&f, PROBE)).await.unwrap();
     assert!(v.verified && v.references_compared == 1);
     assert_eq!(stored_model(&f), "new");
     assert!(f.service.cache.get(&f.alice, None).is_some(), "a complete set is cached");
@@ -143,7 +170,7 @@ async fn a_user_whose_references_cannot_be_converted_gets_references_outdated() 
         }
     }
     f.inference.refuse_stored.store(false, Ordering::SeqCst);
-    let err = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE), None).await.unwrap_err();
+    let err = f.service.verify(probe(&f, PROBE)).await.unwrap_err();
     assert!(matches!(err, ServiceError::ReferencesOutdated), "{err:?}");
     assert!(f.service.cache.get(&f.alice, None).is_none());
 }
@@ -164,9 +191,99 @@ async fn the_bytes_of_a_reference_photo_are_refused_as_a_replay_and_count_as_a_f
     let f = fixture().await;
     f.inference.refuse_stored.store(false, Ordering::SeqCst);
     for _ in 0..5 {
-        let err = f.service.verify(&f.alice, CLIENT, Bytes::from_static(STORED), None).await.unwrap_err();
+        let err = f.service.verify(probe(&f, STORED)).await.unwrap_err();
         assert!(matches!(err, ServiceError::ReplayedImage), "{err:?}");
     }
-    let err = f.service.verify(&f.alice, CLIENT, Bytes::from_static(PROBE), None).await.unwrap_err();
+    let err = f.service.verify(probe(&f, PROBE)).await.unwrap_err();
+    assert!(matches!(err, ServiceError::TooManyAttempts(_)), "{err:?}");
+}
+
+async fn session(f: &Fixture, user: &UserId, purpose: SessionPurpose) -> IssuedSession {
+    let request =
+        SessionRequest { user: user.clone(), purpose, nonce: Some("n-1".into()), audience: Some("bank".into()) };
+    f.service.create_session(request).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_photo_of_a_decided_verify_is_refused_when_sent_again() {
+    let f = fixture().await;
+    f.inference.refuse_stored.store(false, Ordering::SeqCst);
+    assert!(f.service.verify(probe(&f, PROBE)).await.unwrap().verified);
+    let err = f.service.verify(probe(&f, PROBE)).await.unwrap_err();
+    assert!(matches!(err, ServiceError::ReplayedImage), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_session_is_spent_by_a_decided_attempt_and_its_outcome_carries_the_binding() {
+    let f = fixture().await;
+    f.inference.refuse_stored.store(false, Ordering::SeqCst);
+    let s = session(&f, &f.alice, SessionPurpose::Verify).await;
+    assert_eq!(f.service.session(&s.id).await.unwrap().unwrap().status(), SessionStatus::Pending);
+    let v = f.service.verify(request(&f.alice, PROBE, Some(&s.token), Disclosure::PassFail)).await.unwrap();
+    assert!(v.verified);
+    let claims = f.service.introspect(&v.token.unwrap().token, false).await.unwrap().unwrap();
+    assert_eq!(
+        (claims.aud.as_str(), claims.nonce.as_deref(), claims.sid.as_deref()),
+        ("bank", Some("n-1"), Some(s.id.as_str()))
+    );
+    let record = f.service.session(&s.id).await.unwrap().unwrap();
+    assert_eq!(record.status(), SessionStatus::Completed);
+    assert!(record.outcome.unwrap().verified);
+    let again = f.service.verify(request(&f.alice, STORED, Some(&s.token), Disclosure::PassFail)).await.unwrap_err();
+    assert!(matches!(again, ServiceError::Session(SessionError::Used)), "{again:?}");
+}
+
+#[tokio::test]
+async fn a_session_survives_an_undecided_attempt() {
+    let f = fixture().await;
+    // The stored reference cannot be re-embedded: overloaded, nothing decided.
+    let s = session(&f, &f.alice, SessionPurpose::Verify).await;
+    let err = f.service.verify(request(&f.alice, PROBE, Some(&s.token), Disclosure::PassFail)).await.unwrap_err();
+    assert!(matches!(err, ServiceError::Overloaded), "{err:?}");
+    f.inference.refuse_stored.store(false, Ordering::SeqCst);
+    assert!(f.service.verify(request(&f.alice, PROBE, Some(&s.token), Disclosure::PassFail)).await.unwrap().verified);
+}
+
+#[tokio::test]
+async fn sessions_and_grants_issued_before_a_delete_are_refused_after_it() {
+    let f = fixture().await;
+    let s = session(&f, &f.alice, SessionPurpose::Enroll).await;
+    let grant = f.service.issue_enrollment(&f.alice).await.unwrap();
+    f.service.delete_user(&f.alice).await.unwrap();
+    let err = f
+        .service
+        .register(&f.alice, Bytes::from_static(PROBE), Enrolment::Session(&s.token), CLIENT)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Session(SessionError::Revoked)), "{err:?}");
+    let err = f
+        .service
+        .register(&f.alice, Bytes::from_static(PROBE), Enrolment::Grant(&grant.token), CLIENT)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::InvalidEnrollmentToken(GrantError::Revoked)), "{err:?}");
+    // Issued after the delete, a session is accepted: the stand-in photo is then refused for what
+    // it is (not an image), which decides nothing.
+    let fresh = session(&f, &f.alice, SessionPurpose::Enroll).await;
+    let err = f
+        .service
+        .register(&f.alice, Bytes::from_static(PROBE), Enrolment::Session(&fresh.token), CLIENT)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Image(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_unknown_user_answers_a_client_like_a_mismatch_and_counts_as_a_failure() {
+    let f = fixture().await;
+    let bob = UserId::parse("bob").unwrap();
+    let full = f.service.verify(request(&bob, PROBE, None, Disclosure::Full)).await.unwrap_err();
+    assert!(matches!(full, ServiceError::UserNotFound), "{full:?}");
+    const PHOTOS: [&[u8]; 5] = [b"p1", b"p2", b"p3", b"p4", b"p5"];
+    for photo in PHOTOS {
+        let v = f.service.verify(request(&bob, photo, None, Disclosure::PassFail)).await.unwrap();
+        assert!(!v.verified && v.reference_id.is_none());
+    }
+    let err = f.service.verify(request(&bob, b"p6", None, Disclosure::PassFail)).await.unwrap_err();
     assert!(matches!(err, ServiceError::TooManyAttempts(_)), "{err:?}");
 }

@@ -7,12 +7,15 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::cache::{CachedReference, References};
+use super::sessions::{SessionOutcome, SessionPurpose, ValidSession};
 use super::{FaceAuth, IssuedToken, LivenessMode, ServiceError, Step, Timings, ms};
 use crate::domain::UserId;
 use crate::face::Analysis;
 use crate::face::quality::Quality;
 use crate::face::{Detection, Embedding, Purpose};
 use crate::store::photo_digest;
+use crate::token::now;
+use crate::token::result::ResultContext;
 
 /// What liveness was checked on the verify photo, and how it came out.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,11 +32,28 @@ pub enum Liveness {
     },
 }
 
-/// The photos that answer a challenge: one per step, in order.
+/// A verify as the API hands it over.
 #[derive(Debug, Clone)]
-pub struct ChallengeAnswer {
-    pub challenge_id: String,
+pub struct VerifyRequest {
+    pub user: UserId,
+    pub client: IpAddr,
+    pub image: Bytes,
+    /// LIVENESS=challenge without a session: the challenge answered.
+    pub challenge_id: Option<String>,
+    /// LIVENESS=challenge: one photo per step, in order.
     pub frames: Vec<Bytes>,
+    pub session_token: Option<String>,
+    pub disclosure: Disclosure,
+}
+
+/// How much the caller may learn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disclosure {
+    /// A backend (secret key): scores, references, timings; an unknown user is `user_not_found`.
+    Full,
+    /// A publishable client key: pass or fail. An unknown user is answered exactly like a
+    /// mismatch, after the same work, and counts as a failed attempt.
+    PassFail,
 }
 
 #[derive(Debug, Clone)]
@@ -44,8 +64,8 @@ pub struct Verification {
     /// The false-match rate measured at this threshold for the loaded profile, when it was measured
     /// and the threshold is the profile's own (not overridden by MATCH_THRESHOLD).
     pub threshold_fmr: Option<f64>,
-    /// The reference that matched best.
-    pub reference_id: String,
+    /// The reference that matched best (none for an unknown user answered as a mismatch).
+    pub reference_id: Option<String>,
     pub references_compared: usize,
     pub face: Detection,
     /// Only when verified.
@@ -54,61 +74,101 @@ pub struct Verification {
     /// The photo's capture quality, reported (refusals are for enrolment).
     pub quality: Quality,
     pub timings: Timings,
+    /// The session this verify used, if any.
+    pub session_id: Option<String>,
 }
 
 impl FaceAuth {
     /// Refuses at once, before any inference, while this client (or everyone) is locked out of the
     /// user; the refusal is the same whatever the photo would have scored, so it reveals nothing.
     /// The attempt counts as a failure while it runs; only a decision settles it, and any other
-    /// end (an error, a cancelled or timed-out request) withdraws it as the future is dropped.
-    pub async fn verify(
-        &self,
-        user: &UserId,
-        client: IpAddr,
-        image: Bytes,
-        answer: Option<ChallengeAnswer>,
-    ) -> Result<Verification, ServiceError> {
-        let challenge = match (self.liveness.mode, answer) {
-            (LivenessMode::Challenge, None) => return Err(ServiceError::ChallengeRequired),
-            (LivenessMode::Challenge, Some(answer)) => Some(self.take_challenge(user, answer).await?),
+    /// end (an error, a cancelled or timed-out request) withdraws it as the future is dropped. A
+    /// session presented is held the same way: spent by a decision, released by anything else.
+    pub async fn verify(&self, request: VerifyRequest) -> Result<Verification, ServiceError> {
+        let VerifyRequest { user, client, image, challenge_id, frames, session_token, disclosure } = request;
+        let held = match session_token.as_deref() {
+            Some(token) => Some(self.hold_session(token, &user, SessionPurpose::Verify).await?),
+            None => None,
+        };
+        let steps = match self.liveness.mode {
+            LivenessMode::Challenge => {
+                let steps = match (held.as_ref().and_then(|h| h.session.steps.clone()), challenge_id) {
+                    (Some(steps), _) => steps,
+                    (None, Some(id)) => self.take_challenge(&user, &id).await?,
+                    (None, None) => return Err(ServiceError::ChallengeRequired),
+                };
+                if frames.len() != steps.len() {
+                    return Err(ServiceError::ChallengeFrames { expected: steps.len() });
+                }
+                Some(steps)
+            }
             // Outside challenge mode, challenge fields are ignored.
             _ => None,
         };
-        let attempt = self.state.begin_attempt(user, client).await?.map_err(ServiceError::TooManyAttempts)?;
-        let result = self.verify_unlocked(user, image, challenge).await;
-        let matched = match &result {
-            Ok(v) => v.verified,
-            // A copy of a reference photo, a spoof, or frames that do not answer the challenge are
-            // decided refusals, and count as failures.
-            Err(
-                ServiceError::ReplayedImage
-                | ServiceError::LivenessFailed(_)
-                | ServiceError::PoseMismatch { .. }
-                | ServiceError::IdentityChanged { .. },
-            ) => false,
-            Err(_) => return result,
+        let frames = if steps.is_some() { frames } else { Vec::new() };
+        let digests: Vec<String> = std::iter::once(&image).chain(&frames).map(|b| photo_digest(b)).collect();
+        let attempt = self.state.begin_attempt(&user, client).await?.map_err(ServiceError::TooManyAttempts)?;
+        let mut result = match self.photos_seen(&user, &digests, false).await? {
+            true => Err(ServiceError::ReplayedImage),
+            false => self.verify_unlocked(&user, image, steps.map(|s| (s, frames)), disclosure).await,
         };
+        if result.as_ref().err().is_some_and(|e| e.decided_code().is_none()) {
+            return result;
+        }
+        // Remembered atomically with the check: of two copies racing, one is refused here.
+        if self.photos_seen(&user, &digests, true).await? && result.as_ref().is_ok_and(|v| v.verified) {
+            result = Err(ServiceError::ReplayedImage);
+        }
+        let session = held.map(|h| h.spend());
+        if let Ok(v) = &mut result {
+            v.session_id = session.as_ref().map(|s| s.id.clone());
+            if v.verified {
+                v.token = Some(self.sign_result(&user, session.as_ref()));
+            }
+        }
+        let matched = result.as_ref().is_ok_and(|v| v.verified);
         if let Err(e) = attempt.settle(matched).await {
             // The decision stands; a mismatch stays counted as a failure (it was recorded as one).
             tracing::warn!(error = %crate::telemetry::chain(&e), "shared state: attempt not settled");
         }
+        if let Some(session) = &session {
+            self.complete_session(session, &user, SessionPurpose::Verify, outcome(&result)).await;
+        }
         result
     }
 
-    /// The challenge checked, its frame count too, and used up: whatever this verify's outcome,
-    /// it cannot be presented again.
-    async fn take_challenge(
-        &self,
-        user: &UserId,
-        answer: ChallengeAnswer,
-    ) -> Result<(Vec<Step>, Vec<Bytes>), ServiceError> {
-        let valid = self.challenges.check(&answer.challenge_id, user)?;
-        if answer.frames.len() != valid.steps.len() {
-            return Err(ServiceError::ChallengeFrames { expected: valid.steps.len() });
+    /// Whether any of the photos was sent in a decided verify of this user within
+    /// REPLAY_WINDOW_SECS; with `remember`, they are remembered from now on.
+    async fn photos_seen(&self, user: &UserId, digests: &[String], remember: bool) -> Result<bool, ServiceError> {
+        let Some(memory) = self.replay_memory else { return Ok(false) };
+        let remember = remember.then_some((memory.window, memory.per_user));
+        Ok(self.state.photos_seen(user, digests, remember).await?)
+    }
+
+    /// The result a relying party verifies with the published key.
+    fn sign_result(&self, user: &UserId, session: Option<&ValidSession>) -> IssuedToken {
+        let mut amr = vec!["face"];
+        match self.liveness.mode {
+            LivenessMode::Off => {}
+            LivenessMode::Passive => amr.push("passive_liveness"),
+            LivenessMode::Challenge => amr.extend(["passive_liveness", "challenge_liveness"]),
         }
+        let context = ResultContext {
+            audience: session.and_then(|s| s.audience.clone()),
+            nonce: session.and_then(|s| s.nonce.clone()),
+            session_id: session.map(|s| s.id.clone()),
+            amr,
+        };
+        let (token, claims) = self.tokens.sign(user.as_str(), context);
+        IssuedToken { token, expires_at: claims.exp }
+    }
+
+    /// The challenge checked and used up: whatever this verify's outcome, it cannot be presented again.
+    async fn take_challenge(&self, user: &UserId, challenge_id: &str) -> Result<Vec<Step>, ServiceError> {
+        let valid = self.challenges.check(challenge_id, user)?;
         let claim = self.state.claim(&valid.claim_id, valid.valid_for).await?;
         claim.ok_or(super::ChallengeError::Used)?.spend();
-        Ok((valid.steps, answer.frames))
+        Ok(valid.steps)
     }
 
     /// The liveness verdict: the passive score of every photo, and the challenge's steps.
@@ -155,6 +215,7 @@ impl FaceAuth {
         user: &UserId,
         image: Bytes,
         challenge: Option<(Vec<Step>, Vec<Bytes>)>,
+        disclosure: Disclosure,
     ) -> Result<Verification, ServiceError> {
         let start = Instant::now();
         let digest = self.replay_guard.then(|| photo_digest(&image));
@@ -163,40 +224,40 @@ impl FaceAuth {
         let frames = futures::future::join_all(frames.into_iter().map(|f| self.inference.analyze(f, Purpose::Verify)));
         let (analysis, frames, references) =
             tokio::join!(self.inference.analyze(image, Purpose::Verify), frames, self.load_references(user));
+        // The photos are judged before the user's existence is: an unknown user must not be told
+        // apart by which refusal comes first.
+        let analysis = analysis?;
+        let frames = frames.into_iter().collect::<Result<Vec<_>, _>>()?;
         let (references, storage_ms) = references?;
         if let Some(digest) = digest
             && references.iter().any(|r| r.photo_sha256.as_deref() == Some(digest.as_str()))
         {
             return Err(ServiceError::ReplayedImage);
         }
-        let analysis = analysis?;
-        let frames = frames.into_iter().collect::<Result<Vec<_>, _>>()?;
         let liveness = self.liveness(&analysis, steps.as_deref().map(|s| (s, frames.as_slice())))?;
         let match_start = Instant::now();
-        let (best, similarity) = references
-            .iter()
-            .map(|r| (r, r.embedding.cosine(&analysis.embedding)))
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-            .ok_or(ServiceError::UserNotFound)?;
+        let best =
+            references.iter().map(|r| (r, r.embedding.cosine(&analysis.embedding))).max_by(|a, b| a.1.total_cmp(&b.1));
+        let (reference_id, similarity) = match (best, disclosure) {
+            (Some((r, similarity)), _) => (Some(r.reference_id.clone()), similarity),
+            (None, Disclosure::PassFail) => (None, 0.0),
+            (None, Disclosure::Full) => return Err(ServiceError::UserNotFound),
+        };
         let threshold = self.model.threshold;
-        let verified = similarity >= threshold;
-        let match_ms = ms(match_start);
-        let token = verified.then(|| {
-            let (token, claims) = self.tokens.sign(user.as_str());
-            IssuedToken { token, expires_at: claims.exp }
-        });
+        let verified = reference_id.is_some() && similarity >= threshold;
         Ok(Verification {
             verified,
             similarity,
             threshold,
             threshold_fmr: self.model.profile.measured_fmr.filter(|_| threshold == self.model.profile.threshold),
-            reference_id: best.reference_id.clone(),
+            reference_id,
             references_compared: references.len(),
             face: analysis.face,
-            token,
+            token: None,
             liveness,
             quality: analysis.quality,
-            timings: Timings { pipeline: analysis.timings, storage_ms, match_ms, total_ms: ms(start) },
+            timings: Timings { pipeline: analysis.timings, storage_ms, match_ms: ms(match_start), total_ms: ms(start) },
+            session_id: None,
         })
     }
 
@@ -249,5 +310,44 @@ impl FaceAuth {
             self.cache.put(user, refs.clone(), epoch, version);
         }
         Ok((refs, ms(start)))
+    }
+}
+
+/// What a backend reads of a session's decided verify.
+fn outcome(result: &Result<Verification, ServiceError>) -> SessionOutcome {
+    let completed_at = now();
+    match result {
+        Ok(v) => {
+            let (method, score) = match &v.liveness {
+                Liveness::Off => ("off", None),
+                Liveness::Passive { p_real, .. } => ("passive", Some(*p_real)),
+                Liveness::Challenge { p_real, .. } => ("challenge", *p_real),
+            };
+            SessionOutcome {
+                verified: v.verified,
+                code: None,
+                similarity: v.reference_id.as_ref().map(|_| v.similarity),
+                liveness_method: Some(method.into()),
+                liveness_score: score,
+                reference_id: v.reference_id.clone(),
+                token: v.token.as_ref().map(|t| t.token.clone()),
+                token_expires_at: v.token.as_ref().map(|t| t.expires_at),
+                completed_at,
+            }
+        }
+        Err(e) => SessionOutcome {
+            verified: false,
+            code: e.decided_code().map(str::to_string),
+            similarity: None,
+            liveness_method: None,
+            liveness_score: match e {
+                ServiceError::LivenessFailed(p) => Some(*p),
+                _ => None,
+            },
+            reference_id: None,
+            token: None,
+            token_expires_at: None,
+            completed_at,
+        },
     }
 }

@@ -17,10 +17,17 @@ use crate::domain::UserId;
 /// One-time tokens remembered at once; beyond it new claims are refused rather than forgotten.
 const MAX_CLAIMS: usize = 100_000;
 
+/// Records and users with remembered photos kept at once; past it the expired ones are dropped
+/// and, if none were, new ones are refused (fail closed) rather than old ones forgotten.
+const MAX_RECORDS: usize = 100_000;
+
 pub struct LocalState {
     lockout: lockout::Lockout,
     rates: rate::RateLimits,
     claims: Mutex<HashMap<String, Instant>>,
+    records: Mutex<HashMap<String, (String, Instant)>>,
+    /// Per user: photo digest → until when it is remembered.
+    photos: Mutex<HashMap<String, HashMap<String, Instant>>>,
 }
 
 impl LocalState {
@@ -29,6 +36,8 @@ impl LocalState {
             lockout: lockout::Lockout::new(policy.lockout_per_client, policy.lockout_per_user, policy.lockout_window),
             rates: rate::RateLimits::new(policy.rate_per_ip, policy.rate_per_key),
             claims: Mutex::new(HashMap::new()),
+            records: Mutex::new(HashMap::new()),
+            photos: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -76,6 +85,54 @@ impl StateBackend for LocalState {
 
     async fn bump_user_version(&self, _user: &UserId) -> Result<(), StateError> {
         Ok(())
+    }
+
+    async fn put_record(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StateError> {
+        let now = Instant::now();
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        if records.len() >= MAX_RECORDS {
+            records.retain(|_, (_, until)| *until > now);
+            if records.len() >= MAX_RECORDS && !records.contains_key(key) {
+                return Err(StateError::Protocol("too many records held in process".into()));
+            }
+        }
+        records.insert(key.to_string(), (value.to_string(), now + ttl));
+        Ok(())
+    }
+
+    async fn get_record(&self, key: &str) -> Result<Option<String>, StateError> {
+        let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(records.get(key).filter(|(_, until)| *until > Instant::now()).map(|(v, _)| v.clone()))
+    }
+
+    async fn photos_seen(
+        &self,
+        user: &UserId,
+        digests: &[String],
+        remember: Option<(Duration, usize)>,
+    ) -> Result<bool, StateError> {
+        let now = Instant::now();
+        let mut photos = self.photos.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = photos
+            .get(user.as_str())
+            .is_some_and(|known| digests.iter().any(|d| known.get(d).is_some_and(|until| *until > now)));
+        let Some((window, cap)) = remember else { return Ok(seen) };
+        if photos.len() >= MAX_RECORDS && !photos.contains_key(user.as_str()) {
+            photos.retain(|_, known| known.values().any(|until| *until > now));
+            if photos.len() >= MAX_RECORDS {
+                return Err(StateError::Protocol("too many users' photos remembered in process".into()));
+            }
+        }
+        let known = photos.entry(user.to_string()).or_default();
+        known.retain(|_, until| *until > now);
+        for digest in digests {
+            known.insert(digest.clone(), now + window);
+        }
+        while known.len() > cap {
+            let oldest = known.iter().min_by_key(|(_, until)| **until).map(|(d, _)| d.clone()).expect("not empty");
+            known.remove(&oldest);
+        }
+        Ok(seen)
     }
 
     async fn probe(&self) -> Result<(), StateError> {

@@ -57,6 +57,29 @@ redis.call('SET', KEYS[1], next_tat, 'PX', next_tat - now)
 return 0
 ";
 
+/// Replay memory: a sorted set of digests scored by when each is forgotten. KEYS: the user's set.
+/// ARGV: window ms (0: only look), cap, digests... Returns 1 when any digest was already there.
+const PHOTOS_SEEN: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+local cap = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local seen = 0
+for i = 3, #ARGV do
+  if redis.call('ZSCORE', KEYS[1], ARGV[i]) then seen = 1 end
+end
+if window > 0 then
+  for i = 3, #ARGV do
+    redis.call('ZADD', KEYS[1], now + window, ARGV[i])
+  end
+  local extra = redis.call('ZCARD', KEYS[1]) - cap
+  if extra > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, extra - 1) end
+  redis.call('PEXPIRE', KEYS[1], window)
+end
+return seen
+";
+
 /// Where the shared state lives, as configured.
 #[derive(Debug, Clone)]
 pub struct RedisTarget {
@@ -83,6 +106,7 @@ pub struct RedisState {
     version_ttl: Duration,
     begin_attempt: Script,
     check_rate: Script,
+    photos_seen: Script,
 }
 
 fn unavailable(e: redis::RedisError) -> StateError {
@@ -111,6 +135,7 @@ impl RedisState {
             version_ttl,
             begin_attempt: Script::new(BEGIN_ATTEMPT),
             check_rate: Script::new(CHECK_RATE),
+            photos_seen: Script::new(PHOTOS_SEEN),
         })
     }
 
@@ -237,6 +262,35 @@ impl StateBackend for RedisState {
         let version = uuid::Uuid::new_v4().simple().to_string();
         let key = self.key(&format!("version:{user}"));
         self.connection.clone().pset_ex(key, version, millis(self.version_ttl)).await.map_err(unavailable)
+    }
+
+    async fn put_record(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StateError> {
+        let key = self.key(&format!("record:{key}"));
+        self.connection.clone().pset_ex(key, value, millis(ttl)).await.map_err(unavailable)
+    }
+
+    async fn get_record(&self, key: &str) -> Result<Option<String>, StateError> {
+        let key = self.key(&format!("record:{key}"));
+        self.connection.clone().get(key).await.map_err(unavailable)
+    }
+
+    async fn photos_seen(
+        &self,
+        user: &UserId,
+        digests: &[String],
+        remember: Option<(Duration, usize)>,
+    ) -> Result<bool, StateError> {
+        if digests.is_empty() {
+            return Ok(false);
+        }
+        let (window, cap) = remember.map(|(w, c)| (millis(w), c)).unwrap_or((0, 0));
+        let mut invocation = self.photos_seen.key(self.key(&format!("photos:{user}")));
+        invocation.arg(window).arg(cap);
+        for digest in digests {
+            invocation.arg(digest);
+        }
+        let seen: u8 = invocation.invoke_async(&mut self.connection.clone()).await.map_err(unavailable)?;
+        Ok(seen == 1)
     }
 
     async fn probe(&self) -> Result<(), StateError> {

@@ -1,9 +1,5 @@
 //! Register and verify on both stores: the product's main path.
 
-use faceauth::token::TokenSigner;
-use secrecy::SecretString;
-use std::time::Duration;
-
 use crate::helpers::*;
 
 async fn register_and_verify(app: &TestApp, secret: &str) {
@@ -23,11 +19,11 @@ async fn register_and_verify(app: &TestApp, secret: &str) {
     for stage in ["decode", "detect", "embed", "storage", "match", "total"] {
         assert!(same.body["timings_ms"][stage].is_number(), "timing {stage} missing: {:?}", same.body);
     }
-    // The caller's backend can check the token with the shared SECRET_KEY.
+    // The caller's backend checks the token with the published public key alone.
     let token = same.body["token"].as_str().expect("a verified answer carries a token");
-    let claims =
-        TokenSigner::new(SecretString::from(secret.to_string()), Duration::from_secs(60)).verify(token).unwrap();
-    assert_eq!(claims.sub, "angelina");
+    let claims = verify_with_jwks(app, token).await.unwrap();
+    assert_eq!((claims.sub.as_str(), claims.aud.as_str()), ("angelina", "faceauth"));
+    assert!(!token.contains(secret));
 
     let other = app.verify("angelina", ANISTON).await;
     assert_eq!(other.status, 200);

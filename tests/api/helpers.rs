@@ -10,6 +10,10 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+pub use faceauth::token::TokenError;
+use faceauth::token::keys::{Algorithm, SigningKey};
+pub use faceauth::token::result::ResultClaims;
+use faceauth::token::result::{ResultKey, ResultSigner};
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
 
@@ -241,6 +245,9 @@ fn command(env: &[(String, String)], dir: &tempfile::TempDir) -> Command {
         // Limits are off unless a test is about them: many quick requests come from one address here.
         .env("RATE_LIMIT_PER_IP", "0")
         .env("RATE_LIMIT_PER_KEY", "0")
+        // So is the replay memory: many tests verify the same photo again. The tests about it set
+        // REPLAY_WINDOW_SECS="" (the default, 24 h).
+        .env("REPLAY_WINDOW_SECS", "0")
         .current_dir(dir.path())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -421,3 +428,28 @@ pub const ANGELINA_2: &str = "dev/Angelina_Jolie/deepface_img2.jpg";
 pub const ANGELINA_4: &str = "dev/Angelina_Jolie/deepface_img4.jpg";
 pub const ANISTON: &str = "dev/Jennifer_Aniston/deepface_img3.jpg";
 pub const ANISTON_2: &str = "dev/Jennifer_Aniston/deepface_img12.jpg";
+
+/// A fresh P-256 signing key as PKCS#8 PEM, as `openssl genpkey` writes one.
+pub fn signing_key_pem() -> String {
+    use p256::pkcs8::{EncodePrivateKey, LineEnding};
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).unwrap();
+    p256::SecretKey::from_slice(&bytes).unwrap().to_pkcs8_pem(LineEnding::LF).unwrap().to_string()
+}
+
+/// What a relying party does with a verification token: fetch the service's JWK set and check
+/// the token against it (issuer `faceauth`, as the service's default).
+pub async fn verify_with_jwks(app: &TestApp, token: &str) -> Result<ResultClaims, TokenError> {
+    let jwks = app.get("/.well-known/jwks.json").await.body;
+    let keys = faceauth::token::keys::parse_public_keys(&jwks.to_string()).unwrap();
+    // The relying party holds no private key: a throwaway one stands in for the signer's slot.
+    let unrelated = SigningKey::generate(Algorithm::Es256).unwrap();
+    let checker = ResultSigner::new(
+        ResultKey::Asymmetric(unrelated),
+        keys,
+        "faceauth".into(),
+        "faceauth".into(),
+        Duration::from_secs(60),
+    );
+    checker.verify(token)
+}

@@ -17,3 +17,4 @@ mod lockout;
 mod operations;
 mod s3;
 mod security;
+mod sessions;

@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use faceauth::token::TokenSigner;
-use secrecy::SecretString;
+use faceauth::token::keys::PublicKey;
 use serde_json::json;
 
 use crate::helpers::*;
@@ -31,22 +30,24 @@ async fn objects_are_encrypted_with_the_configured_kms_key() {
 async fn a_secrets_manager_secret_overrides_the_environment() {
     let moto = Moto::start();
     let bucket = moto.create_bucket().await;
-    let from_secret = "secret-from-secrets-manager-0123456789";
+    let from_secret = signing_key_pem();
     moto.call(
         "secretsmanager.CreateSecret",
-        json!({ "Name": "faceauth/test", "SecretString": json!({ "SECRET_KEY": from_secret }).to_string() }),
+        json!({ "Name": "faceauth/test", "SecretString": json!({ "TOKEN_SIGNING_KEY": from_secret }).to_string() }),
     )
     .await;
     let mut env = moto.env(&bucket);
-    env.push(("SECRET_KEY".into(), "secret-from-the-environment-0123456789".into()));
+    env.push(("TOKEN_SIGNING_KEY".into(), signing_key_pem()));
     env.push(("SECRETS_MANAGER_SECRET_NAME".into(), "faceauth/test".into()));
     let app = spawn_owned(&env);
     assert_eq!(app.register("angelina", ANGELINA_1).await.status, 201);
     let token = app.verify("angelina", ANGELINA_2).await.body["token"].as_str().unwrap().to_string();
-    let signer = |key: &str| TokenSigner::new(SecretString::from(key.to_string()), Duration::from_secs(60));
-    assert!(signer(from_secret).verify(&token).is_ok(), "tokens are signed with the secret's key");
-    assert!(signer("secret-from-the-environment-0123456789").verify(&token).is_err());
-    assert!(!app.logs().contains(from_secret), "the secret's value is never logged");
+    let jwks = app.get("/.well-known/jwks.json").await.body;
+    let kid = PublicKey::parse(&from_secret).unwrap().kid().to_string();
+    assert_eq!(jwks["keys"][0]["kid"], kid.as_str(), "results are signed with the secret's key");
+    assert_eq!(verify_with_jwks(&app, &token).await.unwrap().sub, "angelina");
+    let body = from_secret.lines().nth(1).unwrap();
+    assert!(!app.logs().contains(body), "the secret's value is never logged");
 }
 
 /// A complete production configuration on the emulator (text logs, for the tests' log reader).
@@ -60,6 +61,7 @@ fn production_env(moto: &Moto, bucket: &str) -> Vec<(String, String)> {
     ] {
         env.push((k.to_string(), v.to_string()));
     }
+    env.push(("TOKEN_SIGNING_KEY".into(), signing_key_pem()));
     env
 }
 
@@ -72,6 +74,22 @@ async fn production_refuses_to_start_when_the_secret_cannot_be_read() {
     let failed = spawn_failing(&env);
     assert_eq!(failed.code, Some(1));
     assert!(failed.output.contains("Secrets Manager") && failed.output.contains("does/not/exist"), "{}", failed.output);
+}
+
+#[tokio::test]
+async fn a_secret_that_cannot_be_read_stops_startup_unless_the_environment_itself_says_development() {
+    // The secret would have said production: without it the service must not fall back to an open
+    // development mode.
+    let moto = Moto::start();
+    let bucket = moto.create_bucket().await;
+    let mut env = moto.env(&bucket);
+    env.push(("SECRETS_MANAGER_SECRET_NAME".into(), "does/not/exist".into()));
+    let failed = spawn_failing(&env);
+    assert_eq!(failed.code, Some(1));
+    assert!(failed.output.contains("does/not/exist"), "{}", failed.output);
+    env.push(("APP_ENV".into(), "development".into()));
+    let app = spawn_owned(&env);
+    assert!(app.logs().contains("development: continuing"), "{}", app.logs());
 }
 
 #[tokio::test]
@@ -100,7 +118,7 @@ async fn startup_with_an_unreachable_endpoint_exits_before_binding() {
 async fn production_without_a_bucket_refuses_to_start_naming_the_variable() {
     let failed = spawn_failing(&[("APP_ENV".into(), "production".into())]);
     assert_eq!(failed.code, Some(1));
-    for var in ["S3_BUCKET", "SECRET_KEY", "API_KEYS"] {
+    for var in ["S3_BUCKET", "SECRET_KEY", "API_KEYS", "TOKEN_SIGNING_KEY"] {
         assert!(failed.output.contains(var), "{var} not named in:\n{}", failed.output);
     }
 }

@@ -1,0 +1,119 @@
+//! What the handlers' annotations name besides their own response types: the multipart forms and
+//! the error sets routes share. The OpenAPI document (`openapi.rs`) is assembled from these and the
+//! handlers; nothing here imports a handler or the document.
+
+use utoipa::{IntoResponses, ToSchema};
+
+use crate::error::ErrorEnvelope;
+
+/// The multipart body of verify. With LIVENESS=challenge, also `challenge_id` and one photo per
+/// head turn, `frame_1` … `frame_8` (as many as the challenge's steps; `patternProperties`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// 1–128 of `A-Z a-z 0-9 . _ @ -`; must not start with `.` or contain `..`.
+    #[schema(pattern = "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._@-]{1,128}$", min_length = 1, max_length = 128)]
+    user_id: String,
+    /// JPEG, PNG or WebP (judged by content; the part's `encoding`), at most MAX_UPLOAD_SIZE bytes (`maxLength`) and MAX_IMAGE_PIXELS pixels.
+    #[schema(format = Binary, min_length = 1)]
+    image: String,
+    /// LIVENESS=challenge without a session: the id from `POST /api/challenges`.
+    #[schema(nullable = false)]
+    challenge_id: Option<String>,
+    /// The session your backend created for this attempt (`POST /api/sessions`, purpose `verify`);
+    /// required for client keys with CLIENT_ACCESS=session.
+    #[schema(nullable = false, min_length = 1, max_length = 4096)]
+    session_token: Option<String>,
+}
+
+/// The multipart body of register.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct RegisterForm {
+    /// 1–128 of `A-Z a-z 0-9 . _ @ -`; must not start with `.` or contain `..`.
+    #[schema(pattern = "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._@-]{1,128}$", min_length = 1, max_length = 128)]
+    user_id: String,
+    /// JPEG, PNG or WebP (judged by content; the part's `encoding`), at most MAX_UPLOAD_SIZE bytes (`maxLength`) and MAX_IMAGE_PIXELS pixels.
+    #[schema(format = Binary, min_length = 1)]
+    image: String,
+    /// With a client key: a grant from `POST /api/enrollments` for this user (single use), unless a
+    /// `session_token` is sent.
+    #[schema(nullable = false)]
+    enrollment_token: Option<String>,
+    /// With a client key: the enrol session your backend created (`POST /api/sessions`, purpose `enroll`).
+    #[schema(nullable = false, min_length = 1, max_length = 4096)]
+    session_token: Option<String>,
+    /// `true` replaces every existing reference of the user with this one (secret keys only).
+    #[schema(nullable = false, default = false)]
+    replace: Option<bool>,
+}
+
+/// Errors that register and verify share; each route adds its own.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum UploadErrors {
+    #[response(
+        status = 400,
+        description = "invalid_user_id, missing_field, duplicate_field, invalid_request or invalid_image"
+    )]
+    BadRequest(ErrorEnvelope),
+    #[response(
+        status = 401,
+        description = "unauthorized, invalid_session (expired, used, forged, revoked, or another user's or purpose's), or invalid_enrollment_token (register)"
+    )]
+    Unauthorized(ErrorEnvelope),
+    #[response(
+        status = 403,
+        description = "session_required (CLIENT_ACCESS=session: a client key without session_token), forbidden, enrollment_required (register)"
+    )]
+    Forbidden(ErrorEnvelope),
+    #[response(status = 413, description = "payload_too_large or image_too_large")]
+    TooLarge(ErrorEnvelope),
+    #[response(status = 415, description = "unsupported_media_type")]
+    UnsupportedMediaType(ErrorEnvelope),
+    #[response(status = 429, description = "rate_limited (per IP or key)")]
+    RateLimited(ErrorEnvelope),
+    #[response(
+        status = 503,
+        description = "storage_unavailable, state_unavailable (SHARED_STATE_URL unreachable), overloaded (also before the body is read, when MAX_CONCURRENT_UPLOADS are in progress) or timeout (Retry-After)"
+    )]
+    Unavailable(ErrorEnvelope),
+}
+
+/// Errors of the user routes.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum UserErrors {
+    #[response(status = 400, description = "invalid_user_id")]
+    BadRequest(ErrorEnvelope),
+    #[response(status = 401, description = "unauthorized")]
+    Unauthorized(ErrorEnvelope),
+    #[response(status = 403, description = "forbidden: client keys may not read or delete users")]
+    Forbidden(ErrorEnvelope),
+    #[response(status = 404, description = "user_not_found")]
+    NotFound(ErrorEnvelope),
+    #[response(status = 429, description = "rate_limited (per IP or key)")]
+    RateLimited(ErrorEnvelope),
+    #[response(status = 503, description = "storage_unavailable or state_unavailable (Retry-After)")]
+    Unavailable(ErrorEnvelope),
+}
+
+/// Errors of the JSON routes a backend calls with its secret key (sessions, grants, introspection).
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+pub enum BackendJsonErrors {
+    #[response(status = 400, description = "invalid_user_id or invalid_request")]
+    BadRequest(ErrorEnvelope),
+    #[response(status = 401, description = "unauthorized")]
+    Unauthorized(ErrorEnvelope),
+    #[response(status = 403, description = "forbidden: client keys may not call this route")]
+    Forbidden(ErrorEnvelope),
+    #[response(status = 413, description = "payload_too_large")]
+    TooLarge(ErrorEnvelope),
+    #[response(status = 415, description = "unsupported_media_type: the body is not application/json")]
+    UnsupportedMediaType(ErrorEnvelope),
+    #[response(status = 429, description = "rate_limited")]
+    RateLimited(ErrorEnvelope),
+    #[response(status = 503, description = "state_unavailable (SHARED_STATE_URL unreachable) or timeout (Retry-After)")]
+    Unavailable(ErrorEnvelope),
+}

@@ -1,0 +1,193 @@
+//! `POST /api/sessions` and `GET /api/sessions/{session_id}`: the backend (secret key) starts an
+//! attempt for one user and reads its outcome server to server.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::dto::{json_body, non_null};
+use super::schema::BackendJsonErrors;
+use crate::app::AppState;
+use crate::domain::UserId;
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::service::{SessionPurpose, SessionRecord, SessionRequest, SessionStatus};
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSession {
+    /// 1–128 of `A-Z a-z 0-9 . _ @ -`; must not start with `.` or contain `..`.
+    #[schema(pattern = "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._@-]{1,128}$", min_length = 1, max_length = 128)]
+    pub user_id: String,
+    /// `verify` or `enroll`.
+    #[schema(value_type = String, pattern = "^(verify|enroll)$")]
+    pub purpose: String,
+    /// Your login attempt's nonce: the verification token carries it back as `nonce`.
+    #[schema(min_length = 1, max_length = 128, nullable = false, pattern = "^[^\\u0000-\\u001f\\u007f]+$")]
+    #[serde(default, deserialize_with = "non_null")]
+    pub nonce: Option<String>,
+    /// Who the verification token is for (`aud`); TOKEN_AUDIENCE when absent.
+    #[schema(min_length = 1, max_length = 128, nullable = false, pattern = "^[^\\u0000-\\u001f\\u007f]+$")]
+    #[serde(default, deserialize_with = "non_null")]
+    pub audience: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionCreated {
+    pub session_id: String,
+    /// Give it to your frontend: it sends it as the `session_token` field of verify or register.
+    pub session_token: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+    /// LIVENESS=challenge, verify sessions: the head movements, one frame each (`frame_1`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub steps: Option<Vec<String>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionView {
+    pub session_id: String,
+    pub user_id: String,
+    /// `verify` or `enroll`.
+    pub purpose: &'static str,
+    /// `pending`, `completed` or `expired`.
+    pub status: &'static str,
+    /// Unix seconds.
+    pub expires_at: u64,
+    /// Once completed: whether the face was verified (or, for an enrol session, stored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verified: Option<bool>,
+    /// Once completed with a refusal: its code (`liveness_failed`, `replayed_image`, `face_mismatch`, …).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness_method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness_score: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference_id: Option<String>,
+    /// The signed verification result, as the client received it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_expires_at: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<u64>,
+}
+
+fn binding(value: Option<String>, name: &str) -> Result<Option<String>, ApiError> {
+    match value {
+        Some(v)
+            if v.is_empty()
+                || v.chars().count() > crate::service::MAX_BINDING_LEN
+                || v.chars().any(|c| c < ' ' || c == '\x7f') =>
+        {
+            Err(ApiError::InvalidRequest(format!("{name} must be 1-128 characters without control characters")))
+        }
+        other => Ok(other),
+    }
+}
+
+/// Starts a single-use verify or enrol session for one user (secret keys only).
+#[utoipa::path(
+    post,
+    path = "/api/sessions",
+    tag = "sessions",
+    request_body(content = CreateSession, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Session created", body = SessionCreated),
+        BackendJsonErrors,
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn create_session(
+    State(state): State<AppState>,
+    body: Result<Json<CreateSession>, JsonRejection>,
+) -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
+    let request: CreateSession = json_body(body, r#"{"user_id": "...", "purpose": "verify"}"#)?;
+    let user = UserId::parse(&request.user_id).map_err(|e| ApiError::InvalidUserId(e.to_string()))?;
+    let purpose = match request.purpose.as_str() {
+        "verify" => SessionPurpose::Verify,
+        "enroll" => SessionPurpose::Enroll,
+        _ => return Err(ApiError::InvalidRequest("purpose must be verify or enroll".into())),
+    };
+    let request = SessionRequest {
+        user,
+        purpose,
+        nonce: binding(request.nonce, "nonce")?,
+        audience: binding(request.audience, "audience")?,
+    };
+    let issued = state.service.create_session(request).await?;
+    let steps = issued.steps.map(|steps| steps.iter().map(|s| s.as_str().to_string()).collect());
+    Ok((
+        StatusCode::CREATED,
+        Json(SessionCreated {
+            session_id: issued.id,
+            session_token: issued.token,
+            expires_at: issued.expires_at,
+            steps,
+        }),
+    ))
+}
+
+/// A session's status and, once its attempt was decided, the outcome (secret keys only).
+#[utoipa::path(
+    get,
+    path = "/api/sessions/{session_id}",
+    tag = "sessions",
+    params(("session_id" = String, Path, description = "From `POST /api/sessions`", pattern = "^[0-9a-f]{32}$")),
+    responses(
+        (status = 200, description = "The session", body = SessionView),
+        (status = 401, description = "unauthorized", body = ErrorEnvelope),
+        (status = 403, description = "forbidden: client keys may not read sessions", body = ErrorEnvelope),
+        (status = 404, description = "session_not_found (unknown, or forgotten ten minutes after it expired)", body = ErrorEnvelope),
+        (status = 429, description = "rate_limited", body = ErrorEnvelope),
+        (status = 503, description = "state_unavailable or timeout (Retry-After)", body = ErrorEnvelope),
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn get_session(
+    State(state): State<AppState>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<SessionView>, ApiError> {
+    let Path(id) = path.map_err(|_| ApiError::SessionNotFound)?;
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::SessionNotFound);
+    }
+    let record = state.service.session(&id).await?.ok_or(ApiError::SessionNotFound)?;
+    Ok(Json(view(id, record)))
+}
+
+fn view(session_id: String, record: SessionRecord) -> SessionView {
+    let status = match record.status() {
+        SessionStatus::Pending => "pending",
+        SessionStatus::Completed => "completed",
+        SessionStatus::Expired => "expired",
+    };
+    let purpose = match record.purpose {
+        SessionPurpose::Verify => "verify",
+        SessionPurpose::Enroll => "enroll",
+    };
+    let outcome = record.outcome.unwrap_or_default();
+    let completed = status == "completed";
+    SessionView {
+        session_id,
+        user_id: record.user_id,
+        purpose,
+        status,
+        expires_at: record.expires_at,
+        verified: completed.then_some(outcome.verified),
+        code: outcome.code,
+        similarity: outcome.similarity.map(super::dto::round_score),
+        liveness_method: outcome.liveness_method,
+        liveness_score: outcome.liveness_score.map(|p| (p * 10_000.0).round() / 10_000.0),
+        reference_id: outcome.reference_id,
+        token: outcome.token,
+        token_expires_at: outcome.token_expires_at,
+        completed_at: completed.then_some(outcome.completed_at),
+    }
+}

@@ -1,0 +1,152 @@
+//! Who may start an attempt, and what a backend reads back: sessions issued, held by one attempt
+//! (a drop guard releases one whose attempt was not decided), their outcomes recorded; a user's
+//! outstanding sessions and grants revoked by a delete or a replace; results introspected.
+
+use std::time::Duration;
+
+use super::sessions::{
+    IssuedSession, OUTCOME_KEPT, SessionError, SessionOutcome, SessionPurpose, SessionRecord, SessionRequest,
+    ValidSession, survives_revocation,
+};
+use super::{FaceAuth, LivenessMode, ServiceError};
+use crate::domain::UserId;
+use crate::state::Claim;
+use crate::token::now;
+use crate::token::result::ResultClaims;
+
+/// A revocation mark outlives every token it must refuse (grants live at most a day).
+const REVOCATION_KEPT: Duration = Duration::from_secs(2 * 86_400);
+
+fn revocation_key(user: &UserId) -> String {
+    format!("revoked:{user}")
+}
+
+fn session_key(id: &str) -> String {
+    format!("session:{id}")
+}
+
+/// A session held by the attempt that presented it: spent by a decision, released otherwise.
+pub struct HeldSession {
+    pub session: ValidSession,
+    claim: Claim,
+}
+
+impl HeldSession {
+    pub fn spend(self) -> ValidSession {
+        self.claim.spend();
+        self.session
+    }
+}
+
+impl FaceAuth {
+    /// The user's current revocation mark: absent until the user is first deleted or replaced.
+    pub(super) async fn revocation_mark(&self, user: &UserId) -> Result<Option<String>, ServiceError> {
+        Ok(self.state.get_record(&revocation_key(user)).await?)
+    }
+
+    /// Every session and grant issued for the user until now stops working, on every instance.
+    pub(super) async fn revoke_tokens(&self, user: &UserId) -> Result<(), ServiceError> {
+        let mark = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        self.state.put_record(&revocation_key(user), &mark.to_string(), REVOCATION_KEPT).await?;
+        Ok(())
+    }
+
+    /// Whether a token issued at `iat` carrying `mark` is still good for the user.
+    pub(super) async fn not_revoked(&self, user: &UserId, mark: Option<&str>, iat: u64) -> Result<bool, ServiceError> {
+        let current = self.revocation_mark(user).await?;
+        Ok(survives_revocation(mark, iat, current.as_deref()))
+    }
+
+    /// A session for the backend to hand to its frontend. In challenge mode a verify session
+    /// carries the steps the frames must show.
+    pub async fn create_session(&self, request: SessionRequest) -> Result<IssuedSession, ServiceError> {
+        let mark = self.revocation_mark(&request.user).await?;
+        let steps = (self.liveness.mode == LivenessMode::Challenge && request.purpose == SessionPurpose::Verify)
+            .then(|| self.challenges.steps());
+        let issued = self.sessions.issue(&request, mark, steps);
+        let record = SessionRecord {
+            user_id: request.user.to_string(),
+            purpose: request.purpose,
+            expires_at: issued.expires_at,
+            outcome: None,
+        };
+        self.put_session(&issued.id, &record).await?;
+        Ok(issued)
+    }
+
+    async fn put_session(&self, id: &str, record: &SessionRecord) -> Result<(), ServiceError> {
+        let ttl = Duration::from_secs(record.expires_at.saturating_sub(now())) + OUTCOME_KEPT;
+        let json = serde_json::to_string(record).expect("a session record serialises");
+        self.state.put_record(&session_key(id), &json, ttl).await?;
+        Ok(())
+    }
+
+    /// The session's record, `None` when there is no such session (or it was forgotten).
+    pub async fn session(&self, id: &str) -> Result<Option<SessionRecord>, ServiceError> {
+        let Some(json) = self.state.get_record(&session_key(id)).await? else { return Ok(None) };
+        Ok(serde_json::from_str(&json).ok())
+    }
+
+    /// Checks a presented session and holds it for this attempt.
+    pub(super) async fn hold_session(
+        &self,
+        token: &str,
+        user: &UserId,
+        purpose: SessionPurpose,
+    ) -> Result<HeldSession, ServiceError> {
+        let session = self.sessions.check(token, user, purpose)?;
+        if !self.not_revoked(user, session.epoch.as_deref(), session.iat).await? {
+            return Err(SessionError::Revoked.into());
+        }
+        let claim = self.state.claim(&session.claim_id, session.valid_for).await?.ok_or(SessionError::Used)?;
+        Ok(HeldSession { session, claim })
+    }
+
+    /// Records how the session's attempt came out, for `GET /api/sessions/{id}`. The decision
+    /// stands if this fails (the client still has its answer); the backend then sees `pending`
+    /// until the session expires, never a false `completed`.
+    pub(super) async fn complete_session(
+        &self,
+        session: &ValidSession,
+        user: &UserId,
+        purpose: SessionPurpose,
+        outcome: SessionOutcome,
+    ) {
+        let record = SessionRecord {
+            user_id: user.to_string(),
+            purpose,
+            expires_at: now() + session.valid_for.as_secs(),
+            outcome: Some(outcome),
+        };
+        if let Err(e) = self.put_session(&session.id, &record).await {
+            tracing::warn!(error = %crate::telemetry::chain(&e), session_id = %session.id, "session outcome not recorded");
+        }
+    }
+
+    /// RFC 7662 for verification results: the claims of a token that is valid now, or `None`.
+    /// With `consume`, the token's `jti` is marked used in the shared state and a second
+    /// consuming call answers `None`: single use without the backend keeping a list.
+    pub async fn introspect(&self, token: &str, consume: bool) -> Result<Option<ResultClaims>, ServiceError> {
+        let Ok(claims) = self.tokens.verify(token) else { return Ok(None) };
+        let used = format!("result-used:{}", claims.jti);
+        let ttl = Duration::from_secs(claims.exp.saturating_sub(now()) + 1);
+        if !consume {
+            return Ok(self.state.get_record(&used).await?.is_none().then_some(claims));
+        }
+        // Claimed atomically (of two consumers racing, one wins), then marked for plain lookups.
+        match self.state.claim(&format!("result:{}", claims.jti), ttl).await? {
+            Some(claim) => claim.spend(),
+            None => return Ok(None),
+        }
+        self.state.put_record(&used, "1", ttl).await?;
+        Ok(Some(claims))
+    }
+
+    /// The public keys that verify results (`GET /.well-known/jwks.json`).
+    pub fn jwks(&self) -> serde_json::Value {
+        self.tokens.jwks()
+    }
+}

@@ -1,0 +1,267 @@
+//! Verification sessions: the relying party's backend starts every attempt, its frontend runs it,
+//! and the backend reads the outcome server to server (as AWS Rekognition Face Liveness and Azure
+//! Face liveness-with-verify sessions do).
+//!
+//! A session token is an HS256 JWT under a key derived from SECRET_KEY
+//! (`HMAC-SHA256(SECRET_KEY, "faceauth session v1")`): bound to one user and one purpose, with the
+//! relying party's nonce and audience, the user's revocation mark at issue (`ep`), and in challenge
+//! mode the steps. Its id is used once, by the first *decided* attempt, through the shared state;
+//! the session's record there (`session:<id>`) holds its status and, once completed, the outcome.
+
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use super::Step;
+use crate::domain::UserId;
+use crate::token::{Hs256, TokenError, UserClaims, now};
+
+const AUDIENCE: &str = "faceauth:session";
+const KEY_CONTEXT: &[u8] = b"faceauth session v1";
+/// How long a session's outcome stays readable after the session's own expiry.
+pub const OUTCOME_KEPT: Duration = Duration::from_secs(600);
+/// The longest nonce and audience a session takes.
+pub const MAX_BINDING_LEN: usize = 128;
+
+/// What a session lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionPurpose {
+    Verify,
+    Enroll,
+}
+
+/// What a session adds to the common claims.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SessionExtra {
+    purpose: SessionPurpose,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    nonce: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rp_aud: Option<String>,
+    /// The user's revocation mark when the session was issued (none if never revoked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ep: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    steps: Option<Vec<Step>>,
+}
+
+type SessionClaims = UserClaims<SessionExtra>;
+
+/// What the backend asks for.
+#[derive(Debug, Clone)]
+pub struct SessionRequest {
+    pub user: UserId,
+    pub purpose: SessionPurpose,
+    pub nonce: Option<String>,
+    pub audience: Option<String>,
+}
+
+/// A freshly issued session.
+#[derive(Debug, Clone)]
+pub struct IssuedSession {
+    pub id: String,
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+    /// In challenge mode, for a verify session: the head movements the frames must show.
+    pub steps: Option<Vec<Step>>,
+}
+
+/// Why a presented session is refused; clients see one code, logs see which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SessionError {
+    #[error("the session token is malformed or its signature is wrong")]
+    Forged,
+    #[error("the session has expired")]
+    Expired,
+    #[error("the session was issued for another user")]
+    OtherUser,
+    #[error("the session was issued for another purpose")]
+    OtherPurpose,
+    #[error("the session has been used")]
+    Used,
+    #[error("the user was deleted or re-enrolled after the session was issued")]
+    Revoked,
+}
+
+/// A session whose signature and claims are good for this user and purpose.
+#[derive(Debug, Clone)]
+pub struct ValidSession {
+    pub id: String,
+    pub claim_id: String,
+    pub valid_for: Duration,
+    pub nonce: Option<String>,
+    pub audience: Option<String>,
+    pub steps: Option<Vec<Step>>,
+    pub iat: u64,
+    pub epoch: Option<String>,
+}
+
+/// A session's status as the backend reads it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub user_id: String,
+    pub purpose: SessionPurpose,
+    pub expires_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<SessionOutcome>,
+}
+
+/// How a session's decided attempt came out.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SessionOutcome {
+    pub verified: bool,
+    /// The refusal's code when the attempt was refused (`liveness_failed`, `replayed_image`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f32>,
+    /// `off`, `passive` or `challenge`, and P(real) when scored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_score: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_expires_at: Option<u64>,
+    pub completed_at: u64,
+}
+
+/// Where a session stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStatus {
+    Pending,
+    Completed,
+    Expired,
+}
+
+impl SessionRecord {
+    pub fn status(&self) -> SessionStatus {
+        match (&self.outcome, self.expires_at < now()) {
+            (Some(_), _) => SessionStatus::Completed,
+            (None, true) => SessionStatus::Expired,
+            (None, false) => SessionStatus::Pending,
+        }
+    }
+}
+
+/// Whether a token issued at `iat` with revocation mark `token_mark` survives the user's current
+/// mark. A token minted elsewhere (a grant from the backend's own JWT library) carries no mark and
+/// is judged by its issue time: issued in the same second as a revocation, it is refused.
+pub fn survives_revocation(token_mark: Option<&str>, iat: u64, current: Option<&str>) -> bool {
+    match (current, token_mark) {
+        (None, None) => true,
+        // The mark is gone while tokens still name it: the state was lost; refuse rather than guess.
+        (None, Some(_)) => false,
+        (Some(current), Some(mark)) => current == mark,
+        (Some(current), None) => current.parse::<u64>().is_ok_and(|revoked_ms| iat.saturating_mul(1000) > revoked_ms),
+    }
+}
+
+pub struct Sessions {
+    jwt: Hs256,
+    ttl: Duration,
+}
+
+impl Sessions {
+    pub fn new(secret_key: &SecretString, ttl: Duration) -> Self {
+        Self { jwt: Hs256::derived(secret_key, KEY_CONTEXT), ttl }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    pub fn issue(&self, request: &SessionRequest, epoch: Option<String>, steps: Option<Vec<Step>>) -> IssuedSession {
+        let extra = SessionExtra {
+            purpose: request.purpose,
+            nonce: request.nonce.clone(),
+            rp_aud: request.audience.clone(),
+            ep: epoch,
+            steps,
+        };
+        let claims = SessionClaims::new(AUDIENCE, request.user.as_str(), self.ttl, extra);
+        IssuedSession {
+            id: claims.jti.clone(),
+            token: self.jwt.sign(&claims),
+            expires_at: claims.exp,
+            steps: claims.extra.steps.clone(),
+        }
+    }
+
+    /// Checks signature, expiry, user and purpose; revocation and single use are the caller's.
+    pub fn check(&self, token: &str, user: &UserId, purpose: SessionPurpose) -> Result<ValidSession, SessionError> {
+        let claims: SessionClaims = self.jwt.open(token).map_err(|e| match e {
+            TokenError::Expired => SessionError::Expired,
+            TokenError::Malformed | TokenError::BadSignature => SessionError::Forged,
+        })?;
+        if !claims.is_for(AUDIENCE) {
+            return Err(SessionError::Forged);
+        }
+        let now = now();
+        if claims.exp < now {
+            return Err(SessionError::Expired);
+        }
+        if claims.sub != user.as_str() {
+            return Err(SessionError::OtherUser);
+        }
+        if claims.extra.purpose != purpose {
+            return Err(SessionError::OtherPurpose);
+        }
+        Ok(ValidSession {
+            claim_id: format!("session:{}", claims.jti),
+            id: claims.jti,
+            valid_for: Duration::from_secs(claims.exp - now + 1),
+            nonce: claims.extra.nonce,
+            audience: claims.extra.rp_aud,
+            steps: claims.extra.steps,
+            iat: claims.iat,
+            epoch: claims.extra.ep,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sessions() -> Sessions {
+        Sessions::new(&SecretString::from("k".to_string()), Duration::from_secs(180))
+    }
+
+    fn request(user: &str, purpose: SessionPurpose) -> SessionRequest {
+        SessionRequest { user: UserId::parse(user).unwrap(), purpose, nonce: Some("n".into()), audience: None }
+    }
+
+    #[test]
+    fn a_session_is_for_one_user_and_one_purpose() {
+        let s = sessions();
+        let issued = s.issue(&request("alice", SessionPurpose::Verify), None, None);
+        let alice = UserId::parse("alice").unwrap();
+        let valid = s.check(&issued.token, &alice, SessionPurpose::Verify).unwrap();
+        assert_eq!((valid.id.as_str(), valid.nonce.as_deref()), (issued.id.as_str(), Some("n")));
+        assert_eq!(
+            s.check(&issued.token, &UserId::parse("bob").unwrap(), SessionPurpose::Verify).err(),
+            Some(SessionError::OtherUser)
+        );
+        assert_eq!(s.check(&issued.token, &alice, SessionPurpose::Enroll).err(), Some(SessionError::OtherPurpose));
+        let other = Sessions::new(&SecretString::from("k2".to_string()), Duration::from_secs(180));
+        assert_eq!(other.check(&issued.token, &alice, SessionPurpose::Verify).err(), Some(SessionError::Forged));
+    }
+
+    #[test]
+    fn a_revocation_refuses_every_token_issued_before_it() {
+        assert!(survives_revocation(None, 100, None));
+        assert!(!survives_revocation(None, 100, Some("100500")), "issued before the delete");
+        assert!(!survives_revocation(None, 100, Some("100000")), "issued in the same second");
+        assert!(survives_revocation(None, 102, Some("100500")), "minted after it");
+        assert!(survives_revocation(Some("100500"), 100, Some("100500")), "issued after it, with its mark");
+        assert!(!survives_revocation(Some("100500"), 100, Some("200000")), "a later revocation");
+        assert!(!survives_revocation(Some("100500"), 100, None), "state lost: refused");
+    }
+}
