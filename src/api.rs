@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route_layer(from_fn_with_state(state.clone(), middleware::admit_upload));
     let trusted = Router::new()
         .route("/api/users/{user_id}", get(users::get_user).delete(users::delete_user))
+        .route("/api/users/{user_id}/unlock", post(users::unlock_user))
         .route("/api/enrollments", post(enrollments::create_enrollment))
         .route("/api/sessions", post(sessions::create_session))
         .route("/api/sessions/{session_id}", get(sessions::get_session))

@@ -91,8 +91,15 @@ pub enum ApiError {
     PoseMismatch(String),
     #[error("{0}")]
     IdentityChanged(String),
+    #[error("{0}")]
+    FramesNotDistinct(String),
     #[error("challenges are issued only with LIVENESS=challenge")]
     ChallengesDisabled,
+    #[error(
+        "verification is disabled for this user after too many consecutive failures: the account's owner must \
+         confirm their identity another way, then the service's backend unlocks it"
+    )]
+    VerificationDisabled,
     #[error("no references are registered for this user")]
     UserNotFound,
     #[error(
@@ -127,9 +134,8 @@ impl ApiError {
             }
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge(_) | ImageTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Face(_) | TooManyReferences(_) | ReplayedImage | LivenessFailed | PoseMismatch(_) | IdentityChanged(_) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            Face(_) | TooManyReferences(_) | ReplayedImage | LivenessFailed | PoseMismatch(_) | IdentityChanged(_)
+            | FramesNotDistinct(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ChallengeRequired => StatusCode::BAD_REQUEST,
             ChallengeNotFound => StatusCode::NOT_FOUND,
             ChallengeExpired => StatusCode::GONE,
@@ -137,6 +143,7 @@ impl ApiError {
             Unauthorized | InvalidEnrollmentToken | InvalidSession => StatusCode::UNAUTHORIZED,
             Forbidden | EnrollmentRequired | SessionRequired => StatusCode::FORBIDDEN,
             SessionNotFound => StatusCode::NOT_FOUND,
+            VerificationDisabled => StatusCode::LOCKED,
             FaceMismatch => StatusCode::CONFLICT,
             UserNotFound | RouteNotFound => StatusCode::NOT_FOUND,
             ReferencesOutdated => StatusCode::CONFLICT,
@@ -173,6 +180,7 @@ impl ApiError {
             SessionRequired => "session_required",
             InvalidSession => "invalid_session",
             SessionNotFound => "session_not_found",
+            VerificationDisabled => "verification_disabled",
             FaceMismatch => "face_mismatch",
             ReplayedImage => "replayed_image",
             LivenessFailed => "liveness_failed",
@@ -182,6 +190,7 @@ impl ApiError {
             ChallengeUsed => "challenge_used",
             PoseMismatch(_) => "pose_mismatch",
             IdentityChanged(_) => "identity_changed",
+            FramesNotDistinct(_) => "frames_not_distinct",
             ChallengesDisabled => "challenges_disabled",
             UserNotFound => "user_not_found",
             ReferencesOutdated => "references_outdated",
@@ -250,9 +259,11 @@ impl From<ServiceError> for ApiError {
             e @ ServiceError::ChallengeFrames { .. } => ApiError::InvalidRequest(e.to_string()),
             e @ ServiceError::PoseMismatch { .. } => ApiError::PoseMismatch(e.to_string()),
             e @ ServiceError::IdentityChanged { .. } => ApiError::IdentityChanged(e.to_string()),
+            e @ ServiceError::FramesNotDistinct { .. } => ApiError::FramesNotDistinct(e.to_string()),
             // Which check failed is for the log (the audit line), not for whoever holds the token.
             ServiceError::InvalidEnrollmentToken(_) => ApiError::InvalidEnrollmentToken,
             ServiceError::Session(_) => ApiError::InvalidSession,
+            ServiceError::VerificationDisabled(_) => ApiError::VerificationDisabled,
             ServiceError::TooManyAttempts(wait) => {
                 ApiError::TooManyRequests { retry_after: wait.as_secs().max(1), code: "too_many_attempts" }
             }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use cache::{CachedReference, EmbeddingCache, References};
-pub use challenges::{Challenge, ChallengeError, Challenges, Step};
+pub use challenges::{Axis, Challenge, ChallengeError, Challenges, Step};
 pub use grants::{EnrollmentGrants, Grant, GrantError, ValidGrant};
 pub use inference::Inference;
 pub use readiness::{Check, ReadyChecks};
@@ -53,6 +53,9 @@ pub enum ServiceError {
     ReferencesOutdated,
     #[error("too many failed verifications for this user")]
     TooManyAttempts(Duration),
+    /// The failure ladder's top: verification stays off until a backend unlocks the user.
+    #[error("verification is disabled for this user after {0} consecutive failures")]
+    VerificationDisabled(u64),
     /// The new photo does not match the user's references: adding it could enrol someone else.
     #[error("the photo does not match this user's registered face")]
     FaceMismatch,
@@ -66,9 +69,14 @@ pub enum ServiceError {
     Challenge(#[from] ChallengeError),
     #[error("the challenge has {expected} steps: send frame_1 to frame_{expected}")]
     ChallengeFrames { expected: usize },
-    /// Step 0 is the frontal photo; step i the i-th frame.
-    #[error("{}", match step { 0 => format!("the photo must face the camera (yaw {yaw:.0}°)"), _ => format!("frame_{step} does not show the head turn its step asks for (yaw {yaw:.0}°)") })]
-    PoseMismatch { step: usize, yaw: f32 },
+    /// Step 0 is the frontal photo; step i the i-th frame. `angle`: the yaw, or for a nod the pitch
+    /// relative to the frontal photo.
+    #[error("{}", match step { 0 => format!("the photo must face the camera (yaw {angle:.0}°)"), _ => format!("frame_{step} does not show the head movement its step asks for ({angle:.0}°)") })]
+    PoseMismatch { step: usize, angle: f32 },
+    /// Two photos of one answer are one capture (a copy, re-encoded, rescaled, cropped, or mirrored).
+    /// 0 is the frontal photo, i the i-th frame.
+    #[error("{} and frame_{second} are the same capture{}, not two: take each photo as asked", if *first == 0 { "image".to_string() } else { format!("frame_{first}") }, if *mirrored { " mirrored" } else { "" })]
+    FramesNotDistinct { first: usize, second: usize, mirrored: bool },
     #[error("frame_{frame} does not show the same person as the photo")]
     IdentityChanged { frame: usize },
     /// The exact bytes of a stored reference photo: a copy, not a new capture.
@@ -100,6 +108,7 @@ impl ServiceError {
             ServiceError::LivenessFailed(_) => "liveness_failed",
             ServiceError::PoseMismatch { .. } => "pose_mismatch",
             ServiceError::IdentityChanged { .. } => "identity_changed",
+            ServiceError::FramesNotDistinct { .. } => "frames_not_distinct",
             ServiceError::FaceMismatch => "face_mismatch",
             _ => return None,
         })
@@ -146,6 +155,8 @@ pub struct LivenessPolicy {
     pub frontal_yaw: f32,
     /// A turn: yaw of the asked sign by at least this, degrees.
     pub min_turn_yaw: f32,
+    /// A nod: pitch of the asked sign, relative to the frontal photo's, by at least this, degrees.
+    pub min_nod_pitch: f32,
 }
 
 /// A verification token for the caller's backend.
@@ -155,6 +166,12 @@ pub struct IssuedToken {
     /// Unix seconds.
     pub expires_at: u64,
 }
+
+/// Two photos of a challenge answer whose capture closeness (`Analysis::capture_closeness`) reaches
+/// this are one capture used twice. On the dev photos (`tests/pipeline/distinct.rs`): real pairs
+/// of one person at poses as different as a challenge's steps reach at most 0.83; copies
+/// (mirrored, re-encoded, rescaled, cropped, brightened) at least 0.89.
+pub const DISTINCT_CAPTURE_THRESHOLD: f32 = 0.86;
 
 /// The replay memory's bounds (REPLAY_WINDOW_SECS, and how many photos per user).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +189,7 @@ pub struct FaceAuth {
     tokens: ResultSigner,
     sessions: Sessions,
     replay_memory: Option<ReplayMemory>,
+    disable_after: Option<u64>,
     max_references: usize,
     state: SharedState,
     grants: EnrollmentGrants,
@@ -192,6 +210,8 @@ pub struct Parts {
     pub sessions: Sessions,
     /// Photos of decided verifies refused when sent again; `None` turns it off.
     pub replay_memory: Option<ReplayMemory>,
+    /// Consecutive failures after which a user's verification is disabled; `None`: never.
+    pub disable_after: Option<u64>,
     pub max_references: usize,
     /// Lockouts, single-use grants and users' versions, in process or shared between instances.
     pub state: SharedState,
@@ -216,6 +236,7 @@ impl FaceAuth {
             tokens: parts.tokens,
             sessions: parts.sessions,
             replay_memory: parts.replay_memory,
+            disable_after: parts.disable_after,
             max_references: parts.max_references,
             state: parts.state,
             grants: parts.grants,
@@ -270,6 +291,14 @@ impl FaceAuth {
     /// Removes every object of the user and forgets the cached embeddings, on every instance: the
     /// user's version changes before the delete (so nothing is deleted that other instances would
     /// not notice) and after it (so an instance that loaded the user meanwhile reloads).
+    /// Verification enabled again after the failure ladder disabled it (a backend, having
+    /// re-established the user's identity another way). Returns the count it cleared.
+    pub async fn unlock(&self, user: &UserId) -> Result<u64, ServiceError> {
+        let count = self.state.consecutive_failures(user).await?;
+        self.state.record_verification(user, true).await?;
+        Ok(count)
+    }
+
     /// Every outstanding session and grant of the user is revoked first.
     pub async fn delete_user(&self, user: &UserId) -> Result<usize, ServiceError> {
         self.revoke_tokens(user).await?;

@@ -252,6 +252,13 @@ pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<Fa
         model: Arc::new(info),
         tokens: result_signer(config),
         sessions: Sessions::new(&config.security.secret_key, config.security.session_ttl),
+        // NIST SP 800-63B-4: at most 50 consecutive failures, or 100 with presentation attack detection.
+        disable_after: match (config.limits.lockout_disable_after, config.face.liveness) {
+            (Some(0), _) => None,
+            (Some(n), _) => Some(n),
+            (None, LivenessMode::Off) => Some(50),
+            (None, _) => Some(100),
+        },
         replay_memory: config
             .security
             .replay_window
@@ -268,11 +275,13 @@ pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<Fa
             threshold: config.face.liveness_threshold,
             frontal_yaw: config.face.challenge_frontal_yaw,
             min_turn_yaw: config.face.challenge_min_yaw,
+            min_nod_pitch: config.face.challenge_min_pitch,
         },
         challenges: Challenges::new(
             &config.security.secret_key,
             config.face.challenge_ttl,
             config.face.challenge_steps,
+            &config.face.challenge_moves.iter().filter_map(|m| service::Step::parse(m)).collect::<Vec<_>>(),
         ),
         replay_guard: config.security.replay_guard,
     }))

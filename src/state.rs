@@ -30,6 +30,11 @@ pub enum StateError {
     Protocol(String),
 }
 
+/// How long a user's count of consecutive failed verifications is kept after the last one: long
+/// enough that spreading guesses out in time does not reset it (NIST SP 800-63B-4 counts attempts,
+/// not attempts per period).
+pub const FAILURE_LADDER_TTL: Duration = Duration::from_secs(90 * 86_400);
+
 /// Whose request rate is limited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RateKind {
@@ -89,6 +94,10 @@ pub trait StateBackend: Send + Sync + 'static {
         digests: &[String],
         remember: Option<(Duration, usize)>,
     ) -> Result<bool, StateError>;
+    /// The failure ladder: consecutive failed verifications of the user, from any client. A
+    /// failure adds one and returns the new count; a success (or an unlock) sets it back to 0.
+    async fn consecutive_failures(&self, user: &UserId) -> Result<u64, StateError>;
+    async fn record_verification(&self, user: &UserId, matched: bool) -> Result<u64, StateError>;
     /// A write/read/delete round trip under the key prefix.
     async fn probe(&self) -> Result<(), StateError>;
     /// For logs: where the state lives (never a password).

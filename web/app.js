@@ -124,6 +124,8 @@ const INSTRUCTIONS = {
   front: "Look straight at the camera",
   turn_left: "Turn your head to your left",
   turn_right: "Turn your head to your right",
+  look_up: "Tilt your head up",
+  look_down: "Tilt your head down",
 };
 // How long each instruction shows before its photo is taken (?capture_ms= overrides, for tests).
 const CAPTURE_MS = Number(new URLSearchParams(location.search).get("capture_ms")) || 1500;

@@ -16,10 +16,10 @@ use super::{challenges, enrollments, health, metrics, register, sessions, tokens
             Every error answers `{\"error\": {\"code\", \"message\", \"request_id\"}}`; codes: invalid_user_id, \
             missing_field, duplicate_field, invalid_request, invalid_image (400); unauthorized, invalid_enrollment_token (401); \
             invalid_session (401); forbidden, enrollment_required, session_required (403); session_not_found (404); user_not_found, not_found (404); method_not_allowed (405); \
-            face_mismatch, references_outdated (409); payload_too_large, image_too_large (413); \
+            face_mismatch, references_outdated (409); verification_disabled (423); payload_too_large, image_too_large (413); \
             unsupported_media_type (415); no_face, multiple_faces, face_too_small, face_too_dark, face_overexposed, \
             face_blurry, face_not_frontal, too_many_references, replayed_image, \
-            liveness_failed, pose_mismatch, identity_changed (422); challenge_required (400); \
+            liveness_failed, pose_mismatch, identity_changed, frames_not_distinct (422); challenge_required (400); \
             challenge_not_found (404); challenge_used, challenges_disabled (409); challenge_expired (410); \
             rate_limited, too_many_attempts (429, Retry-After); storage_unavailable, state_unavailable, \
             overloaded, timeout (503, Retry-After); internal_error (500)."
@@ -35,6 +35,7 @@ use super::{challenges, enrollments, health, metrics, register, sessions, tokens
         verify::verify,
         users::get_user,
         users::delete_user,
+        users::unlock_user,
         health::health,
         health::ready,
         metrics::metrics_endpoint,

@@ -74,3 +74,36 @@ pub async fn delete_user(
     let removed = outcome?;
     Ok(Json(DeleteResponse { user_id: user.to_string(), deleted: true, objects_removed: removed }))
 }
+
+#[derive(Serialize, ToSchema)]
+pub struct UnlockResponse {
+    pub user_id: String,
+    pub unlocked: bool,
+    /// The consecutive failures that were cleared.
+    pub failures_cleared: u64,
+}
+
+/// Enables verification again after the failure ladder disabled it (secret keys only): call it
+/// once the user has proved who they are another way (NIST SP 800-63B-4 §3.2.3).
+#[utoipa::path(
+    post,
+    path = "/api/users/{user_id}/unlock",
+    tag = "faces",
+    params(("user_id" = String, Path, description = "The user id: 1–128 of `A-Z a-z 0-9 . _ @ -`, not starting with `.`, no `..`", pattern = "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._@-]{1,128}$", min_length = 1, max_length = 128)),
+    responses(
+        (status = 200, description = "Unlocked", body = UnlockResponse),
+        UserErrors,
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn unlock_user(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<UnlockResponse>, ApiError> {
+    let user = user_id(path)?;
+    let outcome = state.service.unlock(&user).await;
+    audit::record("unlock", &user, &caller, outcome.as_ref().map(|_| ()).map_err(|e| e as _));
+    let cleared = outcome?;
+    Ok(Json(UnlockResponse { user_id: user.to_string(), unlocked: true, failures_cleared: cleared }))
+}

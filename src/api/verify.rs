@@ -66,15 +66,15 @@ pub struct LivenessDto {
     /// Whether liveness passed (with `passive` or `challenge`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub passed: Option<bool>,
-    /// With `challenge`: each step and the yaw measured on its frame (degrees; positive: the
-    /// subject turned to their own left).
+    /// With `challenge`: each step and the angle measured on its frame (degrees): the yaw for a
+    /// turn (positive: turned to the subject's own left), the pitch for a nod (positive: up).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<StepDto>>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct StepDto {
-    /// `turn_left` or `turn_right`.
+    /// `turn_left`, `turn_right`, `look_up` or `look_down`.
     #[schema(value_type = String)]
     pub step: Step,
     pub yaw: f32,
@@ -116,7 +116,8 @@ impl From<Liveness> for LivenessDto {
         (status = 404, description = "user_not_found (secret keys only), challenge_not_found", body = ErrorEnvelope),
         (status = 410, description = "challenge_expired", body = ErrorEnvelope),
         (status = 409, description = "references_outdated (every reference was enrolled with another model and none could be converted), challenge_used", body = ErrorEnvelope),
-        (status = 422, description = "no_face, multiple_faces, face_too_small, replayed_image (a photo or frame already sent in a decided verify within REPLAY_WINDOW_SECS, or the bytes of a reference photo), liveness_failed (a photo looks like a print or a screen), pose_mismatch or identity_changed (a challenge's frames)", body = ErrorEnvelope),
+        (status = 423, description = "verification_disabled: LOCKOUT_DISABLE_AFTER consecutive failures; a backend unlocks the user (POST /api/users/{user_id}/unlock) or replaces the references", body = ErrorEnvelope),
+        (status = 422, description = "frames_not_distinct (two photos of a challenge answer are one capture: a copy, re-encoded, rescaled, cropped or mirrored), no_face, multiple_faces, face_too_small, replayed_image (a photo or frame already sent in a decided verify within REPLAY_WINDOW_SECS, or the bytes of a reference photo), liveness_failed (a photo looks like a print or a screen), pose_mismatch or identity_changed (a challenge's frames)", body = ErrorEnvelope),
     ),
     security(("bearer" = []), ("api_key" = []))
 )]

@@ -99,6 +99,9 @@ variables! {
     TokenIssuer = "TOKEN_ISSUER",
     TokenAudience = "TOKEN_AUDIENCE",
     ReplayWindowSecs = "REPLAY_WINDOW_SECS",
+    ChallengeMoves = "CHALLENGE_MOVES",
+    ChallengeMinPitch = "CHALLENGE_MIN_PITCH",
+    LockoutDisableAfter = "LOCKOUT_DISABLE_AFTER",
 }
 
 /// The raw variables, before parsing: the process environment, then a secret's keys laid over it.

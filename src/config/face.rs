@@ -27,8 +27,12 @@ pub struct FaceConfig {
     /// MIN_EYE_DISTANCE_PX, ENROLL_FACE_MARGIN, VERIFY_FACE_MARGIN, and the QUALITY_* limits a
     /// reference photo must meet.
     pub policy: FacePolicy,
-    /// CHALLENGE_STEPS: head turns per challenge.
+    /// CHALLENGE_STEPS: head movements per challenge.
     pub challenge_steps: usize,
+    /// CHALLENGE_MOVES: the movements challenges draw from (names as the API writes them).
+    pub challenge_moves: Vec<String>,
+    /// CHALLENGE_MIN_PITCH: a nod's smallest pitch change from the frontal photo, degrees.
+    pub challenge_min_pitch: f32,
     /// CHALLENGE_TTL_SECS: how long a challenge may be answered.
     pub challenge_ttl: std::time::Duration,
     /// CHALLENGE_FRONTAL_YAW: the frontal photo's largest |yaw|, degrees.
@@ -74,7 +78,9 @@ impl FaceConfig {
             pipeline,
             liveness,
             liveness_threshold: p.ranged(Var::LivenessThreshold, 0.5f64, 0.0, 1.0),
-            challenge_steps: p.ranged(Var::ChallengeSteps, 2usize, 1, 8),
+            challenge_steps: p.ranged(Var::ChallengeSteps, 3usize, 1, 8),
+            challenge_moves: challenge_moves(p),
+            challenge_min_pitch: p.ranged(Var::ChallengeMinPitch, 15.0f32, 0.0, 90.0),
             challenge_ttl: p.secs(Var::ChallengeTtlSecs, 60, 3600),
             challenge_frontal_yaw: p.ranged(Var::ChallengeFrontalYaw, 12.0f32, 0.0, 90.0),
             challenge_min_yaw: p.ranged(Var::ChallengeMinYaw, 18.0f32, 0.0, 90.0),
@@ -101,4 +107,27 @@ impl FaceConfig {
             max_references_per_user: p.ranged(Var::MaxReferencesPerUser, 20usize, 1, 1000),
         }
     }
+}
+
+/// The movements a challenge may ask for, as the API names them.
+pub const MOVES: [&str; 4] = ["turn_left", "turn_right", "look_up", "look_down"];
+
+fn challenge_moves(p: &mut Parser) -> Vec<String> {
+    let listed = p.list(Var::ChallengeMoves);
+    if listed.is_empty() {
+        return MOVES.iter().map(|m| m.to_string()).collect();
+    }
+    let mut moves: Vec<String> = Vec::new();
+    for item in listed {
+        match MOVES.contains(&item.as_str()) {
+            true if !moves.contains(&item) => moves.push(item),
+            true => {}
+            false => p.problem(format!("CHALLENGE_MOVES entry {item} is not a movement: use {}", MOVES.join(", "))),
+        }
+    }
+    if moves.len() < 2 {
+        p.problem("CHALLENGE_MOVES needs at least two movements (no move is asked twice in a row)");
+        return MOVES.iter().map(|m| m.to_string()).collect();
+    }
+    moves
 }

@@ -28,6 +28,10 @@ pub struct LimitsConfig {
     pub shared_state: Option<RedisTarget>,
     /// LOCKOUT_WINDOW_SECS.
     pub lockout_window: Duration,
+    /// LOCKOUT_DISABLE_AFTER: consecutive failed verifications of one user (any client) after
+    /// which verification is disabled until a backend unlocks it; `None`: the NIST SP 800-63B-4
+    /// default, 50 (100 with liveness on); `Some(0)`: off.
+    pub lockout_disable_after: Option<u64>,
 }
 
 impl LimitsConfig {
@@ -61,6 +65,9 @@ impl LimitsConfig {
             lockout_user_max_failures: p.ranged(Var::LockoutUserMaxFailures, 20usize, 0, 100_000),
             max_concurrent_uploads: p.ranged(Var::MaxConcurrentUploads, 32usize, 1, 100_000),
             lockout_window: p.secs(Var::LockoutWindowSecs, 300, 86_400),
+            lockout_disable_after: p
+                .get(Var::LockoutDisableAfter)
+                .map(|_| p.ranged(Var::LockoutDisableAfter, 50u64, 0, 1_000_000)),
         }
     }
 }

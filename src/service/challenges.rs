@@ -16,29 +16,56 @@ use crate::token::{Hs256, TokenError, UserClaims, now};
 const AUDIENCE: &str = "faceauth:challenge";
 const KEY_CONTEXT: &[u8] = b"faceauth liveness challenge v1";
 
-/// One head turn, defined on the photo as the camera took it (not a mirrored preview).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// One head movement, defined on the photo as the camera took it (not a mirrored preview).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Step {
     /// The subject turns to their own left: the nose tip moves toward the image's right edge.
     TurnLeft,
     TurnRight,
+    /// The subject tilts the head back (chin up): the nose tip rises toward the eyes.
+    LookUp,
+    LookDown,
+}
+
+/// Which angle a step moves, and in which direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Axis {
+    /// Yaw: positive when turned to the subject's left.
+    Yaw,
+    /// Pitch: positive when the head is tilted up.
+    Pitch,
 }
 
 impl Step {
+    pub const ALL: [Step; 4] = [Step::TurnLeft, Step::TurnRight, Step::LookUp, Step::LookDown];
+
     /// The name the API uses.
     pub fn as_str(self) -> &'static str {
         match self {
             Step::TurnLeft => "turn_left",
             Step::TurnRight => "turn_right",
+            Step::LookUp => "look_up",
+            Step::LookDown => "look_down",
         }
     }
 
-    /// The sign a frame's yaw must have (positive yaw: turned to the subject's left).
+    pub fn parse(name: &str) -> Option<Step> {
+        Step::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
+    pub fn axis(self) -> Axis {
+        match self {
+            Step::TurnLeft | Step::TurnRight => Axis::Yaw,
+            Step::LookUp | Step::LookDown => Axis::Pitch,
+        }
+    }
+
+    /// The sign the step's angle must have.
     pub fn sign(self) -> f32 {
         match self {
-            Step::TurnLeft => 1.0,
-            Step::TurnRight => -1.0,
+            Step::TurnLeft | Step::LookUp => 1.0,
+            Step::TurnRight | Step::LookDown => -1.0,
         }
     }
 }
@@ -84,18 +111,67 @@ pub struct Challenges {
     jwt: Hs256,
     ttl: Duration,
     steps: usize,
+    moves: Vec<Step>,
 }
 
 impl Challenges {
-    pub fn new(secret_key: &SecretString, ttl: Duration, steps: usize) -> Self {
-        Self { jwt: Hs256::derived(secret_key, KEY_CONTEXT), ttl, steps: steps.clamp(1, 8) }
+    /// `moves`: the movements a challenge draws from (CHALLENGE_MOVES, at least two, none twice).
+    pub fn new(secret_key: &SecretString, ttl: Duration, steps: usize, moves: &[Step]) -> Self {
+        let mut distinct: Vec<Step> = Vec::new();
+        for m in moves {
+            if !distinct.contains(m) {
+                distinct.push(*m);
+            }
+        }
+        if distinct.len() < 2 {
+            distinct = Step::ALL.to_vec();
+        }
+        Self { jwt: Hs256::derived(secret_key, KEY_CONTEXT), ttl, steps: steps.clamp(1, 8), moves: distinct }
     }
 
-    /// A random sequence of steps.
+    /// How many different challenges there are for m moves and k steps: m!/(m−k)! when no move
+    /// repeats (k ≤ m), else m·(m−1)^(k−1).
+    pub fn sequences(&self) -> u64 {
+        let (m, k) = (self.moves.len() as u64, self.steps as u64);
+        match k <= m {
+            true => (m - k + 1..=m).product(),
+            false => m * (m - 1).pow(k as u32 - 1),
+        }
+    }
+
+    /// A random sequence of steps: no move twice when there are enough moves (so every pair of
+    /// frames answers different moves and can be checked for copies), else never twice in a row.
     pub fn steps(&self) -> Vec<Step> {
-        // A v4 UUID's bytes come from the operating system's random source.
-        let random = *uuid::Uuid::new_v4().as_bytes();
-        (0..self.steps).map(|i| if random[i] & 1 == 1 { Step::TurnLeft } else { Step::TurnRight }).collect()
+        // A v4 UUID's bytes come from the operating system's random source; rejection sampling
+        // keeps every choice uniform.
+        let mut random = uuid::Uuid::new_v4().as_bytes().to_vec().into_iter();
+        let mut draw = |n: usize| -> usize {
+            let limit = 256 - 256 % n;
+            loop {
+                let byte = match random.next() {
+                    Some(b) => b as usize,
+                    None => {
+                        random = uuid::Uuid::new_v4().as_bytes().to_vec().into_iter();
+                        continue;
+                    }
+                };
+                if byte < limit {
+                    return byte % n;
+                }
+            }
+        };
+        let mut steps: Vec<Step> = Vec::with_capacity(self.steps);
+        for _ in 0..self.steps {
+            let repeats = self.steps > self.moves.len();
+            let choices: Vec<Step> = self
+                .moves
+                .iter()
+                .copied()
+                .filter(|m| if repeats { steps.last() != Some(m) } else { !steps.contains(m) })
+                .collect();
+            steps.push(choices[draw(choices.len())]);
+        }
+        steps
     }
 
     pub fn issue(&self, user: &UserId) -> Challenge {
@@ -135,7 +211,7 @@ mod tests {
 
     #[test]
     fn a_challenge_is_for_its_user_until_it_expires() {
-        let challenges = Challenges::new(&SecretString::from("k".to_string()), Duration::from_secs(60), 3);
+        let challenges = Challenges::new(&SecretString::from("k".to_string()), Duration::from_secs(60), 3, &Step::ALL);
         let (alice, bob) = (UserId::parse("alice").unwrap(), UserId::parse("bob").unwrap());
         let issued = challenges.issue(&alice);
         assert_eq!(issued.steps.len(), 3);
@@ -151,5 +227,41 @@ mod tests {
     #[test]
     fn steps_serialise_as_the_api_names_them() {
         assert_eq!(serde_json::to_string(&[Step::TurnLeft, Step::TurnRight]).unwrap(), r#"["turn_left","turn_right"]"#);
+        for step in Step::ALL {
+            assert_eq!(serde_json::to_value(step).unwrap(), step.as_str());
+            assert_eq!(Step::parse(step.as_str()), Some(step));
+        }
+    }
+
+    #[test]
+    fn challenges_use_every_move_and_never_repeat_one_in_a_row() {
+        let challenges = Challenges::new(&SecretString::from("k".to_string()), Duration::from_secs(60), 3, &Step::ALL);
+        assert_eq!(challenges.sequences(), 24);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..200 {
+            let steps = challenges.steps();
+            assert_eq!(steps.len(), 3);
+            assert!(steps.windows(2).all(|w| w[0] != w[1]), "{steps:?}");
+            assert!(!steps[1..].contains(&steps[0]) && steps[1] != steps[2], "no move twice: {steps:?}");
+            seen.extend(steps);
+        }
+        assert_eq!(seen.len(), 4);
+        let turns = Challenges::new(
+            &SecretString::from("k".to_string()),
+            Duration::from_secs(60),
+            2,
+            &[Step::TurnLeft, Step::TurnRight],
+        );
+        assert_eq!(turns.sequences(), 2);
+        assert!(turns.steps().iter().all(|s| s.axis() == Axis::Yaw));
+        let three_turns = Challenges::new(
+            &SecretString::from("k".to_string()),
+            Duration::from_secs(60),
+            3,
+            &[Step::TurnLeft, Step::TurnRight],
+        );
+        assert_eq!(three_turns.sequences(), 2);
+        let steps = three_turns.steps();
+        assert!(steps[0] == steps[2] && steps[0] != steps[1], "alternating: {steps:?}");
     }
 }

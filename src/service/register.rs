@@ -178,6 +178,8 @@ impl FaceAuth {
         }
         if placement == Placement::ReplaceAll {
             self.revoke_tokens(user).await?;
+            // New references restore verification after the failure ladder disabled it.
+            self.state.record_verification(user, true).await?;
         }
         // Other instances learn of the change from the user's version, bumped before the write (no
         // stored change goes unnoticed) and after it (a load in between is not trusted either).

@@ -40,6 +40,12 @@ impl Inference for Scripted {
             height: 10,
             timings: StageTimings::default(),
             liveness: None,
+            // Each photo its own picture, so distinct bytes are distinct captures.
+            signature: crate::face::signature::Signature::of(&image::RgbImage::from_fn(112, 112, |x, y| {
+                let seed = image.iter().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(*b as u32));
+                let v = (x.wrapping_mul(seed % 97 + 3) ^ y.wrapping_mul(seed % 89 + 5)).wrapping_add(seed) as u8;
+                image::Rgb([v, v, v])
+            })),
             quality: crate::face::quality::Quality {
                 sharpness: 500.0,
                 brightness: 140.0,
@@ -100,6 +106,7 @@ async fn fixture() -> Fixture {
         ),
         sessions: Sessions::new(&SecretString::from("k".to_string()), Duration::from_secs(180)),
         replay_memory: Some(ReplayMemory { window: Duration::from_secs(3600), per_user: 100 }),
+        disable_after: Some(7),
         max_references: 20,
         state: SharedState::new(LocalState::new(&Policy {
             lockout_per_client: 5,
@@ -110,8 +117,14 @@ async fn fixture() -> Fixture {
         })),
         grants: EnrollmentGrants::new(&SecretString::from("k".to_string()), Duration::from_secs(600)),
         replay_guard: true,
-        liveness: LivenessPolicy { mode: LivenessMode::Off, threshold: 0.5, frontal_yaw: 12.0, min_turn_yaw: 18.0 },
-        challenges: Challenges::new(&SecretString::from("k".to_string()), Duration::from_secs(60), 2),
+        liveness: LivenessPolicy {
+            mode: LivenessMode::Off,
+            threshold: 0.5,
+            frontal_yaw: 12.0,
+            min_turn_yaw: 18.0,
+            min_nod_pitch: 15.0,
+        },
+        challenges: Challenges::new(&SecretString::from("k".to_string()), Duration::from_secs(60), 2, &Step::ALL),
     });
     Fixture { _dir: dir, root, service, inference, alice }
 }
@@ -286,4 +299,32 @@ async fn an_unknown_user_answers_a_client_like_a_mismatch_and_counts_as_a_failur
     }
     let err = f.service.verify(request(&bob, b"p6", None, Disclosure::PassFail)).await.unwrap_err();
     assert!(matches!(err, ServiceError::TooManyAttempts(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_failure_ladder_disables_after_consecutive_failures_and_a_success_or_an_unlock_resets_it() {
+    let f = fixture().await;
+    f.inference.refuse_stored.store(false, Ordering::SeqCst);
+    // Each failure from another address, so the per-client window lockout never stops them first.
+    let from = |i: u8| std::net::IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, i));
+    let bob = UserId::parse("bob").unwrap();
+    let attempt = |user: &UserId, i: u8, photo: &'static [u8]| VerifyRequest {
+        client: from(i),
+        ..request(user, photo, None, Disclosure::PassFail)
+    };
+    const PHOTOS: [&[u8]; 9] = [b"f1", b"f2", b"f3", b"f4", b"f5", b"f6", b"f7", b"f8", b"f9"];
+    for (i, photo) in PHOTOS[..7].iter().enumerate() {
+        assert!(!f.service.verify(attempt(&bob, i as u8, photo)).await.unwrap().verified);
+    }
+    let err = f.service.verify(attempt(&bob, 50, PHOTOS[7])).await.unwrap_err();
+    assert!(matches!(err, ServiceError::VerificationDisabled(7)), "{err:?}");
+    assert_eq!(f.service.unlock(&bob).await.unwrap(), 7);
+    assert!(!f.service.verify(attempt(&bob, 51, PHOTOS[8])).await.unwrap().verified, "unlocked");
+
+    // A success in between starts the count again.
+    for _ in 0..6 {
+        f.service.state.record_verification(&f.alice, false).await.unwrap();
+    }
+    assert!(f.service.verify(attempt(&f.alice, 60, PROBE)).await.unwrap().verified);
+    assert_eq!(f.service.state.consecutive_failures(&f.alice).await.unwrap(), 0);
 }

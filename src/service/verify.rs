@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::cache::{CachedReference, References};
 use super::sessions::{SessionOutcome, SessionPurpose, ValidSession};
-use super::{FaceAuth, IssuedToken, LivenessMode, ServiceError, Step, Timings, ms};
+use super::{Axis, DISTINCT_CAPTURE_THRESHOLD, FaceAuth, IssuedToken, LivenessMode, ServiceError, Step, Timings, ms};
 use crate::domain::UserId;
 use crate::face::Analysis;
 use crate::face::quality::Quality;
@@ -106,6 +106,12 @@ impl FaceAuth {
             _ => None,
         };
         let frames = if steps.is_some() { frames } else { Vec::new() };
+        if let Some(limit) = self.disable_after {
+            let failures = self.state.consecutive_failures(&user).await?;
+            if failures >= limit {
+                return Err(ServiceError::VerificationDisabled(failures));
+            }
+        }
         let digests: Vec<String> = std::iter::once(&image).chain(&frames).map(|b| photo_digest(b)).collect();
         let attempt = self.state.begin_attempt(&user, client).await?.map_err(ServiceError::TooManyAttempts)?;
         let mut result = match self.photos_seen(&user, &digests, false).await? {
@@ -127,6 +133,13 @@ impl FaceAuth {
             }
         }
         let matched = result.as_ref().is_ok_and(|v| v.verified);
+        if self.disable_after.is_some()
+            && let Err(e) = self.state.record_verification(&user, matched).await
+        {
+            // Fail closed on the next attempt rather than this decided one: the state is down,
+            // and the next check of the ladder answers 503 until it is back.
+            tracing::warn!(error = %crate::telemetry::chain(&e), "shared state: failure ladder not updated");
+        }
         if let Err(e) = attempt.settle(matched).await {
             // The decision stands; a mismatch stays counted as a failure (it was recorded as one).
             tracing::warn!(error = %crate::telemetry::chain(&e), "shared state: attempt not settled");
@@ -190,12 +203,20 @@ impl FaceAuth {
             }
             (LivenessMode::Challenge, None) => Err(ServiceError::ChallengeRequired),
             (LivenessMode::Challenge, Some((steps, frames))) => {
+                // Copies first: a copy is refused as one, whatever pose it shows.
+                distinct_captures(image, steps, frames)?;
                 if image.quality.yaw.abs() > policy.frontal_yaw {
-                    return Err(ServiceError::PoseMismatch { step: 0, yaw: image.quality.yaw });
+                    return Err(ServiceError::PoseMismatch { step: 0, angle: image.quality.yaw });
                 }
                 for (i, (step, frame)) in steps.iter().zip(frames).enumerate() {
-                    if frame.quality.yaw * step.sign() < policy.min_turn_yaw {
-                        return Err(ServiceError::PoseMismatch { step: i + 1, yaw: frame.quality.yaw });
+                    // A turn by the frame's own yaw; a nod relative to the frontal photo, since
+                    // where the nose sits between eyes and mouth differs from face to face.
+                    let (angle, needed) = match step.axis() {
+                        Axis::Yaw => (frame.quality.yaw, policy.min_turn_yaw),
+                        Axis::Pitch => (frame.quality.pitch - image.quality.pitch, policy.min_nod_pitch),
+                    };
+                    if angle * step.sign() < needed {
+                        return Err(ServiceError::PoseMismatch { step: i + 1, angle });
                     }
                 }
                 for (i, frame) in frames.iter().enumerate() {
@@ -204,7 +225,11 @@ impl FaceAuth {
                     }
                 }
                 check_passive()?;
-                let steps = steps.iter().zip(frames).map(|(s, f)| (*s, f.quality.yaw)).collect();
+                let steps = steps
+                    .iter()
+                    .zip(frames)
+                    .map(|(s, f)| (*s, if s.axis() == Axis::Yaw { f.quality.yaw } else { f.quality.pitch }))
+                    .collect();
                 Ok(Liveness::Challenge { steps, p_real: p_real(image).map(|_| lowest) })
             }
         }
@@ -350,4 +375,26 @@ fn outcome(result: &Result<Verification, ServiceError>) -> SessionOutcome {
             completed_at,
         },
     }
+}
+
+/// Every photo of a challenge answer must be its own capture: no frame a copy of the frontal photo
+/// or of a frame that answers another move, re-encoded, rescaled, cropped or mirrored (a mirror
+/// image answers the opposite turn). Frames answering the same move (possible only when
+/// CHALLENGE_MOVES has fewer moves than CHALLENGE_STEPS) are compared by their pixels' identity
+/// only (`Analysis` of identical bytes): two real captures of one pose may be as close as copies.
+fn distinct_captures(image: &Analysis, steps: &[Step], frames: &[Analysis]) -> Result<(), ServiceError> {
+    let photos: Vec<(Option<Step>, &Analysis)> =
+        std::iter::once((None, image)).chain(steps.iter().copied().map(Some).zip(frames)).collect();
+    for (first, (step_a, a)) in photos.iter().enumerate() {
+        for (offset, (step_b, b)) in photos[first + 1..].iter().enumerate() {
+            let (closeness, mirrored) = a.capture_closeness(b);
+            if step_a.is_some() && step_a == step_b && closeness < 0.9999 {
+                continue;
+            }
+            if closeness >= DISTINCT_CAPTURE_THRESHOLD {
+                return Err(ServiceError::FramesNotDistinct { first, second: first + 1 + offset, mirrored });
+            }
+        }
+    }
+    Ok(())
 }

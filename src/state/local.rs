@@ -28,6 +28,8 @@ pub struct LocalState {
     records: Mutex<HashMap<String, (String, Instant)>>,
     /// Per user: photo digest → until when it is remembered.
     photos: Mutex<HashMap<String, HashMap<String, Instant>>>,
+    /// Per user: consecutive failed verifications (only users with at least one are held).
+    failures: Mutex<HashMap<String, u64>>,
 }
 
 impl LocalState {
@@ -38,6 +40,7 @@ impl LocalState {
             claims: Mutex::new(HashMap::new()),
             records: Mutex::new(HashMap::new()),
             photos: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -133,6 +136,24 @@ impl StateBackend for LocalState {
             known.remove(&oldest);
         }
         Ok(seen)
+    }
+
+    async fn consecutive_failures(&self, user: &UserId) -> Result<u64, StateError> {
+        Ok(self.failures.lock().unwrap_or_else(|e| e.into_inner()).get(user.as_str()).copied().unwrap_or(0))
+    }
+
+    async fn record_verification(&self, user: &UserId, matched: bool) -> Result<u64, StateError> {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if matched {
+            failures.remove(user.as_str());
+            return Ok(0);
+        }
+        if failures.len() >= MAX_RECORDS && !failures.contains_key(user.as_str()) {
+            return Err(StateError::Protocol("too many users with failed verifications held in process".into()));
+        }
+        let count = failures.entry(user.to_string()).or_default();
+        *count += 1;
+        Ok(*count)
     }
 
     async fn probe(&self) -> Result<(), StateError> {

@@ -293,6 +293,32 @@ impl StateBackend for RedisState {
         Ok(seen == 1)
     }
 
+    async fn consecutive_failures(&self, user: &UserId) -> Result<u64, StateError> {
+        let count: Option<u64> =
+            self.connection.clone().get(self.key(&format!("failures:{user}"))).await.map_err(unavailable)?;
+        Ok(count.unwrap_or(0))
+    }
+
+    /// INCR and PEXPIRE in one transaction; the count outlives any gap between attempts that a
+    /// patient attacker would leave (FAILURE_LADDER_TTL), and a success deletes it.
+    async fn record_verification(&self, user: &UserId, matched: bool) -> Result<u64, StateError> {
+        let key = self.key(&format!("failures:{user}"));
+        let mut connection = self.connection.clone();
+        if matched {
+            let _: () = connection.del(key).await.map_err(unavailable)?;
+            return Ok(0);
+        }
+        let (count,): (u64,) = redis::pipe()
+            .atomic()
+            .incr(&key, 1)
+            .pexpire(&key, millis(super::FAILURE_LADDER_TTL) as i64)
+            .ignore()
+            .query_async(&mut connection)
+            .await
+            .map_err(unavailable)?;
+        Ok(count)
+    }
+
     async fn probe(&self) -> Result<(), StateError> {
         let key = self.key(&format!("probe:{}", uuid::Uuid::new_v4().simple()));
         let mut connection = self.connection.clone();

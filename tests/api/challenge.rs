@@ -9,12 +9,25 @@ use sha2::Sha256;
 use crate::helpers::*;
 
 const SIGNING_KEY: &str = "challenge-test-signing-key-0123456789abcd";
-const FRONTAL: &str = "dev/Marc_Grossman/Marc_Grossman_0004.jpg";
-const REFERENCE: &str = "dev/Marc_Grossman/Marc_Grossman_0002.jpg";
-/// Marc turned to his own left (yaw about +30°); its mirror image is the same turn to his right.
-const TURNED: &str = "dev/Marc_Grossman/Marc_Grossman_0003.jpg";
-/// Another person turned to her own right (yaw about −41°); mirrored, to her left.
+/// Barack Obama, photographed facing the camera, turned to his own left and to his own right: three
+/// real captures, each scored live by MiniFASNet. The dev set's only person with real photos both
+/// ways whose right turn (−17°) is close to the default CHALLENGE_MIN_YAW (18°): these tests ask
+/// for 15°.
+const FRONTAL: &str = "dev/Barack_Obama/facerec_obama.jpg";
+const REFERENCE: &str = "dev/Barack_Obama/facerec_obama3.jpg";
+const LEFT: &str = "dev/Barack_Obama/facerec_knn_obama1.jpg";
+const RIGHT: &str = "dev/Barack_Obama/facerec_obama2.jpg";
+/// Another person turned to her own right (yaw about −41°).
 const OTHER_TURNED: &str = "dev/Maria_Soledad_Alvear_Valenzuela/Maria_Soledad_Alvear_Valenzuela_0001.jpg";
+
+/// The environment these tests run in: challenge mode with the two turns.
+const CHALLENGE_ENV: [(&str, &str); 5] = [
+    ("LIVENESS", "challenge"),
+    ("SECRET_KEY", SIGNING_KEY),
+    ("CHALLENGE_STEPS", "2"),
+    ("CHALLENGE_MOVES", "turn_left,turn_right"),
+    ("CHALLENGE_MIN_YAW", "15"),
+];
 
 fn mirrored(rel: &str) -> Vec<u8> {
     let image = image::load_from_memory(&face(rel)).unwrap();
@@ -25,11 +38,18 @@ fn mirrored(rel: &str) -> Vec<u8> {
     png
 }
 
-/// A photo whose yaw has the sign `step` asks for, of Marc or of someone else.
-fn turn(step: &str, marc: bool) -> Vec<u8> {
-    match (step, marc) {
-        ("turn_left", true) => face(TURNED),
-        ("turn_right", true) => mirrored(TURNED),
+fn reencoded(rel: &str, quality: u8) -> Vec<u8> {
+    let image = image::load_from_memory(&face(rel)).unwrap();
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality).encode_image(&image.to_rgb8()).unwrap();
+    jpeg
+}
+
+/// Obama's real photo for `step`, or someone else's.
+fn turn(step: &str, obama: bool) -> Vec<u8> {
+    match (step, obama) {
+        ("turn_left", true) => face(LEFT),
+        ("turn_right", true) => face(RIGHT),
         ("turn_left", false) => mirrored(OTHER_TURNED),
         (_, false) => face(OTHER_TURNED),
         _ => unreachable!(),
@@ -74,57 +94,109 @@ fn no_token(reply: &Reply) {
 
 #[tokio::test]
 async fn a_sequence_that_follows_the_steps_passes_and_every_other_answer_is_refused_by_name() {
-    let app = spawn(&[("LIVENESS", "challenge"), ("SECRET_KEY", SIGNING_KEY), ("CHALLENGE_STEPS", "2")]);
-    assert_eq!(app.register("marc", REFERENCE).await.status, 201);
+    let app = spawn(&CHALLENGE_ENV);
+    assert_eq!(app.register("obama", REFERENCE).await.status, 201);
 
     // Without a challenge, verify is refused.
-    let plain = app.verify("marc", FRONTAL).await;
+    let plain = app.verify("obama", FRONTAL).await;
     assert_eq!((plain.status, plain.code()), (400, "challenge_required"));
 
-    // The right turns, in order, by Marc: verified, each step with its measured yaw.
-    let (id, steps) = challenge(&app, "marc").await;
+    // Real photos turned as asked, in order: verified, each step with its measured yaw.
+    let (id, steps) = challenge(&app, "obama").await;
     let frames = steps.iter().map(|s| turn(s, true)).collect();
-    let passed = answer(&app, "marc", &id, face(FRONTAL), frames).await;
+    let passed = answer(&app, "obama", &id, face(FRONTAL), frames).await;
     assert_eq!((passed.status, passed.body["verified"].clone()), (200, json!(true)), "{:?}", passed.body);
     let measured = passed.body["liveness"]["steps"].as_array().unwrap();
     for (step, got) in steps.iter().zip(measured) {
         assert_eq!(got["step"], json!(step));
         let yaw = got["yaw"].as_f64().unwrap();
-        assert!(if step == "turn_left" { yaw > 18.0 } else { yaw < -18.0 }, "{step}: {yaw}");
+        assert!(if step == "turn_left" { yaw > 15.0 } else { yaw < -15.0 }, "{step}: {yaw}");
     }
     // Used once, whatever comes next.
     let frames = steps.iter().map(|s| turn(s, true)).collect();
-    let reused = answer(&app, "marc", &id, face(FRONTAL), frames).await;
+    let reused = answer(&app, "obama", &id, face(FRONTAL), frames).await;
     assert_eq!((reused.status, reused.code()), (409, "challenge_used"));
 
     // The turns the other way round, a frontal photo for every step, another person's turns.
     let wrong_order = |steps: &[String]| steps.iter().map(|s| turn(opposite(s), true)).collect::<Vec<_>>();
-    let (id, steps) = challenge(&app, "marc").await;
-    let reply = answer(&app, "marc", &id, face(FRONTAL), wrong_order(&steps)).await;
+    let (id, steps) = challenge(&app, "obama").await;
+    let reply = answer(&app, "obama", &id, face(FRONTAL), wrong_order(&steps)).await;
     assert_eq!((reply.status, reply.code()), (422, "pose_mismatch"));
     no_token(&reply);
-    let (id, steps) = challenge(&app, "marc").await;
-    let reply = answer(&app, "marc", &id, face(FRONTAL), steps.iter().map(|_| face(FRONTAL)).collect()).await;
-    assert_eq!((reply.status, reply.code()), (422, "pose_mismatch"));
-    assert!(reply.body["error"]["message"].as_str().unwrap().contains("frame_1"), "{:?}", reply.body);
-    let (id, steps) = challenge(&app, "marc").await;
+    let (id, steps) = challenge(&app, "obama").await;
+    assert_eq!(steps.len(), 2);
+    let frontal_frames = vec![face(REFERENCE), face("dev/Barack_Obama/facerec_obama_small.jpg")];
+    let reply = answer(&app, "obama", &id, face(FRONTAL), frontal_frames).await;
+    assert_eq!((reply.status, reply.code()), (422, "frames_not_distinct"), "obama_small is facerec_obama rescaled");
+    let (id, steps) = challenge(&app, "obama").await;
     let mut frames: Vec<Vec<u8>> = steps.iter().map(|s| turn(s, true)).collect();
     let last = steps.len() - 1;
     frames[last] = turn(&steps[last], false);
-    let reply = answer(&app, "marc", &id, face(FRONTAL), frames).await;
+    let reply = answer(&app, "obama", &id, face(FRONTAL), frames).await;
     assert_eq!((reply.status, reply.code()), (422, "identity_changed"));
     assert!(reply.body["error"]["message"].as_str().unwrap().contains(&format!("frame_{}", last + 1)));
 
     // Unknown, expired, and another user's challenges.
     let frames = || steps.iter().map(|s| turn(s, true)).collect::<Vec<_>>();
-    let reply = answer(&app, "marc", "not-a-challenge", face(FRONTAL), frames()).await;
+    let reply = answer(&app, "obama", "not-a-challenge", face(FRONTAL), frames()).await;
     assert_eq!((reply.status, reply.code()), (404, "challenge_not_found"));
-    let reply = answer(&app, "marc", &expired_challenge("marc"), face(FRONTAL), vec![face(TURNED)]).await;
+    let reply = answer(&app, "obama", &expired_challenge("obama"), face(FRONTAL), vec![face(LEFT)]).await;
     assert_eq!((reply.status, reply.code()), (410, "challenge_expired"));
     let (someone_elses, steps) = challenge(&app, "alice").await;
     let reply =
-        answer(&app, "marc", &someone_elses, face(FRONTAL), steps.iter().map(|s| turn(s, true)).collect()).await;
+        answer(&app, "obama", &someone_elses, face(FRONTAL), steps.iter().map(|s| turn(s, true)).collect()).await;
     assert_eq!((reply.status, reply.code()), (409, "challenge_used"));
+}
+
+/// The photos one real capture can be made into are refused as copies, not scored as turns.
+#[tokio::test]
+async fn a_mirrored_a_repeated_a_re_encoded_and_a_replayed_answer_are_refused() {
+    // The replay memory at its default (24 h).
+    let mut env = CHALLENGE_ENV.to_vec();
+    env.push(("REPLAY_WINDOW_SECS", ""));
+    let app = spawn(&env);
+    assert_eq!(app.register("obama", REFERENCE).await.status, 201);
+    let by_step = |steps: &[String], left: &dyn Fn() -> Vec<u8>, right: &dyn Fn() -> Vec<u8>| {
+        steps.iter().map(|s| if s == "turn_left" { left() } else { right() }).collect::<Vec<_>>()
+    };
+
+    // Every attempt below is decided, so its photos are remembered: each brings a frontal photo of
+    // its own bytes (the original re-encoded at another quality), or the replay memory would answer
+    // first.
+    // One photo turned left, and its mirror image for the right turn.
+    let (id, steps) = challenge(&app, "obama").await;
+    let frontal = reencoded(FRONTAL, 95);
+    let reply = answer(&app, "obama", &id, frontal, by_step(&steps, &|| face(LEFT), &|| mirrored(LEFT))).await;
+    assert_eq!((reply.status, reply.code()), (422, "frames_not_distinct"), "{:?}", reply.body);
+    assert!(reply.body["error"]["message"].as_str().unwrap().contains("mirrored"), "{:?}", reply.body);
+    no_token(&reply);
+
+    // The same frame twice.
+    let (id, _) = challenge(&app, "obama").await;
+    let reply = answer(&app, "obama", &id, reencoded(FRONTAL, 94), vec![face(RIGHT), face(RIGHT)]).await;
+    assert_eq!((reply.status, reply.code()), (422, "frames_not_distinct"));
+
+    // The frontal photo re-encoded as a frame.
+    let (id, _) = challenge(&app, "obama").await;
+    let reply =
+        answer(&app, "obama", &id, reencoded(FRONTAL, 93), vec![reencoded(FRONTAL, 80), reencoded(RIGHT, 90)]).await;
+    assert_eq!((reply.status, reply.code()), (422, "frames_not_distinct"));
+    assert!(reply.body["error"]["message"].as_str().unwrap().contains("image and frame_1"), "{:?}", reply.body);
+
+    // A real answer passes once; recorded and sent again with a later challenge whose steps match,
+    // it is refused as a replay.
+    let (id, steps) = challenge(&app, "obama").await;
+    let frames = by_step(&steps, &|| reencoded(LEFT, 92), &|| reencoded(RIGHT, 92));
+    let passed = answer(&app, "obama", &id, face(FRONTAL), frames.clone()).await;
+    assert_eq!(passed.body["verified"], true, "{:?}", passed.body);
+    let (again, _) = loop {
+        let (id, next) = challenge(&app, "obama").await;
+        if next == steps {
+            break (id, next);
+        }
+    };
+    let replayed = answer(&app, "obama", &again, face(FRONTAL), frames).await;
+    assert_eq!((replayed.status, replayed.code()), (422, "replayed_image"), "{:?}", replayed.body);
 }
 
 #[tokio::test]
@@ -133,4 +205,18 @@ async fn challenges_are_issued_only_in_challenge_mode() {
     let url = format!("{}/api/challenges", app.base);
     let reply = app.send(app.client.post(url).json(&json!({ "user_id": "marc" }))).await;
     assert_eq!((reply.status, reply.code()), (409, "challenges_disabled"));
+}
+
+#[tokio::test]
+async fn twenty_challenges_use_every_move_and_never_ask_one_twice_in_a_row() {
+    // The default moves and steps.
+    let app = spawn(&[("LIVENESS", "challenge")]);
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..20 {
+        let (_, steps) = challenge(&app, "obama").await;
+        assert_eq!(steps.len(), 3);
+        assert!(steps.windows(2).all(|w| w[0] != w[1]), "{steps:?}");
+        seen.extend(steps);
+    }
+    assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["look_down", "look_up", "turn_left", "turn_right"]);
 }

@@ -12,6 +12,7 @@ mod errors;
 mod flow;
 mod hostile;
 mod instances;
+mod ladder;
 mod liveness;
 mod lockout;
 mod operations;

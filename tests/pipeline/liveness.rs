@@ -76,3 +76,54 @@ fn the_three_samples_are_spoof_spoof_live() {
     assert_ne!(labels[1], 1, "tablet replay");
     assert_eq!(labels[2], 1, "live");
 }
+
+/// The default (adaptive) pipeline scores passive liveness as it was validated: MiniFASNet's crop is
+/// cut around the reference canvas's box, so every photo the service scores matches the reference
+/// (same label, P(real) within 0.02) wherever the reference's box is unambiguous. Photos the face
+/// policy refuses before liveness is asked (too small, several faces) are counted, not scored.
+#[test]
+fn passive_liveness_in_the_default_pipeline_matches_the_reference() {
+    let path = faces_dir().join("liveness/reference.json");
+    let reference: BTreeMap<String, LiveRef> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut spec = spec(MOBILEFACENET);
+    spec.mode = faceauth::face::PipelineMode::Adaptive;
+    spec.liveness =
+        vec![model_dir().join("2.7_80x80_MiniFASNetV2.onnx"), model_dir().join("4_0_0_80x80_MiniFASNetV1SE.onnx")];
+    let mut engine = FaceEngine::load(&spec).unwrap();
+    let (mut compared, mut refused, mut worst) = (0, 0, 0.0f64);
+    let (mut seconds, mut box_seconds) = (0.0, 0.0);
+    for (rel, entry) in &reference {
+        let (Some(expected), Some(margin)) = (&entry.scrfd, entry.int_margin) else { continue };
+        if margin < 0.01 {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        let analysis = match engine.analyze(&read(rel), faceauth::face::Purpose::Verify) {
+            Ok(analysis) => analysis,
+            Err(faceauth::face::FaceError::Rejected(_)) => {
+                refused += 1;
+                continue;
+            }
+            Err(e) => panic!("{rel}: {e}"),
+        };
+        seconds += started.elapsed().as_secs_f64();
+        // What choosing the box costs: one detection on the reference canvas over the full decode.
+        let image = engine.decode(&read(rel)).unwrap();
+        let started = std::time::Instant::now();
+        engine.detect(&image).unwrap();
+        box_seconds += started.elapsed().as_secs_f64();
+        let got = analysis.liveness.expect("scored");
+        let diff = (got.p_real - expected.p_real).abs();
+        assert_eq!(got.label, expected.label, "{rel}: P(real) {:.4} vs {:.4}", got.p_real, expected.p_real);
+        assert!(diff <= 0.02, "{rel}: P(real) {:.4}, reference {:.4}", got.p_real, expected.p_real);
+        worst = worst.max(diff);
+        compared += 1;
+    }
+    eprintln!(
+        "liveness, default pipeline: {compared} photos scored, all within 0.02 (largest {worst:.5}); {refused} refused \
+         by the face policy before liveness; {:.1} ms a photo, of which the reference-canvas box {:.1} ms",
+        seconds * 1000.0 / compared as f64,
+        box_seconds * 1000.0 / compared as f64
+    );
+    assert!(compared >= 120, "{compared}");
+}

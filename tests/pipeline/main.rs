@@ -4,6 +4,7 @@
 mod support;
 
 mod adaptive;
+mod distinct;
 mod liveness;
 mod quality;
 mod reference;
