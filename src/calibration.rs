@@ -20,9 +20,13 @@ pub struct OperatingPoint {
     /// FMR and FNMR measured at that threshold.
     pub fmr: f64,
     pub fnmr: f64,
-    /// The "rule of 30": at least 30 / target impostor comparisons, so that about 30 errors are
-    /// expected at the target and the estimate means something.
+    /// Each with its exact 95 % interval (Clopper–Pearson; the rule of three with no error).
+    pub fmr_interval: interval::Rate,
+    pub fnmr_interval: interval::Rate,
+    /// The data can vouch for the target: the FMR's upper bound is under twice the target.
     pub supported: bool,
+    /// Impostor comparisons the target needs by ISO/IEC 19795-1's rule of 30.
+    pub impostors_needed: u64,
 }
 
 /// The targets the table reports.
@@ -35,9 +39,19 @@ fn rate(count: usize, total: usize) -> f64 {
 impl Scores {
     /// FMR (impostors at or above `t`) and FNMR (genuine below `t`).
     pub fn rates(&self, t: f32) -> (f64, f64) {
-        let fm = self.impostor.iter().filter(|s| **s >= t).count();
-        let fnm = self.genuine.iter().filter(|s| **s < t).count();
+        let (fm, fnm) = self.errors(t);
         (rate(fm, self.impostor.len()), rate(fnm, self.genuine.len()))
+    }
+
+    /// False matches and false non-matches at `t`.
+    pub fn errors(&self, t: f32) -> (usize, usize) {
+        (self.impostor.iter().filter(|s| **s >= t).count(), self.genuine.iter().filter(|s| **s < t).count())
+    }
+
+    /// FMR and FNMR at `t`, each with its 95 % interval.
+    pub fn intervals(&self, t: f32) -> (interval::Rate, interval::Rate) {
+        let (fm, fnm) = self.errors(t);
+        (interval::clopper_pearson(fm, self.impostor.len()), interval::clopper_pearson(fnm, self.genuine.len()))
     }
 
     pub fn at_fmr(&self, target: f64) -> OperatingPoint {
@@ -49,8 +63,17 @@ impl Scores {
             Some(score) => score.next_up(),
             None => impostor.last().copied().unwrap_or(-1.0),
         };
-        let (fmr, fnmr) = self.rates(threshold);
-        OperatingPoint { target_fmr: target, threshold, fmr, fnmr, supported: impostor.len() as f64 >= 30.0 / target }
+        let (fmr_interval, fnmr_interval) = self.intervals(threshold);
+        OperatingPoint {
+            target_fmr: target,
+            threshold,
+            fmr: fmr_interval.value,
+            fnmr: fnmr_interval.value,
+            fmr_interval,
+            fnmr_interval,
+            supported: !impostor.is_empty() && fmr_interval.upper < 2.0 * target,
+            impostors_needed: interval::trials_needed(target),
+        }
     }
 
     /// The equal error rate and where it is: the threshold where FMR and FNMR are closest, and their mean.
@@ -82,10 +105,25 @@ impl Scores {
 
     /// (FMR, FNMR) along the thresholds, for a DET curve: at most `points` of them.
     pub fn det(&self, points: usize) -> Vec<(f64, f64)> {
+        self.det_thresholds(points).into_iter().map(|t| self.rates(t)).collect()
+    }
+
+    /// The DET curve with each point's FNMR interval: (FMR, FNMR, FNMR lower, FNMR upper).
+    pub fn det_band(&self, points: usize) -> Vec<(f64, f64, f64, f64)> {
+        self.det_thresholds(points)
+            .into_iter()
+            .map(|t| {
+                let (fmr, fnmr) = self.intervals(t);
+                (fmr.value, fnmr.value, fnmr.lower, fnmr.upper)
+            })
+            .collect()
+    }
+
+    fn det_thresholds(&self, points: usize) -> Vec<f32> {
         let mut all: Vec<f32> = self.genuine.iter().chain(&self.impostor).copied().collect();
         all.sort_by(f32::total_cmp);
         let step = (all.len() / points.max(1)).max(1);
-        all.iter().step_by(step).map(|t| self.rates(*t)).collect()
+        all.into_iter().step_by(step).collect()
     }
 }
 
@@ -165,7 +203,11 @@ mod tests {
         assert!(p.fmr <= 1e-2 && p.supported);
         assert!(s.rates(p.threshold.next_down()).0 > 1e-2, "one step lower is over the target");
         assert_eq!(p.fnmr, 0.2, "0.3 is below it");
-        assert!(!s.at_fmr(1e-3).supported, "3,000 impostors cannot support 1e-3");
+        let tight = s.at_fmr(1e-3);
+        assert!(!tight.supported, "3 false matches in 3,000 cannot vouch for 1e-3: {:?}", tight.fmr_interval);
+        assert!(tight.fmr_interval.upper > 2e-3);
+        assert_eq!(tight.impostors_needed, 30_000);
+        assert!(p.fmr_interval.lower < p.fmr && p.fmr < p.fmr_interval.upper);
     }
 
     #[test]

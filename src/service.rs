@@ -159,6 +159,27 @@ pub struct LivenessPolicy {
     pub min_nod_pitch: f32,
 }
 
+/// The false-match rate expected at the threshold in use: the profile's measured figure with its
+/// 95 % interval and where it was measured. Absent when MATCH_THRESHOLD overrides the profile, or
+/// the profile was not measured here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThresholdFmr {
+    pub value: f64,
+    pub lower: f64,
+    pub upper: f64,
+    pub source: &'static str,
+}
+
+impl ThresholdFmr {
+    fn of(model: &ModelInfo) -> Option<Self> {
+        let point = model.operating_point?;
+        let value = point.fmr()?;
+        let interval =
+            crate::calibration::interval::clopper_pearson(point.false_matches as usize, point.impostors as usize);
+        Some(Self { value, lower: interval.lower, upper: interval.upper, source: point.source })
+    }
+}
+
 /// A verification token for the caller's backend.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
@@ -187,6 +208,7 @@ pub struct FaceAuth {
     cache: EmbeddingCache,
     model: Arc<ModelInfo>,
     tokens: ResultSigner,
+    threshold_fmr: Option<ThresholdFmr>,
     sessions: Sessions,
     replay_memory: Option<ReplayMemory>,
     disable_after: Option<u64>,
@@ -228,11 +250,13 @@ fn ms(since: Instant) -> f64 {
 
 impl FaceAuth {
     pub fn new(parts: Parts) -> Self {
+        let threshold_fmr = ThresholdFmr::of(&parts.model);
         Self {
             inference: parts.inference,
             refs: parts.refs,
             cache: parts.cache,
             model: parts.model,
+            threshold_fmr,
             tokens: parts.tokens,
             sessions: parts.sessions,
             replay_memory: parts.replay_memory,
@@ -245,6 +269,16 @@ impl FaceAuth {
             challenges: parts.challenges,
             readiness: readiness::ReadinessCache::new(Duration::from_secs(5)),
         }
+    }
+
+    /// The FMR expected at the threshold in use, when it was measured.
+    pub fn threshold_fmr(&self) -> Option<&ThresholdFmr> {
+        self.threshold_fmr.as_ref()
+    }
+
+    /// The threshold in use.
+    pub fn threshold(&self) -> f32 {
+        self.model.threshold
     }
 
     /// The recognizer profile's name, as reported to clients.

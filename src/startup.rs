@@ -143,7 +143,13 @@ pub fn model_spec(config: &Config) -> Result<(EngineSpec, ModelInfo), StartupErr
         }
     }
     let profile = resolve_profile(&recognizer.sha256, models.profile.as_deref())?;
-    let threshold = config.face.match_threshold.unwrap_or(profile.threshold);
+    let (threshold, operating_point) = match config.face.match_threshold {
+        Some(threshold) => (threshold, None),
+        None => {
+            let point = profile.point_for(config.face.match_fmr).map_err(|e| ConfigError(vec![e.to_string()]))?;
+            (point.threshold, Some(point))
+        }
+    };
     let spec = EngineSpec {
         detector_path: models.detector.clone(),
         recognizer_path: models.recognizer.clone(),
@@ -161,7 +167,7 @@ pub fn model_spec(config: &Config) -> Result<(EngineSpec, ModelInfo), StartupErr
             LivenessMode::Off => Vec::new(),
         },
     };
-    Ok((spec, ModelInfo { detector, recognizer, profile, threshold }))
+    Ok((spec, ModelInfo { detector, recognizer, profile, threshold, operating_point }))
 }
 
 async fn open_store(config: &Config, sdk: Option<SdkConfig>) -> Result<ReferenceStore, StartupError> {
@@ -227,6 +233,38 @@ pub async fn open_shared_state(config: &Config) -> Result<SharedState, StartupEr
     Ok(state)
 }
 
+/// What the threshold means, said once at startup: the operator reads the FMR it was chosen for and
+/// where that figure comes from, or that it is not known.
+fn log_operating_point(info: &ModelInfo, config: &Config) {
+    match (info.operating_point, info.operating_point.and_then(|p| p.fmr())) {
+        (Some(point), Some(fmr)) => {
+            let interval =
+                crate::calibration::interval::clopper_pearson(point.false_matches as usize, point.impostors as usize);
+            tracing::info!(
+                threshold = point.threshold,
+                match_fmr = config.face.match_fmr,
+                fmr,
+                fmr_lower = interval.lower,
+                fmr_upper = interval.upper,
+                fnmr = point.fnmr,
+                source = point.source,
+                "operating point: the threshold for MATCH_FMR, as measured"
+            );
+        }
+        (Some(point), None) => tracing::warn!(
+            threshold = point.threshold,
+            match_fmr = config.face.match_fmr,
+            source = point.source,
+            "operating point NOT MEASURED for this recognizer: its FMR at this threshold is unknown; run faceauth \
+             calibrate on your own photos and set MATCH_THRESHOLD"
+        ),
+        (None, _) => tracing::warn!(
+            threshold = info.threshold,
+            "MATCH_THRESHOLD overrides MATCH_FMR: the FMR at this threshold is whatever your own calibration measured"
+        ),
+    }
+}
+
 /// Loads and warms the models, checks storage and shared state, and builds the service; serves nothing.
 pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<FaceAuth, StartupError> {
     let (spec, info) = model_spec(config)?;
@@ -243,6 +281,7 @@ pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<Fa
         pipeline = ?config.face.pipeline,
         "models loaded and warmed up"
     );
+    log_operating_point(&info, config);
     let refs = open_store(config, sdk).await?;
     let state = open_shared_state(config).await?;
     Ok(FaceAuth::new(Parts {

@@ -152,3 +152,20 @@ pub fn requested_user(body: Result<Json<UserRequest>, JsonRejection>) -> Result<
     let request = json_body(body, r#"{"user_id": "..."}"#)?;
     UserId::parse(&request.user_id).map_err(|e| ApiError::InvalidUserId(e.to_string()))
 }
+
+/// The false-match rate expected at the threshold, with its 95 % interval and where it was measured.
+#[derive(Debug, Clone, Serialize, PartialEq, ToSchema)]
+pub struct ThresholdFmrDto {
+    pub value: f64,
+    /// The exact (Clopper–Pearson) 95 % interval.
+    pub lower_95: f64,
+    pub upper_95: f64,
+    pub source: &'static str,
+}
+
+impl From<&service::ThresholdFmr> for ThresholdFmrDto {
+    fn from(t: &service::ThresholdFmr) -> Self {
+        let round = |v: f64| format!("{v:.3e}").parse().unwrap_or(v);
+        Self { value: round(t.value), lower_95: round(t.lower), upper_95: round(t.upper), source: t.source }
+    }
+}

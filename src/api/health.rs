@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::dto::ThresholdFmrDto;
 use crate::app::AppState;
 use crate::service::Check;
 
@@ -31,6 +32,18 @@ pub struct ReadyResponse {
     pub checks: ReadyChecks,
     /// Requests waiting for an inference worker.
     pub inference_queue: usize,
+    pub operating_point: OperatingPointDto,
+}
+
+/// The match threshold in use and what it means.
+#[derive(Serialize, ToSchema)]
+pub struct OperatingPointDto {
+    pub model: String,
+    pub threshold: f32,
+    /// The FMR measured at the threshold, its 95 % interval and source; absent when not measured
+    /// here (buffalo_l) or when MATCH_THRESHOLD overrides the profile.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fmr: Option<ThresholdFmrDto>,
 }
 
 fn shown(check: &Check) -> String {
@@ -64,6 +77,11 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<ReadyResp
             state: shown(&checks.state),
         },
         inference_queue: state.service.queue_depth(),
+        operating_point: OperatingPointDto {
+            model: state.service.model_name().to_string(),
+            threshold: state.service.threshold(),
+            fmr: state.service.threshold_fmr().map(ThresholdFmrDto::from),
+        },
     };
     (if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }

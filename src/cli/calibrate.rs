@@ -165,10 +165,25 @@ pub async fn run(raw: RawEnv, options: Options) -> anyhow::Result<()> {
     println!("model {} on {} photos ({} unusable)", info.profile.name, plan.photos.len(), unusable.len());
     println!("{} genuine and {} impostor comparisons", scores.genuine.len(), scores.impostor.len());
     println!("EER {:.4} at threshold {eer_threshold:.4}\n", eer);
-    println!("| target FMR | threshold | FMR | FNMR | supported (>= 30 / FMR impostors) |\n|---|---|---|---|---|");
+    println!(
+        "| target FMR | threshold | FMR [95 % interval] | FNMR [95 % interval] | supported (upper bound < 2x target) | \
+         impostors needed (rule of 30) |\n|---|---|---|---|---|---|"
+    );
     for p in &table {
         let mark = if p.supported { "yes" } else { "no: too few impostor pairs" };
-        println!("| {:e} | {:.4} | {:.2e} | {:.4} | {mark} |", p.target_fmr, p.threshold, p.fmr, p.fnmr);
+        let (fm, fnm) = (&p.fmr_interval, &p.fnmr_interval);
+        println!(
+            "| {:e} | {:.4} | {:.2e} [{:.2e}, {:.2e}] | {:.4} [{:.4}, {:.4}] | {mark} | {} |",
+            p.target_fmr,
+            p.threshold,
+            fm.value,
+            fm.lower,
+            fm.upper,
+            fnm.value,
+            fnm.lower,
+            fnm.upper,
+            p.impostors_needed
+        );
     }
     for u in &unusable {
         println!("unusable: {} ({})", u["photo"].as_str().unwrap_or_default(), u["code"].as_str().unwrap_or_default());
@@ -205,22 +220,40 @@ fn write_files(
         out.join("scores.json"),
         serde_json::to_vec(&json!({ "genuine": scores.genuine, "impostor": scores.impostor }))?,
     )?;
-    let mut rows = String::from("target_fmr,threshold,fmr,fnmr,supported\n");
+    let mut rows = String::from(
+        "target_fmr,threshold,fmr,fmr_lower,fmr_upper,fnmr,fnmr_lower,fnmr_upper,supported,impostors_needed\n",
+    );
     for p in table {
-        rows.push_str(&format!("{},{},{},{},{}\n", p.target_fmr, p.threshold, p.fmr, p.fnmr, p.supported));
+        let (fm, fnm) = (&p.fmr_interval, &p.fnmr_interval);
+        rows.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{}\n",
+            p.target_fmr,
+            p.threshold,
+            fm.value,
+            fm.lower,
+            fm.upper,
+            fnm.value,
+            fnm.lower,
+            fnm.upper,
+            p.supported,
+            p.impostors_needed
+        ));
     }
     std::fs::write(out.join("table.csv"), rows)?;
     std::fs::write(out.join("table.json"), serde_json::to_vec_pretty(table)?)?;
     det_svg(&out.join("det.svg"), scores)
 }
 
-/// The DET curve, FNMR against FMR, both on log axes.
+/// The DET curve, FNMR against FMR, both on log axes, with the FNMR's 95 % band (dashed).
 fn det_svg(path: &Path, scores: &Scores) -> anyhow::Result<()> {
     use plotters::prelude::*;
     let floor = |n: usize| 1.0 / (n.max(1) as f64 * 10.0);
     let (fmr_floor, fnmr_floor) = (floor(scores.impostor.len()), floor(scores.genuine.len()));
+    let band = scores.det_band(200);
     let points: Vec<(f64, f64)> =
-        scores.det(400).into_iter().map(|(fmr, fnmr)| (fmr.max(fmr_floor), fnmr.max(fnmr_floor))).collect();
+        band.iter().map(|(fmr, fnmr, _, _)| (fmr.max(fmr_floor), fnmr.max(fnmr_floor))).collect();
+    let lower: Vec<(f64, f64)> = band.iter().map(|(fmr, _, lo, _)| (fmr.max(fmr_floor), lo.max(fnmr_floor))).collect();
+    let upper: Vec<(f64, f64)> = band.iter().map(|(fmr, _, _, hi)| (fmr.max(fmr_floor), hi.max(fnmr_floor))).collect();
     let root = SVGBackend::new(path, (640, 480)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
@@ -230,6 +263,10 @@ fn det_svg(path: &Path, scores: &Scores) -> anyhow::Result<()> {
         .y_label_area_size(56)
         .build_cartesian_2d((fmr_floor..1.0).log_scale(), (fnmr_floor..1.0).log_scale())?;
     chart.configure_mesh().x_desc("FMR (false match rate)").y_desc("FNMR (false non-match rate)").draw()?;
+    let faint = BLUE.mix(0.4);
+    for edge in [lower, upper] {
+        chart.draw_series(DashedLineSeries::new(edge, 4, 3, faint.stroke_width(1)))?;
+    }
     chart.draw_series(LineSeries::new(points, &BLUE))?;
     root.present()?;
     Ok(())

@@ -45,6 +45,7 @@ variables! {
     RecognizerProfile = "RECOGNIZER_PROFILE",
     OrtDylibPath = "ORT_DYLIB_PATH",
     MatchThreshold = "MATCH_THRESHOLD",
+    MatchFmr = "MATCH_FMR",
     Pipeline = "PIPELINE",
     DetectorInputSize = "DETECTOR_INPUT_SIZE",
     DetectionThreshold = "DETECTION_THRESHOLD",

@@ -20,6 +20,9 @@ pub enum LivenessMode {
 pub struct FaceConfig {
     /// MATCH_THRESHOLD: overrides the recognizer profile's threshold.
     pub match_threshold: Option<f32>,
+    /// MATCH_FMR: the false-match rate the threshold is chosen for (NIST SP 800-63B-4: 1e-4 or
+    /// better), from the recognizer profile's measured operating points.
+    pub match_fmr: f64,
     /// PIPELINE: adaptive (default) or reference (InsightFace's steps, for comparisons).
     pub pipeline: PipelineMode,
     /// DETECTOR_INPUT_SIZE, DETECTION_THRESHOLD, NMS_THRESHOLD.
@@ -85,6 +88,15 @@ impl FaceConfig {
             challenge_frontal_yaw: p.ranged(Var::ChallengeFrontalYaw, 12.0f32, 0.0, 90.0),
             challenge_min_yaw: p.ranged(Var::ChallengeMinYaw, 18.0f32, 0.0, 90.0),
             match_threshold,
+            match_fmr: match p.parse(Var::MatchFmr, 1e-4f64, "a rate such as 1e-4") {
+                fmr if fmr > 0.0 && fmr < 1.0 => fmr,
+                fmr => {
+                    p.problem(format!(
+                        "MATCH_FMR={fmr} is out of range: expected a rate between 0 and 1, such as 1e-4"
+                    ));
+                    1e-4
+                }
+            },
             detector: DetectorSettings {
                 input_size,
                 score_threshold: p.ranged(Var::DetectionThreshold, 0.5f32, 0.05, 0.99),

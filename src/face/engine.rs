@@ -13,6 +13,7 @@ use super::embed::{Embedding, Recognizer};
 use super::liveness::{AntiSpoof, LivenessScore};
 use super::policy::{FacePolicy, Purpose, Rejection};
 use super::profile::ModelProfile;
+use super::profile::OperatingPoint;
 use super::quality::{Quality, measure};
 use super::resolution::{DETAIL_SCALE, PRECISE_FACE, PipelineMode, detail_side, passes, refine_region};
 use super::runtime::{InferenceError, ModelError};
@@ -43,6 +44,9 @@ pub struct ModelInfo {
     pub recognizer: ModelId,
     pub profile: ModelProfile,
     pub threshold: f32,
+    /// The profile's operating point the threshold came from (MATCH_FMR); `None` when
+    /// MATCH_THRESHOLD set it.
+    pub operating_point: Option<&'static OperatingPoint>,
 }
 
 /// Everything a worker needs to build its own engine.

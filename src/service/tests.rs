@@ -96,6 +96,7 @@ async fn fixture() -> Fixture {
             recognizer: id("new"),
             profile: ModelProfile::by_name("sface").unwrap().clone(),
             threshold: 0.3,
+            operating_point: None,
         }),
         tokens: ResultSigner::new(
             ResultKey::Asymmetric(SigningKey::generate(Algorithm::Es256).unwrap()),

@@ -63,7 +63,7 @@ pub struct Verification {
     pub threshold: f32,
     /// The false-match rate measured at this threshold for the loaded profile, when it was measured
     /// and the threshold is the profile's own (not overridden by MATCH_THRESHOLD).
-    pub threshold_fmr: Option<f64>,
+    pub threshold_fmr: Option<super::ThresholdFmr>,
     /// The reference that matched best (none for an unknown user answered as a mismatch).
     pub reference_id: Option<String>,
     pub references_compared: usize,
@@ -274,7 +274,7 @@ impl FaceAuth {
             verified,
             similarity,
             threshold,
-            threshold_fmr: self.model.profile.measured_fmr.filter(|_| threshold == self.model.profile.threshold),
+            threshold_fmr: self.threshold_fmr.clone(),
             reference_id,
             references_compared: references.len(),
             face: analysis.face,

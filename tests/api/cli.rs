@@ -211,15 +211,25 @@ fn calibrate_counts_the_dev_pairs_and_its_thresholds_reproduce_their_fmr() {
     let fmr = |t: f32| impostor.iter().filter(|s| **s >= t).count() as f64 / impostor.len() as f64;
     for row in summary["table"].as_array().unwrap() {
         let (target, threshold) = (row["target_fmr"].as_f64().unwrap(), row["threshold"].as_f64().unwrap() as f32);
-        let supported = impostor.len() as f64 >= 30.0 / target;
-        assert_eq!(row["supported"], supported, "{row}");
-        if supported {
-            assert!(fmr(threshold) <= target && fmr(threshold.next_down()) > target, "{row}");
+        // Each rate with its 95 % interval; a target is vouched for when the upper bound is under
+        // twice it; the rule of 30 says how many impostor comparisons it needs.
+        let (value, lower, upper) = (
+            row["fmr_interval"]["value"].as_f64().unwrap(),
+            row["fmr_interval"]["lower"].as_f64().unwrap(),
+            row["fmr_interval"]["upper"].as_f64().unwrap(),
+        );
+        assert!(lower <= value && value <= upper && upper > 0.0, "{row}");
+        assert!(row["fnmr_interval"]["upper"].as_f64().unwrap() >= row["fnmr"].as_f64().unwrap(), "{row}");
+        assert_eq!(row["supported"], upper < 2.0 * target, "{row}");
+        assert_eq!(row["impostors_needed"], (30.0 / target).ceil() as u64, "{row}");
+        assert!(fmr(threshold) <= target, "{row}");
+        if fmr(threshold) > 0.0 {
+            assert!(fmr(threshold.next_down()) > target, "the lowest threshold that meets it: {row}");
         }
     }
     assert_eq!(summary["table"][0]["supported"], true);
-    assert_eq!(summary["table"][1]["supported"], false, "8,716 impostor pairs cannot support 1e-3");
-    assert!(stdout.contains("no: too few impostor pairs"), "{stdout}");
+    assert_eq!(summary["table"][2]["supported"], false, "8,716 impostor pairs cannot vouch for 1e-4");
+    assert!(stdout.contains("no: too few impostor pairs") && stdout.contains("[95 % interval]"), "{stdout}");
     let det = std::fs::read_to_string(out.path().join("det.svg")).unwrap();
-    assert!(det.starts_with("<svg") && det.contains("polyline"), "a DET curve");
+    assert!(det.starts_with("<svg") && det.matches("<polyline").count() > 3, "a DET curve and its band");
 }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use serde_json::json;
+
 use crate::helpers::*;
 
 #[tokio::test]
@@ -110,4 +112,38 @@ async fn json_logs_carry_request_fields_and_never_embeddings_or_keys() {
     assert!(logs.contains(r#""target":"audit""#), "register writes an audit line");
     assert!(!logs.contains("log-test-key-0123456789"), "keys are never logged");
     assert!(!logs.contains("\"embedding\""), "embeddings are never logged");
+}
+
+/// NIST SP 800-63B-4: FMR 1e-4 or better. With no threshold setting the service runs at the
+/// threshold measured for it there, and says so at startup, in /ready and in verify's answer.
+#[tokio::test]
+async fn with_no_threshold_setting_the_service_runs_at_fmr_1e_4_and_says_so() {
+    let app = spawn(&[]);
+    let ready = app.get("/ready").await.body;
+    let point = &ready["operating_point"];
+    assert_eq!(
+        (&point["model"], &point["threshold"]),
+        (&json!("arcface_mobilefacenet_128d"), &json!(0.4104)),
+        "{ready}"
+    );
+    let (value, upper) = (point["fmr"]["value"].as_f64().unwrap(), point["fmr"]["upper_95"].as_f64().unwrap());
+    assert!(value <= 1e-4 && upper < 2e-4, "{point}");
+    assert!(point["fmr"]["source"].as_str().unwrap().contains("held-out LFW"));
+    assert!(app.logs().contains("operating point"), "{}", app.logs());
+    assert_eq!(app.register("angelina", ANGELINA_1).await.status, 201);
+    let verified = app.verify("angelina", ANGELINA_2).await.body;
+    assert_eq!((&verified["threshold"], &verified["threshold_fmr"]), (&json!(0.4104), &point["fmr"]));
+
+    // SFace likewise.
+    let sface = spawn(&[("RECOGNIZER_MODEL", "face_recognition_sface_2021dec_int8bq.onnx")]);
+    assert_eq!(sface.get("/ready").await.body["operating_point"]["threshold"], json!(0.4365));
+
+    // A target stricter than anything measured stops startup, naming the supported range.
+    let failed = spawn_failing(&[("MATCH_FMR".to_string(), "1e-6".to_string())]);
+    assert!(failed.output.contains("MATCH_FMR") && failed.output.contains("1.0e-4 to 1"), "{}", failed.output);
+    // MATCH_THRESHOLD overrides, and the FMR is then not claimed.
+    let fixed = spawn(&[("MATCH_THRESHOLD", "0.5")]);
+    let point = &fixed.get("/ready").await.body["operating_point"];
+    assert_eq!(point["threshold"], json!(0.5));
+    assert!(point.get("fmr").is_none(), "{point}");
 }

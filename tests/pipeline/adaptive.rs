@@ -41,7 +41,7 @@ fn run(engine: &mut FaceEngine, photos: &[(String, String)], purpose: Purpose) -
 #[test]
 fn the_adaptive_pipeline_finds_as_many_faces_and_errs_no_more_than_the_reference_mode() {
     let photos = dev_photos();
-    let threshold = spec(MOBILEFACENET).profile.threshold;
+    let threshold = dev_threshold(MOBILEFACENET);
     let reference = run(&mut engine(MOBILEFACENET), &photos, Purpose::Verify);
     let adaptive = run(&mut adaptive_engine(), &photos, Purpose::Verify);
     let [r, a] = [&reference, &adaptive].map(|o| {
