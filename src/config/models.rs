@@ -35,10 +35,11 @@ impl ModelConfig {
         };
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let shared = match p.get(Var::InferenceThreadPool).map(str::to_ascii_lowercase).as_deref() {
-            None | Some("shared") => true,
+            None | Some("auto") => crate::face::runtime::shared_pool_fits(cores),
+            Some("shared") => true,
             Some("per-worker") => false,
             Some(other) => {
-                p.problem(format!("INFERENCE_THREAD_POOL={other} is not valid: use shared or per-worker"));
+                p.problem(format!("INFERENCE_THREAD_POOL={other} is not valid: use auto, shared or per-worker"));
                 true
             }
         };

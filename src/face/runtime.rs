@@ -53,6 +53,27 @@ impl InferenceError {
 
 static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
 
+/// Below this many cores the default (INFERENCE_THREAD_POOL=auto) is one shared pool; from it on,
+/// a worker per core with one thread each.
+pub const PER_WORKER_FROM_CORES: usize = 8;
+
+/// The thread layout that fits a machine, measured with `make bench-scale` (README, Performance):
+///
+/// - On 2 cores the shared pool wins: a lone request gets both cores (its latency is what a user
+///   feels), and under load the two cores are shared rather than oversubscribed.
+/// - On 16 cores one pool shared by every worker stops scaling (its threads synchronise on every
+///   operator): at 16 and 32 clients it gave 484 and 532 verifies/s where a worker per core with
+///   one thread each gave 686 and 853, while at 1 and 4 clients the two are within 2 % (46.4 vs
+///   46.6/s; p50 21.3 vs 20.3 ms). So from [`PER_WORKER_FROM_CORES`] cores the default is per
+///   worker: within 10 % of the better layout at every load measured, and 38 % ahead at the top.
+///
+/// The boundary between 2 and 16 cores is a judgement, not a measurement: a single request's
+/// latency gains from intra-op threads mostly up to about 4, and per-worker layouts start winning
+/// once there are more cores than one request can use. Set INFERENCE_THREAD_POOL to decide.
+pub fn shared_pool_fits(cores: usize) -> bool {
+    cores < PER_WORKER_FROM_CORES
+}
+
 /// Where the intra-op threads of every session come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Threads {
@@ -125,4 +146,15 @@ pub fn open_session(path: &Path, intra_threads: usize) -> Result<Session, ModelE
         .and_then(|b| if shared { Ok(b) } else { Ok(b.with_inter_threads(1)?) })
         .and_then(|mut b| b.commit_from_file(path))
         .map_err(|source| ModelError::Session { path: path.to_path_buf(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_machines_share_one_pool_and_large_ones_run_a_worker_per_core() {
+        assert!(shared_pool_fits(2) && shared_pool_fits(4));
+        assert!(!shared_pool_fits(8) && !shared_pool_fits(16) && !shared_pool_fits(64));
+    }
 }

@@ -71,7 +71,8 @@ async fn nginx_with_the_deploy_site_proxies_register_and_verify_over_tls() {
     // The shipped site, moved onto loopback ports with a throwaway certificate; nothing else changes.
     let site = std::fs::read_to_string(root().join("deploy/nginx.conf"))
         .unwrap()
-        .replace("server 127.0.0.1:5000;", &format!("server {upstream};"))
+        .replace("server 127.0.0.1:5000 max_fails=2 fail_timeout=5s;", &format!("server {upstream};"))
+        .replace("server 127.0.0.1:5001 max_fails=2 fail_timeout=5s;", "")
         .replace("listen 80;", &format!("listen 127.0.0.1:{http};"))
         .replace("listen 443 ssl http2;", &format!("listen 127.0.0.1:{https} ssl http2;"))
         .replace("listen [::]:80;", "")

@@ -6,6 +6,7 @@ mod helpers;
 mod access;
 mod challenge;
 mod cli;
+mod cluster;
 mod connections;
 mod deploy;
 mod errors;
