@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
     let trusted = Router::new()
         .route("/api/users/{user_id}", get(users::get_user).delete(users::delete_user))
         .route("/api/users/{user_id}/unlock", post(users::unlock_user))
+        .route("/api/users/{user_id}/export", get(users::export_user))
         .route("/api/enrollments", post(enrollments::create_enrollment))
         .route("/api/sessions", post(sessions::create_session))
         .route("/api/sessions/{session_id}", get(sessions::get_session))

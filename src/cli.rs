@@ -4,6 +4,7 @@ pub mod calibrate;
 pub mod compare;
 pub mod inspect;
 pub mod reembed;
+pub mod retention;
 
 use crate::error::ApiError;
 use crate::face::{FaceError, PoolError};

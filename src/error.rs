@@ -66,6 +66,11 @@ pub enum ApiError {
     #[error("no such session")]
     SessionNotFound,
     #[error(
+        "registering biometric data needs the user's consent: send the field 'consent' naming the notice the user \
+         accepted (e.g. biometric-notice-v3)"
+    )]
+    ConsentRequired,
+    #[error(
         "the photo does not match this user's registered face; nothing was stored (a backend may re-enrol \
          the user with replace=true)"
     )]
@@ -136,7 +141,7 @@ impl ApiError {
             PayloadTooLarge(_) | ImageTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Face(_) | TooManyReferences(_) | ReplayedImage | LivenessFailed | PoseMismatch(_) | IdentityChanged(_)
             | FramesNotDistinct(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ChallengeRequired => StatusCode::BAD_REQUEST,
+            ChallengeRequired | ConsentRequired => StatusCode::BAD_REQUEST,
             ChallengeNotFound => StatusCode::NOT_FOUND,
             ChallengeExpired => StatusCode::GONE,
             ChallengeUsed | ChallengesDisabled => StatusCode::CONFLICT,
@@ -180,6 +185,7 @@ impl ApiError {
             SessionRequired => "session_required",
             InvalidSession => "invalid_session",
             SessionNotFound => "session_not_found",
+            ConsentRequired => "consent_required",
             VerificationDisabled => "verification_disabled",
             FaceMismatch => "face_mismatch",
             ReplayedImage => "replayed_image",
@@ -263,6 +269,7 @@ impl From<ServiceError> for ApiError {
             // Which check failed is for the log (the audit line), not for whoever holds the token.
             ServiceError::InvalidEnrollmentToken(_) => ApiError::InvalidEnrollmentToken,
             ServiceError::Session(_) => ApiError::InvalidSession,
+            ServiceError::ConsentRequired => ApiError::ConsentRequired,
             ServiceError::VerificationDisabled(_) => ApiError::VerificationDisabled,
             ServiceError::TooManyAttempts(wait) => {
                 ApiError::TooManyRequests { retry_after: wait.as_secs().max(1), code: "too_many_attempts" }

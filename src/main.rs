@@ -23,6 +23,12 @@ enum Command {
     Compare { first: PathBuf, second: PathBuf },
     /// Re-embed every stored reference made by another recognizer (resumable; safe while serving).
     Reembed,
+    /// Delete every user unused for RETENTION_PERIOD (resumable; safe while serving).
+    Retention {
+        /// List who would be deleted; delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Print, as JSON, every face the pipeline finds in each photo, the subject, its quality and
     /// P(real), and what register would answer.
     Inspect {
@@ -67,6 +73,7 @@ fn main() -> ExitCode {
             Command::Check => check(raw).await,
             Command::Compare { first, second } => faceauth::cli::compare::run(raw, &first, &second),
             Command::Reembed => faceauth::cli::reembed::run(raw).await,
+            Command::Retention { dry_run } => faceauth::cli::retention::run(raw, dry_run).await,
             Command::Inspect { images } => faceauth::cli::inspect::run(raw, &images),
             Command::Calibrate { dir, pairs, target_fmr, out, max_impostors, seed } => {
                 let options = faceauth::cli::calibrate::Options { dir, pairs, target_fmr, out, max_impostors, seed };

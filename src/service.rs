@@ -8,6 +8,7 @@ mod cache;
 mod challenges;
 mod grants;
 mod inference;
+mod privacy;
 mod readiness;
 mod reembed;
 mod register;
@@ -21,6 +22,7 @@ pub use cache::{CachedReference, EmbeddingCache, References};
 pub use challenges::{Axis, Challenge, ChallengeError, Challenges, Step};
 pub use grants::{EnrollmentGrants, Grant, GrantError, ValidGrant};
 pub use inference::Inference;
+pub use privacy::{Consent, ReferenceConsent, Retention, RetentionReport, RetentionStatus, UserRecord};
 pub use readiness::{Check, ReadyChecks};
 pub use reembed::MigrationReport;
 pub use register::{Enrolment, Registration};
@@ -86,6 +88,9 @@ pub enum ServiceError {
     InvalidEnrollmentToken(#[source] GrantError),
     #[error("the session was refused")]
     Session(#[from] SessionError),
+    /// CONSENT_REQUIRED and the register named no notice the user accepted.
+    #[error("a consent record is required to enrol biometric data")]
+    ConsentRequired,
     /// Lockouts, single use and cache versions cannot be checked: refuse rather than guess.
     #[error("the shared state is unavailable")]
     StateUnavailable(#[from] StateError),
@@ -212,6 +217,8 @@ pub struct FaceAuth {
     sessions: Sessions,
     replay_memory: Option<ReplayMemory>,
     disable_after: Option<u64>,
+    consent_required: bool,
+    retention: Option<Retention>,
     max_references: usize,
     state: SharedState,
     grants: EnrollmentGrants,
@@ -234,6 +241,10 @@ pub struct Parts {
     pub replay_memory: Option<ReplayMemory>,
     /// Consecutive failures after which a user's verification is disabled; `None`: never.
     pub disable_after: Option<u64>,
+    /// Registers need a consent record (CONSENT_REQUIRED).
+    pub consent_required: bool,
+    /// RETENTION_PERIOD; `None` keeps data until deleted.
+    pub retention: Option<Retention>,
     pub max_references: usize,
     /// Lockouts, single-use grants and users' versions, in process or shared between instances.
     pub state: SharedState,
@@ -261,6 +272,8 @@ impl FaceAuth {
             sessions: parts.sessions,
             replay_memory: parts.replay_memory,
             disable_after: parts.disable_after,
+            consent_required: parts.consent_required,
+            retention: parts.retention,
             max_references: parts.max_references,
             state: parts.state,
             grants: parts.grants,

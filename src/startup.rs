@@ -298,6 +298,8 @@ pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<Fa
             (None, LivenessMode::Off) => Some(50),
             (None, _) => Some(100),
         },
+        consent_required: config.security.consent_required,
+        retention: config.security.retention_period.map(service::Retention::new),
         replay_memory: config
             .security
             .replay_window

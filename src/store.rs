@@ -8,7 +8,9 @@ pub mod s3;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-pub use references::{FaceRecord, ModelStamp, NewReference, Placement, ReferenceStore, StoredReference, photo_digest};
+pub use references::{
+    ConsentRecord, FaceRecord, ModelStamp, NewReference, Placement, ReferenceStore, StoredReference, photo_digest,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -14,7 +14,7 @@ use super::{challenges, enrollments, health, metrics, register, sessions, tokens
         title = "faceauth",
         description = "Face authentication: register reference photos, verify new photos against them.\n\n\
             Every error answers `{\"error\": {\"code\", \"message\", \"request_id\"}}`; codes: invalid_user_id, \
-            missing_field, duplicate_field, invalid_request, invalid_image (400); unauthorized, invalid_enrollment_token (401); \
+            missing_field, duplicate_field, invalid_request, invalid_image, consent_required (400); unauthorized, invalid_enrollment_token (401); \
             invalid_session (401); forbidden, enrollment_required, session_required (403); session_not_found (404); user_not_found, not_found (404); method_not_allowed (405); \
             face_mismatch, references_outdated (409); verification_disabled (423); payload_too_large, image_too_large (413); \
             unsupported_media_type (415); no_face, multiple_faces, face_too_small, face_too_dark, face_overexposed, \
@@ -36,6 +36,7 @@ use super::{challenges, enrollments, health, metrics, register, sessions, tokens
         users::get_user,
         users::delete_user,
         users::unlock_user,
+        users::export_user,
         health::health,
         health::ready,
         metrics::metrics_endpoint,

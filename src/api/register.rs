@@ -12,7 +12,7 @@ use crate::auth::Caller;
 use crate::config::ClientAccess;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::middleware::ClientAddr;
-use crate::service::Enrolment;
+use crate::service::{Consent, Enrolment};
 use crate::telemetry::audit;
 
 /// A client key gets `user_id`, `reference_id` and `references`; the rest is for secret keys.
@@ -68,8 +68,18 @@ pub async fn register(
         },
     };
     let event = if upload.replace && trusted { "replace" } else { "register" };
-    let outcome = state.service.register(&upload.user_id, upload.image, enrolment, crate::limits::bucket(client)).await;
+    let consent = upload.consent.map(|notice| Consent {
+        notice,
+        key_id: caller.key().map(|k| k.id.clone()).unwrap_or_else(|| "none".into()),
+        key_kind: caller.kind(),
+    });
+    let consented = consent.is_some();
+    let outcome =
+        state.service.register(&upload.user_id, upload.image, enrolment, crate::limits::bucket(client), consent).await;
     audit::record(event, &upload.user_id, &caller, outcome.as_ref().map(|_| ()).map_err(|e| e as _));
+    if consented && outcome.is_ok() {
+        audit::record("consent", &upload.user_id, &caller, Ok(()));
+    }
     let reg = outcome?;
     let timings = Timings::from(&reg.timings);
     timings.record();

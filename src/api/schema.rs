@@ -43,6 +43,10 @@ pub struct RegisterForm {
     /// With a client key: the enrol session your backend created (`POST /api/sessions`, purpose `enroll`).
     #[schema(nullable = false, min_length = 1, max_length = 4096)]
     session_token: Option<String>,
+    /// The notice the user accepted (e.g. `biometric-notice-v3`), stored with the reference as the
+    /// consent record; required with CONSENT_REQUIRED (on in production).
+    #[schema(nullable = false, pattern = "^[A-Za-z0-9._:-]{1,128}$", min_length = 1, max_length = 128)]
+    consent: Option<String>,
     /// `true` replaces every existing reference of the user with this one (secret keys only).
     #[schema(nullable = false, default = false)]
     replace: Option<bool>,
@@ -54,7 +58,7 @@ pub struct RegisterForm {
 pub enum UploadErrors {
     #[response(
         status = 400,
-        description = "invalid_user_id, missing_field, duplicate_field, invalid_request or invalid_image"
+        description = "invalid_user_id, missing_field, duplicate_field, invalid_request, invalid_image, or consent_required (register with CONSENT_REQUIRED and no consent)"
     )]
     BadRequest(ErrorEnvelope),
     #[response(

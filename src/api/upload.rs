@@ -22,6 +22,8 @@ pub struct Upload {
     pub frames: Vec<Bytes>,
     /// Both routes: the session the backend created for this attempt (`POST /api/sessions`).
     pub session_token: Option<String>,
+    /// Register only: the notice the user accepted (1–128 of `A-Z a-z 0-9 . _ : -`).
+    pub consent: Option<String>,
     /// The register-only and verify-only fields that were sent, even empty: each route refuses the
     /// other's, as the contract lists them.
     register_only: Option<&'static str>,
@@ -47,6 +49,12 @@ impl Upload {
             None => Ok(()),
         }
     }
+}
+
+/// A notice id as consent names it: 1–128 of `A-Z a-z 0-9 . _ : -`.
+fn is_notice_id(notice: &str) -> bool {
+    (1..=128).contains(&notice.len())
+        && notice.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
 /// Most frames a challenge answer may carry (`frame_1` … `frame_8`).
@@ -106,6 +114,7 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
     let (mut token, mut replace): (Option<Bytes>, Option<Bytes>) = (None, None);
     let mut challenge: Option<Bytes> = None;
     let mut session: Option<Bytes> = None;
+    let mut consent: Option<Bytes> = None;
     let mut frames: [Option<Bytes>; MAX_FRAMES] = Default::default();
     while let Some(mut field) = multipart.next_field().await.map_err(|e| multipart_error(e, limit))? {
         let name = field.name().unwrap_or_default().to_string();
@@ -116,6 +125,7 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
             "replace" => (&mut replace, MAX_TEXT_FIELD),
             "challenge_id" => (&mut challenge, MAX_TEXT_FIELD),
             "session_token" => (&mut session, MAX_TEXT_FIELD),
+            "consent" => (&mut consent, MAX_TEXT_FIELD),
             frame
                 if frame
                     .strip_prefix("frame_")
@@ -170,6 +180,16 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
     };
     let challenge_id = challenge.map(|c| text("challenge_id", c)).transpose()?.filter(|c| !c.trim().is_empty());
     let session_token = session.map(|c| text("session_token", c)).transpose()?.filter(|c| !c.trim().is_empty());
+    let consent_sent = consent.is_some();
+    let consent = match consent.map(|c| text("consent", c)).transpose()? {
+        Some(notice) if is_notice_id(&notice) => Some(notice),
+        Some(_) => {
+            return Err(ApiError::InvalidRequest(
+                "the field 'consent' must name a notice: 1-128 of A-Z a-z 0-9 . _ : -".into(),
+            ));
+        }
+        None => None,
+    };
     // Frames are numbered from 1 without gaps: frame_1 … frame_k.
     let count = frames.iter().take_while(|f| f.is_some()).count();
     if frames[count..].iter().any(Option::is_some) {
@@ -179,9 +199,10 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
     if frames.iter().any(|f| f.is_empty()) {
         return Err(ApiError::InvalidImage("a frame field is empty".into()));
     }
-    let register_only = match (token_sent, replace_sent) {
-        (true, _) => Some("enrollment_token"),
-        (false, true) => Some("replace"),
+    let register_only = match (token_sent, replace_sent, consent_sent) {
+        (true, _, _) => Some("enrollment_token"),
+        (false, true, _) => Some("replace"),
+        (false, false, true) => Some("consent"),
         _ => None,
     };
     let verify_only = match (challenge_sent, frames.is_empty()) {
@@ -197,6 +218,7 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
         challenge_id,
         frames,
         session_token,
+        consent,
         register_only,
         verify_only,
     })

@@ -11,11 +11,47 @@ use crate::domain::UserId;
 use crate::error::ApiError;
 use crate::telemetry::audit;
 
+/// The `{user_id}` of the user routes.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+pub struct UserPath {
+    /// The user id: 1–128 of `A-Z a-z 0-9 . _ @ -`, not starting with `.`, no `..`
+    #[param(pattern = "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._@-]{1,128}$", min_length = 1, max_length = 128)]
+    user_id: String,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct UserResponse {
     pub user_id: String,
     pub references: usize,
     pub reference_ids: Vec<String>,
+    /// The consent under which each reference was enrolled (references enrolled without one are
+    /// not listed).
+    pub consents: Vec<ConsentDto>,
+    pub retention: RetentionDto,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentDto {
+    pub reference_id: String,
+    /// The notice the user accepted, as the register named it.
+    pub notice: String,
+    /// RFC 3339.
+    pub recorded_at: String,
+    /// The key that sent it (first 8 hex digits of its digest) and its kind.
+    pub key_id: String,
+    pub key_kind: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RetentionDto {
+    /// Unix seconds of the last successful verification or enrolment recorded.
+    pub last_used: u64,
+    /// Unix seconds after which the data is deleted if unused (RETENTION_PERIOD); absent: kept
+    /// until deleted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_after: Option<u64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -30,12 +66,12 @@ fn user_id(path: Result<Path<String>, PathRejection>) -> Result<UserId, ApiError
     UserId::parse(&raw).map_err(|e| ApiError::InvalidUserId(e.to_string()))
 }
 
-/// The user's reference count and ids, oldest first.
+/// The user's reference count and ids (oldest first), consent records and retention status.
 #[utoipa::path(
     get,
     path = "/api/users/{user_id}",
     tag = "faces",
-    params(("user_id" = String, Path, description = "The user id: 1–128 of `A-Z a-z 0-9 . _ @ -`, not starting with `.`, no `..`", pattern = "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._@-]{1,128}$", min_length = 1, max_length = 128)),
+    params(UserPath),
     responses(
         (status = 200, description = "The user's references", body = UserResponse),
         UserErrors,
@@ -47,8 +83,24 @@ pub async fn get_user(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<UserResponse>, ApiError> {
     let user = user_id(path)?;
-    let ids = state.service.user(&user).await?;
-    Ok(Json(UserResponse { user_id: user.to_string(), references: ids.len(), reference_ids: ids }))
+    let record = state.service.user_record(&user).await?;
+    Ok(Json(UserResponse {
+        user_id: user.to_string(),
+        references: record.reference_ids.len(),
+        reference_ids: record.reference_ids,
+        consents: record
+            .consents
+            .into_iter()
+            .map(|c| ConsentDto {
+                reference_id: c.reference_id,
+                notice: c.consent.notice,
+                recorded_at: c.consent.recorded_at,
+                key_id: c.consent.key_id,
+                key_kind: c.consent.key_kind,
+            })
+            .collect(),
+        retention: RetentionDto { last_used: record.retention.last_used, delete_after: record.retention.delete_after },
+    }))
 }
 
 /// Removes every object of the user (photos and sidecars) and the cached embeddings.
@@ -56,7 +108,7 @@ pub async fn get_user(
     delete,
     path = "/api/users/{user_id}",
     tag = "faces",
-    params(("user_id" = String, Path, description = "The user id: 1–128 of `A-Z a-z 0-9 . _ @ -`, not starting with `.`, no `..`", pattern = "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._@-]{1,128}$", min_length = 1, max_length = 128)),
+    params(UserPath),
     responses(
         (status = 200, description = "Deleted", body = DeleteResponse),
         UserErrors,
@@ -89,7 +141,7 @@ pub struct UnlockResponse {
     post,
     path = "/api/users/{user_id}/unlock",
     tag = "faces",
-    params(("user_id" = String, Path, description = "The user id: 1–128 of `A-Z a-z 0-9 . _ @ -`, not starting with `.`, no `..`", pattern = "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._@-]{1,128}$", min_length = 1, max_length = 128)),
+    params(UserPath),
     responses(
         (status = 200, description = "Unlocked", body = UnlockResponse),
         UserErrors,
@@ -106,4 +158,39 @@ pub async fn unlock_user(
     audit::record("unlock", &user, &caller, outcome.as_ref().map(|_| ()).map_err(|e| e as _));
     let cleared = outcome?;
     Ok(Json(UnlockResponse { user_id: user.to_string(), unlocked: true, failures_cleared: cleared }))
+}
+
+/// The user's own data as a ZIP (GDPR Art. 15): every photo as uploaded, every sidecar (embeddings
+/// included), the consent records, the retention status and `manifest.json` (secret keys only).
+#[utoipa::path(
+    get,
+    path = "/api/users/{user_id}/export",
+    tag = "faces",
+    params(UserPath),
+    responses(
+        (status = 200, description = "A ZIP archive", content_type = "application/zip", body = Vec<u8>),
+        UserErrors,
+    ),
+    security(("bearer" = []), ("api_key" = []))
+)]
+pub async fn export_user(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let user = user_id(path)?;
+    let outcome = state.service.export(&user).await;
+    audit::record("export", &user, &caller, outcome.as_ref().map(|_| ()).map_err(|e| e as _));
+    let archive = outcome?;
+    let disposition = format!("attachment; filename=\"faceauth-{user}.zip\"");
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/zip".to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, disposition),
+            (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        archive,
+    )
+        .into_response())
 }

@@ -103,6 +103,9 @@ variables! {
     ChallengeMoves = "CHALLENGE_MOVES",
     ChallengeMinPitch = "CHALLENGE_MIN_PITCH",
     LockoutDisableAfter = "LOCKOUT_DISABLE_AFTER",
+    ConsentRequired = "CONSENT_REQUIRED",
+    RetentionPeriod = "RETENTION_PERIOD",
+    RetentionSweepInterval = "RETENTION_SWEEP_INTERVAL",
 }
 
 /// The raw variables, before parsing: the process environment, then a secret's keys laid over it.
@@ -218,6 +221,37 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// `1095d`, `36h`, `15m`, `30s` (or bare seconds).
+pub fn parse_duration(value: &str) -> Option<std::time::Duration> {
+    let v = value.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(secs).filter(|s| *s > 0).map(std::time::Duration::from_secs)
+}
+
+impl Parser<'_> {
+    /// An optional duration such as `1095d` or `30s`.
+    pub fn duration(&mut self, var: Var) -> Option<std::time::Duration> {
+        let value = self.raw.get(var)?;
+        let parsed = parse_duration(value);
+        if parsed.is_none() {
+            self.problems.push(format!(
+                "{}={value} is not valid: expected a duration such as 1095d, 36h, 15m or 30s",
+                var.name()
+            ));
+        }
+        parsed
+    }
+}
+
 /// `16777216`, `16MiB`, `16M`, `512KiB`, `512K`.
 pub fn parse_size(value: &str) -> Option<usize> {
     let v = value.trim();
@@ -237,6 +271,15 @@ pub fn parse_size(value: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("1095d"), Some(std::time::Duration::from_secs(1095 * 86_400)));
+        assert_eq!(parse_duration("36h"), Some(std::time::Duration::from_secs(36 * 3600)));
+        assert_eq!(parse_duration("30s"), Some(std::time::Duration::from_secs(30)));
+        assert_eq!(parse_duration("0s"), None);
+        assert_eq!(parse_duration("3y"), None);
+    }
 
     #[test]
     fn sizes_parse() {

@@ -63,6 +63,12 @@ pub struct SecurityConfig {
     pub client_access: ClientAccess,
     /// REPLAY_WINDOW_SECS: how long the photos of a decided verify are refused if sent again; 0 off.
     pub replay_window: Option<Duration>,
+    /// CONSENT_REQUIRED: a register must name the notice the user accepted (on in production).
+    pub consent_required: bool,
+    /// RETENTION_PERIOD: users unused this long are deleted; `None` keeps data until deleted.
+    pub retention_period: Option<Duration>,
+    /// RETENTION_SWEEP_INTERVAL: how often the service itself runs the retention sweep.
+    pub retention_sweep_interval: Option<Duration>,
 }
 
 fn token_config(p: &mut Parser, production: bool) -> TokenConfig {
@@ -196,6 +202,9 @@ impl SecurityConfig {
                 0 => None,
                 secs => Some(Duration::from_secs(secs)),
             },
+            consent_required: p.switch(Var::ConsentRequired, production),
+            retention_period: p.duration(Var::RetentionPeriod),
+            retention_sweep_interval: p.duration(Var::RetentionSweepInterval),
         }
     }
 }

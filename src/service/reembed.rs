@@ -74,7 +74,7 @@ impl FaceAuth {
             }
             Err(e) => return Err(e),
         };
-        match self.refs.replace_embedding(user, reference, self.new_reference(&analysis)).await {
+        match self.refs.replace_embedding(user, reference, self.new_reference(&analysis, None)).await {
             Ok(updated) => {
                 tracing::info!(reference_id = %id, from = %reference.model().name, to = %self.model.recognizer.name, "re-embedded reference for the loaded model");
                 Ok(Some(updated))

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::sessions::{SessionOutcome, SessionPurpose};
-use super::{FaceAuth, GrantError, ServiceError, Timings, ms};
+use super::{Consent, FaceAuth, GrantError, ServiceError, Timings, ms};
 use crate::domain::UserId;
 use crate::face::decode::sniff_format;
 use crate::face::engine::ModelId;
@@ -61,8 +61,9 @@ impl From<&Detection> for FaceRecord {
 
 impl FaceAuth {
     /// What the store keeps of an analysed photo, stamped with the models that made it.
-    pub(super) fn new_reference(&self, analysis: &Analysis) -> NewReference {
+    pub(super) fn new_reference(&self, analysis: &Analysis, consent: Option<&Consent>) -> NewReference {
         NewReference {
+            consent: consent.map(Consent::record),
             embedding: analysis.embedding.as_slice().to_vec(),
             model: (&self.model.recognizer).into(),
             detector: (&self.model.detector).into(),
@@ -84,7 +85,11 @@ impl FaceAuth {
         image: Bytes,
         enrolment: Enrolment<'_>,
         client: IpAddr,
+        consent: Option<Consent>,
     ) -> Result<Registration, ServiceError> {
+        if self.consent_required && consent.is_none() {
+            return Err(ServiceError::ConsentRequired);
+        }
         let held = match enrolment {
             Enrolment::Grant(token) => {
                 let grant = self.grants.check(token, user).map_err(ServiceError::InvalidEnrollmentToken)?;
@@ -103,7 +108,10 @@ impl FaceAuth {
             Some(_) => Some(self.state.begin_attempt(user, client).await?.map_err(ServiceError::TooManyAttempts)?),
             None => None,
         };
-        let result = self.store_reference(user, image, enrolment).await;
+        let result = self.store_reference(user, image, enrolment, consent.as_ref()).await;
+        if result.is_ok() {
+            self.record_use(user);
+        }
         if result.as_ref().err().is_some_and(|e| e.decided_code().is_none()) {
             return result;
         }
@@ -139,6 +147,7 @@ impl FaceAuth {
         user: &UserId,
         image: Bytes,
         enrolment: Enrolment<'_>,
+        consent: Option<&Consent>,
     ) -> Result<Registration, ServiceError> {
         let start = Instant::now();
         let placement = match enrolment {
@@ -184,7 +193,7 @@ impl FaceAuth {
         // Other instances learn of the change from the user's version, bumped before the write (no
         // stored change goes unnoticed) and after it (a load in between is not trusted either).
         self.state.bump_user_version(user).await?;
-        let saved = self.refs.save(user, image, content_type, self.new_reference(&analysis), placement).await;
+        let saved = self.refs.save(user, image, content_type, self.new_reference(&analysis, consent), placement).await;
         // After the write is enough here: the cache's epoch check refuses any load that began before it.
         self.cache.invalidate(user);
         let reference_id = saved?;

@@ -83,6 +83,7 @@ async fn fixture() -> Fixture {
         model: stamp("old"),
         detector: stamp("det"),
         face: FaceRecord { bbox: [0.0; 4], score: 0.9, landmarks: [[0.0; 2]; 5] },
+        consent: None,
     };
     refs.save(&alice, Bytes::from_static(STORED), "image/jpeg", old, Placement::Add).await.unwrap();
     let inference = Arc::new(Scripted { refuse_stored: AtomicBool::new(true) });
@@ -108,6 +109,8 @@ async fn fixture() -> Fixture {
         sessions: Sessions::new(&SecretString::from("k".to_string()), Duration::from_secs(180)),
         replay_memory: Some(ReplayMemory { window: Duration::from_secs(3600), per_user: 100 }),
         disable_after: Some(7),
+        consent_required: false,
+        retention: None,
         max_references: 20,
         state: SharedState::new(LocalState::new(&Policy {
             lockout_per_client: 5,
@@ -266,13 +269,13 @@ async fn sessions_and_grants_issued_before_a_delete_are_refused_after_it() {
     f.service.delete_user(&f.alice).await.unwrap();
     let err = f
         .service
-        .register(&f.alice, Bytes::from_static(PROBE), Enrolment::Session(&s.token), CLIENT)
+        .register(&f.alice, Bytes::from_static(PROBE), Enrolment::Session(&s.token), CLIENT, None)
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::Session(SessionError::Revoked)), "{err:?}");
     let err = f
         .service
-        .register(&f.alice, Bytes::from_static(PROBE), Enrolment::Grant(&grant.token), CLIENT)
+        .register(&f.alice, Bytes::from_static(PROBE), Enrolment::Grant(&grant.token), CLIENT, None)
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::InvalidEnrollmentToken(GrantError::Revoked)), "{err:?}");
@@ -281,7 +284,7 @@ async fn sessions_and_grants_issued_before_a_delete_are_refused_after_it() {
     let fresh = session(&f, &f.alice, SessionPurpose::Enroll).await;
     let err = f
         .service
-        .register(&f.alice, Bytes::from_static(PROBE), Enrolment::Session(&fresh.token), CLIENT)
+        .register(&f.alice, Bytes::from_static(PROBE), Enrolment::Session(&fresh.token), CLIENT, None)
         .await
         .unwrap_err();
     assert!(matches!(err, ServiceError::Image(_)), "{err:?}");

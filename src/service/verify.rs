@@ -130,6 +130,7 @@ impl FaceAuth {
             v.session_id = session.as_ref().map(|s| s.id.clone());
             if v.verified {
                 v.token = Some(self.sign_result(&user, session.as_ref()));
+                self.record_use(&user);
             }
         }
         let matched = result.as_ref().is_ok_and(|v| v.verified);

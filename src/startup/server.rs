@@ -28,6 +28,7 @@ pub struct Application {
     shutdown_timeout: Duration,
     header_timeout: Duration,
     max_connections: usize,
+    retention_sweep: Option<Duration>,
 }
 
 impl Application {
@@ -43,6 +44,10 @@ impl Application {
             shutdown_timeout: server.shutdown_timeout,
             header_timeout: server.header_timeout,
             max_connections: server.max_connections,
+            retention_sweep: config
+                .security
+                .retention_sweep_interval
+                .filter(|_| config.security.retention_period.is_some()),
         })
     }
 
@@ -72,6 +77,7 @@ impl Application {
                 shared.prune();
             }
         });
+        let sweeper = self.retention_sweep.map(|every| tokio::spawn(sweep_retention(self.state.clone(), every)));
         let mut builder = Builder::new(TokioExecutor::new()).http1_only();
         builder.http1().timer(TokioTimer::new()).header_read_timeout(self.header_timeout);
         let connections = Arc::new(Semaphore::new(self.max_connections));
@@ -120,6 +126,9 @@ impl Application {
             }
         }
         pruner.abort();
+        if let Some(sweeper) = sweeper {
+            sweeper.abort();
+        }
         let service = self.state.service.clone();
         tokio::task::spawn_blocking(move || service.shutdown()).await.ok();
         tracing::info!("stopped");
@@ -144,4 +153,34 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}
+
+/// RETENTION_SWEEP_INTERVAL: the retention sweep inside the service, by one instance at a time: a
+/// lease in the shared state (claimed for one interval, never released) picks the instance.
+async fn sweep_retention(state: AppState, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let lease = format!("retention-sweep:{}", crate::token::now() / every.as_secs().max(1));
+        match state.shared.claim(&lease, every).await {
+            Ok(Some(claim)) => claim.spend(),
+            Ok(None) => continue,
+            Err(e) => {
+                tracing::warn!(error = %crate::telemetry::chain(&e), "retention sweep skipped: no lease");
+                continue;
+            }
+        }
+        match state.service.retention_sweep(false, |_, _| {}).await {
+            Ok(report) => tracing::info!(
+                examined = report.examined,
+                deleted = report.expired.len(),
+                objects_removed = report.objects_removed,
+                "retention sweep done"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %crate::telemetry::chain(&e), "retention sweep stopped; the next one resumes")
+            }
+        }
+    }
 }

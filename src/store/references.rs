@@ -36,6 +36,17 @@ pub struct FaceRecord {
     pub landmarks: [[f32; 2]; 5],
 }
 
+/// The consent under which a photo was enrolled: which notice the user accepted, when, and on
+/// whose key it was sent (BIPA §15(b), GDPR Art. 9(2)(a), NIST SP 800-63A-4: a stored record).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsentRecord {
+    pub notice: String,
+    /// RFC 3339.
+    pub recorded_at: String,
+    pub key_id: String,
+    pub key_kind: String,
+}
+
 /// What a reference is made of, as computed from its photo: the store keeps it, never interprets it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewReference {
@@ -43,6 +54,7 @@ pub struct NewReference {
     pub model: ModelStamp,
     pub detector: ModelStamp,
     pub face: FaceRecord,
+    pub consent: Option<ConsentRecord>,
 }
 
 /// Everything verify needs about one reference, so verify never touches the photo.
@@ -66,6 +78,9 @@ struct Sidecar {
     /// sidecar exists, whether or not their objects are deleted yet.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     replaces_earlier: bool,
+    /// Absent for references enrolled without a consent record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    consent: Option<ConsentRecord>,
 }
 
 /// Whether a new reference joins the user's others or replaces them all.
@@ -95,6 +110,25 @@ impl StoredReference {
     }
 
     /// SHA-256 (hex) of the stored photo, when known.
+    pub fn consent(&self) -> Option<&ConsentRecord> {
+        self.0.consent.as_ref()
+    }
+
+    /// When the reference was enrolled (RFC 3339).
+    pub fn created_at(&self) -> &str {
+        &self.0.created_at
+    }
+
+    /// The sidecar as stored, for the user's own copy of their data (export).
+    pub fn sidecar_json(&self) -> Result<Bytes, StoreError> {
+        to_json(&self.0)
+    }
+
+    /// The key of the reference's photo, and its media type.
+    pub fn photo_key(&self) -> (&str, &str) {
+        (&self.0.image_key, &self.0.content_type)
+    }
+
     pub fn photo_sha256(&self) -> Option<&str> {
         self.0.photo_sha256.as_deref()
     }
@@ -176,6 +210,7 @@ impl ReferenceStore {
             created_at: OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
             photo_sha256: Some(photo_digest(&photo)),
             replaces_earlier: placement == Placement::ReplaceAll,
+            consent: new.consent,
         };
         self.objects.put(&image_key, photo, content_type).await?;
         if let Err(err) =
@@ -267,8 +302,31 @@ impl ReferenceStore {
         Ok(folders.iter().filter_map(|name| UserId::parse(name).ok()).collect())
     }
 
+    fn activity_key(&self, user: &UserId) -> String {
+        format!("{}activity/{user}.json", self.prefix)
+    }
+
+    /// When the user last verified or enrolled successfully (Unix seconds), as last recorded.
+    pub async fn last_used(&self, user: &UserId) -> Result<Option<u64>, StoreError> {
+        let Some(blob) = self.objects.get(&self.activity_key(user)).await? else { return Ok(None) };
+        let value: serde_json::Value = serde_json::from_slice(&blob).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(value["last_used"].as_u64())
+    }
+
+    /// Records a use (Unix seconds); callers bound how often.
+    pub async fn record_use(&self, user: &UserId, at: u64) -> Result<(), StoreError> {
+        let body = serde_json::json!({ "user_id": user.as_str(), "last_used": at }).to_string();
+        self.objects.put(&self.activity_key(user), Bytes::from(body), "application/json").await
+    }
+
+    /// The photo of a reference as stored.
+    pub async fn photo_bytes(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
+        self.objects.get(key).await
+    }
+
     /// Removes every object of the user. Returns how many objects there were.
     pub async fn delete_user(&self, user: &UserId) -> Result<usize, StoreError> {
+        self.objects.delete(&self.activity_key(user)).await?;
         let keys = self.objects.list(&self.user_prefix(user)).await?;
         // Sidecars first: once they are gone the user has no usable reference, even if a later
         // delete fails and leaves a photo for the next attempt.

@@ -4,7 +4,7 @@ use std::process::Command;
 
 use crate::helpers::*;
 
-fn faceauth(args: &[&str], env: &[(String, String)]) -> (Option<i32>, String, String) {
+pub fn faceauth(args: &[&str], env: &[(String, String)]) -> (Option<i32>, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_faceauth"));
     cmd.args(args)

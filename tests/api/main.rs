@@ -17,6 +17,7 @@ mod ladder;
 mod liveness;
 mod lockout;
 mod operations;
+mod privacy;
 mod s3;
 mod security;
 mod sessions;

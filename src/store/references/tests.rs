@@ -11,6 +11,7 @@ fn new_reference(model: &str) -> NewReference {
         model: ModelStamp { name: model.into(), sha256: "aa".into() },
         detector: ModelStamp { name: "d".into(), sha256: "bb".into() },
         face: FaceRecord { bbox: [0.0; 4], score: 0.9, landmarks: [[0.0; 2]; 5] },
+        consent: None,
     }
 }
 
@@ -95,6 +96,7 @@ async fn a_replace_supersedes_every_earlier_reference_at_once() {
         created_at: String::new(),
         photo_sha256: None,
         replaces_earlier: false,
+        consent: None,
     };
     store
         .objects

@@ -1,0 +1,213 @@
+//! What the data-protection side of the service does with a user's biometric data: the consent
+//! record kept with each reference, the retention schedule (delete a user unused for
+//! RETENTION_PERIOD), and the user's own copy of their data (export).
+
+use std::io::Write;
+use std::time::Duration;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::{FaceAuth, ServiceError};
+use crate::domain::UserId;
+use crate::store::{ConsentRecord, StoreError};
+use crate::token::now;
+
+/// The notice a user accepted, as a register presents it, and on whose key.
+#[derive(Debug, Clone)]
+pub struct Consent {
+    pub notice: String,
+    pub key_id: String,
+    pub key_kind: &'static str,
+}
+
+impl Consent {
+    pub(super) fn record(&self) -> ConsentRecord {
+        ConsentRecord {
+            notice: self.notice.clone(),
+            recorded_at: OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
+            key_id: self.key_id.clone(),
+            key_kind: self.key_kind.into(),
+        }
+    }
+}
+
+/// RETENTION_PERIOD, and how often a user's last use is written (at most once per `touch_every`
+/// per user, across instances: not an object write per verify).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    pub period: Duration,
+    pub touch_every: Duration,
+}
+
+impl Retention {
+    /// A day between writes, or a tenth of the period when that is shorter (a period of seconds,
+    /// as in tests, still sees each use).
+    pub fn new(period: Duration) -> Self {
+        Self { period, touch_every: (period / 10).clamp(Duration::from_secs(1), Duration::from_secs(86_400)) }
+    }
+}
+
+/// One reference's consent, as `GET /api/users/{id}` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferenceConsent {
+    pub reference_id: String,
+    #[serde(flatten)]
+    pub consent: ConsentRecord,
+}
+
+/// The user's retention status.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct RetentionStatus {
+    /// Unix seconds of the last successful verification or enrolment, as recorded.
+    pub last_used: u64,
+    /// When the user's data will be deleted if unused until then; `None` without a period.
+    pub delete_after: Option<u64>,
+}
+
+/// A user as the backend reads them.
+#[derive(Debug, Clone)]
+pub struct UserRecord {
+    pub reference_ids: Vec<String>,
+    pub consents: Vec<ReferenceConsent>,
+    pub retention: RetentionStatus,
+}
+
+/// What a retention sweep did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetentionReport {
+    pub examined: usize,
+    pub expired: Vec<UserId>,
+    /// Objects removed (zero on a dry run).
+    pub objects_removed: usize,
+}
+
+fn rfc3339_secs(text: &str) -> Option<u64> {
+    OffsetDateTime::parse(text, &Rfc3339).ok().map(|t| t.unix_timestamp().max(0) as u64)
+}
+
+impl FaceAuth {
+    /// The user's references, consent records and retention status.
+    pub async fn user_record(&self, user: &UserId) -> Result<UserRecord, ServiceError> {
+        let references = self.refs.load(user).await?;
+        if references.is_empty() {
+            return Err(ServiceError::UserNotFound);
+        }
+        let consents = references
+            .iter()
+            .filter_map(|r| {
+                r.consent().map(|c| ReferenceConsent { reference_id: r.reference_id().into(), consent: c.clone() })
+            })
+            .collect();
+        let retention = self.retention_status(user, &references).await?;
+        Ok(UserRecord {
+            reference_ids: references.iter().map(|r| r.reference_id().to_string()).collect(),
+            consents,
+            retention,
+        })
+    }
+
+    async fn retention_status(
+        &self,
+        user: &UserId,
+        references: &[crate::store::StoredReference],
+    ) -> Result<RetentionStatus, ServiceError> {
+        let enrolled = references.iter().filter_map(|r| rfc3339_secs(r.created_at())).max().unwrap_or(0);
+        let last_used = self.refs.last_used(user).await?.unwrap_or(0).max(enrolled);
+        Ok(RetentionStatus { last_used, delete_after: self.retention.map(|r| last_used + r.period.as_secs()) })
+    }
+
+    /// Notes a successful verification or enrolment for the retention schedule, at most once per
+    /// `touch_every` per user (a single-use claim in the shared state keeps the instances from all
+    /// writing). In the background: a verify does not wait for it, and a failure only delays the
+    /// record to the next use.
+    pub(super) fn record_use(&self, user: &UserId) {
+        let Some(retention) = self.retention else { return };
+        let (state, refs, user) = (self.state.clone(), self.refs.clone(), user.clone());
+        tokio::spawn(async move {
+            match state.claim(&format!("used:{user}"), retention.touch_every).await {
+                Ok(Some(claim)) => match refs.record_use(&user, now()).await {
+                    Ok(()) => claim.spend(),
+                    Err(e) => tracing::warn!(error = %e, "last use not recorded; the next use retries"),
+                },
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %crate::telemetry::chain(&e), "last use not recorded"),
+            }
+        });
+    }
+
+    /// Deletes every user unused for RETENTION_PERIOD (a dry run only lists them). Each user is
+    /// judged and deleted on its own, so an interrupted sweep is simply run again; a user who
+    /// verifies while the sweep runs is judged on their new last use. `each` is told every user
+    /// examined, and whether they expired.
+    pub async fn retention_sweep(
+        &self,
+        dry_run: bool,
+        mut each: impl FnMut(&UserId, bool),
+    ) -> Result<RetentionReport, ServiceError> {
+        let Some(retention) = self.retention else { return Ok(RetentionReport::default()) };
+        let mut report = RetentionReport::default();
+        for user in self.refs.users().await? {
+            report.examined += 1;
+            let references = self.refs.load(&user).await?;
+            let status = self.retention_status(&user, &references).await?;
+            let expired = now().saturating_sub(status.last_used) > retention.period.as_secs();
+            each(&user, expired);
+            if !expired {
+                continue;
+            }
+            if !dry_run {
+                match self.delete_user(&user).await {
+                    Ok(n) => report.objects_removed += n,
+                    // Deleted meanwhile (another sweep, a backend): nothing left to do.
+                    Err(ServiceError::UserNotFound) => {}
+                    Err(e) => return Err(e),
+                }
+                tracing::info!(target: "audit", event = "retention_delete", user_id = %user, key_id = "none",
+                    key_kind = "retention", outcome = "ok", last_used = status.last_used);
+            }
+            report.expired.push(user);
+        }
+        Ok(report)
+    }
+
+    /// The user's own data as a ZIP: every photo as uploaded, every sidecar (the embeddings are the
+    /// user's data too), the consent records, the retention status and a manifest (GDPR Art. 15).
+    /// Built in memory: at most MAX_REFERENCES_PER_USER photos of MAX_UPLOAD_SIZE each.
+    pub async fn export(&self, user: &UserId) -> Result<Vec<u8>, ServiceError> {
+        let record = self.user_record(user).await?;
+        let references = self.refs.load(user).await?;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+        let corrupt = |e: &dyn std::fmt::Display| ServiceError::Storage(StoreError::Corrupt(e.to_string()));
+        let mut files = Vec::new();
+        for reference in &references {
+            let (key, content_type) = reference.photo_key();
+            let extension = key.rsplit('.').next().unwrap_or("jpg");
+            if let Some(photo) = self.refs.photo_bytes(key).await? {
+                let name = format!("photos/{}.{extension}", reference.reference_id());
+                zip.start_file(&name, stored).map_err(|e| corrupt(&e))?;
+                zip.write_all(&photo).map_err(|e| corrupt(&e))?;
+                files.push(serde_json::json!({ "file": name, "content_type": content_type, "sha256": reference.photo_sha256() }));
+            }
+            let name = format!("references/{}.json", reference.reference_id());
+            zip.start_file(&name, stored).map_err(|e| corrupt(&e))?;
+            zip.write_all(&reference.sidecar_json()?).map_err(|e| corrupt(&e))?;
+            files.push(serde_json::json!({ "file": name, "content_type": "application/json" }));
+        }
+        let manifest = serde_json::json!({
+            "user_id": user.as_str(),
+            "exported_at": OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
+            "references": record.reference_ids,
+            "consents": record.consents,
+            "retention": record.retention,
+            "model": self.model_name(),
+            "files": files,
+        });
+        zip.start_file("manifest.json", stored).map_err(|e| corrupt(&e))?;
+        zip.write_all(&serde_json::to_vec_pretty(&manifest).expect("the manifest serialises"))
+            .map_err(|e| corrupt(&e))?;
+        Ok(zip.finish().map_err(|e| corrupt(&e))?.into_inner())
+    }
+}
