@@ -21,8 +21,7 @@ models:
 	scripts/fetch-models.sh $(MIRROR_FLAG) $(MODEL_PACK)
 
 build:
-	@command -v cmake >/dev/null || { echo "cmake is needed to build the bundled libjpeg-turbo: apt-get install cmake (Debian/Ubuntu), dnf install cmake, brew install cmake"; exit 1; }
-	@command -v nasm >/dev/null || echo "note: without nasm, libjpeg-turbo is built without SIMD and JPEG decoding is about twice as slow (apt-get install nasm)"
+	scripts/setup-build.sh
 	cargo build --release --locked
 
 check: setup build

@@ -57,7 +57,7 @@ static ENVIRONMENT: OnceLock<Result<Environment, String>> = OnceLock::new();
 /// a worker per core with one thread each.
 pub const PER_WORKER_FROM_CORES: usize = 8;
 
-/// The thread layout that fits a machine, measured with `make bench-scale` (README, Performance):
+/// The thread layout that fits a machine, measured with `make bench-scale` (docs/performance.md):
 ///
 /// - On 2 cores the shared pool wins: a lone request gets both cores (its latency is what a user
 ///   feels), and under load the two cores are shared rather than oversubscribed.

@@ -5,7 +5,7 @@
 //! pass as a verification token (signed with SECRET_KEY itself) or the other way round. Claims:
 //! `iss` = `faceauth`, `aud` = `faceauth:enrollment`, `sub` = the user id, `iat`, `exp` (at most a
 //! day ahead), `jti` (unique, 1–128 characters). `POST /api/enrollments` issues them; a backend may
-//! also mint them itself with any JWT library (README, "Enrolment grants").
+//! also mint them itself with any JWT library (docs/api.md, "Keys and enrolment grants").
 
 use std::time::Duration;
 

@@ -9,6 +9,7 @@ mod cli;
 mod cluster;
 mod connections;
 mod deploy;
+mod docs;
 mod errors;
 mod flow;
 mod hostile;
