@@ -220,3 +220,40 @@ async fn twenty_challenges_use_every_move_and_never_ask_one_twice_in_a_row() {
     }
     assert_eq!(seen.into_iter().collect::<Vec<_>>(), ["look_down", "look_up", "turn_left", "turn_right"]);
 }
+
+/// In challenge mode a verify session carries the steps: the backend starts the attempt, the app
+/// answers the session's steps without a separate challenge, and the backend reads the outcome.
+#[tokio::test]
+async fn a_verify_session_carries_the_challenge_and_its_outcome_names_the_method() {
+    let mut env = CHALLENGE_ENV.to_vec();
+    env.extend([("API_KEYS", "backend-secret-key-0123456789"), ("CLIENT_API_KEYS", "pk_frontend_0123456789")]);
+    let app = spawn(&env);
+    let secret = "backend-secret-key-0123456789";
+    let form = TestApp::form("obama", face(REFERENCE));
+    assert_eq!(app.post_form_as(secret, "/api/register", form).await.status, 201);
+    let url = format!("{}/api/sessions", app.base);
+    let created = app
+        .send(app.client.post(url).bearer_auth(secret).json(&json!({ "user_id": "obama", "purpose": "verify" })))
+        .await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    let steps: Vec<String> =
+        created.body["steps"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    assert_eq!(steps.len(), 2);
+    let mut form = Form::new()
+        .text("user_id", "obama")
+        .text("session_token", created.body["session_token"].as_str().unwrap().to_string())
+        .part("image", Part::bytes(face(FRONTAL)).file_name("image.jpg"));
+    for (i, step) in steps.iter().enumerate() {
+        form = form.part(format!("frame_{}", i + 1), Part::bytes(turn(step, true)).file_name("frame.jpg"));
+    }
+    let verified = app.post_form_as("pk_frontend_0123456789", "/api/verify", form).await;
+    assert_eq!(verified.body["verified"], true, "{:?}", verified.body);
+    assert_eq!(verified.body["liveness"], json!({ "passed": true }), "a client key learns pass or fail");
+    let id = created.body["session_id"].as_str().unwrap();
+    let outcome = app.get_as(secret, &format!("/api/sessions/{id}")).await.body;
+    assert_eq!(
+        (&outcome["status"], &outcome["liveness_method"]),
+        (&json!("completed"), &json!("challenge")),
+        "{outcome}"
+    );
+}
