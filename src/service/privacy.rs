@@ -152,7 +152,8 @@ impl FaceAuth {
             report.examined += 1;
             let references = self.refs.load(&user).await?;
             let status = self.retention_status(&user, &references).await?;
-            let expired = now().saturating_sub(status.last_used) > retention.period.as_secs();
+            // Whole seconds on both sides: a user is expired once the period has fully run.
+            let expired = now().saturating_sub(status.last_used) >= retention.period.as_secs();
             each(&user, expired);
             if !expired {
                 continue;

@@ -45,17 +45,18 @@ async fn a_register_without_consent_is_refused_and_one_with_it_is_recorded() {
     assert_eq!(app.post_form("/api/verify", form).await.code(), "invalid_request");
 }
 
-/// Retention is about time passing: these tests wait for a period of seconds to run out.
+/// Retention is about time passing: these tests wait for a period of seconds to run out. The period
+/// leaves the active user several seconds of margin for the two command runs on a loaded machine.
 #[tokio::test]
 async fn users_past_the_retention_period_are_deleted_by_the_command_and_active_ones_kept() {
     let moto = Moto::start();
     let bucket = moto.create_bucket().await;
     let mut env = moto.env(&bucket);
-    env.push(("RETENTION_PERIOD".into(), "3s".into()));
+    env.push(("RETENTION_PERIOD".into(), "8s".into()));
     let app = spawn_owned(&env);
     assert_eq!(app.register("old", ANGELINA_1).await.status, 201);
     assert_eq!(app.register("active", ANISTON).await.status, 201);
-    tokio::time::sleep(Duration::from_millis(3500)).await;
+    tokio::time::sleep(Duration::from_millis(9200)).await;
     // A success is a use: recorded (in the background, at most once per tenth of the period).
     assert_eq!(app.verify("active", ANISTON_2).await.body["verified"], true);
     let recorded = Instant::now();
@@ -67,7 +68,7 @@ async fn users_past_the_retention_period_are_deleted_by_the_command_and_active_o
 
     let (code, stdout, stderr) = faceauth(&["retention", "--dry-run"], &env);
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stdout.contains("would delete old") && stdout.contains("would delete 1 of 2"), "{stdout}");
+    assert!(stdout.contains("would delete old") && stdout.contains("would delete 1 of 2"), "{stdout}\n{stderr}");
     assert_eq!(moto.keys(&bucket).await, before, "a dry run deletes nothing");
 
     let (code, stdout, stderr) = faceauth(&["retention"], &env);
