@@ -8,6 +8,7 @@ mod cache;
 mod challenges;
 mod grants;
 mod inference;
+mod liveness;
 mod privacy;
 mod readiness;
 mod reembed;
@@ -22,6 +23,7 @@ pub use cache::{CachedReference, EmbeddingCache, References};
 pub use challenges::{Axis, Challenge, ChallengeError, Challenges, Step};
 pub use grants::{EnrollmentGrants, Grant, GrantError, ValidGrant};
 pub use inference::Inference;
+pub use liveness::Liveness;
 pub use privacy::{Consent, ReferenceConsent, Retention, RetentionReport, RetentionStatus, UserRecord};
 pub use readiness::{Check, ReadyChecks};
 pub use reembed::MigrationReport;
@@ -30,7 +32,7 @@ pub use sessions::{
     IssuedSession, MAX_BINDING_LEN, SessionError, SessionOutcome, SessionPurpose, SessionRecord, SessionRequest,
     SessionStatus, Sessions,
 };
-pub use verify::{Disclosure, Liveness, Verification, VerifyRequest};
+pub use verify::{Disclosure, Verification, VerifyRequest};
 
 use crate::domain::UserId;
 use crate::face::engine::ModelInfo;
@@ -324,15 +326,6 @@ impl FaceAuth {
     pub async fn issue_enrollment(&self, user: &UserId) -> Result<Grant, ServiceError> {
         let mark = self.revocation_mark(user).await?;
         Ok(self.grants.issue(user, mark))
-    }
-
-    /// Reference ids of the user, oldest first.
-    pub async fn user(&self, user: &UserId) -> Result<Vec<String>, ServiceError> {
-        let references = self.refs.load(user).await?;
-        if references.is_empty() {
-            return Err(ServiceError::UserNotFound);
-        }
-        Ok(references.iter().map(|r| r.reference_id().to_string()).collect())
     }
 
     /// Removes every object of the user and forgets the cached embeddings, on every instance: the

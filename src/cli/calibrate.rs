@@ -171,18 +171,10 @@ pub async fn run(raw: RawEnv, options: Options) -> anyhow::Result<()> {
     );
     for p in &table {
         let mark = if p.supported { "yes" } else { "no: too few impostor pairs" };
-        let (fm, fnm) = (&p.fmr_interval, &p.fnmr_interval);
+        let [fm, fml, fmu, fnm, fnml, fnmu] = rates(p);
         println!(
-            "| {:e} | {:.4} | {:.2e} [{:.2e}, {:.2e}] | {:.4} [{:.4}, {:.4}] | {mark} | {} |",
-            p.target_fmr,
-            p.threshold,
-            fm.value,
-            fm.lower,
-            fm.upper,
-            fnm.value,
-            fnm.lower,
-            fnm.upper,
-            p.impostors_needed
+            "| {:e} | {:.4} | {fm:.2e} [{fml:.2e}, {fmu:.2e}] | {fnm:.4} [{fnml:.4}, {fnmu:.4}] | {mark} | {} |",
+            p.target_fmr, p.threshold, p.impostors_needed
         );
     }
     for u in &unusable {
@@ -200,6 +192,12 @@ pub async fn run(raw: RawEnv, options: Options) -> anyhow::Result<()> {
 }
 
 type Pair = ((usize, usize), f32);
+
+/// FMR, its bounds, FNMR, its bounds: the order the table and the CSV show them.
+fn rates(p: &OperatingPoint) -> [f64; 6] {
+    let (fm, fnm) = (&p.fmr_interval, &p.fnmr_interval);
+    [fm.value, fm.lower, fm.upper, fnm.value, fnm.lower, fnm.upper]
+}
 
 fn write_files(
     out: &Path,
@@ -224,20 +222,8 @@ fn write_files(
         "target_fmr,threshold,fmr,fmr_lower,fmr_upper,fnmr,fnmr_lower,fnmr_upper,supported,impostors_needed\n",
     );
     for p in table {
-        let (fm, fnm) = (&p.fmr_interval, &p.fnmr_interval);
-        rows.push_str(&format!(
-            "{},{},{},{},{},{},{},{},{},{}\n",
-            p.target_fmr,
-            p.threshold,
-            fm.value,
-            fm.lower,
-            fm.upper,
-            fnm.value,
-            fnm.lower,
-            fnm.upper,
-            p.supported,
-            p.impostors_needed
-        ));
+        let rates = rates(p).map(|r| r.to_string()).join(",");
+        rows.push_str(&format!("{},{},{rates},{},{}\n", p.target_fmr, p.threshold, p.supported, p.impostors_needed));
     }
     std::fs::write(out.join("table.csv"), rows)?;
     std::fs::write(out.join("table.json"), serde_json::to_vec_pretty(table)?)?;

@@ -127,13 +127,9 @@ impl FaceAuth {
                 let outcome = SessionOutcome {
                     verified: result.is_ok(),
                     code: result.as_ref().err().and_then(ServiceError::decided_code).map(str::to_string),
-                    similarity: None,
-                    liveness_method: None,
-                    liveness_score: None,
                     reference_id: result.as_ref().ok().map(|r| r.reference_id.clone()),
-                    token: None,
-                    token_expires_at: None,
                     completed_at: crate::token::now(),
+                    ..SessionOutcome::default()
                 };
                 self.complete_session(&session, user, SessionPurpose::Enroll, outcome).await;
             }

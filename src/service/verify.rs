@@ -8,29 +8,13 @@ use bytes::Bytes;
 
 use super::cache::{CachedReference, References};
 use super::sessions::{SessionOutcome, SessionPurpose, ValidSession};
-use super::{Axis, DISTINCT_CAPTURE_THRESHOLD, FaceAuth, IssuedToken, LivenessMode, ServiceError, Step, Timings, ms};
+use super::{FaceAuth, IssuedToken, Liveness, LivenessMode, ServiceError, Step, Timings, ms};
 use crate::domain::UserId;
-use crate::face::Analysis;
 use crate::face::quality::Quality;
 use crate::face::{Detection, Embedding, Purpose};
 use crate::store::photo_digest;
 use crate::token::now;
 use crate::token::result::ResultContext;
-
-/// What liveness was checked on the verify photo, and how it came out.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Liveness {
-    Off,
-    Passive {
-        p_real: f64,
-        passed: bool,
-    },
-    /// Every step with the yaw measured on its frame; `p_real` the lowest of all the photos.
-    Challenge {
-        steps: Vec<(Step, f32)>,
-        p_real: Option<f64>,
-    },
-}
 
 /// A verify as the API hands it over.
 #[derive(Debug, Clone)]
@@ -116,7 +100,7 @@ impl FaceAuth {
         let attempt = self.state.begin_attempt(&user, client).await?.map_err(ServiceError::TooManyAttempts)?;
         let mut result = match self.photos_seen(&user, &digests, false).await? {
             true => Err(ServiceError::ReplayedImage),
-            false => self.verify_unlocked(&user, image, steps.map(|s| (s, frames)), disclosure).await,
+            false => self.verify_unlocked(&user, image, &digests, steps.map(|s| (s, frames)), disclosure).await,
         };
         if result.as_ref().err().is_some_and(|e| e.decided_code().is_none()) {
             return result;
@@ -177,74 +161,16 @@ impl FaceAuth {
         IssuedToken { token, expires_at: claims.exp }
     }
 
-    /// The challenge checked and used up: whatever this verify's outcome, it cannot be presented again.
-    async fn take_challenge(&self, user: &UserId, challenge_id: &str) -> Result<Vec<Step>, ServiceError> {
-        let valid = self.challenges.check(challenge_id, user)?;
-        let claim = self.state.claim(&valid.claim_id, valid.valid_for).await?;
-        claim.ok_or(super::ChallengeError::Used)?.spend();
-        Ok(valid.steps)
-    }
-
-    /// The liveness verdict: the passive score of every photo, and the challenge's steps.
-    fn liveness(&self, image: &Analysis, challenge: Option<(&[Step], &[Analysis])>) -> Result<Liveness, ServiceError> {
-        let policy = &self.liveness;
-        let p_real = |a: &Analysis| a.liveness.map(|s| s.p_real);
-        let frames = challenge.map(|(_, frames)| frames).unwrap_or_default();
-        // Configured but not scored would be a wiring fault: count it as 0, refuse rather than pass.
-        let lowest = std::iter::once(image).chain(frames).map(|a| p_real(a).unwrap_or(0.0)).fold(f64::MAX, f64::min);
-        let check_passive = || match lowest < policy.threshold {
-            true => Err(ServiceError::LivenessFailed(lowest)),
-            false => Ok(()),
-        };
-        match (policy.mode, challenge) {
-            (LivenessMode::Off, _) => Ok(Liveness::Off),
-            (LivenessMode::Passive, _) => {
-                check_passive()?;
-                Ok(Liveness::Passive { p_real: lowest, passed: true })
-            }
-            (LivenessMode::Challenge, None) => Err(ServiceError::ChallengeRequired),
-            (LivenessMode::Challenge, Some((steps, frames))) => {
-                // Copies first: a copy is refused as one, whatever pose it shows.
-                distinct_captures(image, steps, frames)?;
-                if image.quality.yaw.abs() > policy.frontal_yaw {
-                    return Err(ServiceError::PoseMismatch { step: 0, angle: image.quality.yaw });
-                }
-                for (i, (step, frame)) in steps.iter().zip(frames).enumerate() {
-                    // A turn by the frame's own yaw; a nod relative to the frontal photo, since
-                    // where the nose sits between eyes and mouth differs from face to face.
-                    let (angle, needed) = match step.axis() {
-                        Axis::Yaw => (frame.quality.yaw, policy.min_turn_yaw),
-                        Axis::Pitch => (frame.quality.pitch - image.quality.pitch, policy.min_nod_pitch),
-                    };
-                    if angle * step.sign() < needed {
-                        return Err(ServiceError::PoseMismatch { step: i + 1, angle });
-                    }
-                }
-                for (i, frame) in frames.iter().enumerate() {
-                    if frame.embedding.cosine(&image.embedding) < self.model.threshold {
-                        return Err(ServiceError::IdentityChanged { frame: i + 1 });
-                    }
-                }
-                check_passive()?;
-                let steps = steps
-                    .iter()
-                    .zip(frames)
-                    .map(|(s, f)| (*s, if s.axis() == Axis::Yaw { f.quality.yaw } else { f.quality.pitch }))
-                    .collect();
-                Ok(Liveness::Challenge { steps, p_real: p_real(image).map(|_| lowest) })
-            }
-        }
-    }
-
     async fn verify_unlocked(
         &self,
         user: &UserId,
         image: Bytes,
+        digests: &[String],
         challenge: Option<(Vec<Step>, Vec<Bytes>)>,
         disclosure: Disclosure,
     ) -> Result<Verification, ServiceError> {
         let start = Instant::now();
-        let digest = self.replay_guard.then(|| photo_digest(&image));
+        let digest = digests.first().filter(|_| self.replay_guard);
         let (steps, frames) = challenge.map(|(s, f)| (Some(s), f)).unwrap_or_default();
         // Embedding the photos and fetching the references overlap: storage latency hides behind inference.
         let frames = futures::future::join_all(frames.into_iter().map(|f| self.inference.analyze(f, Purpose::Verify)));
@@ -260,7 +186,7 @@ impl FaceAuth {
         {
             return Err(ServiceError::ReplayedImage);
         }
-        let liveness = self.liveness(&analysis, steps.as_deref().map(|s| (s, frames.as_slice())))?;
+        let liveness = self.liveness(&analysis, steps.as_deref().map(|s| (s, frames.as_slice(), digests)))?;
         let match_start = Instant::now();
         let best =
             references.iter().map(|r| (r, r.embedding.cosine(&analysis.embedding))).max_by(|a, b| a.1.total_cmp(&b.1));
@@ -362,40 +288,13 @@ fn outcome(result: &Result<Verification, ServiceError>) -> SessionOutcome {
             }
         }
         Err(e) => SessionOutcome {
-            verified: false,
             code: e.decided_code().map(str::to_string),
-            similarity: None,
-            liveness_method: None,
             liveness_score: match e {
                 ServiceError::LivenessFailed(p) => Some(*p),
                 _ => None,
             },
-            reference_id: None,
-            token: None,
-            token_expires_at: None,
             completed_at,
+            ..SessionOutcome::default()
         },
     }
-}
-
-/// Every photo of a challenge answer must be its own capture: no frame a copy of the frontal photo
-/// or of a frame that answers another move, re-encoded, rescaled, cropped or mirrored (a mirror
-/// image answers the opposite turn). Frames answering the same move (possible only when
-/// CHALLENGE_MOVES has fewer moves than CHALLENGE_STEPS) are compared by their pixels' identity
-/// only (`Analysis` of identical bytes): two real captures of one pose may be as close as copies.
-fn distinct_captures(image: &Analysis, steps: &[Step], frames: &[Analysis]) -> Result<(), ServiceError> {
-    let photos: Vec<(Option<Step>, &Analysis)> =
-        std::iter::once((None, image)).chain(steps.iter().copied().map(Some).zip(frames)).collect();
-    for (first, (step_a, a)) in photos.iter().enumerate() {
-        for (offset, (step_b, b)) in photos[first + 1..].iter().enumerate() {
-            let (closeness, mirrored) = a.capture_closeness(b);
-            if step_a.is_some() && step_a == step_b && closeness < 0.9999 {
-                continue;
-            }
-            if closeness >= DISTINCT_CAPTURE_THRESHOLD {
-                return Err(ServiceError::FramesNotDistinct { first, second: first + 1 + offset, mirrored });
-            }
-        }
-    }
-    Ok(())
 }

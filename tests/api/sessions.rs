@@ -144,6 +144,13 @@ async fn a_session_for_another_user_or_purpose_or_a_forged_one_is_refused() {
         .send(app.client.post(url).bearer_auth(CLIENT).json(&json!({"user_id": "angelina", "purpose": "verify"})))
         .await;
     assert_eq!((reply.status, reply.code()), (403, "forbidden"));
+    // Nor unlock a user the failure ladder disabled, read their export, or introspect a token.
+    let unlock = app.send(app.client.post(format!("{}/api/users/angelina/unlock", app.base)).bearer_auth(CLIENT)).await;
+    assert_eq!((unlock.status, unlock.code()), (403, "forbidden"));
+    assert_eq!(app.get_as(CLIENT, "/api/users/angelina/export").await.code(), "forbidden");
+    let url = format!("{}/api/tokens/introspect", app.base);
+    let peek = app.send(app.client.post(url).bearer_auth(CLIENT).json(&json!({ "token": "x" }))).await;
+    assert_eq!((peek.status, peek.code()), (403, "forbidden"));
 }
 
 #[tokio::test]
