@@ -27,8 +27,10 @@ use crate::service::{
     self, Challenges, EmbeddingCache, EnrollmentGrants, FaceAuth, LivenessPolicy, Parts, ReplayMemory, Sessions,
 };
 use crate::state::{LocalState, Policy, RedisState, SharedState, StateBackend, StateError};
+use crate::store::kms::KmsKeys;
 use crate::store::local::LocalStore;
 use crate::store::s3::S3Store;
+use crate::store::sealed::Sealer;
 use crate::store::{ObjectStore, ReferenceStore, StoreError};
 use crate::token::Hs256;
 use crate::token::result::{ResultKey, ResultSigner};
@@ -94,6 +96,8 @@ pub enum StartupError {
     Models(#[source] ModelError),
     #[error("storage check failed for {store}: {error}\n  fix: {fix}")]
     Storage { store: String, error: StoreError, fix: &'static str },
+    #[error("template key check failed for {key}: {error}\n  fix: {fix}")]
+    TemplateKey { key: String, error: StoreError, fix: &'static str },
     #[error("shared state check failed for {target}\n  fix: {fix}")]
     SharedState { target: String, fix: &'static str, source: StateError },
     #[error("cannot listen on {addr} (is another process using the port? set PORT/HOST)")]
@@ -170,15 +174,17 @@ pub fn model_spec(config: &Config) -> Result<(EngineSpec, ModelInfo), StartupErr
     Ok((spec, ModelInfo { detector, recognizer, profile, threshold, operating_point }))
 }
 
-async fn open_store(config: &Config, sdk: Option<SdkConfig>) -> Result<ReferenceStore, StartupError> {
+async fn open_store(config: &Config, mut sdk: Option<SdkConfig>) -> Result<ReferenceStore, StartupError> {
     let store: Arc<dyn ObjectStore> = match &config.storage.backend {
         Backend::Local { data_dir } => Arc::new(LocalStore::new(data_dir)),
         Backend::S3(s3) => {
-            let sdk = match sdk {
-                Some(sdk) => sdk,
+            let conf = match sdk.take() {
+                Some(conf) => conf,
                 None => crate::aws::sdk_config(s3.region.as_deref(), s3.endpoint_url.as_deref()).await,
             };
-            Arc::new(S3Store::new(&sdk, s3))
+            let store = S3Store::new(&conf, s3);
+            sdk = Some(conf);
+            Arc::new(store)
         }
     };
     let describe = store.describe();
@@ -194,12 +200,41 @@ async fn open_store(config: &Config, sdk: Option<SdkConfig>) -> Result<Reference
         StartupError::Storage { store: describe.clone(), error, fix }
     };
     let report = store.check().await.map_err(fail)?;
-    let refs = ReferenceStore::new(store, config.storage.prefix.clone());
+    let mut refs = ReferenceStore::new(store, config.storage.prefix.clone());
     refs.probe().await.map_err(fail)?;
     for line in &report {
         tracing::info!("storage: {line}");
     }
     tracing::info!("storage: write/read/delete probe under '{}' passed", config.storage.prefix);
+    match &config.storage.template_key {
+        Some(key) => {
+            // With a local folder, KMS alone is AWS: the SDK's own environment says where and who.
+            let sdk = match sdk {
+                Some(conf) => conf,
+                None => crate::aws::sdk_config(None, None).await,
+            };
+            let sealer =
+                Sealer::new(Arc::new(KmsKeys::new(&sdk, &key.key_id, key.endpoint_url.as_deref())), key.cache_ttl);
+            sealer.check().await.map_err(|error| StartupError::TemplateKey {
+                key: sealer.describe(),
+                error,
+                fix: "check that the key exists, is enabled and symmetric, and that the role may use it \
+                      (kms:GenerateDataKey and kms:Decrypt, deploy/iam-policy.json); AWS_ENDPOINT_URL_KMS if a VPC \
+                      endpoint is used",
+            })?;
+            tracing::info!(
+                "templates: photos and sidecars sealed (AES-256-GCM) under {}; GenerateDataKey/Decrypt round trip \
+                 passed",
+                sealer.describe()
+            );
+            refs = refs.with_sealer(Arc::new(sealer));
+        }
+        None if config.is_production() => tracing::warn!(
+            "templates: photos and embeddings are stored without application-layer encryption (only the \
+             bucket's); set TEMPLATE_KMS_KEY_ID so that bucket readers see neither"
+        ),
+        None => {}
+    }
     Ok(refs)
 }
 

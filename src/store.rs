@@ -1,9 +1,11 @@
 //! Where references live: an object store (S3 or a local folder) holding, per reference, the
 //! original image and a JSON sidecar with its embedding.
 
+pub mod kms;
 pub mod local;
 pub mod references;
 pub mod s3;
+pub mod sealed;
 
 use async_trait::async_trait;
 use bytes::Bytes;

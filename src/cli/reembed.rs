@@ -1,7 +1,8 @@
 //! `faceauth reembed`: re-embeds every stored reference that another recognizer made, so that a
 //! model switch costs the users nothing. Resumable and idempotent: references already made by the
 //! loaded recognizer are skipped, so an interrupted run is simply run again. Safe while the service
-//! serves: both rewrite a sidecar in place from the same photo.
+//! serves: both rewrite a sidecar in place from the same photo. With `TEMPLATE_KMS_KEY_ID` set it
+//! also encrypts, in place, every photo and sidecar written before the key was.
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -26,12 +27,14 @@ pub async fn run(raw: RawEnv) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
     println!(
-        "re-embedded {} references of {} users for {} ({} already current, {} unusable)",
+        "re-embedded {} references of {} users for {} ({} already current, {} unusable); {} sealed under the \
+         template key",
         total.reembedded,
         users.len(),
         service.model_name(),
         total.current,
-        total.unusable
+        total.unusable,
+        total.sealed
     );
     service.shutdown();
     Ok(())

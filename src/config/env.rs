@@ -106,6 +106,12 @@ variables! {
     ConsentRequired = "CONSENT_REQUIRED",
     RetentionPeriod = "RETENTION_PERIOD",
     RetentionSweepInterval = "RETENTION_SWEEP_INTERVAL",
+    TemplateKmsKeyId = "TEMPLATE_KMS_KEY_ID",
+    TemplateKeyCacheSecs = "TEMPLATE_KEY_CACHE_SECS",
+    AwsEndpointUrlKms = "AWS_ENDPOINT_URL_KMS",
+    AuditS3Prefix = "AUDIT_S3_PREFIX",
+    AuditFlushSecs = "AUDIT_FLUSH_SECS",
+    AuditBufferRecords = "AUDIT_BUFFER_RECORDS",
 }
 
 /// The raw variables, before parsing: the process environment, then a secret's keys laid over it.

@@ -28,6 +28,29 @@ pub struct S3Config {
     pub kms_key_id: Option<String>,
 }
 
+/// Application-layer encryption of photos and sidecars (`store::sealed`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateKey {
+    /// TEMPLATE_KMS_KEY_ID: key id, ARN or alias of a symmetric KMS key.
+    pub key_id: String,
+    /// TEMPLATE_KEY_CACHE_SECS: how long a data key is reused and an unwrapped one remembered.
+    pub cache_ttl: Duration,
+    /// AWS_ENDPOINT_URL_KMS: a KMS endpoint of its own (a VPC endpoint; tests); else the SDK's.
+    pub endpoint_url: Option<String>,
+}
+
+/// The durable audit trail (`audit`): JSON-lines objects, one per instance per interval.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditConfig {
+    /// AUDIT_S3_PREFIX: where the objects go, in the bucket (or the data folder); "" or ending in "/".
+    pub prefix: String,
+    /// AUDIT_FLUSH_SECS.
+    pub flush_interval: Duration,
+    /// AUDIT_BUFFER_RECORDS: records held while the store cannot take them; beyond, biometric
+    /// operations are refused.
+    pub buffer_records: usize,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct StorageConfig {
     pub backend: Backend,
@@ -37,6 +60,8 @@ pub struct StorageConfig {
     pub cache_users: usize,
     /// EMBEDDING_CACHE_TTL_SECS.
     pub cache_ttl: Duration,
+    pub template_key: Option<TemplateKey>,
+    pub audit: Option<AuditConfig>,
 }
 
 impl StorageConfig {
@@ -69,11 +94,36 @@ impl StorageConfig {
         if prefix.contains("..") || prefix.starts_with('/') {
             p.problem(format!("S3_PREFIX={prefix} is not valid: use a relative prefix such as faceauth/"));
         }
+        // Zero: a data key per object and a KMS call per read (the outage tests use it).
+        let key_cache = Duration::from_secs(p.ranged(Var::TemplateKeyCacheSecs, 300u64, 0, 3_600));
+        let endpoint_url = p.get(Var::AwsEndpointUrlKms).map(str::to_string);
+        let template_key = p.get(Var::TemplateKmsKeyId).map(|key_id| TemplateKey {
+            key_id: key_id.to_string(),
+            cache_ttl: key_cache,
+            endpoint_url,
+        });
+        let flush_interval = p.secs(Var::AuditFlushSecs, 60, 3_600);
+        let buffer_records = p.ranged(Var::AuditBufferRecords, 100_000usize, 100, 10_000_000);
+        let audit = p.get(Var::AuditS3Prefix).map(|audit| AuditConfig {
+            prefix: normalise_prefix(audit),
+            flush_interval,
+            buffer_records,
+        });
+        if let Some(a) = &audit
+            && (a.prefix.is_empty() || a.prefix.contains("..") || a.prefix.starts_with(&format!("{prefix}users/")))
+        {
+            p.problem(format!(
+                "AUDIT_S3_PREFIX={} is not valid: use a prefix of its own such as audit/ (not under the references)",
+                a.prefix
+            ));
+        }
         Self {
             backend,
             prefix,
             cache_users: p.ranged(Var::EmbeddingCacheUsers, 10_000usize, 0, 10_000_000),
             cache_ttl: p.secs(Var::EmbeddingCacheTtlSecs, 300, 86_400),
+            template_key,
+            audit,
         }
     }
 }

@@ -186,7 +186,7 @@ impl FaceAuth {
         for reference in &references {
             let (key, content_type) = reference.photo_key();
             let extension = key.rsplit('.').next().unwrap_or("jpg");
-            if let Some(photo) = self.refs.photo_bytes(key).await? {
+            if let Some(photo) = self.refs.photo(reference).await? {
                 let name = format!("photos/{}.{extension}", reference.reference_id());
                 zip.start_file(&name, stored).map_err(|e| corrupt(&e))?;
                 zip.write_all(&photo).map_err(|e| corrupt(&e))?;

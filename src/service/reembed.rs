@@ -1,6 +1,7 @@
 //! Moving references to the loaded recognizer: one at a time inside a verify, or every reference
 //! in the store as a migration (`faceauth reembed`). Both rewrite the sidecar in place from the
-//! stored photo, so running either twice, or both at once, ends in the same state.
+//! stored photo, so running either twice, or both at once, ends in the same state. With a template
+//! key configured, the migration also seals every reference still stored in plaintext.
 
 use crate::domain::UserId;
 use crate::store::{StoreError, StoredReference};
@@ -17,6 +18,8 @@ pub struct MigrationReport {
     pub current: usize,
     /// Could not be converted (photo gone, no usable face for the new pipeline); left as they are.
     pub unusable: usize,
+    /// Stored in plaintext before `TEMPLATE_KMS_KEY_ID` was set, sealed in place now.
+    pub sealed: usize,
 }
 
 impl std::ops::AddAssign for MigrationReport {
@@ -24,6 +27,7 @@ impl std::ops::AddAssign for MigrationReport {
         self.reembedded += other.reembedded;
         self.current += other.current;
         self.unusable += other.unusable;
+        self.sealed += other.sealed;
     }
 }
 
@@ -50,6 +54,9 @@ impl FaceAuth {
         if report.reembedded > 0 {
             self.cache.invalidate(user);
         }
+        // After the re-embedding, so a rewritten sidecar is sealed in the same pass (with a key
+        // configured, rewrites are sealed already; this catches what is still plaintext).
+        report.sealed = self.refs.seal_in_place(user).await?.sealed;
         Ok(report)
     }
 

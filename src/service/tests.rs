@@ -198,9 +198,9 @@ async fn a_migration_converts_once_and_then_finds_everything_current() {
     f.inference.refuse_stored.store(false, Ordering::SeqCst);
     assert_eq!(f.service.users().await.unwrap(), vec![f.alice.clone()]);
     let first = f.service.migrate_user(&f.alice).await.unwrap();
-    assert_eq!(first, MigrationReport { reembedded: 1, current: 0, unusable: 0 });
+    assert_eq!(first, MigrationReport { reembedded: 1, current: 0, unusable: 0, sealed: 0 });
     let again = f.service.migrate_user(&f.alice).await.unwrap();
-    assert_eq!(again, MigrationReport { reembedded: 0, current: 1, unusable: 0 });
+    assert_eq!(again, MigrationReport { reembedded: 0, current: 1, unusable: 0, sealed: 0 });
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::sealed::{Context, ObjectKind, Sealer, is_sealed};
 use super::{ObjectStore, StoreError};
 use crate::domain::{UserId, is_reference_id, new_reference_id};
 
@@ -143,6 +144,15 @@ pub fn photo_digest(photo: &[u8]) -> String {
 pub struct ReferenceStore {
     objects: Arc<dyn ObjectStore>,
     prefix: String,
+    /// With `TEMPLATE_KMS_KEY_ID`: photos and sidecars are sealed before they leave the process.
+    sealer: Option<Arc<Sealer>>,
+}
+
+/// What sealing a user's plaintext objects did (`faceauth reembed` with a template key).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SealReport {
+    pub sealed: usize,
+    pub already: usize,
 }
 
 fn extension(content_type: &str) -> &'static str {
@@ -153,13 +163,47 @@ fn extension(content_type: &str) -> &'static str {
     }
 }
 
+fn context<'a>(user: &'a str, reference_id: &'a str, kind: ObjectKind) -> Context<'a> {
+    Context { user, reference_id, kind }
+}
+
 fn to_json(sidecar: &Sidecar) -> Result<Bytes, StoreError> {
     serde_json::to_vec(sidecar).map(Bytes::from).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl ReferenceStore {
     pub fn new(objects: Arc<dyn ObjectStore>, prefix: impl Into<String>) -> Self {
-        Self { objects, prefix: prefix.into() }
+        Self { objects, prefix: prefix.into(), sealer: None }
+    }
+
+    /// Seals every photo and sidecar written from now on; reads open sealed and plaintext alike.
+    pub fn with_sealer(mut self, sealer: Arc<Sealer>) -> Self {
+        self.sealer = Some(sealer);
+        self
+    }
+
+    pub fn sealed(&self) -> bool {
+        self.sealer.is_some()
+    }
+
+    /// What goes into the store for `plain`: sealed when a key is configured.
+    async fn encode(&self, context: Context<'_>, plain: Bytes) -> Result<Bytes, StoreError> {
+        match &self.sealer {
+            Some(sealer) => sealer.seal(context, &plain).await,
+            None => Ok(plain),
+        }
+    }
+
+    /// What a stored object holds, opened if it was sealed. Plaintext written before a key was
+    /// configured reads as it is.
+    async fn decode(&self, context: Context<'_>, stored: Bytes) -> Result<Bytes, StoreError> {
+        match (&self.sealer, is_sealed(&stored)) {
+            (_, false) => Ok(stored),
+            (Some(sealer), true) => sealer.open(context, &stored).await,
+            (None, true) => Err(StoreError::Denied(
+                "a reference is sealed under a KMS key but TEMPLATE_KMS_KEY_ID is not set".into(),
+            )),
+        }
     }
 
     pub fn describe(&self) -> String {
@@ -212,10 +256,12 @@ impl ReferenceStore {
             replaces_earlier: placement == Placement::ReplaceAll,
             consent: new.consent,
         };
+        // Both sealed before anything is written: a key service outage leaves nothing behind.
+        let photo = self.encode(context(user.as_str(), &reference_id, ObjectKind::Photo), photo).await?;
+        let sidecar =
+            self.encode(context(user.as_str(), &reference_id, ObjectKind::Sidecar), to_json(&sidecar)?).await?;
         self.objects.put(&image_key, photo, content_type).await?;
-        if let Err(err) =
-            self.objects.put(&self.sidecar_key(user, &reference_id), to_json(&sidecar)?, "application/json").await
-        {
+        if let Err(err) = self.objects.put(&self.sidecar_key(user, &reference_id), sidecar, "application/json").await {
             let _ = self.objects.delete(&image_key).await;
             return Err(err);
         }
@@ -243,7 +289,9 @@ impl ReferenceStore {
 
     /// The reference's photo as uploaded; `None` if it is gone.
     pub async fn photo(&self, reference: &StoredReference) -> Result<Option<Bytes>, StoreError> {
-        self.objects.get(&reference.0.image_key).await
+        let Some(stored) = self.objects.get(&reference.0.image_key).await? else { return Ok(None) };
+        let context = context(&reference.0.user_id, &reference.0.reference_id, ObjectKind::Photo);
+        self.decode(context, stored).await.map(Some)
     }
 
     /// Rewrites a reference's sidecar with what another model made of the same photo; id, photo and
@@ -261,7 +309,9 @@ impl ReferenceStore {
         sidecar.detector = new.detector;
         sidecar.face = new.face;
         let key = self.sidecar_key(user, &sidecar.reference_id);
-        self.objects.put(&key, to_json(&sidecar)?, "application/json").await?;
+        let body =
+            self.encode(context(user.as_str(), &sidecar.reference_id, ObjectKind::Sidecar), to_json(&sidecar)?).await?;
+        self.objects.put(&key, body, "application/json").await?;
         if self.objects.get(&sidecar.image_key).await?.is_none() {
             self.objects.delete(&key).await?;
             return Err(StoreError::Corrupt("the reference was deleted while it was being rewritten".into()));
@@ -275,11 +325,23 @@ impl ReferenceStore {
         let keys = self.objects.list(&self.user_prefix(user)).await?;
         let sidecar_keys: Vec<&String> = keys.iter().filter(|k| k.ends_with(".json")).collect();
         let blobs = try_join_all(sidecar_keys.iter().map(|k| self.objects.get(k))).await?;
+        let prefix = self.user_prefix(user);
         let mut references = Vec::new();
         for (key, blob) in sidecar_keys.iter().zip(blobs) {
             let Some(blob) = blob else { continue };
+            let id = key.strip_prefix(&prefix).and_then(|name| name.strip_suffix(".json")).unwrap_or_default();
+            let blob = match self.decode(context(user.as_str(), id, ObjectKind::Sidecar), blob).await {
+                Ok(blob) => blob,
+                // One object that does not open is skipped like any unreadable sidecar; the key
+                // service being out of reach fails the load, as storage being out of reach does.
+                Err(StoreError::Corrupt(e)) => {
+                    tracing::warn!(key = %key, error = %e, "sealed sidecar does not open; ignored");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             match serde_json::from_slice::<Sidecar>(&blob) {
-                Ok(s) if s.user_id == user.as_str() && is_reference_id(&s.reference_id) => {
+                Ok(s) if s.user_id == user.as_str() && s.reference_id == id && is_reference_id(&s.reference_id) => {
                     references.push(StoredReference(s))
                 }
                 Ok(_) => {
@@ -319,9 +381,46 @@ impl ReferenceStore {
         self.objects.put(&self.activity_key(user), Bytes::from(body), "application/json").await
     }
 
-    /// The photo of a reference as stored.
-    pub async fn photo_bytes(&self, key: &str) -> Result<Option<Bytes>, StoreError> {
-        self.objects.get(key).await
+    /// Seals, in place, every plaintext photo and sidecar of the user's current references (after
+    /// `TEMPLATE_KMS_KEY_ID` is set). Safe while serving: the sidecar is sealed first and the photo
+    /// checked to be still there, then the photo and the sidecar checked; whichever finds the user
+    /// deleted meanwhile removes what it wrote, so sealing never resurrects a deleted reference.
+    pub async fn seal_in_place(&self, user: &UserId) -> Result<SealReport, StoreError> {
+        let mut report = SealReport::default();
+        if self.sealer.is_none() {
+            return Ok(report);
+        }
+        for reference in self.load(user).await? {
+            let id = reference.0.reference_id.as_str();
+            let sidecar_key = self.sidecar_key(user, id);
+            let image_key = reference.0.image_key.as_str();
+            // Gone since the load: deleted or superseded meanwhile, nothing to seal.
+            let Some(stored_sidecar) = self.objects.get(&sidecar_key).await? else { continue };
+            let Some(stored_photo) = self.objects.get(image_key).await? else { continue };
+            if is_sealed(&stored_sidecar) && is_sealed(&stored_photo) {
+                report.already += 1;
+                continue;
+            }
+            if !is_sealed(&stored_sidecar) {
+                let stored = stored_sidecar;
+                let sealed = self.encode(context(user.as_str(), id, ObjectKind::Sidecar), stored).await?;
+                self.objects.put(&sidecar_key, sealed, "application/json").await?;
+                if self.objects.get(image_key).await?.is_none() {
+                    self.objects.delete(&sidecar_key).await?;
+                    continue;
+                }
+            }
+            if !is_sealed(&stored_photo) {
+                let sealed = self.encode(context(user.as_str(), id, ObjectKind::Photo), stored_photo).await?;
+                self.objects.put(image_key, sealed, &reference.0.content_type).await?;
+                if self.objects.get(&sidecar_key).await?.is_none() {
+                    self.objects.delete(image_key).await?;
+                    continue;
+                }
+            }
+            report.sealed += 1;
+        }
+        Ok(report)
     }
 
     /// Removes every object of the user. Returns how many objects there were.

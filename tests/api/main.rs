@@ -10,6 +10,7 @@ mod cluster;
 mod connections;
 mod deploy;
 mod docs;
+mod encryption;
 mod errors;
 mod flow;
 mod hostile;

@@ -105,3 +105,52 @@ async fn a_replace_supersedes_every_earlier_reference_at_once() {
         .unwrap();
     assert_eq!(store.load(&user).await.unwrap().len(), 1);
 }
+
+/// Every file under `dir`, with its bytes.
+fn files(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(files(&path));
+        } else {
+            out.push((path.display().to_string(), std::fs::read(&path).unwrap()));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn plaintext_references_stay_readable_once_a_key_is_set_and_are_then_sealed_in_place() {
+    use crate::store::sealed::{Sealer, test_keys::PadKeys};
+    let (dir, plain) = local();
+    let user = UserId::parse("alice").unwrap();
+    let photo = Bytes::from_static(b"\xff\xd8\xff\xe0 jpeg body");
+    plain.save(&user, photo.clone(), "image/jpeg", new_reference("m"), Placement::Add).await.unwrap();
+
+    let sealed =
+        plain.clone().with_sealer(Arc::new(Sealer::new(Arc::new(PadKeys::default()), Duration::from_secs(60))));
+    let before = sealed.load(&user).await.unwrap();
+    assert_eq!(before.len(), 1, "plaintext written before the key is still used");
+    assert_eq!(sealed.seal_in_place(&user).await.unwrap(), SealReport { sealed: 1, already: 0 });
+    assert_eq!(sealed.seal_in_place(&user).await.unwrap(), SealReport { sealed: 0, already: 1 }, "idempotent");
+    // New references are sealed as they are written.
+    sealed.save(&user, photo.clone(), "image/jpeg", new_reference("m"), Placement::Add).await.unwrap();
+    for (path, bytes) in files(dir.path()) {
+        assert!(!bytes.windows(3).any(|w| w == b"\xff\xd8\xff"), "{path} shows a JPEG marker");
+        assert!(!bytes.windows(9).any(|w| w == b"embedding"), "{path} shows a sidecar");
+    }
+    let after = sealed.load(&user).await.unwrap();
+    assert_eq!(after[0], before[0]);
+    assert_eq!(sealed.photo(&after[1]).await.unwrap().unwrap(), photo);
+    // Without the key, sealed references are refused (not mistaken for missing ones).
+    assert!(matches!(plain.load(&user).await, Err(StoreError::Denied(_))));
+
+    // A sealed sidecar copied into another user's folder does not open there.
+    let mallory = UserId::parse("mallory").unwrap();
+    let from = dir.path().join(format!("p/users/alice/{}.json", after[0].reference_id()));
+    let to = dir.path().join(format!("p/users/mallory/{}.json", after[0].reference_id()));
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::copy(from, to).unwrap();
+    assert!(sealed.load(&mallory).await.unwrap().is_empty());
+}
