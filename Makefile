@@ -7,7 +7,7 @@ MODEL_MIRROR ?=
 MIRROR_FLAG := $(if $(MODEL_MIRROR),--mirror $(MODEL_MIRROR),)
 export ORT_DYLIB_PATH ?= $(CURDIR)/.ort/libonnxruntime.so.1.31.1
 
-.PHONY: run setup models build test test-setup lint bench bench-load bench-scale check clean
+.PHONY: run setup models build test test-setup lint bench bench-load bench-scale bench-sealed check clean
 
 run: setup build
 	./target/release/faceauth serve
@@ -52,6 +52,10 @@ bench-load: test-setup
 # Verifies/s and p50/p99 at 1-32 clients for each thread layout (auto, shared, per-worker) and the
 # ONNX model floor: target/scale-bench/result.jsonl and scale.svg. `scripts/bench-scale.sh --pack`
 # also packs it to run on a bigger machine.
+# Verify p50 with and without TEMPLATE_KMS_KEY_ID, side by side on moto (S3 + KMS).
+bench-sealed: test-setup
+	cargo bench --bench sealed
+
 bench-scale: test-setup build
 	bash scripts/bench-scale.sh
 

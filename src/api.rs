@@ -18,23 +18,44 @@ pub mod verify;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 
 use crate::app::AppState;
+use crate::audit::{Actor, Event};
+use crate::auth::Caller;
+use crate::domain::UserId;
 use crate::error::ApiError;
 use crate::middleware;
 
+/// Records a biometric event the API decided, with the caller's key: the operation's outcome and
+/// a bounded `detail` (a result word, a notice id).
+fn audit<T, E: std::error::Error + 'static>(
+    state: &AppState,
+    kind: &'static str,
+    user: &UserId,
+    caller: &Caller,
+    outcome: &Result<T, E>,
+    detail: Option<&str>,
+) {
+    let outcome = outcome.as_ref().map(|_| ()).map_err(|e| e as &(dyn std::error::Error + 'static));
+    state.service.audit().record(Event { kind, user, actor: Actor::Key(caller), outcome, detail });
+}
+
 pub fn router(state: AppState) -> Router {
+    // Biometric operations (each leaves an audit record) wait while the audit trail cannot keep
+    // records; a method router's route_layer covers only the methods added before it.
+    let audited = || from_fn_with_state(state.clone(), middleware::admit_audited);
     let uploads = Router::new()
         .route("/api/register", post(register::register))
         .route("/api/verify", post(verify::verify))
-        .route_layer(from_fn_with_state(state.clone(), middleware::admit_upload));
+        .route_layer(from_fn_with_state(state.clone(), middleware::admit_upload))
+        .route_layer(audited());
     let trusted = Router::new()
-        .route("/api/users/{user_id}", get(users::get_user).delete(users::delete_user))
-        .route("/api/users/{user_id}/unlock", post(users::unlock_user))
-        .route("/api/users/{user_id}/export", get(users::export_user))
+        .route("/api/users/{user_id}", delete(users::delete_user).route_layer(audited()).get(users::get_user))
+        .route("/api/users/{user_id}/unlock", post(users::unlock_user).route_layer(audited()))
+        .route("/api/users/{user_id}/export", get(users::export_user).route_layer(audited()))
         .route("/api/enrollments", post(enrollments::create_enrollment))
-        .route("/api/sessions", post(sessions::create_session))
+        .route("/api/sessions", post(sessions::create_session).route_layer(audited()))
         .route("/api/sessions/{session_id}", get(sessions::get_session))
         .route("/api/tokens/introspect", post(tokens::introspect))
         .route_layer(axum::middleware::from_fn(middleware::require_trusted_caller));

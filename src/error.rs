@@ -124,6 +124,9 @@ pub enum ApiError {
     Overloaded,
     #[error("the service's shared state is temporarily unavailable; retry shortly")]
     StateUnavailable(#[source] Cause),
+    /// Biometric operations wait while their audit records cannot be written (the buffer is full).
+    #[error("the audit trail is temporarily unavailable; retry later")]
+    AuditUnavailable(#[source] Cause),
     #[error("the request took too long")]
     Timeout,
     #[error("internal error")]
@@ -154,7 +157,9 @@ impl ApiError {
             ReferencesOutdated => StatusCode::CONFLICT,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            StorageUnavailable(_) | StateUnavailable(_) | Overloaded | Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            StorageUnavailable(_) | StateUnavailable(_) | AuditUnavailable(_) | Overloaded | Timeout => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -206,6 +211,7 @@ impl ApiError {
             StorageUnavailable(_) => "storage_unavailable",
             Overloaded => "overloaded",
             StateUnavailable(_) => "state_unavailable",
+            AuditUnavailable(_) => "audit_unavailable",
             Timeout => "timeout",
             Internal(_) => "internal_error",
         }
@@ -215,6 +221,7 @@ impl ApiError {
         match self {
             ApiError::StorageUnavailable(_) => Some(5),
             ApiError::StateUnavailable(_) => Some(2),
+            ApiError::AuditUnavailable(_) => Some(30),
             ApiError::Overloaded | ApiError::Timeout => Some(1),
             ApiError::TooManyRequests { retry_after, .. } => Some(*retry_after),
             _ => None,
@@ -235,6 +242,7 @@ impl ApiError {
         match self {
             ApiError::StorageUnavailable(cause)
             | ApiError::StateUnavailable(cause)
+            | ApiError::AuditUnavailable(cause)
             | ApiError::Internal(Some(cause)) => Some(cause),
             _ => None,
         }
@@ -282,6 +290,7 @@ impl From<ServiceError> for ApiError {
             e @ ServiceError::Storage(_) => ApiError::StorageUnavailable(Arc::new(e)),
             e @ (ServiceError::Inference(_) | ServiceError::Stopped) => ApiError::internal(e),
             e @ ServiceError::StateUnavailable(_) => ApiError::StateUnavailable(Arc::new(e)),
+            ServiceError::AuditUnavailable(e) => ApiError::AuditUnavailable(Arc::new(e)),
         }
     }
 }

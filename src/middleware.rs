@@ -15,7 +15,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use auth::{limit_client_rate, require_api_key, require_metrics_access, require_trusted_caller};
-pub use body::admit_upload;
+pub use body::{admit_audited, admit_upload};
 pub use context::ClientAddr;
 
 use crate::app::AppState;

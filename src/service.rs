@@ -6,6 +6,7 @@
 mod access;
 mod cache;
 mod challenges;
+mod export;
 mod grants;
 mod inference;
 mod liveness;
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 
 pub use cache::{CachedReference, EmbeddingCache, References};
 pub use challenges::{Axis, Challenge, ChallengeError, Challenges, Step};
+pub use export::ExportStream;
 pub use grants::{EnrollmentGrants, Grant, GrantError, ValidGrant};
 pub use inference::Inference;
 pub use liveness::Liveness;
@@ -34,6 +36,7 @@ pub use sessions::{
 };
 pub use verify::{Disclosure, Verification, VerifyRequest};
 
+use crate::audit::AuditTrail;
 use crate::domain::UserId;
 use crate::face::engine::ModelInfo;
 use crate::face::policy::Rejection;
@@ -100,6 +103,8 @@ pub enum ServiceError {
     TooManyReferences(usize),
     #[error("reference storage failed")]
     Storage(#[from] StoreError),
+    #[error(transparent)]
+    AuditUnavailable(crate::audit::AuditUnavailable),
     #[error("inference failed")]
     Inference(#[source] InferenceError),
     #[error("the inference workers have stopped")]
@@ -227,6 +232,7 @@ pub struct FaceAuth {
     replay_guard: bool,
     liveness: LivenessPolicy,
     challenges: Challenges,
+    audit: AuditTrail,
     readiness: readiness::ReadinessCache,
 }
 
@@ -255,6 +261,8 @@ pub struct Parts {
     pub replay_guard: bool,
     pub liveness: LivenessPolicy,
     pub challenges: Challenges,
+    /// Where the records of biometric events go (the log, and the bucket with AUDIT_S3_PREFIX).
+    pub audit: AuditTrail,
 }
 
 fn ms(since: Instant) -> f64 {
@@ -282,8 +290,14 @@ impl FaceAuth {
             replay_guard: parts.replay_guard,
             liveness: parts.liveness,
             challenges: parts.challenges,
+            audit: parts.audit,
             readiness: readiness::ReadinessCache::new(Duration::from_secs(5)),
         }
+    }
+
+    /// The audit trail, for the events the API decides (who asked, with which key).
+    pub fn audit(&self) -> &AuditTrail {
+        &self.audit
     }
 
     /// The FMR expected at the threshold in use, when it was measured.

@@ -14,6 +14,7 @@ use aws_types::SdkConfig;
 pub use server::{Application, shutdown_signal};
 
 use crate::app::{AppState, HttpSettings, Security};
+use crate::audit::AuditTrail;
 use crate::auth::{KeyKind, MetricsAccess};
 use crate::config::{AppEnv, Backend, Config, ConfigError, LivenessMode, RawEnv, TokenKeys, Var};
 use crate::face::InferencePool;
@@ -174,7 +175,8 @@ pub fn model_spec(config: &Config) -> Result<(EngineSpec, ModelInfo), StartupErr
     Ok((spec, ModelInfo { detector, recognizer, profile, threshold, operating_point }))
 }
 
-async fn open_store(config: &Config, mut sdk: Option<SdkConfig>) -> Result<ReferenceStore, StartupError> {
+/// The reference store (sealed when a template key is set) and the audit trail, both proven.
+async fn open_store(config: &Config, mut sdk: Option<SdkConfig>) -> Result<(ReferenceStore, AuditTrail), StartupError> {
     let store: Arc<dyn ObjectStore> = match &config.storage.backend {
         Backend::Local { data_dir } => Arc::new(LocalStore::new(data_dir)),
         Backend::S3(s3) => {
@@ -200,7 +202,7 @@ async fn open_store(config: &Config, mut sdk: Option<SdkConfig>) -> Result<Refer
         StartupError::Storage { store: describe.clone(), error, fix }
     };
     let report = store.check().await.map_err(fail)?;
-    let mut refs = ReferenceStore::new(store, config.storage.prefix.clone());
+    let mut refs = ReferenceStore::new(store.clone(), config.storage.prefix.clone());
     refs.probe().await.map_err(fail)?;
     for line in &report {
         tracing::info!("storage: {line}");
@@ -235,7 +237,21 @@ async fn open_store(config: &Config, mut sdk: Option<SdkConfig>) -> Result<Refer
         ),
         None => {}
     }
-    Ok(refs)
+    let audit = match &config.storage.audit {
+        Some(audit) => {
+            let trail = AuditTrail::durable(store, &audit.prefix, audit.buffer_records);
+            // Audit objects are only ever added: the check is the instance's first record.
+            trail.start().await.map_err(|error| StartupError::Storage {
+                store: format!("{describe}/{}", audit.prefix),
+                error,
+                fix: "the role needs s3:PutObject under AUDIT_S3_PREFIX (deploy/iam-policy.json)",
+            })?;
+            tracing::info!(prefix = %audit.prefix, instance = trail.instance(), every_secs = audit.flush_interval.as_secs(), "audit trail: records written to the store");
+            trail
+        }
+        None => AuditTrail::log_only(),
+    };
+    Ok((refs, audit))
 }
 
 /// In process, or the configured server, connected and proven by a write/read/delete round trip.
@@ -317,9 +333,10 @@ pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<Fa
         "models loaded and warmed up"
     );
     log_operating_point(&info, config);
-    let refs = open_store(config, sdk).await?;
+    let (refs, audit) = open_store(config, sdk).await?;
     let state = open_shared_state(config).await?;
     Ok(FaceAuth::new(Parts {
+        audit,
         inference: Arc::new(pool),
         refs,
         cache: EmbeddingCache::new(config.storage.cache_users, config.storage.cache_ttl),

@@ -1,8 +1,7 @@
 //! Logging: human-readable text in development, JSON lines (one per event, span fields included)
-//! in production for journald/CloudWatch. The request span's fields are named in [`request`]; audit
-//! lines for changes to biometric data in [`audit`].
+//! in production for journald/CloudWatch. The request span's fields are named in [`request`]; the
+//! audit records of biometric events are `crate::audit`'s.
 
-pub mod audit;
 pub mod request;
 
 use tracing_subscriber::EnvFilter;

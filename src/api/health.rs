@@ -23,6 +23,10 @@ pub struct ReadyChecks {
     pub storage: String,
     /// The shared state server (SHARED_STATE_URL): `ok`, or `unreachable`; `ok` when state is in process.
     pub state: String,
+    /// The durable audit trail (AUDIT_S3_PREFIX): `ok`, `off` (the log only), `failing: N records
+    /// buffered` (still ready), or `full: N records buffered` (not ready: biometric operations are
+    /// refused until the records are written).
+    pub audit: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -75,6 +79,12 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<ReadyResp
             inference: shown(&checks.inference),
             storage: shown(&checks.storage),
             state: shown(&checks.state),
+            audit: match &checks.audit {
+                None => "off".into(),
+                Some(a) if a.full => format!("full: {} records buffered", a.buffered),
+                Some(a) if a.failing.is_some() => format!("failing: {} records buffered", a.buffered),
+                Some(_) => "ok".into(),
+            },
         },
         inference_queue: state.service.queue_depth(),
         operating_point: OperatingPointDto {

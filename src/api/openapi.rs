@@ -22,7 +22,7 @@ use super::{challenges, enrollments, health, metrics, register, sessions, tokens
             liveness_failed, pose_mismatch, identity_changed, frames_not_distinct (422); challenge_required (400); \
             challenge_not_found (404); challenge_used, challenges_disabled (409); challenge_expired (410); \
             rate_limited, too_many_attempts (429, Retry-After); storage_unavailable, state_unavailable, \
-            overloaded, timeout (503, Retry-After); internal_error (500)."
+            audit_unavailable, overloaded, timeout (503, Retry-After); internal_error (500)."
     ),
     paths(
         register::register,

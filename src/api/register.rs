@@ -13,7 +13,6 @@ use crate::config::ClientAccess;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::middleware::ClientAddr;
 use crate::service::{Consent, Enrolment};
-use crate::telemetry::audit;
 
 /// A client key gets `user_id`, `reference_id` and `references`; the rest is for secret keys.
 #[derive(Serialize, ToSchema)]
@@ -73,12 +72,12 @@ pub async fn register(
         key_id: caller.key().map(|k| k.id.clone()).unwrap_or_else(|| "none".into()),
         key_kind: caller.kind(),
     });
-    let consented = consent.is_some();
+    let notice = consent.as_ref().map(|c| c.notice.clone());
     let outcome =
         state.service.register(&upload.user_id, upload.image, enrolment, crate::limits::bucket(client), consent).await;
-    audit::record(event, &upload.user_id, &caller, outcome.as_ref().map(|_| ()).map_err(|e| e as _));
-    if consented && outcome.is_ok() {
-        audit::record("consent", &upload.user_id, &caller, Ok(()));
+    super::audit(&state, event, &upload.user_id, &caller, &outcome, None);
+    if let (Some(notice), Ok(_)) = (&notice, &outcome) {
+        super::audit(&state, "consent", &upload.user_id, &caller, &outcome, Some(notice));
     }
     let reg = outcome?;
     let timings = Timings::from(&reg.timings);

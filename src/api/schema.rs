@@ -79,7 +79,7 @@ pub enum UploadErrors {
     RateLimited(ErrorEnvelope),
     #[response(
         status = 503,
-        description = "storage_unavailable, state_unavailable (SHARED_STATE_URL unreachable), overloaded (also before the body is read, when MAX_CONCURRENT_UPLOADS are in progress) or timeout (Retry-After)"
+        description = "storage_unavailable (the bucket, or KMS with TEMPLATE_KMS_KEY_ID), state_unavailable (SHARED_STATE_URL unreachable), audit_unavailable (audit records cannot be written and the buffer is full), overloaded (also before the body is read, when MAX_CONCURRENT_UPLOADS are in progress) or timeout (Retry-After)"
     )]
     Unavailable(ErrorEnvelope),
 }
@@ -98,7 +98,7 @@ pub enum UserErrors {
     NotFound(ErrorEnvelope),
     #[response(status = 429, description = "rate_limited (per IP or key)")]
     RateLimited(ErrorEnvelope),
-    #[response(status = 503, description = "storage_unavailable or state_unavailable (Retry-After)")]
+    #[response(status = 503, description = "storage_unavailable, state_unavailable or audit_unavailable (Retry-After)")]
     Unavailable(ErrorEnvelope),
 }
 
@@ -118,6 +118,9 @@ pub enum BackendJsonErrors {
     UnsupportedMediaType(ErrorEnvelope),
     #[response(status = 429, description = "rate_limited")]
     RateLimited(ErrorEnvelope),
-    #[response(status = 503, description = "state_unavailable (SHARED_STATE_URL unreachable) or timeout (Retry-After)")]
+    #[response(
+        status = 503,
+        description = "state_unavailable (SHARED_STATE_URL unreachable), audit_unavailable (POST /api/sessions while audit records cannot be written) or timeout (Retry-After)"
+    )]
     Unavailable(ErrorEnvelope),
 }

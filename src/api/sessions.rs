@@ -1,6 +1,7 @@
 //! `POST /api/sessions` and `GET /api/sessions/{session_id}`: the backend (secret key) starts an
 //! attempt for one user and reads its outcome server to server.
 
+use axum::Extension;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
@@ -11,6 +12,7 @@ use utoipa::ToSchema;
 use super::dto::{json_body, non_null};
 use super::schema::BackendJsonErrors;
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::domain::UserId;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::service::{SessionPurpose, SessionRecord, SessionRequest, SessionStatus};
@@ -106,6 +108,7 @@ fn binding(value: Option<String>, name: &str) -> Result<Option<String>, ApiError
 )]
 pub async fn create_session(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<CreateSession>, JsonRejection>,
 ) -> Result<(StatusCode, Json<SessionCreated>), ApiError> {
     let request: CreateSession = json_body(body, r#"{"user_id": "...", "purpose": "verify"}"#)?;
@@ -115,13 +118,19 @@ pub async fn create_session(
         "enroll" => SessionPurpose::Enroll,
         _ => return Err(ApiError::InvalidRequest("purpose must be verify or enroll".into())),
     };
+    let event = match purpose {
+        SessionPurpose::Verify => "session_verify",
+        SessionPurpose::Enroll => "session_enroll",
+    };
     let request = SessionRequest {
-        user,
+        user: user.clone(),
         purpose,
         nonce: binding(request.nonce, "nonce")?,
         audience: binding(request.audience, "audience")?,
     };
-    let issued = state.service.create_session(request).await?;
+    let issued = state.service.create_session(request).await;
+    super::audit(&state, event, &user, &caller, &issued, None);
+    let issued = issued?;
     let steps = issued.steps.map(|steps| steps.iter().map(|s| s.as_str().to_string()).collect());
     Ok((
         StatusCode::CREATED,

@@ -1,6 +1,7 @@
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
+use futures::StreamExt;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -9,7 +10,6 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::UserId;
 use crate::error::ApiError;
-use crate::telemetry::audit;
 
 /// The `{user_id}` of the user routes.
 #[derive(utoipa::IntoParams)]
@@ -122,7 +122,7 @@ pub async fn delete_user(
 ) -> Result<Json<DeleteResponse>, ApiError> {
     let user = user_id(path)?;
     let outcome = state.service.delete_user(&user).await;
-    audit::record("delete", &user, &caller, outcome.as_ref().map(|_| ()).map_err(|e| e as _));
+    super::audit(&state, "delete", &user, &caller, &outcome, None);
     let removed = outcome?;
     Ok(Json(DeleteResponse { user_id: user.to_string(), deleted: true, objects_removed: removed }))
 }
@@ -155,7 +155,7 @@ pub async fn unlock_user(
 ) -> Result<Json<UnlockResponse>, ApiError> {
     let user = user_id(path)?;
     let outcome = state.service.unlock(&user).await;
-    audit::record("unlock", &user, &caller, outcome.as_ref().map(|_| ()).map_err(|e| e as _));
+    super::audit(&state, "unlock", &user, &caller, &outcome, None);
     let cleared = outcome?;
     Ok(Json(UnlockResponse { user_id: user.to_string(), unlocked: true, failures_cleared: cleared }))
 }
@@ -181,8 +181,13 @@ pub async fn export_user(
     use axum::response::IntoResponse;
     let user = user_id(path)?;
     let outcome = state.service.export(&user).await;
-    audit::record("export", &user, &caller, outcome.as_ref().map(|_| ()).map_err(|e| e as _));
-    let archive = outcome?;
+    super::audit(&state, "export", &user, &caller, &outcome, None);
+    let archive = outcome?.map(|chunk| {
+        chunk.map_err(|e| {
+            tracing::error!(error = %crate::telemetry::chain(&e), "the export stopped part-way; the archive is incomplete");
+            std::io::Error::other(e)
+        })
+    });
     let disposition = format!("attachment; filename=\"faceauth-{user}.zip\"");
     Ok((
         [
@@ -190,7 +195,7 @@ pub async fn export_user(
             (axum::http::header::CONTENT_DISPOSITION, disposition),
             (axum::http::header::CACHE_CONTROL, "no-store".to_string()),
         ],
-        archive,
+        axum::body::Body::from_stream(archive),
     )
         .into_response())
 }

@@ -103,7 +103,7 @@ impl StorageConfig {
             endpoint_url,
         });
         let flush_interval = p.secs(Var::AuditFlushSecs, 60, 3_600);
-        let buffer_records = p.ranged(Var::AuditBufferRecords, 100_000usize, 100, 10_000_000);
+        let buffer_records = p.ranged(Var::AuditBufferRecords, 100_000usize, 10, 10_000_000);
         let audit = p.get(Var::AuditS3Prefix).map(|audit| AuditConfig {
             prefix: normalise_prefix(audit),
             flush_interval,

@@ -95,3 +95,12 @@ pub async fn admit_upload(State(state): State<AppState>, req: Request, next: Nex
     drop(permit);
     response
 }
+
+/// Biometric routes (register, verify, delete, unlock, export, sessions) wait while the audit
+/// trail cannot keep their records: refused up front, before any work, never done unrecorded.
+pub async fn admit_audited(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match state.service.audit().admit() {
+        Ok(()) => next.run(req).await,
+        Err(e) => ApiError::AuditUnavailable(std::sync::Arc::new(e)).into_response(),
+    }
+}

@@ -2,7 +2,6 @@
 //! record kept with each reference, the retention schedule (delete a user unused for
 //! RETENTION_PERIOD), and the user's own copy of their data (export).
 
-use std::io::Write;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -10,8 +9,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::{FaceAuth, ServiceError};
+use crate::audit::{Actor, Event};
 use crate::domain::UserId;
-use crate::store::{ConsentRecord, StoreError};
+use crate::store::ConsentRecord;
 use crate::token::now;
 
 /// The notice a user accepted, as a register presents it, and on whose key.
@@ -159,56 +159,24 @@ impl FaceAuth {
                 continue;
             }
             if !dry_run {
+                // No deletion goes unrecorded: a full audit buffer stops the sweep here.
+                self.audit.admit().map_err(ServiceError::AuditUnavailable)?;
                 match self.delete_user(&user).await {
                     Ok(n) => report.objects_removed += n,
                     // Deleted meanwhile (another sweep, a backend): nothing left to do.
                     Err(ServiceError::UserNotFound) => {}
                     Err(e) => return Err(e),
                 }
-                tracing::info!(target: "audit", event = "retention_delete", user_id = %user, key_id = "none",
-                    key_kind = "retention", outcome = "ok", last_used = status.last_used);
+                self.audit.record(Event {
+                    kind: "retention_delete",
+                    user: &user,
+                    actor: Actor::Service("retention"),
+                    outcome: Ok(()),
+                    detail: None,
+                });
             }
             report.expired.push(user);
         }
         Ok(report)
-    }
-
-    /// The user's own data as a ZIP: every photo as uploaded, every sidecar (the embeddings are the
-    /// user's data too), the consent records, the retention status and a manifest (GDPR Art. 15).
-    /// Built in memory: at most MAX_REFERENCES_PER_USER photos of MAX_UPLOAD_SIZE each.
-    pub async fn export(&self, user: &UserId) -> Result<Vec<u8>, ServiceError> {
-        let record = self.user_record(user).await?;
-        let references = self.refs.load(user).await?;
-        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        let stored = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
-        let corrupt = |e: &dyn std::fmt::Display| ServiceError::Storage(StoreError::Corrupt(e.to_string()));
-        let mut files = Vec::new();
-        for reference in &references {
-            let (key, content_type) = reference.photo_key();
-            let extension = key.rsplit('.').next().unwrap_or("jpg");
-            if let Some(photo) = self.refs.photo(reference).await? {
-                let name = format!("photos/{}.{extension}", reference.reference_id());
-                zip.start_file(&name, stored).map_err(|e| corrupt(&e))?;
-                zip.write_all(&photo).map_err(|e| corrupt(&e))?;
-                files.push(serde_json::json!({ "file": name, "content_type": content_type, "sha256": reference.photo_sha256() }));
-            }
-            let name = format!("references/{}.json", reference.reference_id());
-            zip.start_file(&name, stored).map_err(|e| corrupt(&e))?;
-            zip.write_all(&reference.sidecar_json()?).map_err(|e| corrupt(&e))?;
-            files.push(serde_json::json!({ "file": name, "content_type": "application/json" }));
-        }
-        let manifest = serde_json::json!({
-            "user_id": user.as_str(),
-            "exported_at": OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
-            "references": record.reference_ids,
-            "consents": record.consents,
-            "retention": record.retention,
-            "model": self.model_name(),
-            "files": files,
-        });
-        zip.start_file("manifest.json", stored).map_err(|e| corrupt(&e))?;
-        zip.write_all(&serde_json::to_vec_pretty(&manifest).expect("the manifest serialises"))
-            .map_err(|e| corrupt(&e))?;
-        Ok(zip.finish().map_err(|e| corrupt(&e))?.into_inner())
     }
 }

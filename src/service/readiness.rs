@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::FaceAuth;
+use crate::audit::AuditStatus;
 use crate::face::policy::Rejection;
 use crate::face::{FaceError, PoolError, Purpose};
 
@@ -30,11 +31,18 @@ pub struct ReadyChecks {
     pub storage: Check,
     /// The shared state server (always `Ok` in process).
     pub state: Check,
+    /// The durable audit trail, when configured: read fresh, never cached.
+    pub audit: Option<AuditStatus>,
 }
 
 impl ReadyChecks {
+    /// Failing audit writes leave the instance ready (records wait in the buffer); a full buffer
+    /// does not, since every biometric operation is refused until the records are written.
     pub fn ready(&self) -> bool {
-        self.inference.is_ok() && self.storage.is_ok() && self.state.is_ok()
+        self.inference.is_ok()
+            && self.storage.is_ok()
+            && self.state.is_ok()
+            && !self.audit.as_ref().is_some_and(|a| a.full)
     }
 }
 
@@ -67,12 +75,15 @@ impl ReadinessCache {
 impl FaceAuth {
     /// Models loaded and answering, storage reachable (write/read/delete probe).
     pub async fn readiness(&self) -> ReadyChecks {
-        if let Some(checks) = self.readiness.cached() {
-            return checks;
-        }
-        let checks = self.run_checks().await;
-        self.readiness.store(checks.clone());
-        checks
+        let checks = match self.readiness.cached() {
+            Some(checks) => checks,
+            None => {
+                let checks = self.run_checks().await;
+                self.readiness.store(checks.clone());
+                checks
+            }
+        };
+        ReadyChecks { audit: self.audit.status(), ..checks }
     }
 
     async fn run_checks(&self) -> ReadyChecks {
@@ -106,6 +117,6 @@ impl FaceAuth {
             }
             Err(_) => Check::Failed("unreachable".into()),
         };
-        ReadyChecks { inference, storage, state }
+        ReadyChecks { inference, storage, state, audit: None }
     }
 }

@@ -110,6 +110,7 @@ async fn fixture() -> Fixture {
         replay_memory: Some(ReplayMemory { window: Duration::from_secs(3600), per_user: 100 }),
         disable_after: Some(7),
         consent_required: false,
+        audit: crate::audit::AuditTrail::log_only(),
         retention: None,
         max_references: 20,
         state: SharedState::new(LocalState::new(&Policy {

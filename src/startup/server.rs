@@ -29,6 +29,7 @@ pub struct Application {
     header_timeout: Duration,
     max_connections: usize,
     retention_sweep: Option<Duration>,
+    audit_flush: Option<Duration>,
 }
 
 impl Application {
@@ -48,6 +49,7 @@ impl Application {
                 .security
                 .retention_sweep_interval
                 .filter(|_| config.security.retention_period.is_some()),
+            audit_flush: config.storage.audit.as_ref().map(|a| a.flush_interval),
         })
     }
 
@@ -78,6 +80,8 @@ impl Application {
             }
         });
         let sweeper = self.retention_sweep.map(|every| tokio::spawn(sweep_retention(self.state.clone(), every)));
+        let audit = self.state.service.audit().clone();
+        let flusher = self.audit_flush.and_then(|every| audit.spawn_flusher(every));
         let mut builder = Builder::new(TokioExecutor::new()).http1_only();
         builder.http1().timer(TokioTimer::new()).header_read_timeout(self.header_timeout);
         let connections = Arc::new(Semaphore::new(self.max_connections));
@@ -128,6 +132,14 @@ impl Application {
         pruner.abort();
         if let Some(sweeper) = sweeper {
             sweeper.abort();
+        }
+        // After the drain, so the records of the last requests are in the final object.
+        if let Some(flusher) = flusher {
+            flusher.abort();
+            match audit.flush().await {
+                Ok(n) => tracing::info!(records = n, "audit records flushed"),
+                Err(e) => tracing::error!(error = %e, "audit records could NOT be written before stopping"),
+            }
         }
         let service = self.state.service.clone();
         tokio::task::spawn_blocking(move || service.shutdown()).await.ok();

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod access;
+mod audit;
 mod challenge;
 mod cli;
 mod cluster;
