@@ -28,10 +28,16 @@ fi
 if ! .venv/bin/python -c "import jwt, cryptography" 2>/dev/null; then
   .venv/bin/pip install --quiet --disable-pip-version-check "pyjwt[crypto]==2.15.1"
 fi
+# The Python backend example (examples/python/app.py), run end to end by tests/browser/examples.test.mjs.
+if ! .venv/bin/python -c "import flask, requests" 2>/dev/null; then
+  .venv/bin/pip install --quiet --disable-pip-version-check "flask==3.1.3" "requests==2.34.2"
+fi
 # Schemathesis checks the API contract against the live service (scripts/contract-test.sh).
 if [ ! -x .venv/bin/schemathesis ]; then
   .venv/bin/pip install --quiet --disable-pip-version-check "schemathesis==4.32.5"
 fi
 # playwright-core drives Debian's Chromium; it downloads no browser of its own.
 (cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --loglevel=error; })
+# The Node backend example (Express + jose), run by the same tests.
+(cd examples/node && { [ -d node_modules/jose ] || npm ci --no-audit --no-fund --loglevel=error; })
 echo "ok       moto $(.venv/bin/python -c 'import moto; print(moto.__version__)') in .venv"

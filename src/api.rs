@@ -75,6 +75,7 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(demo::index))
         .route("/demo/app.js", get(demo::script))
         .route("/demo/app.css", get(demo::style))
+        .route("/sdk/faceauth.js", get(demo::sdk))
         .route("/.well-known/jwks.json", get(tokens::jwks))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))

@@ -54,8 +54,9 @@ pub fn stack(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         (HeaderName::from_static("cross-origin-resource-policy"), "same-origin"),
     ];
     for (name, value) in headers {
-        // The demo page sets its own (script and style from 'self'); everything else gets 'none'.
-        router = router.layer(if name == header::CONTENT_SECURITY_POLICY {
+        // The demo page sets its own CSP (script and style from 'self'), the SDK its own caching;
+        // everything else gets 'none' and no-store.
+        router = router.layer(if name == header::CONTENT_SECURITY_POLICY || name == header::CACHE_CONTROL {
             SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
         } else {
             SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))

@@ -1,5 +1,8 @@
-// The faceauth demo: one photo (file or camera still) sent to /api/register or /api/verify.
-"use strict";
+// The faceauth demo: one photo (file or camera still) sent to /api/register or /api/verify, and
+// the challenge flow. The camera, the capture and the challenge's prompts are the web SDK's
+// (/sdk/faceauth.js, the module integrators use); this page adds the developer view: the API key
+// field, raw JSON, scores and stage timings.
+import { openCamera, closeCamera, captureFrame, captureSteps, DEFAULT_MESSAGES } from "/sdk/faceauth.js";
 
 const $ = (id) => document.getElementById(id);
 let photo = null; // Blob to send
@@ -28,28 +31,23 @@ if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
 }
 
 $("camera-start").addEventListener("click", async () => {
+  const video = $("video");
+  video.hidden = false;
   try {
-    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "user" }, audio: false });
-    const video = $("video");
-    video.srcObject = stream;
-    video.hidden = false;
-    await video.play();
+    stream = await openCamera(video);
     $("camera-capture").hidden = false;
     $("camera-note").textContent = "";
   } catch (err) {
-    $("camera-note").textContent = "The camera could not be opened (" + err.name + "): upload a photo instead.";
+    video.hidden = true;
+    $("camera-note").textContent = err.sentence + " (" + err.code + ") Or upload a photo instead.";
   }
 });
 
-$("camera-capture").addEventListener("click", () => {
-  const video = $("video");
-  const canvas = $("canvas");
-  canvas.width = video.videoWidth;
-  canvas.height = video.videoHeight;
-  canvas.getContext("2d").drawImage(video, 0, 0);
-  canvas.toBlob((blob) => blob && showPreview(blob), "image/jpeg", 0.92);
-  stream.getTracks().forEach((t) => t.stop());
-  video.hidden = true;
+$("camera-capture").addEventListener("click", async () => {
+  const { blob } = await captureFrame($("video"));
+  if (blob) showPreview(blob);
+  closeCamera(stream);
+  $("video").hidden = true;
   $("camera-capture").hidden = true;
 });
 
@@ -117,29 +115,13 @@ async function send(kind) {
 $("register").addEventListener("click", () => send("register"));
 $("verify").addEventListener("click", () => send("verify"));
 
-// The guided challenge: fetch a challenge, film the user facing the camera and then each head turn
-// it asks for, and verify them together. Instructions are in the user's own terms ("your left"),
-// which do not depend on whether a preview is mirrored.
-const INSTRUCTIONS = {
-  front: "Look straight at the camera",
-  turn_left: "Turn your head to your left",
-  turn_right: "Turn your head to your right",
-  look_up: "Tilt your head up",
-  look_down: "Tilt your head down",
-};
-// How long each instruction shows before its photo is taken (?capture_ms= overrides, for tests).
+// The guided challenge: fetch a challenge, film the user facing the camera and then each move it
+// asks for (the SDK's captureSteps and its prompts, in the user's own terms: "your left"), and
+// verify them together. How long each prompt shows (?capture_ms= overrides, for tests):
 const CAPTURE_MS = Number(new URLSearchParams(location.search).get("capture_ms")) || 1500;
 
 function authHeaders() {
   return keyInput.value ? { Authorization: "Bearer " + keyInput.value } : {};
-}
-
-function grab(video) {
-  const canvas = document.createElement("canvas");
-  canvas.width = video.videoWidth;
-  canvas.height = video.videoHeight;
-  canvas.getContext("2d").drawImage(video, 0, 0);
-  return new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", 0.92));
 }
 
 async function runChallenge() {
@@ -158,21 +140,16 @@ async function runChallenge() {
     });
     const challenge = await res.json();
     if (!res.ok) return render("verify", res.status, challenge);
-    camera = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "user" }, audio: false });
     const video = $("challenge-video");
-    video.srcObject = camera;
     video.hidden = false;
-    await video.play();
-    const photos = [];
-    // Photos at fixed instants from the camera's start, so time spent grabbing does not add up.
-    const started = performance.now();
-    for (const [i, step] of ["front", ...challenge.steps].entries()) {
-      stepText.textContent = INSTRUCTIONS[step] || step;
-      stepText.dataset.step = step;
-      const due = started + (i + 1) * CAPTURE_MS - performance.now();
-      await new Promise((resolve) => setTimeout(resolve, Math.max(0, due)));
-      photos.push(await grab(video));
-    }
+    camera = await openCamera(video);
+    const photos = await captureSteps(video, challenge.steps, {
+      captureMs: CAPTURE_MS,
+      onPrompt: (step, left) => {
+        stepText.textContent = DEFAULT_MESSAGES[step] + (left > 0 ? " " + left : "");
+        stepText.dataset.step = step;
+      },
+    });
     stepText.textContent = "Checking…";
     const form = new FormData();
     form.append("user_id", userId);
@@ -183,9 +160,9 @@ async function runChallenge() {
     render("verify", verified.status, await verified.json().catch(() => ({ error: { code: "bad_response", message: "no JSON" } })));
     stepText.textContent = "";
   } catch (err) {
-    render("verify", 0, { error: { code: "camera", message: String(err) } });
+    render("verify", 0, { error: { code: err.code || "camera", message: err.sentence || String(err) } });
   } finally {
-    if (camera) camera.getTracks().forEach((t) => t.stop());
+    closeCamera(camera);
     $("challenge-video").hidden = true;
     button.disabled = false;
   }

@@ -1,5 +1,6 @@
 //! The demo page at `/`: three static files compiled into the binary, under their own
 //! Content-Security-Policy (own script and style only, no inline code); API routes keep theirs.
+//! And the web SDK at `/sdk/faceauth.js`, which the demo page imports too.
 
 use axum::http::{HeaderName, header};
 use axum::response::IntoResponse;
@@ -29,4 +30,29 @@ pub async fn script() -> impl IntoResponse {
 
 pub async fn style() -> impl IntoResponse {
     asset("text/css; charset=utf-8", include_str!("../../web/app.css"))
+}
+
+const SDK: &str = include_str!("../../web/sdk/faceauth.js");
+
+/// The SDK's Subresource Integrity value (`sha384-…`), as printed in docs/integration.md.
+pub fn sdk_integrity() -> &'static str {
+    use base64::Engine;
+    use sha2::Digest;
+    static INTEGRITY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    INTEGRITY.get_or_init(|| {
+        format!("sha384-{}", base64::engine::general_purpose::STANDARD.encode(sha2::Sha384::digest(SDK)))
+    })
+}
+
+/// The web SDK, cacheable for a day and revalidated by its digest; pages pin it with `integrity`.
+/// Cross-origin pages load it under CORS_ORIGINS like any API call.
+pub async fn sdk() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8".to_string()),
+            (header::CACHE_CONTROL, "public, max-age=86400".to_string()),
+            (header::ETAG, format!("\"{}\"", sdk_integrity())),
+        ],
+        SDK,
+    )
 }

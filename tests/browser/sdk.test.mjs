@@ -1,0 +1,160 @@
+// The web SDK (web/sdk/faceauth.js, served at /sdk/faceauth.js) in headless Chromium against the
+// real service: enrolment with a grant, verification within a session, a challenge answered with
+// real turned photos, a still picture refused with the sentence the user sees, a refused camera.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS, call, photo, root, shots, startService, stopAll, withCamera, y4m } from "./harness.mjs";
+import { DEFAULT_MESSAGES } from "../../web/sdk/faceauth.js";
+
+const SECRET = "sdk-secret-key-0123456789", CLIENT = "sdk-client-key-0123456789";
+let keyed;
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  // Production's access rule: a client key verifies only within a session its backend started.
+  keyed = await startService({ API_KEYS: SECRET, CLIENT_API_KEYS: CLIENT, CLIENT_ACCESS: "session" });
+});
+
+after(stopAll);
+
+/** Runs the widget's `method` in the page (the demo page as host: it serves the SDK too). */
+async function widget(page, base, method, args, options = {}) {
+  await page.goto(base + "/");
+  return page.evaluate(async ({ method, args, options }) => {
+    const { FaceAuthWidget } = await import("/sdk/faceauth.js");
+    const host = document.createElement("div");
+    document.body.prepend(host);
+    const w = new FaceAuthWidget(host, options);
+    try {
+      const result = await w[method](args);
+      return { ok: true, result, text: w.prompt.textContent, live: w.prompt.getAttribute("aria-live"), shown: host.innerText };
+    } catch (e) {
+      return { ok: false, code: e.code, status: e.status, text: w.prompt.textContent, shown: host.innerText };
+    }
+  }, { method, args, options });
+}
+
+test("the served module is the package's file, cacheable, with the integrity printed in the docs", async () => {
+  const response = await fetch(keyed + "/sdk/faceauth.js");
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("content-type"), /^text\/javascript/);
+  assert.match(response.headers.get("cache-control"), /public, max-age=\d+/);
+  const served = Buffer.from(await response.arrayBuffer());
+  assert.deepEqual(served, readFileSync(join(root, "web/sdk/faceauth.js")));
+  const integrity = "sha384-" + createHash("sha384").update(served).digest("base64");
+  for (const doc of ["docs/integration.md", "web/sdk/README.md", "examples/python/app.py", "examples/node/server.mjs"]) {
+    assert.ok(readFileSync(join(root, doc), "utf8").includes(integrity),
+      `${doc} must print the SDK's integrity ${integrity} (scripts/sdk-integrity.sh writes it)`);
+  }
+  // The npm package packs: the module, its types and its README.
+  const out = mkdtempSync(join(tmpdir(), "faceauth-pack-"));
+  try {
+    const packed = JSON.parse(execFileSync("npm", ["pack", "--json", "--pack-destination", out], { cwd: join(root, "web/sdk") }));
+    assert.deepEqual(packed[0].files.map((f) => f.path).sort(), ["README.md", "faceauth.d.ts", "faceauth.js", "package.json"]);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+});
+
+test("enrols with an enrolment token, then verifies within a session: sentences, a token, no score", async () => {
+  const grant = await call(keyed, "/api/enrollments", SECRET, { user_id: "angelina" });
+  assert.equal(grant.status, 201);
+  const enrolVideo = await y4m([{ file: "dev/Angelina_Jolie/deepface_img1.jpg", seconds: 4 }]);
+  const enrolled = await withCamera(enrolVideo, async (page) => {
+    const outcome = await widget(page, keyed, "enroll", { userId: "angelina", enrollmentToken: grant.body.enrollment_token },
+      { apiKey: CLIENT, captureMs: 600 });
+    await page.screenshot({ path: join(shots, "sdk-1-enrolled.png"), fullPage: true });
+    return outcome;
+  });
+  assert.ok(enrolled.ok, JSON.stringify(enrolled));
+  assert.equal(enrolled.text, DEFAULT_MESSAGES.enrolled);
+  assert.equal(enrolled.live, "polite", "announced to screen readers");
+  const user = await fetch(keyed + "/api/users/angelina", { headers: { Authorization: "Bearer " + SECRET } }).then((r) => r.json());
+  assert.equal(user.references, 1, JSON.stringify(user));
+
+  const session = await call(keyed, "/api/sessions", SECRET, { user_id: "angelina", purpose: "verify", nonce: "n-0123456789abcdef" });
+  assert.equal(session.status, 201);
+  const verifyVideo = await y4m([{ file: "dev/Angelina_Jolie/deepface_img2.jpg", seconds: 4 }]);
+  const verified = await withCamera(verifyVideo, async (page) => {
+    const outcome = await widget(page, keyed, "verify", { userId: "angelina", sessionToken: session.body.session_token },
+      { apiKey: CLIENT, captureMs: 600 });
+    await page.screenshot({ path: join(shots, "sdk-2-verified.png"), fullPage: true });
+    return outcome;
+  });
+  assert.ok(verified.ok, JSON.stringify(verified));
+  assert.equal(verified.result.verified, true);
+  assert.match(verified.result.token, /^ey[\w-]+\.[\w-]+\.[\w-]+$/, "a signed result for the backend");
+  assert.equal(verified.text, DEFAULT_MESSAGES.verified);
+  assert.equal(verified.result.similarity, undefined, "a client key learns pass or fail only");
+  assert.doesNotMatch(verified.shown, /\d\.\d\d/, "no score on screen");
+});
+
+test("a challenge answered with real turned photos passes; a still picture fails with its sentence", async () => {
+  const live = await startService({
+    LIVENESS: "challenge", CHALLENGE_MOVES: "turn_left,turn_right", CHALLENGE_STEPS: "2", CHALLENGE_MIN_YAW: "15",
+    LIVENESS_THRESHOLD: "0.05", // as in the demo's challenge test: the fake camera redraws press photos
+  });
+  const form = new FormData();
+  form.append("user_id", "obama");
+  form.append("image", new Blob([readFileSync(photo("dev/Barack_Obama/facerec_obama3.jpg"))]), "obama.jpg");
+  assert.equal((await fetch(live + "/api/register", { method: "POST", body: form })).status, 201);
+  const startSession = async () => {
+    const session = await call(live, "/api/sessions", null, { user_id: "obama", purpose: "verify" });
+    assert.equal(session.status, 201, JSON.stringify(session.body));
+    assert.equal(session.body.steps.length, 2, "the session carries the challenge's steps");
+    return session.body;
+  };
+
+  // The camera shows one photo facing it, however the prompts ask him to turn.
+  let session = await startSession();
+  const still = await y4m([{ file: "dev/Barack_Obama/facerec_obama_small.jpg", seconds: 2 }]);
+  const refused = await withCamera(still, async (page) => {
+    const outcome = await widget(page, live, "verify", { userId: "obama", sessionToken: session.session_token, steps: session.steps },
+      { captureMs: 400 });
+    await page.screenshot({ path: join(shots, "sdk-3-still-picture.png"), fullPage: true });
+    return outcome;
+  });
+  assert.equal(refused.ok, false);
+  assert.ok(["pose_mismatch", "frames_not_distinct"].includes(refused.code), refused.code);
+  assert.equal(refused.text, DEFAULT_MESSAGES[refused.code], "the user reads what to do, not a code");
+
+  // Real photos turned each way, at the instants the SDK photographs (1 s, 2 s, 3 s).
+  session = await startSession();
+  const turned = { turn_left: "dev/Barack_Obama/facerec_knn_obama1.jpg", turn_right: "dev/Barack_Obama/facerec_obama2.jpg" };
+  const segments = [{ file: "dev/Barack_Obama/facerec_obama.jpg", seconds: 1.5 }];
+  for (const step of session.steps) segments.push({ file: turned[step], seconds: 1, shift: 2 });
+  segments.push({ file: "dev/Barack_Obama/facerec_obama.jpg", seconds: 1 });
+  const passed = await withCamera(await y4m(segments), async (page) => {
+    const outcome = await widget(page, live, "verify", { userId: "obama", sessionToken: session.session_token, steps: session.steps },
+      { captureMs: 1000 });
+    await page.screenshot({ path: join(shots, "sdk-4-challenge-passed.png"), fullPage: true });
+    return outcome;
+  });
+  assert.ok(passed.ok, JSON.stringify(passed));
+  assert.equal(passed.result.verified, true);
+  assert.equal(passed.text, DEFAULT_MESSAGES.verified);
+});
+
+test("a refused camera permission shows its sentence", async () => {
+  // No --use-fake-ui-for-media-stream: the permission prompt is answered "block".
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: [...CHROMIUM_ARGS, "--use-fake-device-for-media-stream", "--deny-permission-prompts"],
+  });
+  try {
+    const page = await browser.newPage();
+    const outcome = await widget(page, keyed, "verify", { userId: "angelina", sessionToken: "x" }, { apiKey: CLIENT });
+    await page.screenshot({ path: join(shots, "sdk-5-camera-refused.png"), fullPage: true });
+    assert.equal(outcome.ok, false);
+    assert.equal(outcome.code, "camera_denied");
+    assert.equal(outcome.text, DEFAULT_MESSAGES.camera_denied);
+  } finally {
+    await browser.close();
+  }
+});
