@@ -26,7 +26,12 @@ async fn readable_templates(moto: &Moto, bucket: &str) -> Vec<String> {
     let mut readable = Vec::new();
     for key in moto.keys(bucket).await.into_iter().filter(|k| k.starts_with("users/")) {
         let bytes = object(moto, bucket, &key).await;
-        let jpeg = bytes.windows(3).any(|w| w == b"\xff\xd8\xff");
+        // A JPEG's start (SOI, then an APP0/APP1 marker) or its JFIF/Exif header anywhere. Three bytes
+        // alone (FF D8 FF) turn up by chance in a few hundred kilobytes of ciphertext.
+        let jpeg = bytes.starts_with(b"\xff\xd8")
+            || bytes
+                .windows(4)
+                .any(|w| w == b"\xff\xd8\xff\xe0" || w == b"\xff\xd8\xff\xe1" || w == b"JFIF" || w == b"Exif");
         let sidecar =
             serde_json::from_slice::<serde_json::Value>(&bytes).is_ok() || bytes.windows(9).any(|w| w == b"embedding");
         if jpeg || sidecar {
