@@ -32,7 +32,7 @@ use crate::store::kms::KmsKeys;
 use crate::store::local::LocalStore;
 use crate::store::s3::S3Store;
 use crate::store::sealed::Sealer;
-use crate::store::{ObjectStore, ReferenceStore, StoreError};
+use crate::store::{ObjectStore, Plaintext, ReferenceStore, StoreError};
 use crate::token::Hs256;
 use crate::token::result::{ResultKey, ResultSigner};
 
@@ -229,7 +229,8 @@ async fn open_store(config: &Config, mut sdk: Option<SdkConfig>) -> Result<(Refe
                  passed",
                 sealer.describe()
             );
-            refs = refs.with_sealer(Arc::new(sealer));
+            let plaintext = if key.refuse_plaintext { Plaintext::Refuse } else { Plaintext::Accept };
+            refs = refs.with_sealer(Arc::new(sealer), plaintext);
         }
         None if config.is_production() => tracing::warn!(
             "templates: photos and embeddings are stored without application-layer encryption (only the \

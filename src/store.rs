@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 pub use references::{
-    ConsentRecord, FaceRecord, ModelStamp, NewReference, Placement, ReferenceStore, StoredReference, photo_digest,
+    ConsentRecord, FaceRecord, ModelStamp, NewReference, Placement, Plaintext, ReferenceStore, StoredReference,
+    photo_digest,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -108,6 +108,7 @@ variables! {
     RetentionSweepInterval = "RETENTION_SWEEP_INTERVAL",
     TemplateKmsKeyId = "TEMPLATE_KMS_KEY_ID",
     TemplateKeyCacheSecs = "TEMPLATE_KEY_CACHE_SECS",
+    TemplatePlaintext = "TEMPLATE_PLAINTEXT",
     AwsEndpointUrlKms = "AWS_ENDPOINT_URL_KMS",
     AuditS3Prefix = "AUDIT_S3_PREFIX",
     AuditFlushSecs = "AUDIT_FLUSH_SECS",

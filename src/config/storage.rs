@@ -37,6 +37,8 @@ pub struct TemplateKey {
     pub cache_ttl: Duration,
     /// AWS_ENDPOINT_URL_KMS: a KMS endpoint of its own (a VPC endpoint; tests); else the SDK's.
     pub endpoint_url: Option<String>,
+    /// TEMPLATE_PLAINTEXT=refuse: objects without a seal are not read.
+    pub refuse_plaintext: bool,
 }
 
 /// The durable audit trail (`audit`): JSON-lines objects, one per instance per interval.
@@ -97,10 +99,22 @@ impl StorageConfig {
         // Zero: a data key per object and a KMS call per read (the outage tests use it).
         let key_cache = Duration::from_secs(p.ranged(Var::TemplateKeyCacheSecs, 300u64, 0, 3_600));
         let endpoint_url = p.get(Var::AwsEndpointUrlKms).map(str::to_string);
+        let refuse_plaintext = match p.get(Var::TemplatePlaintext).unwrap_or("accept") {
+            "accept" => false,
+            "refuse" => true,
+            other => {
+                p.problem(format!("TEMPLATE_PLAINTEXT={other} is not valid: accept or refuse"));
+                false
+            }
+        };
+        if refuse_plaintext && p.get(Var::TemplateKmsKeyId).is_none() {
+            p.problem("TEMPLATE_PLAINTEXT=refuse needs TEMPLATE_KMS_KEY_ID: without a key every object is plaintext");
+        }
         let template_key = p.get(Var::TemplateKmsKeyId).map(|key_id| TemplateKey {
             key_id: key_id.to_string(),
             cache_ttl: key_cache,
             endpoint_url,
+            refuse_plaintext,
         });
         let flush_interval = p.secs(Var::AuditFlushSecs, 60, 3_600);
         let buffer_records = p.ranged(Var::AuditBufferRecords, 100_000usize, 10, 10_000_000);

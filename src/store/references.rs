@@ -146,6 +146,17 @@ pub struct ReferenceStore {
     prefix: String,
     /// With `TEMPLATE_KMS_KEY_ID`: photos and sidecars are sealed before they leave the process.
     sealer: Option<Arc<Sealer>>,
+    plaintext: Plaintext,
+}
+
+/// Whether objects without a seal are read while a key is configured (`TEMPLATE_PLAINTEXT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plaintext {
+    /// Read as they are: references from before the key keep working until sealed.
+    Accept,
+    /// Ignored (sidecars) or refused (photos): a plaintext object planted by whoever can write the
+    /// bucket is never used. For after `faceauth reembed` has sealed everything.
+    Refuse,
 }
 
 /// What sealing a user's plaintext objects did (`faceauth reembed` with a template key).
@@ -173,12 +184,14 @@ fn to_json(sidecar: &Sidecar) -> Result<Bytes, StoreError> {
 
 impl ReferenceStore {
     pub fn new(objects: Arc<dyn ObjectStore>, prefix: impl Into<String>) -> Self {
-        Self { objects, prefix: prefix.into(), sealer: None }
+        Self { objects, prefix: prefix.into(), sealer: None, plaintext: Plaintext::Accept }
     }
 
-    /// Seals every photo and sidecar written from now on; reads open sealed and plaintext alike.
-    pub fn with_sealer(mut self, sealer: Arc<Sealer>) -> Self {
+    /// Seals every photo and sidecar written from now on; reads open sealed objects, and plaintext
+    /// ones as `plaintext` says.
+    pub fn with_sealer(mut self, sealer: Arc<Sealer>, plaintext: Plaintext) -> Self {
         self.sealer = Some(sealer);
+        self.plaintext = plaintext;
         self
     }
 
@@ -195,9 +208,13 @@ impl ReferenceStore {
     }
 
     /// What a stored object holds, opened if it was sealed. Plaintext written before a key was
-    /// configured reads as it is.
+    /// configured reads as it is, unless `plaintext` refuses it.
     async fn decode(&self, context: Context<'_>, stored: Bytes) -> Result<Bytes, StoreError> {
         match (&self.sealer, is_sealed(&stored)) {
+            (Some(_), false) if self.plaintext == Plaintext::Refuse => Err(StoreError::Corrupt(format!(
+                "a plaintext {:?} of user {} where only sealed objects are read (TEMPLATE_PLAINTEXT=refuse)",
+                context.kind, context.user
+            ))),
             (_, false) => Ok(stored),
             (Some(sealer), true) => sealer.open(context, &stored).await,
             (None, true) => Err(StoreError::Denied(
@@ -332,10 +349,10 @@ impl ReferenceStore {
             let id = key.strip_prefix(&prefix).and_then(|name| name.strip_suffix(".json")).unwrap_or_default();
             let blob = match self.decode(context(user.as_str(), id, ObjectKind::Sidecar), blob).await {
                 Ok(blob) => blob,
-                // One object that does not open is skipped like any unreadable sidecar; the key
-                // service being out of reach fails the load, as storage being out of reach does.
+                // One object that does not open (or is refused) is skipped like any unreadable
+                // sidecar; the key service being out of reach fails the load, as storage does.
                 Err(StoreError::Corrupt(e)) => {
-                    tracing::warn!(key = %key, error = %e, "sealed sidecar does not open; ignored");
+                    tracing::warn!(key = %key, error = %e, "sidecar not used; ignored");
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -387,7 +404,9 @@ impl ReferenceStore {
     /// deleted meanwhile removes what it wrote, so sealing never resurrects a deleted reference.
     pub async fn seal_in_place(&self, user: &UserId) -> Result<SealReport, StoreError> {
         let mut report = SealReport::default();
-        if self.sealer.is_none() {
+        // Refusing plaintext, a plaintext object cannot be told from a planted one: sealing it
+        // would launder it. Sealing is for the migration, before plaintext is refused.
+        if self.sealer.is_none() || self.plaintext == Plaintext::Refuse {
             return Ok(report);
         }
         for reference in self.load(user).await? {

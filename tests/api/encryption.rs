@@ -182,4 +182,15 @@ async fn a_plaintext_reference_from_before_the_key_is_used_then_sealed_by_reembe
     let fresh = spawn_owned(&env);
     let verified = fresh.verify("angelina", ANGELINA_2).await;
     assert_eq!(verified.body["verified"], json!(true), "{:?}", verified.body);
+
+    // Everything sealed, plaintext can be refused: a reference planted in plaintext (as anyone
+    // who can write the bucket could) is not used, and sealed ones still are.
+    let planter = spawn_owned(&plain_env);
+    assert_eq!(planter.register("mallory", ANISTON).await.status, 201);
+    let mut strict_env = env.clone();
+    strict_env.push(("TEMPLATE_PLAINTEXT".into(), "refuse".into()));
+    let strict = spawn_owned(&strict_env);
+    let planted = strict.verify("mallory", ANISTON).await;
+    assert_eq!((planted.status, planted.code()), (404, "user_not_found"), "{:?}", planted.body);
+    assert_eq!(strict.verify("angelina", ANGELINA_2).await.body["verified"], json!(true));
 }

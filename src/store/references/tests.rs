@@ -128,8 +128,8 @@ async fn plaintext_references_stay_readable_once_a_key_is_set_and_are_then_seale
     let photo = Bytes::from_static(b"\xff\xd8\xff\xe0 jpeg body");
     plain.save(&user, photo.clone(), "image/jpeg", new_reference("m"), Placement::Add).await.unwrap();
 
-    let sealed =
-        plain.clone().with_sealer(Arc::new(Sealer::new(Arc::new(PadKeys::default()), Duration::from_secs(60))));
+    let keys = Arc::new(Sealer::new(Arc::new(PadKeys::default()), Duration::from_secs(60)));
+    let sealed = plain.clone().with_sealer(keys.clone(), Plaintext::Accept);
     let before = sealed.load(&user).await.unwrap();
     assert_eq!(before.len(), 1, "plaintext written before the key is still used");
     assert_eq!(sealed.seal_in_place(&user).await.unwrap(), SealReport { sealed: 1, already: 0 });
@@ -153,4 +153,15 @@ async fn plaintext_references_stay_readable_once_a_key_is_set_and_are_then_seale
     std::fs::create_dir_all(to.parent().unwrap()).unwrap();
     std::fs::copy(from, to).unwrap();
     assert!(sealed.load(&mallory).await.unwrap().is_empty());
+
+    // Once everything is sealed, plaintext can be refused: a planted plaintext reference is unused.
+    let strict = plain.clone().with_sealer(keys, Plaintext::Refuse);
+    plain.save(&user, photo.clone(), "image/jpeg", new_reference("planted"), Placement::Add).await.unwrap();
+    assert_eq!(sealed.load(&user).await.unwrap().len(), 3, "accepted while migrating");
+    let used = strict.load(&user).await.unwrap();
+    assert_eq!(used.len(), 2, "the planted plaintext one is ignored");
+    assert!(used.iter().all(|r| r.model().name == "m"));
+    // Nor is it sealed by a migration run while refusing: that would launder it.
+    assert_eq!(strict.seal_in_place(&user).await.unwrap(), SealReport::default());
+    assert_eq!(strict.load(&user).await.unwrap().len(), 2);
 }
