@@ -58,8 +58,10 @@ fn corrupt(e: impl std::fmt::Display) -> ServiceError {
     ServiceError::Storage(StoreError::Corrupt(e.to_string()))
 }
 
-const STORED: fn() -> SimpleFileOptions =
-    || SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+/// Photos are JPEG/PNG/WebP already: compressing them again gains nothing.
+fn stored() -> SimpleFileOptions {
+    SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored)
+}
 
 impl Archive {
     /// Adds the next reference (photo and sidecar), or the manifest and the directory at the end;
@@ -92,19 +94,19 @@ impl Archive {
         let extension = key.rsplit('.').next().unwrap_or("jpg");
         if let Some(photo) = refs.photo(reference).await? {
             let name = format!("photos/{}.{extension}", reference.reference_id());
-            zip.start_file(&name, STORED()).map_err(corrupt)?;
+            zip.start_file(&name, stored()).map_err(corrupt)?;
             zip.write_all(&photo).map_err(corrupt)?;
             files.push(json!({ "file": name, "content_type": content_type, "sha256": reference.photo_sha256() }));
         }
         let name = format!("references/{}.json", reference.reference_id());
-        zip.start_file(&name, STORED()).map_err(corrupt)?;
+        zip.start_file(&name, stored()).map_err(corrupt)?;
         zip.write_all(&reference.sidecar_json()?).map_err(corrupt)?;
         files.push(json!({ "file": name, "content_type": "application/json" }));
         Ok(())
     }
 
     fn finish(mut zip: zip::ZipWriter<StreamWriter<Chunks>>, manifest: &[u8]) -> Result<(), ServiceError> {
-        zip.start_file("manifest.json", STORED()).map_err(corrupt)?;
+        zip.start_file("manifest.json", stored()).map_err(corrupt)?;
         zip.write_all(manifest).map_err(corrupt)?;
         zip.finish().map_err(corrupt)?;
         Ok(())
