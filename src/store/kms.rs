@@ -54,6 +54,14 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>
     }
 }
 
+/// A data key as KMS returned it, checked to be 256 bits.
+fn aes_key(plaintext: Option<&Blob>) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+    let bytes = plaintext.map(|b| b.as_ref()).unwrap_or_default();
+    let key: [u8; 32] =
+        bytes.try_into().map_err(|_| StoreError::Corrupt("KMS returned a data key that is not 256 bits".into()))?;
+    Ok(Zeroizing::new(key))
+}
+
 #[async_trait]
 impl KeyService for KmsKeys {
     async fn generate(&self) -> Result<DataKey, StoreError> {
@@ -66,12 +74,8 @@ impl KeyService for KmsKeys {
             .send()
             .await
             .map_err(|e| classify(e, &self.key_id))?;
-        let plaintext = out.plaintext().map(|b| b.as_ref()).unwrap_or_default();
         let wrapped = out.ciphertext_blob().map(|b| b.as_ref().to_vec()).unwrap_or_default();
-        let key: [u8; 32] = plaintext
-            .try_into()
-            .map_err(|_| StoreError::Corrupt("KMS returned a data key that is not 256 bits".into()))?;
-        Ok(DataKey { plaintext: Zeroizing::new(key), wrapped })
+        Ok(DataKey { plaintext: aes_key(out.plaintext())?, wrapped })
     }
 
     async fn unwrap(&self, wrapped: &[u8]) -> Result<Zeroizing<[u8; 32]>, StoreError> {
@@ -85,11 +89,7 @@ impl KeyService for KmsKeys {
             .send()
             .await
             .map_err(|e| classify(e, &self.key_id))?;
-        let plaintext = out.plaintext().map(|b| b.as_ref()).unwrap_or_default();
-        let key: [u8; 32] = plaintext
-            .try_into()
-            .map_err(|_| StoreError::Corrupt("KMS returned a data key that is not 256 bits".into()))?;
-        Ok(Zeroizing::new(key))
+        aes_key(out.plaintext())
     }
 
     fn describe(&self) -> String {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { photo, root, shots, startProcess, startService, stopAll, withCamera, y4m } from "./harness.mjs";
+import { call, photo, root, shots, startProcess, startService, stopAll, withCamera, y4m } from "./harness.mjs";
 
 const SECRET = "example-secret-key-0123456789", CLIENT = "example-client-key-0123456789";
 let faceauth, pythonPort, nodePort;
@@ -83,4 +83,18 @@ test("the Node example creates a session and accepts its token once, for its use
   assert.equal(done.status, 200);
   assert.deepEqual(await done.json(), { welcome: "Welcome, angelina" });
   assert.equal((await finish(verified.token, { cookie })).status, 401, "the nonce is spent: once only");
+
+  // A genuine faceauth token for the same user, minted for another attempt (no audience, no nonce
+  // of this app: what an attacker holding another relying party's result would bring) is refused.
+  const again = await fetch(base + "/face/start", { method: "POST", headers: { cookie } }).then((r) => r.json());
+  assert.ok(again.session_token);
+  const foreign = await call(faceauth, "/api/sessions", SECRET, { user_id: "angelina", purpose: "verify" });
+  const foreignForm = new FormData();
+  foreignForm.append("user_id", "angelina");
+  foreignForm.append("session_token", foreign.body.session_token);
+  foreignForm.append("image", new Blob([readFileSync(photo("dev/Angelina_Jolie/deepface_img5.jpg"))]), "face.jpg");
+  const foreignResult = await fetch(faceauth + "/api/verify", { method: "POST", body: foreignForm, headers: { Authorization: "Bearer " + CLIENT } })
+    .then((r) => r.json());
+  assert.equal(foreignResult.verified, true, JSON.stringify(foreignResult));
+  assert.equal((await finish(foreignResult.token, { cookie })).status, 401, "another attempt's token");
 });
