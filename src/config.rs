@@ -117,7 +117,11 @@ mod tests {
             ("TOKEN_ALG", "HS256"),
         ]);
         assert!(ok.is_ok());
-        assert_eq!(ok.unwrap().server.log_format, LogFormat::Json);
+        let production = ok.unwrap();
+        assert_eq!(production.server.log_format, LogFormat::Json);
+        // Biometric consent is required by default in production (and not in development).
+        assert!(production.security.consent_required);
+        assert!(!load(&[]).unwrap().security.consent_required);
     }
 
     #[test]
