@@ -13,7 +13,7 @@ mod server;
 mod storage;
 
 pub use env::{RawEnv, Var, parse_size};
-pub use face::{FaceConfig, LivenessMode};
+pub use face::{FaceConfig, LightChallenge, LivenessMode};
 pub use limits::LimitsConfig;
 pub use models::ModelConfig;
 pub use security::{ClientAccess, SecurityConfig, TokenConfig, TokenKeys};
@@ -56,7 +56,7 @@ impl Config {
             storage: StorageConfig::parse(&mut p, production),
             security: SecurityConfig::parse(&mut p, production),
             models: ModelConfig::parse(&mut p),
-            face: FaceConfig::parse(&mut p),
+            face: FaceConfig::parse(&mut p, production),
             limits: LimitsConfig::parse(&mut p),
         };
         let problems = p.into_problems();

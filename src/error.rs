@@ -12,6 +12,8 @@ use axum::response::{IntoResponse, Response};
 use crate::face::DecodeError;
 use crate::face::policy::Rejection;
 use crate::face::quality::QualityIssue;
+use crate::service::liveness::capture::CaptureRefusal;
+use crate::service::liveness::light::LightRefusal;
 use crate::service::{ChallengeError, ServiceError};
 use crate::store::StoreError;
 use crate::telemetry::request::current_request_id;
@@ -76,7 +78,8 @@ pub enum ApiError {
     )]
     FaceMismatch,
     #[error(
-        "this exact photo was used before (a reference photo, or one already sent): take a new photo and try again"
+        "this photo was used before (a reference photo, or one already sent, perhaps re-encoded, cropped or \
+         mirrored): take a new photo and try again"
     )]
     ReplayedImage,
     #[error(
@@ -84,7 +87,10 @@ pub enum ApiError {
          in good light and try again"
     )]
     LivenessFailed,
-    #[error("LIVENESS=challenge: get a challenge (POST /api/challenges) and send challenge_id and frame_1..frame_k")]
+    #[error(
+        "liveness is on: start a session (or POST /api/challenges) and send the capture it asks for (the web SDK \
+         records it)"
+    )]
     ChallengeRequired,
     #[error("no such challenge: get a new one")]
     ChallengeNotFound,
@@ -92,12 +98,28 @@ pub enum ApiError {
     ChallengeExpired,
     #[error("the challenge has been used (each answers one verify) or belongs to another user: get a new one")]
     ChallengeUsed,
-    #[error("{0}")]
-    PoseMismatch(String),
-    #[error("{0}")]
-    IdentityChanged(String),
-    #[error("{0}")]
-    FramesNotDistinct(String),
+    #[error(
+        "the movements did not follow the prompts: start facing the camera, then turn or tilt your head when asked, \
+         hold a moment and come back"
+    )]
+    PoseMismatch,
+    #[error("the whole capture must show one person, the same from start to end: try again on your own")]
+    IdentityChanged,
+    #[error("the capture is not one continuous recording: keep the camera on and your face in view, and try again")]
+    CaptureDiscontinuous,
+    #[error(
+        "the capture is too short or has too few frames: keep the page open and your face in view until the end"
+    )]
+    CaptureIncomplete,
+    #[error(
+        "the screen's colours were not seen on your face: turn the screen's brightness up, hold the phone closer \
+         and avoid strong light behind you"
+    )]
+    LightNotFollowed,
+    #[error("the colours changed across the whole picture, not on your face: try again with the live camera")]
+    LightNotReflected,
+    #[error("this service requires the light check: it cannot be skipped")]
+    LightRequired,
     #[error("challenges are issued only with LIVENESS=challenge")]
     ChallengesDisabled,
     #[error(
@@ -142,8 +164,10 @@ impl ApiError {
             }
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge(_) | ImageTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Face(_) | TooManyReferences(_) | ReplayedImage | LivenessFailed | PoseMismatch(_) | IdentityChanged(_)
-            | FramesNotDistinct(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Face(_) | TooManyReferences(_) | ReplayedImage | LivenessFailed | PoseMismatch | IdentityChanged
+            | CaptureDiscontinuous | CaptureIncomplete | LightNotFollowed | LightNotReflected | LightRequired => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ChallengeRequired | ConsentRequired => StatusCode::BAD_REQUEST,
             ChallengeNotFound => StatusCode::NOT_FOUND,
             ChallengeExpired => StatusCode::GONE,
@@ -199,9 +223,13 @@ impl ApiError {
             ChallengeNotFound => "challenge_not_found",
             ChallengeExpired => "challenge_expired",
             ChallengeUsed => "challenge_used",
-            PoseMismatch(_) => "pose_mismatch",
-            IdentityChanged(_) => "identity_changed",
-            FramesNotDistinct(_) => "frames_not_distinct",
+            PoseMismatch => "pose_mismatch",
+            IdentityChanged => "identity_changed",
+            CaptureDiscontinuous => "capture_discontinuous",
+            CaptureIncomplete => "capture_incomplete",
+            LightNotFollowed => "light_not_followed",
+            LightNotReflected => "light_not_reflected",
+            LightRequired => "light_required",
             ChallengesDisabled => "challenges_disabled",
             UserNotFound => "user_not_found",
             ReferencesOutdated => "references_outdated",
@@ -270,10 +298,16 @@ impl From<ServiceError> for ApiError {
             ServiceError::Challenge(ChallengeError::NotFound) => ApiError::ChallengeNotFound,
             ServiceError::Challenge(ChallengeError::Expired) => ApiError::ChallengeExpired,
             ServiceError::Challenge(ChallengeError::Used) => ApiError::ChallengeUsed,
-            e @ ServiceError::ChallengeFrames { .. } => ApiError::InvalidRequest(e.to_string()),
-            e @ ServiceError::PoseMismatch { .. } => ApiError::PoseMismatch(e.to_string()),
-            e @ ServiceError::IdentityChanged { .. } => ApiError::IdentityChanged(e.to_string()),
-            e @ ServiceError::FramesNotDistinct { .. } => ApiError::FramesNotDistinct(e.to_string()),
+            // Which frame, which step, which angle: for the log and the audit line, not for the
+            // client, who is told what to do (an attacker learns nothing to tune against).
+            ServiceError::Capture(CaptureRefusal::Discontinuous(_)) => ApiError::CaptureDiscontinuous,
+            ServiceError::Capture(CaptureRefusal::Incomplete(_)) => ApiError::CaptureIncomplete,
+            ServiceError::Pose(_) => ApiError::PoseMismatch,
+            e @ ServiceError::CaptureWithoutChallenge => ApiError::InvalidRequest(e.to_string()),
+            ServiceError::IdentityChanged { .. } => ApiError::IdentityChanged,
+            ServiceError::Light(LightRefusal::NotFollowed | LightRefusal::Unmeasured) => ApiError::LightNotFollowed,
+            ServiceError::Light(LightRefusal::NotReflected) => ApiError::LightNotReflected,
+            ServiceError::Light(LightRefusal::Declined) => ApiError::LightRequired,
             // Which check failed is for the log (the audit line), not for whoever holds the token.
             ServiceError::InvalidEnrollmentToken(_) => ApiError::InvalidEnrollmentToken,
             ServiceError::Session(_) => ApiError::InvalidSession,

@@ -9,7 +9,7 @@ mod challenges;
 mod export;
 mod grants;
 mod inference;
-mod liveness;
+pub mod liveness;
 mod privacy;
 mod readiness;
 mod reembed;
@@ -25,7 +25,8 @@ pub use challenges::{Axis, Challenge, ChallengeError, Challenges, Step};
 pub use export::ExportStream;
 pub use grants::{EnrollmentGrants, Grant, GrantError, ValidGrant};
 pub use inference::Inference;
-pub use liveness::Liveness;
+pub use liveness::plan::{Colour, Flash, Plan, Prompt};
+pub use liveness::{LightCheck, Liveness};
 pub use privacy::{Consent, ReferenceConsent, Retention, RetentionReport, RetentionStatus, UserRecord};
 pub use readiness::{Check, ReadyChecks};
 pub use reembed::MigrationReport;
@@ -34,7 +35,7 @@ pub use sessions::{
     IssuedSession, MAX_BINDING_LEN, SessionError, SessionOutcome, SessionPurpose, SessionRecord, SessionRequest,
     SessionStatus, Sessions,
 };
-pub use verify::{Disclosure, Verification, VerifyRequest};
+pub use verify::{Disclosure, Probe, Verification, VerifyRequest};
 
 use crate::audit::AuditTrail;
 use crate::domain::UserId;
@@ -74,20 +75,23 @@ pub enum ServiceError {
     ChallengeRequired,
     #[error(transparent)]
     Challenge(#[from] ChallengeError),
-    #[error("the challenge has {expected} steps: send frame_1 to frame_{expected}")]
-    ChallengeFrames { expected: usize },
-    /// Step 0 is the frontal photo; step i the i-th frame. `angle`: the yaw, or for a nod the pitch
-    /// relative to the frontal photo.
-    #[error("{}", match step { 0 => format!("the photo must face the camera (yaw {angle:.0}°)"), _ => format!("frame_{step} does not show the head movement its step asks for ({angle:.0}°)") })]
-    PoseMismatch { step: usize, angle: f32 },
-    /// Two photos of one answer are one capture (a copy, re-encoded, rescaled, cropped, or mirrored).
-    /// 0 is the frontal photo, i the i-th frame.
-    #[error("{} and frame_{second} are the same capture{}, not two: take each photo as asked", if *first == 0 { "image".to_string() } else { format!("frame_{first}") }, if *mirrored { " mirrored" } else { "" })]
-    FramesNotDistinct { first: usize, second: usize, mirrored: bool },
-    #[error("frame_{frame} does not show the same person as the photo")]
+    /// The burst is not one continuous capture, or does not cover the plan.
+    #[error(transparent)]
+    Capture(liveness::capture::CaptureRefusal),
+    /// The capture's movements do not answer the prompts.
+    #[error(transparent)]
+    Pose(liveness::pose::PoseRefusal),
+    /// The face does not reflect the screen's colours (or the client declined with LIGHT_CHALLENGE=required).
+    #[error(transparent)]
+    Light(liveness::light::LightRefusal),
+    /// A capture sent while LIVENESS is not challenge.
+    #[error("a capture answers a challenge, and LIVENESS is not challenge: send one photo as image")]
+    CaptureWithoutChallenge,
+    #[error("frame {frame} of the capture does not show the same person")]
     IdentityChanged { frame: usize },
-    /// The exact bytes of a stored reference photo: a copy, not a new capture.
-    #[error("this exact photo is one of the user's reference photos")]
+    /// A photo or frame already presented (its bytes, or its content re-encoded, rescaled,
+    /// cropped, mirrored or brightened), or the bytes of a stored reference photo.
+    #[error("this photo was presented before")]
     ReplayedImage,
     #[error("the enrollment token was refused")]
     InvalidEnrollmentToken(#[source] GrantError),
@@ -118,9 +122,10 @@ impl ServiceError {
         Some(match self {
             ServiceError::ReplayedImage => "replayed_image",
             ServiceError::LivenessFailed(_) => "liveness_failed",
-            ServiceError::PoseMismatch { .. } => "pose_mismatch",
+            ServiceError::Capture(r) => r.code(),
+            ServiceError::Pose(_) => "pose_mismatch",
+            ServiceError::Light(r) => r.code(),
             ServiceError::IdentityChanged { .. } => "identity_changed",
-            ServiceError::FramesNotDistinct { .. } => "frames_not_distinct",
             ServiceError::FaceMismatch => "face_mismatch",
             _ => return None,
         })
@@ -154,7 +159,8 @@ pub enum LivenessMode {
     Off,
     /// The photo's P(real) (MiniFASNet, scored by the engine) at or above the threshold.
     Passive,
-    /// A challenge's head turns, each frame the same person, every photo passing the passive check.
+    /// One continuous capture following a plan (movements, and colours unless LIGHT_CHALLENGE=off),
+    /// one person throughout, every frame scored by the passive model.
     Challenge,
 }
 
@@ -163,12 +169,14 @@ pub struct LivenessPolicy {
     pub mode: LivenessMode,
     /// P(real) every checked photo needs.
     pub threshold: f64,
-    /// The challenge's frontal photo: |yaw| at most this, degrees.
+    /// The capture's level start: |yaw| at most this (|pitch| 1.5 times it), degrees.
     pub frontal_yaw: f32,
     /// A turn: yaw of the asked sign by at least this, degrees.
     pub min_turn_yaw: f32,
-    /// A nod: pitch of the asked sign, relative to the frontal photo's, by at least this, degrees.
+    /// A nod: pitch of the asked sign, relative to the capture's level start, by at least this, degrees.
     pub min_nod_pitch: f32,
+    /// LIGHT_CHALLENGE=required: a client may not decline the colours (prefers-reduced-motion).
+    pub light_required: bool,
 }
 
 /// The false-match rate expected at the threshold in use: the profile's measured figure with its
@@ -199,12 +207,6 @@ pub struct IssuedToken {
     /// Unix seconds.
     pub expires_at: u64,
 }
-
-/// Two photos of a challenge answer whose capture closeness (`Analysis::capture_closeness`) reaches
-/// this are one capture used twice. On the dev photos (`tests/pipeline/distinct.rs`): real pairs
-/// of one person at poses as different as a challenge's steps reach at most 0.83; copies
-/// (mirrored, re-encoded, rescaled, cropped, brightened) at least 0.89.
-pub const DISTINCT_CAPTURE_THRESHOLD: f32 = 0.86;
 
 /// The replay memory's bounds (REPLAY_WINDOW_SECS, and how many photos per user).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -330,9 +332,13 @@ impl FaceAuth {
         self.inference.shutdown();
     }
 
-    /// A challenge for `user`, when LIVENESS=challenge.
-    pub fn issue_challenge(&self, user: &UserId) -> Option<Challenge> {
-        (self.liveness.mode == LivenessMode::Challenge).then(|| self.challenges.issue(user))
+    /// A challenge for `user`, when LIVENESS=challenge: the user's pending plan while there is one.
+    pub async fn issue_challenge(&self, user: &UserId) -> Result<Option<Challenge>, ServiceError> {
+        if self.liveness.mode != LivenessMode::Challenge {
+            return Ok(None);
+        }
+        let plan = self.pending_plan(user).await?;
+        Ok(Some(self.challenges.issue(user, plan)))
     }
 
     /// A grant that lets a client key register one photo for `user`, until the user is deleted

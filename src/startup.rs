@@ -16,7 +16,7 @@ pub use server::{Application, shutdown_signal};
 
 use crate::app::{AppState, HttpSettings, Security};
 use crate::auth::{KeyKind, MetricsAccess};
-use crate::config::{AppEnv, Config, ConfigError, LivenessMode, RawEnv, TokenKeys, Var};
+use crate::config::{AppEnv, Config, ConfigError, LightChallenge, LivenessMode, RawEnv, TokenKeys, Var};
 use crate::face::InferencePool;
 use crate::face::engine::{EngineSpec, ModelId, ModelInfo};
 use crate::face::models::{ProfileError, resolve_profile, sha256_file};
@@ -138,6 +138,24 @@ pub fn model_spec(config: &Config) -> Result<(EngineSpec, ModelInfo), StartupErr
     runtime::init(&models.ort_dylib, models.threads)?;
     let detector = file_id(&models.detector, ModelRole::Detector)?;
     let recognizer = file_id(&models.recognizer, ModelRole::Recognizer)?;
+    match (config.is_production(), config.face.liveness) {
+        (_, LivenessMode::Challenge) => tracing::info!(
+            light = ?config.face.light,
+            steps = config.face.challenge_steps,
+            fps = config.face.capture_fps,
+            "liveness: challenge (one continuous capture, movements{}, every frame scored)",
+            if config.face.light == LightChallenge::Off { "" } else { " and screen colours" }
+        ),
+        (true, mode) => tracing::warn!(
+            liveness = ?mode,
+            "LIVENESS is set to {mode:?} in production: {}; unset it to run the challenge",
+            if mode == LivenessMode::Off { "one photo of the user verifies" } else { "a replayed video may verify" }
+        ),
+        (false, mode) => tracing::warn!(
+            liveness = ?mode,
+            "development: LIVENESS={mode:?}, a photo of the user verifies (production runs the challenge by default)"
+        ),
+    }
     if config.face.liveness != LivenessMode::Off {
         for path in &models.liveness {
             let id = file_id(path, ModelRole::Liveness)?;
@@ -287,12 +305,15 @@ pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<Fa
             frontal_yaw: config.face.challenge_frontal_yaw,
             min_turn_yaw: config.face.challenge_min_yaw,
             min_nod_pitch: config.face.challenge_min_pitch,
+            light_required: config.face.light == LightChallenge::Required,
         },
         challenges: Challenges::new(
             &config.security.secret_key,
             config.face.challenge_ttl,
             config.face.challenge_steps,
             &config.face.challenge_moves.iter().filter_map(|m| service::Step::parse(m)).collect::<Vec<_>>(),
+            config.face.capture_fps,
+            config.face.light != LightChallenge::Off,
         ),
         replay_guard: config.security.replay_guard,
     }))

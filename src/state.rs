@@ -85,6 +85,12 @@ pub trait StateBackend: Send + Sync + 'static {
     /// Stores a short record (a session's state, a user's revocation mark) until `ttl` from now.
     async fn put_record(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StateError>;
     async fn get_record(&self, key: &str) -> Result<Option<String>, StateError>;
+    /// Stores `value` until `ttl` from now unless a record is there already; returns the record
+    /// that is there now. One atomic step: of two racing, both get the same value.
+    async fn keep_record(&self, key: &str, value: &str, ttl: Duration) -> Result<String, StateError>;
+    async fn drop_record(&self, key: &str) -> Result<(), StateError>;
+    /// Every entry of the user's replay memory still within its window (digests and fingerprints).
+    async fn remembered(&self, user: &UserId) -> Result<Vec<String>, StateError>;
     /// The replay memory: whether any of these photo digests was remembered for the user within
     /// the window, and (with `remember`) remembers them all for `window` from now, keeping at most
     /// `cap` per user (the oldest go first). One atomic step, so two copies racing both cannot pass.

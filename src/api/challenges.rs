@@ -1,4 +1,4 @@
-//! `POST /api/challenges`: a random sequence of head turns for one user's next verify
+//! `POST /api/challenges`: a plan of head movements and screen colours for one user's next verify
 //! (LIVENESS=challenge). Client or secret keys.
 
 use axum::Json;
@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::dto::{UserRequest, requested_user};
+use super::dto::{PlanDto, UserRequest, requested_user};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorEnvelope};
 
@@ -16,10 +16,14 @@ use crate::error::{ApiError, ErrorEnvelope};
 pub struct ChallengeResponse {
     /// Send it back as the `challenge_id` field of `POST /api/verify`; valid once, for this user.
     pub challenge_id: String,
-    /// The head turns, in order: `turn_left` (the subject turns to their own left: in the photo as
-    /// the camera takes it, the nose moves toward the image's right edge) or `turn_right`. Send one
-    /// photo per step as `frame_1`, `frame_2`, …, and the subject facing the camera as `image`.
+    /// The movements, in order (as in `capture.prompts`): `turn_left` (the subject turns to their
+    /// own left: in the frame as the camera takes it, the nose moves toward the image's right edge),
+    /// `turn_right`, `look_up`, `look_down`.
     pub steps: Vec<String>,
+    /// What the capture must follow: record `capture.frames` frames at `capture.fps` over
+    /// `capture.duration_ms`, prompt each step at its time, and fill the screen with each colour at
+    /// its time. While this plan is unanswered, asking again gives it back (no re-draws).
+    pub capture: PlanDto,
     /// Unix seconds.
     pub expires_at: u64,
 }
@@ -47,14 +51,15 @@ pub async fn create_challenge(
     body: Result<Json<UserRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ChallengeResponse>), ApiError> {
     let user = requested_user(body)?;
-    let challenge = state.service.issue_challenge(&user).ok_or(ApiError::ChallengesDisabled)?;
-    let steps = challenge
-        .steps
-        .iter()
-        .map(|s| serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
-        .collect();
+    let challenge = state.service.issue_challenge(&user).await?.ok_or(ApiError::ChallengesDisabled)?;
+    let plan = PlanDto::from(&challenge.plan);
     Ok((
         StatusCode::CREATED,
-        Json(ChallengeResponse { challenge_id: challenge.id, steps, expires_at: challenge.expires_at }),
+        Json(ChallengeResponse {
+            challenge_id: challenge.id,
+            steps: plan.prompts.iter().map(|p| p.step.clone()).collect(),
+            capture: plan,
+            expires_at: challenge.expires_at,
+        }),
     ))
 }

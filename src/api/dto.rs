@@ -169,3 +169,58 @@ impl From<&service::ThresholdFmr> for ThresholdFmrDto {
         Self { value: round(t.value), lower_95: round(t.lower), upper_95: round(t.upper), source: t.source }
     }
 }
+
+/// What a challenge's capture must follow, as the SDK reads it.
+#[derive(Serialize, ToSchema)]
+pub struct PlanDto {
+    /// Frames per second to record (at least 10); `frames` in all over `duration_ms`.
+    pub fps: u32,
+    pub frames: usize,
+    pub duration_ms: u32,
+    /// Each movement and when to prompt it (ms after the capture starts). Start facing the camera;
+    /// after each prompt, move, hold a moment and come back.
+    pub prompts: Vec<PromptDto>,
+    /// The screen colours to show around the face oval, in order, each from `at_ms` for `ms`
+    /// (none a saturated red; at most 2.5 changes a second). Empty with LIGHT_CHALLENGE=off. A client
+    /// that cannot show them (prefers-reduced-motion) sends `capture_light=declined`.
+    pub light: Vec<FlashDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PromptDto {
+    /// `turn_left`, `turn_right`, `look_up` or `look_down`.
+    pub step: String,
+    pub at_ms: u32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FlashDto {
+    /// `white`, `blue`, `green`, `yellow`, `magenta` or `cyan`.
+    pub colour: String,
+    /// As CSS writes it, e.g. `#2850ff`.
+    pub css: String,
+    pub at_ms: u32,
+    pub ms: u32,
+}
+
+impl From<&service::Plan> for PlanDto {
+    fn from(plan: &service::Plan) -> Self {
+        let name = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
+        Self {
+            fps: plan.fps,
+            frames: plan.frames(),
+            duration_ms: plan.duration_ms,
+            prompts: plan.prompts.iter().map(|p| PromptDto { step: p.step.as_str().into(), at_ms: p.at_ms }).collect(),
+            light: plan
+                .light
+                .iter()
+                .map(|f| FlashDto {
+                    colour: name(serde_json::to_value(f.colour).unwrap_or_default()),
+                    css: f.colour.css(),
+                    at_ms: f.at_ms,
+                    ms: f.ms,
+                })
+                .collect(),
+        }
+    }
+}

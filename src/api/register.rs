@@ -66,6 +66,7 @@ pub async fn register(
             ClientAccess::Open => return Err(ApiError::EnrollmentRequired),
         },
     };
+    let image = upload.image.ok_or(ApiError::MissingField("image"))?;
     let event = if upload.replace && trusted { "replace" } else { "register" };
     let consent = upload.consent.map(|notice| Consent {
         notice,
@@ -74,7 +75,7 @@ pub async fn register(
     });
     let notice = consent.as_ref().map(|c| c.notice.clone());
     let outcome =
-        state.service.register(&upload.user_id, upload.image, enrolment, crate::limits::bucket(client), consent).await;
+        state.service.register(&upload.user_id, image, enrolment, crate::limits::bucket(client), consent).await;
     super::audit(&state, event, &upload.user_id, &caller, &outcome, None);
     if let (Some(notice), Ok(_)) = (&notice, &outcome) {
         super::audit(&state, "consent", &upload.user_id, &caller, &outcome, Some(notice));

@@ -43,9 +43,14 @@ pub struct SessionCreated {
     pub session_token: String,
     /// Unix seconds.
     pub expires_at: u64,
-    /// LIVENESS=challenge, verify sessions: the head movements, one frame each (`frame_1`, …).
+    /// LIVENESS=challenge, verify sessions: the movements, in order (as in `capture.prompts`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<String>>,
+    /// LIVENESS=challenge, verify sessions: what the one continuous capture must follow (hand it to
+    /// the frontend with the token; the web SDK runs it). While the user has an unanswered plan,
+    /// every new session carries the same one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<super::dto::PlanDto>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -131,7 +136,8 @@ pub async fn create_session(
     let issued = state.service.create_session(request).await;
     super::audit(&state, event, &user, &caller, &issued, None);
     let issued = issued?;
-    let steps = issued.steps.map(|steps| steps.iter().map(|s| s.as_str().to_string()).collect());
+    let steps = issued.plan.as_ref().map(|p| p.prompts.iter().map(|s| s.step.as_str().to_string()).collect());
+    let capture = issued.plan.as_ref().map(super::dto::PlanDto::from);
     Ok((
         StatusCode::CREATED,
         Json(SessionCreated {
@@ -139,6 +145,7 @@ pub async fn create_session(
             session_token: issued.token,
             expires_at: issued.expires_at,
             steps,
+            capture,
         }),
     ))
 }

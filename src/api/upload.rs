@@ -12,14 +12,17 @@ use crate::error::ApiError;
 #[derive(Debug)]
 pub struct Upload {
     pub user_id: UserId,
-    pub image: Bytes,
+    /// Register: the photo. Verify: the photo, unless a capture answers a challenge.
+    pub image: Option<Bytes>,
     /// Register only: the enrolment grant a client key presents.
     pub enrollment_token: Option<String>,
     /// Register only: replace every existing reference (secret keys only).
     pub replace: bool,
-    /// Verify with LIVENESS=challenge: the challenge answered, and one photo per step, in order.
+    /// Verify with LIVENESS=challenge: the challenge answered (without a session), and the
+    /// capture: its frames (`capture` parts, in order), their times (`capture_ms`), and whether
+    /// the client declined the screen colours (`capture_light=declined`).
     pub challenge_id: Option<String>,
-    pub frames: Vec<Bytes>,
+    pub capture: Option<Capture>,
     /// Both routes: the session the backend created for this attempt (`POST /api/sessions`).
     pub session_token: Option<String>,
     /// Register only: the notice the user accepted (1–128 of `A-Z a-z 0-9 . _ : -`).
@@ -28,6 +31,14 @@ pub struct Upload {
     /// other's, as the contract lists them.
     register_only: Option<&'static str>,
     verify_only: Option<&'static str>,
+}
+
+/// One continuous capture as sent.
+#[derive(Debug)]
+pub struct Capture {
+    pub frames: Vec<Bytes>,
+    pub times: Vec<f32>,
+    pub light_declined: bool,
 }
 
 /// Which route an upload was sent to.
@@ -57,8 +68,10 @@ fn is_notice_id(notice: &str) -> bool {
         && notice.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
-/// Most frames a challenge answer may carry (`frame_1` … `frame_8`).
-const MAX_FRAMES: usize = 8;
+/// Most frames a capture may carry: 30 fps over the longest plan (8 steps, 11.7 s).
+pub const MAX_CAPTURE_FRAMES: usize = 360;
+/// `capture_ms` holds one number per frame.
+const MAX_TIMES_FIELD: usize = MAX_CAPTURE_FRAMES * 12;
 
 /// The largest image accepted, taken from the application state.
 #[derive(Debug, Clone, Copy)]
@@ -115,9 +128,14 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
     let mut challenge: Option<Bytes> = None;
     let mut session: Option<Bytes> = None;
     let mut consent: Option<Bytes> = None;
-    let mut frames: [Option<Bytes>; MAX_FRAMES] = Default::default();
+    let (mut times, mut light): (Option<Bytes>, Option<Bytes>) = (None, None);
+    let mut frames: Vec<Bytes> = Vec::new();
+    let mut frame_slot: Option<Bytes> = None;
     while let Some(mut field) = multipart.next_field().await.map_err(|e| multipart_error(e, limit))? {
         let name = field.name().unwrap_or_default().to_string();
+        if let Some(frame) = frame_slot.take() {
+            frames.push(frame);
+        }
         let (slot, cap) = match name.as_str() {
             "user_id" => (&mut user_id, MAX_USER_ID_FIELD),
             "image" => (&mut image, limit),
@@ -126,14 +144,12 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
             "challenge_id" => (&mut challenge, MAX_TEXT_FIELD),
             "session_token" => (&mut session, MAX_TEXT_FIELD),
             "consent" => (&mut consent, MAX_TEXT_FIELD),
-            frame
-                if frame
-                    .strip_prefix("frame_")
-                    .and_then(|n| n.parse::<usize>().ok())
-                    .is_some_and(|n| (1..=MAX_FRAMES).contains(&n)) =>
-            {
-                let n: usize = frame["frame_".len()..].parse().expect("checked above");
-                (&mut frames[n - 1], limit)
+            "capture_ms" => (&mut times, MAX_TIMES_FIELD),
+            "capture_light" => (&mut light, MAX_TEXT_FIELD),
+            // Repeated, in order: each part is one frame.
+            "capture" if frames.len() < MAX_CAPTURE_FRAMES => (&mut frame_slot, limit),
+            "capture" => {
+                return Err(ApiError::InvalidRequest(format!("a capture has at most {MAX_CAPTURE_FRAMES} frames")));
             }
             // The contract lists every field: one it does not know is a client's mistake (a typo
             // would otherwise be silently ignored).
@@ -150,8 +166,7 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
             if buf.len() + chunk.len() > cap {
                 return Err(match name.as_str() {
                     "user_id" => ApiError::InvalidUserId("user_id is longer than 128 characters".into()),
-                    "image" => ApiError::PayloadTooLarge(limit),
-                    frame if frame.starts_with("frame_") => ApiError::PayloadTooLarge(limit),
+                    "image" | "capture" => ApiError::PayloadTooLarge(limit),
                     _ => ApiError::InvalidRequest(format!("the field '{name}' is too long")),
                 });
             }
@@ -159,14 +174,22 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
         }
         *slot = Some(buf.freeze());
     }
+    frames.extend(frame_slot);
     let raw_id = user_id.ok_or(ApiError::MissingField("user_id"))?;
     let text =
         std::str::from_utf8(&raw_id).map_err(|_| ApiError::InvalidUserId("user_id is not valid UTF-8".into()))?;
     let user_id = UserId::parse(text).map_err(|e| ApiError::InvalidUserId(e.to_string()))?;
-    let image = image.ok_or(ApiError::MissingField("image"))?;
-    if image.is_empty() {
-        return Err(ApiError::InvalidImage("the image field is empty".into()));
-    }
+    let capture = capture(frames, times, light)?;
+    let image = match (image, &capture) {
+        (Some(image), _) if image.is_empty() => return Err(ApiError::InvalidImage("the image field is empty".into())),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::InvalidRequest(
+                "send either one photo (image) or a capture (capture parts and capture_ms), not both".into(),
+            ));
+        }
+        (None, None) => return Err(ApiError::MissingField("image")),
+        (image, _) => image,
+    };
     let (token_sent, replace_sent, challenge_sent) = (token.is_some(), replace.is_some(), challenge.is_some());
     let text = |name: &str, value: Bytes| {
         String::from_utf8(value.to_vec())
@@ -190,24 +213,15 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
         }
         None => None,
     };
-    // Frames are numbered from 1 without gaps: frame_1 … frame_k.
-    let count = frames.iter().take_while(|f| f.is_some()).count();
-    if frames[count..].iter().any(Option::is_some) {
-        return Err(ApiError::InvalidRequest("frames must be numbered frame_1, frame_2, … without gaps".into()));
-    }
-    let frames: Vec<Bytes> = frames.into_iter().flatten().collect();
-    if frames.iter().any(|f| f.is_empty()) {
-        return Err(ApiError::InvalidImage("a frame field is empty".into()));
-    }
     let register_only = match (token_sent, replace_sent, consent_sent) {
         (true, _, _) => Some("enrollment_token"),
         (false, true, _) => Some("replace"),
         (false, false, true) => Some("consent"),
         _ => None,
     };
-    let verify_only = match (challenge_sent, frames.is_empty()) {
+    let verify_only = match (challenge_sent, capture.is_some()) {
         (true, _) => Some("challenge_id"),
-        (false, false) => Some("frame_1"),
+        (false, true) => Some("capture"),
         _ => None,
     };
     Ok(Upload {
@@ -216,12 +230,46 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
         enrollment_token,
         replace,
         challenge_id,
-        frames,
+        capture,
         session_token,
         consent,
         register_only,
         verify_only,
     })
+}
+
+/// The capture's parts checked against each other: one time per frame, numbers that a clock gives.
+/// Whether the times make one continuous capture is the service's judgement, not a parse error.
+fn capture(frames: Vec<Bytes>, times: Option<Bytes>, light: Option<Bytes>) -> Result<Option<Capture>, ApiError> {
+    if frames.is_empty() && times.is_none() && light.is_none() {
+        return Ok(None);
+    }
+    if frames.is_empty() {
+        return Err(ApiError::MissingField("capture"));
+    }
+    if frames.iter().any(|f| f.is_empty()) {
+        return Err(ApiError::InvalidImage("a capture frame is empty".into()));
+    }
+    let times = times.ok_or(ApiError::MissingField("capture_ms"))?;
+    let times: Vec<f64> = serde_json::from_slice(&times).map_err(|_| {
+        ApiError::InvalidRequest("capture_ms must be a JSON array of numbers: each frame's time in ms".into())
+    })?;
+    if times.len() != frames.len() {
+        return Err(ApiError::InvalidRequest(format!(
+            "capture_ms has {} times for {} frames: send one time per frame",
+            times.len(),
+            frames.len()
+        )));
+    }
+    if times.iter().any(|t| !t.is_finite() || !(0.0..=600_000.0).contains(t)) {
+        return Err(ApiError::InvalidRequest("capture_ms times must be between 0 and 600000".into()));
+    }
+    let light_declined = match light.as_deref().map(|l| std::str::from_utf8(l).map(str::trim)) {
+        None | Some(Ok("shown")) => false,
+        Some(Ok("declined")) => true,
+        _ => return Err(ApiError::InvalidRequest("capture_light must be shown or declined".into())),
+    };
+    Ok(Some(Capture { frames, times: times.into_iter().map(|t| t as f32).collect(), light_declined }))
 }
 
 #[cfg(test)]
@@ -259,7 +307,28 @@ mod tests {
         body.extend_from_slice(b"--XyZ--\r\n");
         let upload = parse(body, 1024).unwrap();
         assert_eq!(upload.user_id.as_str(), "alice");
-        assert_eq!(&upload.image[..], b"\xff\xd8bytes");
+        assert_eq!(upload.image.as_deref(), Some(&b"\xff\xd8bytes"[..]));
+    }
+
+    #[test]
+    fn a_capture_parses_its_frames_in_order_with_one_time_each() {
+        let mut body = part("user_id", b"alice");
+        for frame in [b"one", b"two", b"six"] {
+            body.extend(part("capture", frame));
+        }
+        body.extend(part("capture_ms", b"[0, 66.5, 133]"));
+        body.extend_from_slice(b"--XyZ--\r\n");
+        let upload = parse(body.clone(), 1024).unwrap();
+        let capture = upload.capture.unwrap();
+        assert_eq!(capture.frames, vec![&b"one"[..], &b"two"[..], &b"six"[..]]);
+        assert_eq!(capture.times, vec![0.0, 66.5, 133.0]);
+        assert!(upload.image.is_none() && !capture.light_declined);
+        let short = String::from_utf8_lossy(&body).replace("[0, 66.5, 133]", "[0, 66.5]");
+        assert!(matches!(parse(short.into_bytes(), 1024), Err(ApiError::InvalidRequest(_))));
+        let mut without_times = part("user_id", b"alice");
+        without_times.extend(part("capture", b"one"));
+        without_times.extend_from_slice(b"--XyZ--\r\n");
+        assert!(matches!(parse(without_times, 1024), Err(ApiError::MissingField("capture_ms"))));
     }
 
     #[test]
@@ -299,7 +368,7 @@ mod tests {
             }
             match parse(body, 32) {
                 Ok(upload) => {
-                    prop_assert!(!upload.image.is_empty() && upload.image.len() <= 32);
+                    prop_assert!(upload.image.as_ref().is_some_and(|i| !i.is_empty() && i.len() <= 32) || upload.capture.is_some());
                     prop_assert_eq!(UserId::parse(upload.user_id.as_str()).unwrap(), upload.user_id);
                 }
                 Err(e) => prop_assert!(e.status() != StatusCode::INTERNAL_SERVER_ERROR && e.status().is_client_error(), "{e:?}"),

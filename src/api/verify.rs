@@ -11,7 +11,7 @@ use crate::auth::Caller;
 use crate::config::ClientAccess;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::middleware::ClientAddr;
-use crate::service::{Disclosure, Liveness, Step, VerifyRequest};
+use crate::service::{Disclosure, LightCheck, Liveness, Probe, Step, VerifyRequest};
 use crate::telemetry::request::Field;
 
 /// A backend (secret key) gets every field; a publishable client key learns pass or fail: only
@@ -56,7 +56,7 @@ pub struct VerifyResponse {
 }
 
 /// What liveness was checked on this photo (LIVENESS) and how it came out.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, ToSchema, Default)]
 pub struct LivenessDto {
     /// `off`, `passive` (MiniFASNet anti-spoofing) or `challenge`; secret keys only.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -67,10 +67,21 @@ pub struct LivenessDto {
     /// Whether liveness passed (with `passive` or `challenge`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub passed: Option<bool>,
-    /// With `challenge`: each step and the angle measured on its frame (degrees): the yaw for a
-    /// turn (positive: turned to the subject's own left), the pitch for a nod (positive: up).
+    /// With `challenge`: each step and the largest angle reached on its axis (degrees): the yaw for
+    /// a turn (positive: turned to the subject's own left), for a nod the pitch from the capture's
+    /// level start (positive: up).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<StepDto>>,
+    /// With `challenge`: the checks that ran: `movement`, `light` (the face reflected the screen's
+    /// colours; absent when the client declined them or LIGHT_CHALLENGE=off) and `passive`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Vec<&'static str>>,
+    /// With `challenge`: `passed`, `declined` (the client showed no colours) or `off`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub light: Option<&'static str>,
+    /// With `challenge`: how many frames the capture had.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames: Option<usize>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -78,26 +89,33 @@ pub struct StepDto {
     /// `turn_left`, `turn_right`, `look_up` or `look_down`.
     #[schema(value_type = String)]
     pub step: Step,
+    /// The largest angle reached on the step's axis (the name is kept from when only turns were asked).
     pub yaw: f32,
 }
 
 impl From<Liveness> for LivenessDto {
     fn from(liveness: Liveness) -> Self {
         match liveness {
-            Liveness::Off => Self { method: Some("off"), score: None, passed: None, steps: None },
+            Liveness::Off => Self { method: Some("off"), ..Self::default() },
             Liveness::Passive { p_real, passed } => Self {
                 method: Some("passive"),
                 score: Some((p_real * 10_000.0).round() / 10_000.0),
                 passed: Some(passed),
-                steps: None,
+                ..Self::default()
             },
-            Liveness::Challenge { steps, p_real } => Self {
+            Liveness::Challenge { steps, p_real, light, frames } => Self {
                 method: Some("challenge"),
                 score: p_real.map(|p| (p * 10_000.0).round() / 10_000.0),
                 passed: Some(true),
                 steps: Some(
                     steps.into_iter().map(|(step, yaw)| StepDto { step, yaw: (yaw * 10.0).round() / 10.0 }).collect(),
                 ),
+                checks: Some(match light {
+                    LightCheck::Passed => vec!["movement", "light", "passive"],
+                    _ => vec!["movement", "passive"],
+                }),
+                light: Some(light.as_str()),
+                frames: Some(frames),
             },
         }
     }
@@ -113,12 +131,12 @@ impl From<Liveness> for LivenessDto {
     responses(
         (status = 200, description = "Compared; `verified` says whether it matched. A client key gets the same answer for a user who is not enrolled", body = VerifyResponse),
         UploadErrors,
-        (status = 400, description = "challenge_required (LIVENESS=challenge without challenge_id or a session)", body = ErrorEnvelope),
+        (status = 400, description = "challenge_required (LIVENESS=challenge without a capture, or without a session or challenge_id); invalid_request (capture_ms not one number per frame, a capture while LIVENESS is not challenge)", body = ErrorEnvelope),
         (status = 404, description = "user_not_found (secret keys only), challenge_not_found", body = ErrorEnvelope),
         (status = 410, description = "challenge_expired", body = ErrorEnvelope),
         (status = 409, description = "references_outdated (every reference was enrolled with another model and none could be converted), challenge_used", body = ErrorEnvelope),
         (status = 423, description = "verification_disabled: LOCKOUT_DISABLE_AFTER consecutive failures; a backend unlocks the user (POST /api/users/{user_id}/unlock) or replaces the references", body = ErrorEnvelope),
-        (status = 422, description = "frames_not_distinct (two photos of a challenge answer are one capture: a copy, re-encoded, rescaled, cropped or mirrored), no_face, multiple_faces, face_too_small, replayed_image (a photo or frame already sent in a decided verify within REPLAY_WINDOW_SECS, or the bytes of a reference photo), liveness_failed (a photo looks like a print or a screen), pose_mismatch or identity_changed (a challenge's frames)", body = ErrorEnvelope),
+        (status = 422, description = "no_face, multiple_faces, face_too_small (the photo or any frame of the capture), replayed_image (a photo or frame already presented within REPLAY_WINDOW_SECS, also re-encoded, rescaled, cropped, mirrored or brightened, or the bytes of a reference photo), liveness_failed (a photo, or the capture's frames on average, looks like a print or a screen); a capture: capture_discontinuous (not one continuous recording: times out of order, a pause, a repeated frame, a jump), capture_incomplete (too short, too few frames), pose_mismatch (the movements do not follow the prompts), identity_changed, light_not_followed (the face does not reflect the screen's colours), light_not_reflected (the whole picture changes colour, not the face), light_required (LIGHT_CHALLENGE=required and capture_light=declined)", body = ErrorEnvelope),
     ),
     security(("bearer" = []), ("api_key" = []))
 )]
@@ -133,12 +151,16 @@ pub async fn verify(
     if !trusted && upload.session_token.is_none() && state.security.client_access == ClientAccess::Session {
         return Err(ApiError::SessionRequired);
     }
+    let probe = match (upload.image, upload.capture) {
+        (_, Some(c)) => Probe::Capture { frames: c.frames, times: c.times, light_declined: c.light_declined },
+        (Some(image), None) => Probe::Photo(image),
+        (None, None) => return Err(ApiError::MissingField("image")),
+    };
     let request = VerifyRequest {
         user: upload.user_id.clone(),
         client: crate::limits::bucket(client),
-        image: upload.image,
+        probe,
         challenge_id: upload.challenge_id,
-        frames: upload.frames,
         session_token: upload.session_token,
         disclosure: if trusted { Disclosure::Full } else { Disclosure::PassFail },
     };
@@ -158,7 +180,7 @@ pub async fn verify(
     let mut liveness = LivenessDto::from(v.liveness);
     let full = |value| if trusted { Some(value) } else { None };
     if !trusted {
-        liveness = LivenessDto { method: None, score: None, passed: liveness.passed, steps: None };
+        liveness = LivenessDto { passed: liveness.passed, ..LivenessDto::default() };
     }
     Ok(Json(VerifyResponse {
         user_id: upload.user_id.to_string(),

@@ -102,6 +102,8 @@ variables! {
     ReplayWindowSecs = "REPLAY_WINDOW_SECS",
     ChallengeMoves = "CHALLENGE_MOVES",
     ChallengeMinPitch = "CHALLENGE_MIN_PITCH",
+    LightChallenge = "LIGHT_CHALLENGE",
+    CaptureFps = "CAPTURE_FPS",
     LockoutDisableAfter = "LOCKOUT_DISABLE_AFTER",
     ConsentRequired = "CONSENT_REQUIRED",
     RetentionPeriod = "RETENTION_PERIOD",

@@ -12,8 +12,20 @@ pub enum LivenessMode {
     Off,
     /// MiniFASNet on the verify photo: P(real) at or above LIVENESS_THRESHOLD.
     Passive,
-    /// A random sequence of head turns, answered with one photo per step (POST /api/challenges).
+    /// A plan of head movements and screen colours, answered by one continuous capture (a session's
+    /// plan, or POST /api/challenges). The production default.
     Challenge,
+}
+
+/// LIGHT_CHALLENGE: whether plans carry screen colours the face must reflect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LightChallenge {
+    /// Colours in every plan; a client may decline them (prefers-reduced-motion), and the result
+    /// then says the light check did not run. The default.
+    On,
+    /// Colours in every plan, and a capture without them is refused.
+    Required,
+    Off,
 }
 
 #[derive(Debug, Clone)]
@@ -46,26 +58,44 @@ pub struct FaceConfig {
     pub max_image_pixels: u64,
     /// MAX_REFERENCES_PER_USER.
     pub max_references_per_user: usize,
-    /// LIVENESS: off or passive.
+    /// LIVENESS: off, passive or challenge (challenge in production, off in development).
     pub liveness: LivenessMode,
+    /// LIVENESS was set (a production service without the challenge says so at startup).
+    pub liveness_explicit: bool,
+    /// LIGHT_CHALLENGE.
+    pub light: LightChallenge,
+    /// CAPTURE_FPS: the frame rate a challenge's capture is asked for (10–30).
+    pub capture_fps: u32,
     /// LIVENESS_THRESHOLD: the P(real) a verify photo needs with LIVENESS=passive.
     pub liveness_threshold: f64,
 }
 
 impl FaceConfig {
-    pub(super) fn parse(p: &mut Parser) -> Self {
+    pub(super) fn parse(p: &mut Parser, production: bool) -> Self {
         let match_threshold = p.get(Var::MatchThreshold).map(|_| p.ranged(Var::MatchThreshold, 0.5f32, -1.0, 1.0));
         let input_size = p.ranged(Var::DetectorInputSize, 640u32, 128, 1280);
         if !input_size.is_multiple_of(32) {
             p.problem(format!("DETECTOR_INPUT_SIZE={input_size} is not a multiple of 32"));
         }
+        let liveness_explicit = p.get(Var::Liveness).is_some();
         let liveness = match p.get(Var::Liveness).map(str::to_ascii_lowercase).as_deref() {
+            // A photo from a social network must not verify out of the box.
+            None if production => LivenessMode::Challenge,
             None | Some("off") => LivenessMode::Off,
             Some("passive") => LivenessMode::Passive,
             Some("challenge") => LivenessMode::Challenge,
             Some(other) => {
                 p.problem(format!("LIVENESS={other} is not valid: use off, passive or challenge"));
                 LivenessMode::Off
+            }
+        };
+        let light = match p.get(Var::LightChallenge).map(str::to_ascii_lowercase).as_deref() {
+            None | Some("on") => LightChallenge::On,
+            Some("required") => LightChallenge::Required,
+            Some("off") => LightChallenge::Off,
+            Some(other) => {
+                p.problem(format!("LIGHT_CHALLENGE={other} is not valid: use on, required or off"));
+                LightChallenge::On
             }
         };
         let pipeline = match p.get(Var::Pipeline).map(str::to_ascii_lowercase).as_deref() {
@@ -80,6 +110,9 @@ impl FaceConfig {
         Self {
             pipeline,
             liveness,
+            liveness_explicit,
+            light,
+            capture_fps: p.ranged(Var::CaptureFps, 15u32, 10, 30),
             liveness_threshold: p.ranged(Var::LivenessThreshold, 0.5f64, 0.0, 1.0),
             challenge_steps: p.ranged(Var::ChallengeSteps, 3usize, 1, 8),
             challenge_moves: challenge_moves(p),

@@ -10,6 +10,8 @@ use super::align::norm_crop;
 use super::decode::{DecodeError, Decoded, Scans, decode_reduced, decode_rgb};
 use super::detect::{Detection, Detector, DetectorSettings};
 use super::embed::{Embedding, Recognizer};
+use super::fingerprint::Fingerprint;
+use super::light::LightSample;
 use super::liveness::{AntiSpoof, LivenessScore};
 use super::policy::{FacePolicy, Purpose, Rejection};
 use super::profile::ModelProfile;
@@ -85,6 +87,10 @@ pub struct Analysis {
     pub quality: Quality,
     /// A small picture of the aligned face: tells a new capture from a copy (or mirror) of another.
     pub signature: Signature,
+    /// The aligned face's perceptual hash and the embedding's sketch: the replay memory's key.
+    pub fingerprint: Fingerprint,
+    /// The light on the face and around it (the light challenge); `None` when the face fills the frame.
+    pub light: Option<LightSample>,
 }
 
 impl Analysis {
@@ -270,6 +276,12 @@ impl FaceEngine {
         let start = Instant::now();
         let embedding = self.recognizer.embed(&crop)?;
         let signature = Signature::of(&crop);
+        // The sketch is of the face and its mirror image together, so a mirrored copy sketches
+        // alike: a recognizer's embeddings of a face and its mirror differ (up to 45 of 256 bits on
+        // the dev photos, as far as two photos of one person). One more recognizer run (~2 ms).
+        let mirrored = self.recognizer.embed(&image::imageops::flip_horizontal(&crop))?;
+        let fingerprint = Fingerprint::of(&crop, &embedding, &mirrored);
+        let light = LightSample::measure(&image, &local);
         let embed_ms = ms(start);
         // Liveness is a property of a capture, asked of probes; references were checked at enrolment.
         let liveness = match purpose == Purpose::Verify && self.anti_spoof.is_some() {
@@ -288,6 +300,8 @@ impl FaceEngine {
             quality,
             embedding,
             signature,
+            fingerprint,
+            light,
             face,
             width,
             height,

@@ -27,10 +27,11 @@ pub enum PoolError {
     Face(#[from] FaceError),
 }
 
-type Reply = oneshot::Sender<Result<Analysis, FaceError>>;
+type Reply = oneshot::Sender<Vec<Result<Analysis, FaceError>>>;
 
+/// One photo, or a run of a capture's frames that one worker analyses in order.
 struct Job {
-    bytes: Bytes,
+    bytes: Vec<Bytes>,
     purpose: Purpose,
     span: Span,
     reply: Reply,
@@ -81,21 +82,50 @@ impl InferencePool {
     }
 
     pub async fn analyze(&self, bytes: Bytes, purpose: Purpose) -> Result<Analysis, PoolError> {
+        let answer = self.submit(vec![bytes], purpose)?;
+        let mut results = answer.await.map_err(|_| PoolError::Stopped)?;
+        Ok(results.pop().ok_or(PoolError::Stopped)??)
+    }
+
+    /// A capture's frames, in order: split into one run per worker, so a burst of fifty frames
+    /// takes as many queue places as there are workers (not fifty, which would overflow the queue
+    /// that protects latency) and every worker shares the work.
+    pub async fn analyze_many(
+        &self,
+        frames: Vec<Bytes>,
+        purpose: Purpose,
+    ) -> Result<Vec<Result<Analysis, PoolError>>, PoolError> {
+        let per_run = frames.len().div_ceil(self.size.max(1)).max(1);
+        let mut answers = Vec::new();
+        let mut frames = frames.into_iter().peekable();
+        while frames.peek().is_some() {
+            answers.push(self.submit(frames.by_ref().take(per_run).collect(), purpose)?);
+        }
+        let mut out = Vec::new();
+        for answer in answers {
+            out.extend(answer.await.map_err(|_| PoolError::Stopped)?.into_iter().map(|r| r.map_err(PoolError::from)));
+        }
+        Ok(out)
+    }
+
+    fn submit(
+        &self,
+        bytes: Vec<Bytes>,
+        purpose: Purpose,
+    ) -> Result<oneshot::Receiver<Vec<Result<Analysis, FaceError>>>, PoolError> {
         let (reply, answer) = oneshot::channel();
         let job = Job { bytes, purpose, span: Span::current(), reply };
-        {
-            let guard = self.sender.lock().unwrap_or_else(|e| e.into_inner());
-            let sender = guard.as_ref().ok_or(PoolError::Stopped)?;
-            self.queued.fetch_add(1, Ordering::Relaxed);
-            if let Err(err) = sender.try_send(job) {
-                self.queued.fetch_sub(1, Ordering::Relaxed);
-                return Err(match err {
-                    TrySendError::Full(_) => PoolError::Overloaded,
-                    TrySendError::Disconnected(_) => PoolError::Stopped,
-                });
-            }
+        let guard = self.sender.lock().unwrap_or_else(|e| e.into_inner());
+        let sender = guard.as_ref().ok_or(PoolError::Stopped)?;
+        self.queued.fetch_add(1, Ordering::Relaxed);
+        if let Err(err) = sender.try_send(job) {
+            self.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(match err {
+                TrySendError::Full(_) => PoolError::Overloaded,
+                TrySendError::Disconnected(_) => PoolError::Stopped,
+            });
         }
-        Ok(answer.await.map_err(|_| PoolError::Stopped)??)
+        Ok(answer)
     }
 
     /// Closes the queue and waits for the workers to finish what they hold.
@@ -128,8 +158,13 @@ fn work(mut engine: FaceEngine, receiver: Arc<Mutex<Receiver<Job>>>, queued: Arc
         }
         // A decoder bug on hostile input must cost one request, not a worker thread.
         let result = job.span.in_scope(|| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.analyze(&job.bytes, job.purpose)))
-                .unwrap_or_else(|_| Err(FaceError::Inference(InferenceError::Panicked)))
+            job.bytes
+                .iter()
+                .map(|bytes| {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.analyze(bytes, job.purpose)))
+                        .unwrap_or_else(|_| Err(FaceError::Inference(InferenceError::Panicked)))
+                })
+                .collect::<Vec<_>>()
         });
         let _ = job.reply.send(result);
     }

@@ -61,12 +61,14 @@ impl FaceAuth {
     }
 
     /// A session for the backend to hand to its frontend. In challenge mode a verify session
-    /// carries the steps the frames must show.
+    /// carries the plan the capture must follow: the user's pending plan while there is one.
     pub async fn create_session(&self, request: SessionRequest) -> Result<IssuedSession, ServiceError> {
         let mark = self.revocation_mark(&request.user).await?;
-        let steps = (self.liveness.mode == LivenessMode::Challenge && request.purpose == SessionPurpose::Verify)
-            .then(|| self.challenges.steps());
-        let issued = self.sessions.issue(&request, mark, steps);
+        let plan = match self.liveness.mode == LivenessMode::Challenge && request.purpose == SessionPurpose::Verify {
+            true => Some(self.pending_plan(&request.user).await?),
+            false => None,
+        };
+        let issued = self.sessions.issue(&request, mark, plan);
         let record = SessionRecord {
             user_id: request.user.to_string(),
             purpose: request.purpose,
@@ -98,6 +100,14 @@ impl FaceAuth {
         purpose: SessionPurpose,
     ) -> Result<HeldSession, ServiceError> {
         let session = self.sessions.check(token, user, purpose)?;
+        // A verify session in challenge mode without a plan this server would draw (an old or
+        // forged token) cannot skip the challenge.
+        if self.liveness.mode == LivenessMode::Challenge
+            && purpose == SessionPurpose::Verify
+            && !session.plan.as_ref().is_some_and(|p| p.is_well_formed(self.challenges.min_steps()))
+        {
+            return Err(SessionError::Forged.into());
+        }
         if !self.not_revoked(user, session.epoch.as_deref(), session.iat).await? {
             return Err(SessionError::Revoked.into());
         }

@@ -1,7 +1,8 @@
-//! Challenge–response liveness: a random sequence of head turns the verify photos must follow.
+//! Challenge–response liveness: a random sequence of head movements (and screen colours) that one
+//! continuous capture must follow ([`Plan`]).
 //!
 //! A challenge is an HS256 JWT under a key derived from SECRET_KEY
-//! (`HMAC-SHA256(SECRET_KEY, "faceauth liveness challenge v1")`): bound to one user, with its steps,
+//! (`HMAC-SHA256(SECRET_KEY, "faceauth liveness challenge v1")`): bound to one user, with its plan,
 //! an expiry and an id that the shared state lets be used once, by the first verify that presents
 //! it, whatever that verify's outcome.
 
@@ -11,6 +12,7 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::UserId;
+use super::liveness::plan::Plan;
 use crate::token::{Hs256, TokenError, UserClaims, now};
 
 const AUDIENCE: &str = "faceauth:challenge";
@@ -72,17 +74,17 @@ impl Step {
 
 /// What a challenge adds to the common claims.
 #[derive(Debug, Serialize, Deserialize)]
-struct ChallengeSteps {
-    steps: Vec<Step>,
+struct ChallengeExtra {
+    plan: Plan,
 }
 
-type ChallengeClaims = UserClaims<ChallengeSteps>;
+type ChallengeClaims = UserClaims<ChallengeExtra>;
 
 /// A freshly issued challenge.
 #[derive(Debug, Clone)]
 pub struct Challenge {
     pub id: String,
-    pub steps: Vec<Step>,
+    pub plan: Plan,
     /// Unix seconds.
     pub expires_at: u64,
 }
@@ -99,12 +101,12 @@ pub enum ChallengeError {
     Used,
 }
 
-/// A challenge whose signature, expiry and user are good; single use is the caller's to claim.
+/// A challenge whose signature, expiry, user and plan are good; single use is the caller's to claim.
 #[derive(Debug, Clone)]
 pub struct ValidChallenge {
     pub claim_id: String,
     pub valid_for: Duration,
-    pub steps: Vec<Step>,
+    pub plan: Plan,
 }
 
 pub struct Challenges {
@@ -112,11 +114,26 @@ pub struct Challenges {
     ttl: Duration,
     steps: usize,
     moves: Vec<Step>,
+    fps: u32,
+    light: bool,
+}
+
+/// A uniform choice below `n` from the operating system's random source (a v4 UUID's bytes),
+/// by rejection sampling.
+fn random_below(n: usize) -> usize {
+    let n = n.clamp(1, 256);
+    let limit = 256 - 256 % n;
+    loop {
+        if let Some(byte) = uuid::Uuid::new_v4().as_bytes().iter().map(|b| *b as usize).find(|b| *b < limit) {
+            return byte % n;
+        }
+    }
 }
 
 impl Challenges {
-    /// `moves`: the movements a challenge draws from (CHALLENGE_MOVES, at least two, none twice).
-    pub fn new(secret_key: &SecretString, ttl: Duration, steps: usize, moves: &[Step]) -> Self {
+    /// `moves`: the movements a challenge draws from (CHALLENGE_MOVES, at least two, none twice);
+    /// `fps`: the frame rate the capture is asked for; `light`: whether plans carry colours.
+    pub fn new(secret_key: &SecretString, ttl: Duration, steps: usize, moves: &[Step], fps: u32, light: bool) -> Self {
         let mut distinct: Vec<Step> = Vec::new();
         for m in moves {
             if !distinct.contains(m) {
@@ -126,7 +143,24 @@ impl Challenges {
         if distinct.len() < 2 {
             distinct = Step::ALL.to_vec();
         }
-        Self { jwt: Hs256::derived(secret_key, KEY_CONTEXT), ttl, steps: steps.clamp(1, 8), moves: distinct }
+        Self {
+            jwt: Hs256::derived(secret_key, KEY_CONTEXT),
+            ttl,
+            steps: steps.clamp(1, 8),
+            moves: distinct,
+            fps: fps.clamp(10, 30),
+            light,
+        }
+    }
+
+    /// How long a plan may be answered.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// CHALLENGE_STEPS: the fewest steps a plan presented back may have.
+    pub fn min_steps(&self) -> usize {
+        self.steps
     }
 
     /// How many different challenges there are for m moves and k steps: m!/(m−k)! when no move
@@ -139,27 +173,8 @@ impl Challenges {
         }
     }
 
-    /// A random sequence of steps: no move twice when there are enough moves (so every pair of
-    /// frames answers different moves and can be checked for copies), else never twice in a row.
+    /// A random sequence of steps: no move twice when there are enough moves, else never twice in a row.
     pub fn steps(&self) -> Vec<Step> {
-        // A v4 UUID's bytes come from the operating system's random source; rejection sampling
-        // keeps every choice uniform.
-        let mut random = uuid::Uuid::new_v4().as_bytes().to_vec().into_iter();
-        let mut draw = |n: usize| -> usize {
-            let limit = 256 - 256 % n;
-            loop {
-                let byte = match random.next() {
-                    Some(b) => b as usize,
-                    None => {
-                        random = uuid::Uuid::new_v4().as_bytes().to_vec().into_iter();
-                        continue;
-                    }
-                };
-                if byte < limit {
-                    return byte % n;
-                }
-            }
-        };
         let mut steps: Vec<Step> = Vec::with_capacity(self.steps);
         for _ in 0..self.steps {
             let repeats = self.steps > self.moves.len();
@@ -169,16 +184,21 @@ impl Challenges {
                 .copied()
                 .filter(|m| if repeats { steps.last() != Some(m) } else { !steps.contains(m) })
                 .collect();
-            steps.push(choices[draw(choices.len())]);
+            steps.push(choices[random_below(choices.len())]);
         }
         steps
     }
 
-    pub fn issue(&self, user: &UserId) -> Challenge {
-        let steps = self.steps();
-        let claims = ChallengeClaims::new(AUDIENCE, user.as_str(), self.ttl, ChallengeSteps { steps });
+    /// A new plan: random steps on the schedule, and random colours when the light challenge is on.
+    pub fn draw(&self) -> Plan {
+        Plan::lay_out(self.steps(), self.light, self.fps, random_below)
+    }
+
+    /// A challenge token carrying `plan` (the user's pending one, or a new draw).
+    pub fn issue(&self, user: &UserId, plan: Plan) -> Challenge {
+        let claims = ChallengeClaims::new(AUDIENCE, user.as_str(), self.ttl, ChallengeExtra { plan });
         let id = self.jwt.sign(&claims);
-        Challenge { id, steps: claims.extra.steps, expires_at: claims.exp }
+        Challenge { id, plan: claims.extra.plan, expires_at: claims.exp }
     }
 
     pub fn check(&self, id: &str, user: &UserId) -> Result<ValidChallenge, ChallengeError> {
@@ -186,8 +206,8 @@ impl Challenges {
             TokenError::Expired => ChallengeError::Expired,
             TokenError::Malformed | TokenError::BadSignature => ChallengeError::NotFound,
         })?;
-        let steps = &claims.extra.steps;
-        if !claims.is_for(AUDIENCE) || steps.is_empty() || steps.len() > 8 {
+        // A token of the old format (steps only) or a plan this server would not draw is no challenge.
+        if !claims.is_for(AUDIENCE) || !claims.extra.plan.is_well_formed(self.steps) {
             return Err(ChallengeError::NotFound);
         }
         let now = now();
@@ -200,7 +220,7 @@ impl Challenges {
         Ok(ValidChallenge {
             claim_id: format!("challenge:{}", claims.jti),
             valid_for: Duration::from_secs(claims.exp - now + 1),
-            steps: claims.extra.steps,
+            plan: claims.extra.plan,
         })
     }
 }
@@ -209,19 +229,36 @@ impl Challenges {
 mod tests {
     use super::*;
 
+    fn challenges(steps: usize, moves: &[Step]) -> Challenges {
+        Challenges::new(&SecretString::from("k".to_string()), Duration::from_secs(60), steps, moves, 15, true)
+    }
+
     #[test]
     fn a_challenge_is_for_its_user_until_it_expires() {
-        let challenges = Challenges::new(&SecretString::from("k".to_string()), Duration::from_secs(60), 3, &Step::ALL);
+        let challenges = challenges(3, &Step::ALL);
         let (alice, bob) = (UserId::parse("alice").unwrap(), UserId::parse("bob").unwrap());
-        let issued = challenges.issue(&alice);
-        assert_eq!(issued.steps.len(), 3);
-        assert_eq!(challenges.check(&issued.id, &alice).unwrap().steps, issued.steps);
+        let issued = challenges.issue(&alice, challenges.draw());
+        assert_eq!(issued.plan.prompts.len(), 3);
+        assert!(!issued.plan.light.is_empty());
+        assert_eq!(challenges.check(&issued.id, &alice).unwrap().plan, issued.plan);
         assert_eq!(challenges.check(&issued.id, &bob).err(), Some(ChallengeError::Used));
         assert_eq!(challenges.check("nonsense", &alice).err(), Some(ChallengeError::NotFound));
-        let steps = ChallengeSteps { steps: vec![Step::TurnLeft] };
+        let extra = ChallengeExtra { plan: challenges.draw() };
         let expired =
-            ChallengeClaims { iat: 1, exp: 2, ..ChallengeClaims::new(AUDIENCE, "alice", Duration::ZERO, steps) };
+            ChallengeClaims { iat: 1, exp: 2, ..ChallengeClaims::new(AUDIENCE, "alice", Duration::ZERO, extra) };
         assert_eq!(challenges.check(&challenges.jwt.sign(&expired), &alice).err(), Some(ChallengeError::Expired));
+    }
+
+    #[test]
+    fn a_signed_challenge_with_fewer_steps_or_the_old_format_is_no_challenge() {
+        let challenges = challenges(3, &Step::ALL);
+        let alice = UserId::parse("alice").unwrap();
+        let short = Plan::lay_out(vec![Step::TurnLeft], false, 15, |_| 0);
+        let issued = challenges.issue(&alice, short);
+        assert_eq!(challenges.check(&issued.id, &alice).err(), Some(ChallengeError::NotFound));
+        let old = serde_json::json!({ "iss": "faceauth", "aud": AUDIENCE, "sub": "alice", "iat": now(),
+                                      "exp": now() + 60, "jti": "x", "steps": [] });
+        assert_eq!(challenges.check(&challenges.jwt.sign(&old), &alice).err(), Some(ChallengeError::NotFound));
     }
 
     #[test]
@@ -235,31 +272,21 @@ mod tests {
 
     #[test]
     fn challenges_use_every_move_and_never_repeat_one_in_a_row() {
-        let challenges = Challenges::new(&SecretString::from("k".to_string()), Duration::from_secs(60), 3, &Step::ALL);
-        assert_eq!(challenges.sequences(), 24);
+        let drawn = challenges(3, &Step::ALL);
+        assert_eq!(drawn.sequences(), 24);
         let mut seen = std::collections::HashSet::new();
         for _ in 0..200 {
-            let steps = challenges.steps();
+            let steps = drawn.steps();
             assert_eq!(steps.len(), 3);
             assert!(steps.windows(2).all(|w| w[0] != w[1]), "{steps:?}");
             assert!(!steps[1..].contains(&steps[0]) && steps[1] != steps[2], "no move twice: {steps:?}");
             seen.extend(steps);
         }
         assert_eq!(seen.len(), 4);
-        let turns = Challenges::new(
-            &SecretString::from("k".to_string()),
-            Duration::from_secs(60),
-            2,
-            &[Step::TurnLeft, Step::TurnRight],
-        );
+        let turns = challenges(2, &[Step::TurnLeft, Step::TurnRight]);
         assert_eq!(turns.sequences(), 2);
         assert!(turns.steps().iter().all(|s| s.axis() == Axis::Yaw));
-        let three_turns = Challenges::new(
-            &SecretString::from("k".to_string()),
-            Duration::from_secs(60),
-            3,
-            &[Step::TurnLeft, Step::TurnRight],
-        );
+        let three_turns = challenges(3, &[Step::TurnLeft, Step::TurnRight]);
         assert_eq!(three_turns.sequences(), 2);
         let steps = three_turns.steps();
         assert!(steps[0] == steps[2] && steps[0] != steps[1], "alternating: {steps:?}");

@@ -10,6 +10,18 @@ use crate::face::{Analysis, InferencePool, PoolError, Purpose};
 #[async_trait]
 pub trait Inference: Send + Sync + 'static {
     async fn analyze(&self, image: Bytes, purpose: Purpose) -> Result<Analysis, PoolError>;
+    /// A capture's frames, in order; the outer error when the burst could not be queued at all.
+    async fn analyze_many(
+        &self,
+        frames: Vec<Bytes>,
+        purpose: Purpose,
+    ) -> Result<Vec<Result<Analysis, PoolError>>, PoolError> {
+        let mut out = Vec::with_capacity(frames.len());
+        for frame in frames {
+            out.push(self.analyze(frame, purpose).await);
+        }
+        Ok(out)
+    }
     fn queue_depth(&self) -> usize;
     fn shutdown(&self);
 }
@@ -18,6 +30,14 @@ pub trait Inference: Send + Sync + 'static {
 impl Inference for InferencePool {
     async fn analyze(&self, image: Bytes, purpose: Purpose) -> Result<Analysis, PoolError> {
         InferencePool::analyze(self, image, purpose).await
+    }
+
+    async fn analyze_many(
+        &self,
+        frames: Vec<Bytes>,
+        purpose: Purpose,
+    ) -> Result<Vec<Result<Analysis, PoolError>>, PoolError> {
+        InferencePool::analyze_many(self, frames, purpose).await
     }
 
     fn queue_depth(&self) -> usize {

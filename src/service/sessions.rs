@@ -5,7 +5,7 @@
 //! A session token is an HS256 JWT under a key derived from SECRET_KEY
 //! (`HMAC-SHA256(SECRET_KEY, "faceauth session v1")`): bound to one user and one purpose, with the
 //! relying party's nonce and audience, the user's revocation mark at issue (`ep`), and in challenge
-//! mode the steps. Its id is used once, by the first *decided* attempt, through the shared state;
+//! mode the plan. Its id is used once, by the first *decided* attempt, through the shared state;
 //! the session's record there (`session:<id>`) holds its status and, once completed, the outcome.
 
 use std::time::Duration;
@@ -13,7 +13,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::Step;
+use super::liveness::plan::Plan;
 use crate::domain::UserId;
 use crate::token::{Hs256, TokenError, UserClaims, now};
 
@@ -43,8 +43,9 @@ struct SessionExtra {
     /// The user's revocation mark when the session was issued (none if never revoked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ep: Option<String>,
+    /// In challenge mode, for a verify session: what the capture must follow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    steps: Option<Vec<Step>>,
+    plan: Option<Plan>,
 }
 
 type SessionClaims = UserClaims<SessionExtra>;
@@ -65,8 +66,8 @@ pub struct IssuedSession {
     pub token: String,
     /// Unix seconds.
     pub expires_at: u64,
-    /// In challenge mode, for a verify session: the head movements the frames must show.
-    pub steps: Option<Vec<Step>>,
+    /// In challenge mode, for a verify session: the movements and colours the capture must follow.
+    pub plan: Option<Plan>,
 }
 
 /// Why a presented session is refused; clients see one code, logs see which.
@@ -94,7 +95,7 @@ pub struct ValidSession {
     pub valid_for: Duration,
     pub nonce: Option<String>,
     pub audience: Option<String>,
-    pub steps: Option<Vec<Step>>,
+    pub plan: Option<Plan>,
     pub iat: u64,
     pub epoch: Option<String>,
 }
@@ -177,20 +178,20 @@ impl Sessions {
         self.ttl
     }
 
-    pub fn issue(&self, request: &SessionRequest, epoch: Option<String>, steps: Option<Vec<Step>>) -> IssuedSession {
+    pub fn issue(&self, request: &SessionRequest, epoch: Option<String>, plan: Option<Plan>) -> IssuedSession {
         let extra = SessionExtra {
             purpose: request.purpose,
             nonce: request.nonce.clone(),
             rp_aud: request.audience.clone(),
             ep: epoch,
-            steps,
+            plan,
         };
         let claims = SessionClaims::new(AUDIENCE, request.user.as_str(), self.ttl, extra);
         IssuedSession {
             id: claims.jti.clone(),
             token: self.jwt.sign(&claims),
             expires_at: claims.exp,
-            steps: claims.extra.steps.clone(),
+            plan: claims.extra.plan.clone(),
         }
     }
 
@@ -219,7 +220,7 @@ impl Sessions {
             valid_for: Duration::from_secs(claims.exp - now + 1),
             nonce: claims.extra.nonce,
             audience: claims.extra.rp_aud,
-            steps: claims.extra.steps,
+            plan: claims.extra.plan,
             iat: claims.iat,
             epoch: claims.extra.ep,
         })

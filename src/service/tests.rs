@@ -33,19 +33,29 @@ impl Inference for Scripted {
         if image == STORED && self.refuse_stored.load(Ordering::SeqCst) {
             return Err(PoolError::Overloaded);
         }
+        // Each photo its own picture, so distinct bytes are distinct captures.
+        let picture = image::RgbImage::from_fn(112, 112, |x, y| {
+            let seed = image.iter().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(*b as u32));
+            let v = (x.wrapping_mul(seed % 97 + 3) ^ y.wrapping_mul(seed % 89 + 5)).wrapping_add(seed) as u8;
+            image::Rgb([v, v, v])
+        });
+        let embedding = Embedding::from_raw(vec![1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]).unwrap();
+        // Every photo the same identity, but its own capture: the mirror embedding (which the
+        // fingerprint's sketch sums in) differs by photo.
+        let seed = image.iter().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(*b as u32));
+        let mirrored =
+            Embedding::from_raw((0..8).map(|i| ((seed.wrapping_mul(2_654_435_761) >> i) % 199) as f32 - 99.0).collect())
+                .unwrap();
         Ok(Analysis {
-            embedding: Embedding::from_raw(vec![1.0, 0.0, 0.0]).unwrap(),
+            fingerprint: crate::face::fingerprint::Fingerprint::of(&picture, &embedding, &mirrored),
+            light: None,
+            embedding,
             face: Detection { bbox: [0.0, 0.0, 10.0, 10.0], score: 0.9, landmarks: [[0.0; 2]; 5] },
             width: 10,
             height: 10,
             timings: StageTimings::default(),
             liveness: None,
-            // Each photo its own picture, so distinct bytes are distinct captures.
-            signature: crate::face::signature::Signature::of(&image::RgbImage::from_fn(112, 112, |x, y| {
-                let seed = image.iter().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(*b as u32));
-                let v = (x.wrapping_mul(seed % 97 + 3) ^ y.wrapping_mul(seed % 89 + 5)).wrapping_add(seed) as u8;
-                image::Rgb([v, v, v])
-            })),
+            signature: crate::face::signature::Signature::of(&picture),
             quality: crate::face::quality::Quality {
                 sharpness: 500.0,
                 brightness: 140.0,
@@ -128,8 +138,16 @@ async fn fixture() -> Fixture {
             frontal_yaw: 12.0,
             min_turn_yaw: 18.0,
             min_nod_pitch: 15.0,
+            light_required: false,
         },
-        challenges: Challenges::new(&SecretString::from("k".to_string()), Duration::from_secs(60), 2, &Step::ALL),
+        challenges: Challenges::new(
+            &SecretString::from("k".to_string()),
+            Duration::from_secs(60),
+            2,
+            &Step::ALL,
+            15,
+            true,
+        ),
     });
     Fixture { _dir: dir, root, service, inference, alice }
 }
@@ -139,9 +157,8 @@ fn request(user: &UserId, photo: &'static [u8], session: Option<&str>, disclosur
     VerifyRequest {
         user: user.clone(),
         client: CLIENT,
-        image: Bytes::from_static(photo),
+        probe: Probe::Photo(Bytes::from_static(photo)),
         challenge_id: None,
-        frames: Vec::new(),
         session_token: session.map(str::to_string),
         disclosure,
     }

@@ -8,10 +8,13 @@ use bytes::Bytes;
 
 use super::cache::{CachedReference, References};
 use super::sessions::{SessionOutcome, SessionPurpose, ValidSession};
-use super::{FaceAuth, IssuedToken, Liveness, LivenessMode, ServiceError, Step, Timings, ms};
+use super::liveness::plan::Plan;
+use super::liveness::{CaptureAnswer, LightCheck, replay};
+use super::{FaceAuth, IssuedToken, Liveness, LivenessMode, ServiceError, Timings, ms};
 use crate::domain::UserId;
+use crate::face::fingerprint::Fingerprint;
 use crate::face::quality::Quality;
-use crate::face::{Detection, Embedding, Purpose};
+use crate::face::{Analysis, Detection, Embedding, Purpose};
 use crate::store::photo_digest;
 use crate::token::now;
 use crate::token::result::ResultContext;
@@ -21,13 +24,31 @@ use crate::token::result::ResultContext;
 pub struct VerifyRequest {
     pub user: UserId,
     pub client: IpAddr,
-    pub image: Bytes,
+    pub probe: Probe,
     /// LIVENESS=challenge without a session: the challenge answered.
     pub challenge_id: Option<String>,
-    /// LIVENESS=challenge: one photo per step, in order.
-    pub frames: Vec<Bytes>,
     pub session_token: Option<String>,
     pub disclosure: Disclosure,
+}
+
+/// What the verify is judged on.
+#[derive(Debug, Clone)]
+pub enum Probe {
+    /// One photo (LIVENESS=off or passive).
+    Photo(Bytes),
+    /// LIVENESS=challenge: one continuous capture, its frames in order with their times (ms since
+    /// the capture started, the client's monotonic clock); `light_declined` when the client showed
+    /// no colours (prefers-reduced-motion).
+    Capture { frames: Vec<Bytes>, times: Vec<f32>, light_declined: bool },
+}
+
+impl Probe {
+    fn photos(&self) -> Vec<&Bytes> {
+        match self {
+            Probe::Photo(image) => vec![image],
+            Probe::Capture { frames, .. } => frames.iter().collect(),
+        }
+    }
 }
 
 /// How much the caller may learn.
@@ -69,51 +90,52 @@ impl FaceAuth {
     /// end (an error, a cancelled or timed-out request) withdraws it as the future is dropped. A
     /// session presented is held the same way: spent by a decision, released by anything else.
     pub async fn verify(&self, request: VerifyRequest) -> Result<Verification, ServiceError> {
-        let VerifyRequest { user, client, image, challenge_id, frames, session_token, disclosure } = request;
+        let VerifyRequest { user, client, probe, challenge_id, session_token, disclosure } = request;
         let held = match session_token.as_deref() {
             Some(token) => Some(self.hold_session(token, &user, SessionPurpose::Verify).await?),
             None => None,
         };
-        let steps = match self.liveness.mode {
-            LivenessMode::Challenge => {
-                let steps = match (held.as_ref().and_then(|h| h.session.steps.clone()), challenge_id) {
-                    (Some(steps), _) => steps,
+        let plan = match (self.liveness.mode, &probe) {
+            (LivenessMode::Challenge, Probe::Capture { .. }) => {
+                Some(match (held.as_ref().and_then(|h| h.session.plan.clone()), challenge_id) {
+                    (Some(plan), _) => plan,
                     (None, Some(id)) => self.take_challenge(&user, &id).await?,
                     (None, None) => return Err(ServiceError::ChallengeRequired),
-                };
-                if frames.len() != steps.len() {
-                    return Err(ServiceError::ChallengeFrames { expected: steps.len() });
-                }
-                Some(steps)
+                })
             }
-            // Outside challenge mode, challenge fields are ignored.
-            _ => None,
+            (LivenessMode::Challenge, Probe::Photo(_)) => return Err(ServiceError::ChallengeRequired),
+            (_, Probe::Capture { .. }) => return Err(ServiceError::CaptureWithoutChallenge),
+            (_, Probe::Photo(_)) => None,
         };
-        let frames = if steps.is_some() { frames } else { Vec::new() };
         if let Some(limit) = self.disable_after {
             let failures = self.state.consecutive_failures(&user).await?;
             if failures >= limit {
                 return Err(ServiceError::VerificationDisabled(failures));
             }
         }
-        let digests: Vec<String> = std::iter::once(&image).chain(&frames).map(|b| photo_digest(b)).collect();
+        let digests: Vec<String> = probe.photos().into_iter().map(|b| photo_digest(b)).collect();
         let attempt = self.state.begin_attempt(&user, client).await?.map_err(ServiceError::TooManyAttempts)?;
-        let mut result = match self.photos_seen(&user, &digests, false).await? {
-            true => Err(ServiceError::ReplayedImage),
-            false => self.verify_unlocked(&user, image, &digests, steps.map(|s| (s, frames)), disclosure).await,
+        let (mut result, fingerprints) = match self.photos_seen(&user, &digests, false).await? {
+            true => (Err(ServiceError::ReplayedImage), Vec::new()),
+            false => self.verify_unlocked(&user, probe, plan.as_ref(), &digests, disclosure).await,
         };
         if result.as_ref().err().is_some_and(|e| e.decided_code().is_none()) {
             return result;
         }
         // Remembered atomically with the check: of two copies racing, one is refused here.
-        if self.photos_seen(&user, &digests, true).await? && result.as_ref().is_ok_and(|v| v.verified) {
+        let remembered: Vec<String> =
+            digests.iter().cloned().chain(fingerprints.iter().map(replay::remembered_as)).collect();
+        if self.photos_seen(&user, &remembered, true).await? && result.as_ref().is_ok_and(|v| v.verified) {
             result = Err(ServiceError::ReplayedImage);
+        }
+        if plan.is_some() {
+            self.plan_answered(&user).await;
         }
         let session = held.map(|h| h.spend());
         if let Ok(v) = &mut result {
             v.session_id = session.as_ref().map(|s| s.id.clone());
             if v.verified {
-                v.token = Some(self.sign_result(&user, session.as_ref()));
+                v.token = Some(self.sign_result(&user, session.as_ref(), &v.liveness));
                 self.record_use(&user);
             }
         }
@@ -135,6 +157,15 @@ impl FaceAuth {
         result
     }
 
+    /// Whether a fingerprint of this attempt matches one remembered for the user: the same capture
+    /// presented again, re-encoded, cropped, mirrored or brightened.
+    async fn content_seen(&self, user: &UserId, fingerprints: &[Fingerprint]) -> Result<bool, ServiceError> {
+        if self.replay_memory.is_none() || fingerprints.is_empty() {
+            return Ok(false);
+        }
+        Ok(replay::seen_before(fingerprints, &self.state.remembered(user).await?))
+    }
+
     /// Whether any of the photos was sent in a decided verify of this user within
     /// REPLAY_WINDOW_SECS; with `remember`, they are remembered from now on.
     async fn photos_seen(&self, user: &UserId, digests: &[String], remember: bool) -> Result<bool, ServiceError> {
@@ -144,12 +175,17 @@ impl FaceAuth {
     }
 
     /// The result a relying party verifies with the published key.
-    fn sign_result(&self, user: &UserId, session: Option<&ValidSession>) -> IssuedToken {
+    fn sign_result(&self, user: &UserId, session: Option<&ValidSession>, liveness: &Liveness) -> IssuedToken {
         let mut amr = vec!["face"];
-        match self.liveness.mode {
-            LivenessMode::Off => {}
-            LivenessMode::Passive => amr.push("passive_liveness"),
-            LivenessMode::Challenge => amr.extend(["passive_liveness", "challenge_liveness"]),
+        match liveness {
+            Liveness::Off => {}
+            Liveness::Passive { .. } => amr.push("passive_liveness"),
+            Liveness::Challenge { light, .. } => {
+                amr.extend(["passive_liveness", "challenge_liveness"]);
+                if *light == LightCheck::Passed {
+                    amr.push("light_liveness");
+                }
+            }
         }
         let context = ResultContext {
             audience: session.and_then(|s| s.audience.clone()),
@@ -161,43 +197,78 @@ impl FaceAuth {
         IssuedToken { token, expires_at: claims.exp }
     }
 
+    /// The decision on one attempt, and the fingerprints to remember of it (the photo, or a sample of
+    /// the capture's frames: its probe and the frames at each step's prompt).
     async fn verify_unlocked(
         &self,
         user: &UserId,
-        image: Bytes,
+        probe: Probe,
+        plan: Option<&Plan>,
         digests: &[String],
-        challenge: Option<(Vec<Step>, Vec<Bytes>)>,
         disclosure: Disclosure,
-    ) -> Result<Verification, ServiceError> {
+    ) -> (Result<Verification, ServiceError>, Vec<Fingerprint>) {
         let start = Instant::now();
-        let digest = digests.first().filter(|_| self.replay_guard);
-        let (steps, frames) = challenge.map(|(s, f)| (Some(s), f)).unwrap_or_default();
         // Embedding the photos and fetching the references overlap: storage latency hides behind inference.
-        let frames = futures::future::join_all(frames.into_iter().map(|f| self.inference.analyze(f, Purpose::Verify)));
-        let (analysis, frames, references) =
-            tokio::join!(self.inference.analyze(image, Purpose::Verify), frames, self.load_references(user));
+        let (analysed, references) = match probe {
+            Probe::Photo(image) => {
+                let (analysis, references) =
+                    tokio::join!(self.inference.analyze(image, Purpose::Verify), self.load_references(user));
+                (analysis.map(|a| (vec![a], Vec::new(), false)).map_err(ServiceError::from), references)
+            }
+            Probe::Capture { frames, times, light_declined } => {
+                let (analysed, references) =
+                    tokio::join!(self.inference.analyze_many(frames, Purpose::Verify), self.load_references(user));
+                let analysed = analysed
+                    .map_err(ServiceError::from)
+                    .and_then(|all| all.into_iter().collect::<Result<Vec<_>, _>>().map_err(ServiceError::from));
+                (analysed.map(|a| (a, times, light_declined)), references)
+            }
+        };
         // The photos are judged before the user's existence is: an unknown user must not be told
         // apart by which refusal comes first.
-        let analysis = analysis?;
-        let frames = frames.into_iter().collect::<Result<Vec<_>, _>>()?;
-        let (references, storage_ms) = references?;
-        if let Some(digest) = digest
-            && references.iter().any(|r| r.photo_sha256.as_deref() == Some(digest.as_str()))
+        let (frames, times, light_declined) = match analysed {
+            Ok(a) => a,
+            Err(e) => return (Err(e), Vec::new()),
+        };
+        let (references, storage_ms) = match references {
+            Ok(r) => r,
+            Err(e) => return (Err(e), Vec::new()),
+        };
+        let embeddings: Vec<Embedding> = references.iter().map(|r| r.embedding.clone()).collect();
+        let judged = match plan {
+            Some(plan) => {
+                let answer = CaptureAnswer { plan, frames: &frames, times: &times, digests, light_declined };
+                self.judge_capture(&answer, &embeddings).map(|v| (v.probe, v.liveness))
+            }
+            None => self.photo_liveness(&frames[0]).map(|l| (0, l)),
+        };
+        let fingerprints = sample_fingerprints(&frames, &times, plan, judged.as_ref().map_or(0, |j| j.0));
+        let (probe, liveness) = match judged {
+            Ok(j) => j,
+            Err(e) => return (Err(e), fingerprints),
+        };
+        if self.replay_guard
+            && references.iter().any(|r| r.photo_sha256.as_ref().is_some_and(|d| digests.contains(d)))
         {
-            return Err(ServiceError::ReplayedImage);
+            return (Err(ServiceError::ReplayedImage), fingerprints);
         }
-        let liveness = self.liveness(&analysis, steps.as_deref().map(|s| (s, frames.as_slice(), digests)))?;
+        match self.content_seen(user, &fingerprints).await {
+            Ok(true) => return (Err(ServiceError::ReplayedImage), fingerprints),
+            Ok(false) => {}
+            Err(e) => return (Err(e), Vec::new()),
+        }
+        let analysis = frames.into_iter().nth(probe).expect("the probe is one of the frames");
         let match_start = Instant::now();
         let best =
             references.iter().map(|r| (r, r.embedding.cosine(&analysis.embedding))).max_by(|a, b| a.1.total_cmp(&b.1));
         let (reference_id, similarity) = match (best, disclosure) {
             (Some((r, similarity)), _) => (Some(r.reference_id.clone()), similarity),
             (None, Disclosure::PassFail) => (None, 0.0),
-            (None, Disclosure::Full) => return Err(ServiceError::UserNotFound),
+            (None, Disclosure::Full) => return (Err(ServiceError::UserNotFound), fingerprints),
         };
         let threshold = self.model.threshold;
         let verified = reference_id.is_some() && similarity >= threshold;
-        Ok(Verification {
+        let verification = Verification {
             verified,
             similarity,
             threshold,
@@ -210,7 +281,8 @@ impl FaceAuth {
             quality: analysis.quality,
             timings: Timings { pipeline: analysis.timings, storage_ms, match_ms: ms(match_start), total_ms: ms(start) },
             session_id: None,
-        })
+        };
+        (Ok(verification), fingerprints)
     }
 
     /// The user's reference embeddings, from the cache when possible. References embedded by another
@@ -297,4 +369,18 @@ fn outcome(result: &Result<Verification, ServiceError>) -> SessionOutcome {
             ..SessionOutcome::default()
         },
     }
+}
+
+/// The frames whose fingerprints the replay memory keeps: the probe, and the frame nearest each
+/// prompt's reach (a third of a step after it). A replayed capture repeats all of them.
+fn sample_fingerprints(frames: &[Analysis], times: &[f32], plan: Option<&Plan>, probe: usize) -> Vec<Fingerprint> {
+    let mut picked = vec![probe.min(frames.len().saturating_sub(1))];
+    if let Some(plan) = plan {
+        for prompt in &plan.prompts {
+            let target = prompt.at_ms as f32 + super::liveness::plan::STEP_MS as f32 / 3.0;
+            let nearest = (0..times.len()).min_by(|&a, &b| (times[a] - target).abs().total_cmp(&(times[b] - target).abs()));
+            picked.extend(nearest.filter(|i| !picked.contains(i)));
+        }
+    }
+    picked.into_iter().filter_map(|i| frames.get(i)).map(|f| f.fingerprint).collect()
 }

@@ -108,6 +108,44 @@ impl StateBackend for LocalState {
         Ok(records.get(key).filter(|(_, until)| *until > Instant::now()).map(|(v, _)| v.clone()))
     }
 
+    async fn keep_record(&self, key: &str, value: &str, ttl: Duration) -> Result<String, StateError> {
+        {
+            let records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((kept, _)) = records.get(key).filter(|(_, until)| *until > Instant::now()) {
+                return Ok(kept.clone());
+            }
+        }
+        // Between the look and the write another caller may store first; the lock is taken again
+        // and the look repeated, so both answer with the one that was stored.
+        let now = Instant::now();
+        let mut records = self.records.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((kept, _)) = records.get(key).filter(|(_, until)| *until > now) {
+            return Ok(kept.clone());
+        }
+        if records.len() >= MAX_RECORDS {
+            records.retain(|_, (_, until)| *until > now);
+            if records.len() >= MAX_RECORDS {
+                return Err(StateError::Protocol("too many records held in process".into()));
+            }
+        }
+        records.insert(key.to_string(), (value.to_string(), now + ttl));
+        Ok(value.to_string())
+    }
+
+    async fn drop_record(&self, key: &str) -> Result<(), StateError> {
+        self.records.lock().unwrap_or_else(|e| e.into_inner()).remove(key);
+        Ok(())
+    }
+
+    async fn remembered(&self, user: &UserId) -> Result<Vec<String>, StateError> {
+        let now = Instant::now();
+        let photos = self.photos.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(photos
+            .get(user.as_str())
+            .map(|known| known.iter().filter(|(_, until)| **until > now).map(|(d, _)| d.clone()).collect())
+            .unwrap_or_default())
+    }
+
     async fn photos_seen(
         &self,
         user: &UserId,

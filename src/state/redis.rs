@@ -80,6 +80,14 @@ end
 return seen
 ";
 
+/// A record kept if there is one, else stored. KEYS: the record. ARGV: value, ttl ms.
+const KEEP_RECORD: &str = r"
+local kept = redis.call('GET', KEYS[1])
+if kept then return kept end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]
+";
+
 /// Where the shared state lives, as configured.
 #[derive(Debug, Clone)]
 pub struct RedisTarget {
@@ -107,6 +115,7 @@ pub struct RedisState {
     begin_attempt: Script,
     check_rate: Script,
     photos_seen: Script,
+    keep_record: Script,
 }
 
 fn unavailable(e: redis::RedisError) -> StateError {
@@ -136,6 +145,7 @@ impl RedisState {
             begin_attempt: Script::new(BEGIN_ATTEMPT),
             check_rate: Script::new(CHECK_RATE),
             photos_seen: Script::new(PHOTOS_SEEN),
+            keep_record: Script::new(KEEP_RECORD),
         })
     }
 
@@ -272,6 +282,26 @@ impl StateBackend for RedisState {
     async fn get_record(&self, key: &str) -> Result<Option<String>, StateError> {
         let key = self.key(&format!("record:{key}"));
         self.connection.clone().get(key).await.map_err(unavailable)
+    }
+
+    async fn keep_record(&self, key: &str, value: &str, ttl: Duration) -> Result<String, StateError> {
+        let mut invocation = self.keep_record.key(self.key(&format!("record:{key}")));
+        invocation.arg(value).arg(millis(ttl));
+        invocation.invoke_async(&mut self.connection.clone()).await.map_err(unavailable)
+    }
+
+    async fn drop_record(&self, key: &str) -> Result<(), StateError> {
+        let key = self.key(&format!("record:{key}"));
+        self.connection.clone().del(key).await.map_err(unavailable)
+    }
+
+    async fn remembered(&self, user: &UserId) -> Result<Vec<String>, StateError> {
+        let key = self.key(&format!("photos:{user}"));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        self.connection.clone().zrangebyscore(key, now, "+inf").await.map_err(unavailable)
     }
 
     async fn photos_seen(

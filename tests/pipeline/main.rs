@@ -4,10 +4,11 @@
 mod support;
 
 mod adaptive;
-mod distinct;
+mod replay;
 mod liveness;
 mod quality;
 mod reference;
 mod selection;
 mod special;
 mod verification;
+mod video;

@@ -1,0 +1,96 @@
+//! The real recordings in `../shared/faces/video/`: what a genuine continuous capture looks like to
+//! the checks of `service::liveness::capture` — the fastest turn, shift and scale change between
+//! consecutive frames, the lowest similarity of neighbouring frames and of every frame to the
+//! recording's reference frame, and the poses reached. Every recording must stay inside the bounds
+//! the service applies (at its native frame rate and at half of it, as a 12–15 fps capture is).
+
+use faceauth::face::{Analysis, Purpose};
+use faceauth::service::liveness::capture::{self, Observation};
+use faceauth::service::liveness::{CAPTURE_IDENTITY, NEIGHBOUR_SIMILARITY};
+
+use crate::support::*;
+
+pub struct Recording {
+    pub name: &'static str,
+    pub fps: f32,
+    pub frames: Vec<Analysis>,
+    pub reference: Analysis,
+}
+
+pub fn recording(name: &'static str) -> Recording {
+    let dir = faces_dir().join("video").join(name);
+    let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("meta.json")).unwrap()).unwrap();
+    let count = meta["frames"].as_u64().unwrap() as usize;
+    let mut engine = adaptive_engine();
+    let frames = (0..count)
+        .map(|i| {
+            let bytes = std::fs::read(dir.join(format!("frame_{i:04}.jpg"))).unwrap();
+            engine.analyze(&bytes, Purpose::Verify).unwrap_or_else(|e| panic!("{name} frame {i}: {e}"))
+        })
+        .collect();
+    let reference = engine.analyze(&std::fs::read(dir.join("reference.jpg")).unwrap(), Purpose::Enroll).unwrap();
+    Recording { name, fps: meta["fps"].as_f64().unwrap() as f32, frames, reference }
+}
+
+fn observations(r: &Recording, every: usize) -> Vec<Observation> {
+    r.frames
+        .iter()
+        .enumerate()
+        .step_by(every)
+        .map(|(i, a)| Observation {
+            t_ms: i as f32 * 1000.0 / r.fps,
+            face: a.face.clone(),
+            yaw: a.quality.yaw,
+            pitch: a.quality.pitch,
+        })
+        .collect()
+}
+
+#[test]
+fn real_recordings_move_within_the_capture_bounds_and_stay_one_person() {
+    for name in ["pexels_woman", "carphone"] {
+        let r = recording(name);
+        for every in [1, 2] {
+            let observed = observations(&r, every);
+            let digests: Vec<String> = (0..observed.len()).map(|i| i.to_string()).collect();
+            let (turn, shift, scale) = capture::motion_rates(&observed);
+            eprintln!(
+                "{name} every {every}: fastest turn {turn:.0}°/s (limit {}), shift {shift:.2} faces/s (limit {}), scale {scale:.2}/s (limit {})",
+                capture::MAX_TURN_RATE,
+                capture::MAX_SHIFT_RATE,
+                capture::MAX_SCALE_RATE
+            );
+            let raw = observed.windows(2).fold((0.0f32, 0.0f32, 0.0f32), |m, w| {
+                let (a, b) = (&w[0], &w[1]);
+                let size = a.face.face_scale().max(b.face.face_scale());
+                let c = |d: &faceauth::face::Detection| ((d.bbox[0] + d.bbox[2]) / 2.0, (d.bbox[1] + d.bbox[3]) / 2.0);
+                let ((ax, ay), (bx, by)) = (c(&a.face), c(&b.face));
+                (
+                    m.0.max((b.yaw - a.yaw).abs().max((b.pitch - a.pitch).abs())),
+                    m.1.max(((ax - bx).powi(2) + (ay - by).powi(2)).sqrt() / size),
+                    m.2.max((b.face.face_scale() / a.face.face_scale()).ln().abs()),
+                )
+            });
+            eprintln!("{name} every {every}: largest change between frames: turn {:.1}°, shift {:.3} faces, scale {:.3}", raw.0, raw.1, raw.2);
+            assert_eq!(capture::check_motion(&observed, &digests), Ok(()), "{name} every {every}");
+        }
+        if let Some(dir) = std::env::var_os("VIDEO_DUMP") {
+            let rows: Vec<String> = r
+                .frames
+                .iter()
+                .enumerate()
+                .map(|(i, f)| format!("{i}\t{:.1}\t{:.1}\t{:.3}\t{:.3}", f.quality.yaw, f.quality.pitch, f.embedding.cosine(&r.reference.embedding), f.liveness.map_or(-1.0, |l| l.p_real)))
+                .collect();
+            std::fs::write(std::path::Path::new(&dir).join(format!("{name}.tsv")), rows.join("\n")).unwrap();
+        }
+        let neighbour = r.frames.windows(2).map(|w| w[0].embedding.cosine(&w[1].embedding)).fold(1.0f32, f32::min);
+        let to_reference = r.frames.iter().map(|f| f.embedding.cosine(&r.reference.embedding)).fold(1.0f32, f32::min);
+        let yaw = r.frames.iter().map(|f| f.quality.yaw).fold((f32::MAX, f32::MIN), |(a, b), y| (a.min(y), b.max(y)));
+        let pitch =
+            r.frames.iter().map(|f| f.quality.pitch).fold((f32::MAX, f32::MIN), |(a, b), y| (a.min(y), b.max(y)));
+        eprintln!(
+            "{name}: neighbours >= {neighbour:.3} (limit {NEIGHBOUR_SIMILARITY}), to the reference >= {to_reference:.3} (limit {CAPTURE_IDENTITY}), yaw {yaw:?}, pitch {pitch:?}"
+        );
+        assert!(neighbour >= NEIGHBOUR_SIMILARITY && to_reference >= CAPTURE_IDENTITY, "{name}");
+    }
+}
