@@ -106,6 +106,16 @@ impl FaceAuth {
         answer: &CaptureAnswer<'_>,
         references: &[Embedding],
     ) -> Result<CaptureVerdict, ServiceError> {
+        let verdict = self.judge(answer, references);
+        if let Err(e) = &verdict {
+            // The precise reason is for the operator (which frame, which step); the client is told
+            // what to do, not what to tune.
+            tracing::info!(reason = %e, frames = answer.frames.len(), "capture refused");
+        }
+        verdict
+    }
+
+    fn judge(&self, answer: &CaptureAnswer<'_>, references: &[Embedding]) -> Result<CaptureVerdict, ServiceError> {
         let CaptureAnswer { plan, frames, times, digests, light_declined } = *answer;
         capture::check_times(times, plan.duration_ms)?;
         let observed: Vec<Observation> = frames

@@ -234,6 +234,18 @@ impl FaceAuth {
             Ok(r) => r,
             Err(e) => return (Err(e), Vec::new()),
         };
+        // Replays first, whatever the capture answers: a copy is refused as one, never judged.
+        if self.replay_guard
+            && references.iter().any(|r| r.photo_sha256.as_ref().is_some_and(|d| digests.contains(d)))
+        {
+            return (Err(ServiceError::ReplayedImage), Vec::new());
+        }
+        let every: Vec<Fingerprint> = frames.iter().map(|f| f.fingerprint).collect();
+        match self.content_seen(user, &every).await {
+            Ok(true) => return (Err(ServiceError::ReplayedImage), Vec::new()),
+            Ok(false) => {}
+            Err(e) => return (Err(e), Vec::new()),
+        }
         let embeddings: Vec<Embedding> = references.iter().map(|r| r.embedding.clone()).collect();
         let judged = match plan {
             Some(plan) => {
@@ -247,16 +259,6 @@ impl FaceAuth {
             Ok(j) => j,
             Err(e) => return (Err(e), fingerprints),
         };
-        if self.replay_guard
-            && references.iter().any(|r| r.photo_sha256.as_ref().is_some_and(|d| digests.contains(d)))
-        {
-            return (Err(ServiceError::ReplayedImage), fingerprints);
-        }
-        match self.content_seen(user, &fingerprints).await {
-            Ok(true) => return (Err(ServiceError::ReplayedImage), fingerprints),
-            Ok(false) => {}
-            Err(e) => return (Err(e), Vec::new()),
-        }
         let analysis = frames.into_iter().nth(probe).expect("the probe is one of the frames");
         let match_start = Instant::now();
         let best =

@@ -5,6 +5,7 @@ mod helpers;
 
 mod access;
 mod audit;
+mod capture;
 mod challenge;
 mod cli;
 mod cluster;

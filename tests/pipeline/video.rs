@@ -11,7 +11,6 @@ use faceauth::service::liveness::{CAPTURE_IDENTITY, NEIGHBOUR_SIMILARITY};
 use crate::support::*;
 
 pub struct Recording {
-    pub name: &'static str,
     pub fps: f32,
     pub frames: Vec<Analysis>,
     pub reference: Analysis,
@@ -29,7 +28,7 @@ pub fn recording(name: &'static str) -> Recording {
         })
         .collect();
     let reference = engine.analyze(&std::fs::read(dir.join("reference.jpg")).unwrap(), Purpose::Enroll).unwrap();
-    Recording { name, fps: meta["fps"].as_f64().unwrap() as f32, frames, reference }
+    Recording { fps: meta["fps"].as_f64().unwrap() as f32, frames, reference }
 }
 
 fn observations(r: &Recording, every: usize) -> Vec<Observation> {
@@ -79,7 +78,18 @@ fn real_recordings_move_within_the_capture_bounds_and_stay_one_person() {
                 .frames
                 .iter()
                 .enumerate()
-                .map(|(i, f)| format!("{i}\t{:.1}\t{:.1}\t{:.3}\t{:.3}", f.quality.yaw, f.quality.pitch, f.embedding.cosine(&r.reference.embedding), f.liveness.map_or(-1.0, |l| l.p_real)))
+                .map(|(i, f)| {
+                    let b = f.face.bbox;
+                    format!(
+                        "{i}\t{:.1}\t{:.1}\t{:.3}\t{:.1}\t{:.1}\t{:.2}",
+                        f.quality.yaw,
+                        f.quality.pitch,
+                        f.embedding.cosine(&r.reference.embedding),
+                        (b[0] + b[2]) / 2.0,
+                        (b[1] + b[3]) / 2.0,
+                        f.face.face_scale()
+                    )
+                })
                 .collect();
             std::fs::write(std::path::Path::new(&dir).join(format!("{name}.tsv")), rows.join("\n")).unwrap();
         }

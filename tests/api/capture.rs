@@ -1,0 +1,239 @@
+//! Continuous captures for the challenge tests, made from the real recording in
+//! `../shared/faces/video/pexels_woman/` (472 frames at 23.976 fps), and the attacks against them.
+//!
+//! A genuine capture is cut from stretches where she really turns: a level stretch (frames
+//! 359–385), her turn to her own left (386–399, then 435–446 coming back) and to her right (444–458,
+//! played back for the return: reversed real motion is real motion). The recording has no
+//! nod deep enough from a level start, so these tests ask for the two turns (CHALLENGE_MOVES and
+//! CHALLENGE_STEPS are the material's limit, not a loosened threshold). The recording does not
+//! respond to screen colours: [`lit`] synthesises the reflection (the face's centre tinted by the
+//! plan's colour, the surround barely), and says so where it is used.
+
+use std::sync::OnceLock;
+
+use faceauth::face::detect::DetectorSettings;
+use faceauth::face::engine::EngineSpec;
+use faceauth::face::{FaceEngine, FacePolicy, ModelProfile, PipelineMode, Purpose, runtime};
+use image::RgbImage;
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+
+use crate::helpers::*;
+
+pub const VIDEO: &str = "video/pexels_woman";
+/// The recording's frame interval, ms.
+pub const FRAME_MS: f64 = 1000.0 / 23.976;
+
+/// The moves and steps the recording can answer.
+pub const CAPTURE_ENV: [(&str, &str); 3] =
+    [("LIVENESS", "challenge"), ("CHALLENGE_MOVES", "turn_left,turn_right"), ("CHALLENGE_STEPS", "2")];
+
+/// A burst as the SDK sends it: JPEG frames and their times.
+#[derive(Clone)]
+pub struct Capture {
+    pub frames: Vec<Vec<u8>>,
+    pub times: Vec<f64>,
+}
+
+pub fn frame(i: usize) -> Vec<u8> {
+    static FRAMES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    FRAMES.get_or_init(|| (0..472).map(|i| face(&format!("{VIDEO}/frame_{i:04}.jpg"))).collect())[i].clone()
+}
+
+/// The photo she enrols with: frame 240, smiling at the camera, five seconds before the capture's
+/// first frame. (The folder's `reference.jpg`, frame 126, has her hand over her face: the
+/// recording's stretch around it is no level start.)
+pub fn reference() -> Vec<u8> {
+    frame(240)
+}
+
+fn run(from: usize, to: usize) -> Vec<usize> {
+    if from <= to { (from..=to).collect() } else { (to..=from).rev().collect() }
+}
+
+/// A genuine answer to two turns: runs of frame numbers, each played in order.
+pub fn genuine_runs(steps: &[String]) -> Vec<Vec<usize>> {
+    let level = run(359, 385);
+    match steps.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["turn_left", "turn_right"] => vec![level, run(386, 399), run(435, 458), run(457, 436)],
+        // Her left turn's return, played backwards, is a left turn; then forwards, its return.
+        ["turn_right", "turn_left"] => vec![level, run(443, 458), run(457, 433), run(434, 452)],
+        other => panic!("the recording answers two turns, not {other:?}"),
+    }
+}
+
+/// The frame numbers of a genuine answer, in order.
+pub fn genuine_frames(steps: &[String]) -> Vec<usize> {
+    genuine_runs(steps).concat()
+}
+
+/// The frames at the recording's own pace.
+pub fn at_native_rate(numbers: &[usize]) -> Capture {
+    Capture {
+        frames: numbers.iter().map(|&i| frame(i)).collect(),
+        times: (0..numbers.len()).map(|k| k as f64 * FRAME_MS).collect(),
+    }
+}
+
+/// A genuine capture: the runs joined where her face sits at the end of the run before. She moved
+/// about the frame between the stretches that answer the moves, so each later run is translated
+/// by a constant offset (its framing changed; its motion, frame to frame, is the recording's).
+pub fn genuine(steps: &[String]) -> Capture {
+    let mut engine = engine();
+    let centre = |engine: &mut FaceEngine, i: usize| {
+        let b = engine.analyze(&frame(i), Purpose::Verify).unwrap().face.bbox;
+        ((b[0] + b[2]) / 2.0, (b[1] + b[3]) / 2.0)
+    };
+    let (mut frames, mut offset, mut last) = (Vec::new(), (0.0f32, 0.0f32), None::<usize>);
+    for numbers in genuine_runs(steps) {
+        if let Some(last) = last {
+            let ((ax, ay), (bx, by)) = (centre(&mut engine, last), centre(&mut engine, numbers[0]));
+            // Consecutive frames of the recording need no offset of their own.
+            if numbers[0].abs_diff(last) > 1 {
+                offset = (offset.0 + ax - bx, offset.1 + ay - by);
+            }
+        }
+        for &i in &numbers {
+            frames.push(match offset {
+                (0.0, 0.0) => frame(i),
+                (dx, dy) => jpeg(&translated(&image::load_from_memory(&frame(i)).unwrap().to_rgb8(), dx, dy), 95),
+            });
+        }
+        last = numbers.last().copied();
+    }
+    let times = (0..frames.len()).map(|k| k as f64 * FRAME_MS).collect();
+    Capture { frames, times }
+}
+
+/// The picture moved by (dx, dy) pixels, the edges repeated into the gap.
+fn translated(image: &RgbImage, dx: f32, dy: f32) -> RgbImage {
+    let (w, h) = image.dimensions();
+    let (dx, dy) = (dx.round() as i64, dy.round() as i64);
+    RgbImage::from_fn(w, h, |x, y| {
+        let sx = (x as i64 - dx).clamp(0, w as i64 - 1) as u32;
+        let sy = (y as i64 - dy).clamp(0, h as i64 - 1) as u32;
+        *image.get_pixel(sx, sy)
+    })
+}
+
+/// The steps a session or challenge reply asks for.
+pub fn steps_of(reply: &Value) -> Vec<String> {
+    reply["steps"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
+}
+
+fn engine() -> std::sync::MutexGuard<'static, FaceEngine> {
+    static ENGINE: OnceLock<std::sync::Mutex<FaceEngine>> = OnceLock::new();
+    ENGINE
+        .get_or_init(|| {
+            let ort = std::env::var("ORT_DYLIB_PATH")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(|_| root().join(".ort/libonnxruntime.so.1.31.1"));
+            runtime::init(&ort, runtime::Threads::PerSession(1)).unwrap();
+            let recognizer = root().join("models/arcface_mobilefacenet_128d.onnx");
+            let sha = faceauth::face::models::sha256_file(&recognizer).unwrap();
+            let spec = EngineSpec {
+                detector_path: root().join("models/det_500m.onnx"),
+                recognizer_path: recognizer,
+                profile: ModelProfile::by_sha256(&sha).unwrap().clone(),
+                detector: DetectorSettings::default(),
+                policy: FacePolicy::default(),
+                max_pixels: 40_000_000,
+                intra_threads: 1,
+                liveness: Vec::new(),
+                mode: PipelineMode::Adaptive,
+            };
+            std::sync::Mutex::new(FaceEngine::load(&spec).unwrap())
+        })
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn jpeg(image: &RgbImage, quality: u8) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality).encode_image(image).unwrap();
+    out
+}
+
+/// The plan's screen colour at `t_ms` (the `capture.light` of a session or challenge reply).
+pub fn colour_at(plan: &Value, t_ms: f64) -> Option<[f32; 3]> {
+    plan["light"].as_array()?.iter().find_map(|f| {
+        let (at, ms) = (f["at_ms"].as_f64()?, f["ms"].as_f64()?);
+        let css = f["css"].as_str()?;
+        let channel = |i: usize| u8::from_str_radix(&css[1 + 2 * i..3 + 2 * i], 16).unwrap() as f32;
+        (t_ms >= at && t_ms < at + ms).then(|| [channel(0), channel(1), channel(2)])
+    })
+}
+
+/// SYNTHESISED: the screen's light as it would fall on a face at arm's length, `lag_ms` late (the
+/// screen and camera's delay): each pixel of the face takes on `face` of the screen's colour and the
+/// rest of the frame `surround` of it. With `face == surround` it is a tint of the whole frame.
+pub fn lit(capture: &Capture, plan: &Value, face: f32, surround: f32, lag_ms: f64) -> Capture {
+    let mut engine = engine();
+    let frames = capture
+        .frames
+        .iter()
+        .zip(&capture.times)
+        .map(|(bytes, &t)| {
+            let mut image = image::load_from_memory(bytes).unwrap().to_rgb8();
+            let box_ = engine.analyze(bytes, Purpose::Verify).map(|a| a.face.bbox).unwrap_or([0.0; 4]);
+            let Some(screen) = colour_at(plan, (t - lag_ms).max(0.0)) else { return bytes.clone() };
+            let [x1, y1, x2, y2] = box_;
+            let (pad_x, pad_y) = ((x2 - x1) * 0.1, (y2 - y1) * 0.1);
+            for (x, y, p) in image.enumerate_pixels_mut() {
+                let (x, y) = (x as f32, y as f32);
+                let inside = x >= x1 - pad_x && x <= x2 + pad_x && y >= y1 - pad_y && y <= y2 + pad_y;
+                let strength = if inside { face } else { surround };
+                for c in 0..3 {
+                    // Light adds to what the skin reflects, in proportion to the skin's own brightness.
+                    let v = p.0[c] as f32 * (1.0 - strength) + strength * screen[c] * (p.0[c] as f32 / 255.0 + 0.5);
+                    p.0[c] = v.clamp(0.0, 255.0) as u8;
+                }
+            }
+            jpeg(&image, 90)
+        })
+        .collect();
+    Capture { frames, times: capture.times.clone() }
+}
+
+/// The verify form of a capture, with a session or a challenge.
+pub fn form(user: &str, capture: &Capture, session_token: Option<&str>, challenge_id: Option<&str>) -> Form {
+    let mut form = Form::new().text("user_id", user.to_string());
+    if let Some(token) = session_token {
+        form = form.text("session_token", token.to_string());
+    }
+    if let Some(id) = challenge_id {
+        form = form.text("challenge_id", id.to_string());
+    }
+    for bytes in &capture.frames {
+        form = form.part("capture", Part::bytes(bytes.clone()).file_name("frame.jpg").mime_str("image/jpeg").unwrap());
+    }
+    form.text("capture_ms", serde_json::to_string(&capture.times).unwrap())
+}
+
+/// A slideshow of stills at `fps` over `duration_ms`, each still shown while `which(t)` names it,
+/// every frame jittered (shifted and scaled by up to 2 %, noised) and re-encoded at quality 85–95.
+pub fn slideshow(stills: &[Vec<u8>], fps: f64, duration_ms: f64, which: impl Fn(f64) -> usize) -> Capture {
+    let decoded: Vec<RgbImage> = stills.iter().map(|s| image::load_from_memory(s).unwrap().to_rgb8()).collect();
+    let n = (duration_ms / 1000.0 * fps).ceil() as usize + 1;
+    let mut frames = Vec::with_capacity(n);
+    let mut times = Vec::with_capacity(n);
+    for k in 0..n {
+        let t = k as f64 * 1000.0 / fps + ((k * 37 % 11) as f64 - 5.0);
+        let still = &decoded[which(t)];
+        let (w, h) = still.dimensions();
+        let scale = 1.0 + ((k * 13 % 9) as f32 - 4.0) / 200.0;
+        let (dx, dy) = (((k * 7) % 5) as f32 - 2.0, ((k * 11) % 5) as f32 - 2.0);
+        let jittered = RgbImage::from_fn(w, h, |x, y| {
+            let sx = ((x as f32 - w as f32 / 2.0) / scale + w as f32 / 2.0 + dx).clamp(0.0, w as f32 - 1.0);
+            let sy = ((y as f32 - h as f32 / 2.0) / scale + h as f32 / 2.0 + dy).clamp(0.0, h as f32 - 1.0);
+            let mut p = *still.get_pixel(sx as u32, sy as u32);
+            let noise = ((x * 31 + y * 17 + k as u32 * 7) % 9) as i16 - 4;
+            p.0 = p.0.map(|v| (v as i16 + noise).clamp(0, 255) as u8);
+            p
+        });
+        frames.push(jpeg(&jittered, 85 + (k % 11) as u8));
+        times.push(t.max(0.0));
+    }
+    Capture { frames, times }
+}
+
