@@ -2,7 +2,7 @@
 // the challenge flow. The camera, the capture and the challenge's prompts are the web SDK's
 // (/sdk/faceauth.js, the module integrators use); this page adds the developer view: the API key
 // field, raw JSON, scores and stage timings.
-import { openCamera, closeCamera, captureFrame, captureSteps, DEFAULT_MESSAGES } from "/sdk/faceauth.js";
+import { openCamera, closeCamera, captureFrame, recordCapture, prefersReducedMotion, DEFAULT_MESSAGES } from "/sdk/faceauth.js";
 
 const $ = (id) => document.getElementById(id);
 let photo = null; // Blob to send
@@ -115,10 +115,9 @@ async function send(kind) {
 $("register").addEventListener("click", () => send("register"));
 $("verify").addEventListener("click", () => send("verify"));
 
-// The guided challenge: fetch a challenge, film the user facing the camera and then each move it
-// asks for (the SDK's captureSteps and its prompts, in the user's own terms: "your left"), and
-// verify them together. How long each prompt shows (?capture_ms= overrides, for tests):
-const CAPTURE_MS = Number(new URLSearchParams(location.search).get("capture_ms")) || 1500;
+// The guided challenge: fetch a challenge, record one continuous capture that follows its plan
+// (the SDK's recordCapture: prompts in the user's own terms, "your left", at their times, and the
+// screen's colours around the video unless reduced motion is asked for), and verify it.
 
 function authHeaders() {
   return keyInput.value ? { Authorization: "Bearer " + keyInput.value } : {};
@@ -143,19 +142,21 @@ async function runChallenge() {
     const video = $("challenge-video");
     video.hidden = false;
     camera = await openCamera(video);
-    const photos = await captureSteps(video, challenge.steps, {
-      captureMs: CAPTURE_MS,
-      onPrompt: (step, left) => {
-        stepText.textContent = DEFAULT_MESSAGES[step] + (left > 0 ? " " + left : "");
+    const capture = await recordCapture(video, challenge.capture, {
+      light: !prefersReducedMotion(),
+      onPrompt: (step) => {
+        stepText.textContent = DEFAULT_MESSAGES[step];
         stepText.dataset.step = step;
       },
+      onColour: (css) => { document.body.style.background = css || ""; },
     });
     stepText.textContent = "Checking…";
     const form = new FormData();
     form.append("user_id", userId);
     form.append("challenge_id", challenge.challenge_id);
-    form.append("image", photos[0], "front.jpg");
-    photos.slice(1).forEach((blob, i) => form.append("frame_" + (i + 1), blob, "frame.jpg"));
+    capture.frames.forEach((blob) => form.append("capture", blob, "frame.jpg"));
+    form.append("capture_ms", JSON.stringify(capture.times));
+    form.append("capture_light", capture.light);
     const verified = await fetch("/api/verify", { method: "POST", body: form, headers: authHeaders() });
     render("verify", verified.status, await verified.json().catch(() => ({ error: { code: "bad_response", message: "no JSON" } })));
     stepText.textContent = "";

@@ -10,7 +10,7 @@ const FACEAUTH = process.env.FACEAUTH_URL || "http://127.0.0.1:5000";
 const SECRET_KEY = process.env.FACEAUTH_SECRET_KEY; // server side only: never sent to the page
 const CLIENT_KEY = process.env.FACEAUTH_CLIENT_KEY || ""; // publishable
 const AUDIENCE = "example-app";
-const SDK_INTEGRITY = "sha384-GSBGd7ZUXu7fwM/7h/9aOLzLDKZWofIGrTcIwQinvSZZKj1qHqBB3S5fkQlGq/1+";
+const SDK_INTEGRITY = "sha384-pD0XUHpc4lGJtPnPEgIx7VQht7gbpKB2PHcUFsouY7Iw+Z1K6ZexQT2qPl8qpWsX";
 const jwks = createRemoteJWKSet(new URL(`${FACEAUTH}/.well-known/jwks.json`));
 const sessions = new Map(); // cookie -> { user, nonce, authenticated }: your own session store
 
@@ -39,8 +39,8 @@ app.get("/", (req, res) => {
 import { FaceAuthWidget } from "${FACEAUTH}/sdk/faceauth.js";
 const widget = new FaceAuthWidget(document.getElementById("face"), { baseUrl: "${FACEAUTH}", apiKey: "${CLIENT_KEY}" });
 document.getElementById("sign-in").onclick = async () => {
-  const { session_token, steps } = await fetch("/face/start", { method: "POST" }).then((r) => r.json());
-  const { token } = await widget.verify({ userId: ${user}, sessionToken: session_token, steps });
+  const { session_token, capture } = await fetch("/face/start", { method: "POST" }).then((r) => r.json());
+  const { token } = await widget.verify({ userId: ${user}, sessionToken: session_token, capture });
   const done = await fetch("/face/finish", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token }) });
   document.getElementById("welcome").textContent = done.ok ? (await done.json()).welcome : "Sign-in refused";
 };
@@ -56,8 +56,8 @@ app.post("/face/start", async (req, res) => {
     body: JSON.stringify({ user_id: req.session.user, purpose: "verify", nonce: req.session.nonce, audience: AUDIENCE }),
   });
   if (!created.ok) return res.sendStatus(502);
-  const { session_token, steps } = await created.json();
-  res.json({ session_token, steps });
+  const { session_token, capture } = await created.json();
+  res.json({ session_token, capture });
 });
 
 app.post("/face/finish", async (req, res) => {

@@ -19,7 +19,7 @@ FACEAUTH = os.environ.get("FACEAUTH_URL", "http://127.0.0.1:5000")
 SECRET_KEY = os.environ["FACEAUTH_SECRET_KEY"]  # server side only: never sent to the page
 CLIENT_KEY = os.environ.get("FACEAUTH_CLIENT_KEY", "")  # publishable
 AUDIENCE = "example-app"
-SDK_INTEGRITY = "sha384-GSBGd7ZUXu7fwM/7h/9aOLzLDKZWofIGrTcIwQinvSZZKj1qHqBB3S5fkQlGq/1+"
+SDK_INTEGRITY = "sha384-pD0XUHpc4lGJtPnPEgIx7VQht7gbpKB2PHcUFsouY7Iw+Z1K6ZexQT2qPl8qpWsX"
 
 app = Flask(__name__)
 app.secret_key = os.environ.get("APP_SECRET", secrets.token_hex(32))
@@ -32,8 +32,8 @@ PAGE = """<!doctype html><meta charset=utf-8><title>Sign in</title>
 import {{ FaceAuthWidget }} from "{faceauth}/sdk/faceauth.js";
 const widget = new FaceAuthWidget(document.getElementById("face"), {{ baseUrl: "{faceauth}", apiKey: "{client_key}" }});
 document.getElementById("sign-in").onclick = async () => {{
-  const {{ session_token, steps }} = await fetch("/face/start", {{ method: "POST" }}).then((r) => r.json());
-  const {{ token }} = await widget.verify({{ userId: {user_json}, sessionToken: session_token, steps }});
+  const {{ session_token, capture }} = await fetch("/face/start", {{ method: "POST" }}).then((r) => r.json());
+  const {{ token }} = await widget.verify({{ userId: {user_json}, sessionToken: session_token, capture }});
   const done = await fetch("/face/finish", {{ method: "POST", headers: {{ "Content-Type": "application/json" }}, body: JSON.stringify({{ token }}) }});
   document.getElementById("welcome").textContent = (await done.json()).welcome || "Sign-in refused";
 }};
@@ -62,7 +62,7 @@ def start():
     body = {"user_id": session["user"], "purpose": "verify", "nonce": session["nonce"], "audience": AUDIENCE}
     created = requests.post(f"{FACEAUTH}/api/sessions", json=body, headers={"Authorization": f"Bearer {SECRET_KEY}"}, timeout=10)
     created.raise_for_status()
-    return jsonify({k: created.json().get(k) for k in ("session_token", "steps")})
+    return jsonify({k: created.json().get(k) for k in ("session_token", "capture")})
 
 
 @app.post("/face/finish")

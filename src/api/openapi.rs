@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::schema::{RegisterForm, UploadForm};
+use super::schema::{CaptureFrame, RegisterForm, UploadForm};
 use super::{challenges, enrollments, health, metrics, register, sessions, tokens, users, verify};
 
 #[derive(OpenApi)]
@@ -41,7 +41,7 @@ use super::{challenges, enrollments, health, metrics, register, sessions, tokens
         health::ready,
         metrics::metrics_endpoint,
     ),
-    components(schemas(UploadForm, RegisterForm, crate::error::ErrorEnvelope, crate::error::ErrorBody)),
+    components(schemas(UploadForm, CaptureFrame, RegisterForm, crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&Security),
     tags((name = "faces", description = "Registration and verification"), (name = "sessions", description = "Sessions your backend starts, their outcomes, and the signed results (JWKS, introspection)"), (name = "operations", description = "Health, readiness, metrics"))
 )]
@@ -96,18 +96,14 @@ pub fn document(max_upload_bytes: usize) -> serde_json::Value {
         // The server refuses fields it does not know (400 invalid_request).
         schema["additionalProperties"] = false.into();
     }
-    document["components"]["schemas"]["UploadForm"]["patternProperties"] = serde_json::json!({
-        "^frame_[1-8]$": { "type": "string", "format": "binary", "minLength": 1, "maxLength": max_upload_bytes,
-            "description": "LIVENESS=challenge: the photo for head turn N, as `image`" }
-    });
+    document["components"]["schemas"]["CaptureFrame"]["maxLength"] = max_upload_bytes.into();
+    document["components"]["schemas"]["CaptureFrame"]["minLength"] = 1.into();
     for path in ["/api/register", "/api/verify"] {
         let content = &mut document["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"];
         if content.is_object() {
             let mut encoding = serde_json::json!({ "image": { "contentType": IMAGE_TYPES } });
             if path == "/api/verify" {
-                for n in 1..=8 {
-                    encoding[format!("frame_{n}")] = serde_json::json!({ "contentType": IMAGE_TYPES });
-                }
+                encoding["capture"] = serde_json::json!({ "contentType": IMAGE_TYPES });
             }
             content["encoding"] = encoding;
         }

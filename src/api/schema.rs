@@ -14,9 +14,23 @@ pub struct UploadForm {
     /// 1–128 of `A-Z a-z 0-9 . _ @ -`; must not start with `.` or contain `..`.
     #[schema(pattern = "^(?!\\.)(?!.*\\.\\.)[A-Za-z0-9._@-]{1,128}$", min_length = 1, max_length = 128)]
     user_id: String,
-    /// JPEG, PNG or WebP (judged by content; the part's `encoding`), at most MAX_UPLOAD_SIZE bytes (`maxLength`) and MAX_IMAGE_PIXELS pixels.
-    #[schema(format = Binary, min_length = 1)]
-    image: String,
+    /// One photo (LIVENESS off or passive): JPEG, PNG or WebP (judged by content; the part's
+    /// `encoding`), at most MAX_UPLOAD_SIZE bytes (`maxLength`) and MAX_IMAGE_PIXELS pixels. Send
+    /// either `image` or a capture, not both.
+    #[schema(format = Binary, min_length = 1, nullable = false)]
+    image: Option<String>,
+    /// LIVENESS=challenge: one continuous capture answering the session's (or challenge's) plan,
+    /// as parts named `capture`, one JPEG frame each, in the order taken; at most 360.
+    #[schema(nullable = false, max_items = 360)]
+    capture: Option<Vec<CaptureFrame>>,
+    /// With `capture`: a JSON array with one number per frame, the frame's time in milliseconds
+    /// since the capture started, from the client's monotonic clock (e.g. `[0, 66.6, 133.4]`).
+    #[schema(nullable = false, max_length = 4320)]
+    capture_ms: Option<String>,
+    /// With `capture`: `declined` when the client showed no screen colours (prefers-reduced-motion);
+    /// the result then says the light check did not run. Default `shown`.
+    #[schema(nullable = false, pattern = "^(shown|declined)$")]
+    capture_light: Option<String>,
     /// LIVENESS=challenge without a session: the id from `POST /api/challenges`.
     #[schema(nullable = false)]
     challenge_id: Option<String>,
@@ -25,6 +39,12 @@ pub struct UploadForm {
     #[schema(nullable = false, min_length = 1, max_length = 4096)]
     session_token: Option<String>,
 }
+
+/// One frame of a capture: a JPEG (or PNG, WebP), at most MAX_UPLOAD_SIZE bytes.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct CaptureFrame(String);
 
 /// The multipart body of register.
 #[derive(ToSchema)]

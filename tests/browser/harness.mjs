@@ -1,6 +1,6 @@
 // Shared by the browser tests: the real service started on loopback, Debian's Chromium, and a fake
 // camera that plays photos (Y4M) so capture flows see real faces.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
@@ -34,11 +34,13 @@ export async function startService(extra = {}) {
 /** Any server process; resolves to the first capture of `ready` in its output. */
 export function startProcess(bin, args, options, ready, dataDir = null) {
   const child = spawn(bin, args, { ...options, stdio: ["ignore", "pipe", "pipe"] });
-  services.push({ child, dataDir });
+  const entry = { child, dataDir, out: "" };
+  services.push(entry);
   return new Promise((resolveAddr, reject) => {
     let out = "";
     const onData = (chunk) => {
       out += chunk;
+      entry.out = out;
       const m = out.match(ready);
       if (m) resolveAddr(m[1]);
     };
@@ -55,6 +57,11 @@ export async function sharedBrowser() {
     args: [...CHROMIUM_ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
   });
   return browser;
+}
+
+/** What the services started so far have logged, for a failing assertion's message. */
+export function serviceLogs(needle = "") {
+  return services.map((s) => s.out).join("\n").split("\n").filter((l) => l.includes(needle)).join("\n");
 }
 
 export async function stopAll() {
@@ -76,50 +83,106 @@ export async function call(base, path, key, body) {
 }
 
 /// One I420 frame of a photo (mirrored or not) fitted into 640x480: the pixels come from Chromium's
-/// own decoder, converted here.
-export async function frameOf(file, mirror, shift = 0) {
-  const page = await (await sharedBrowser()).newPage();
+/// own decoder, converted to YUV in the page (only the 460 KB frame crosses back, as base64).
+export async function frameOf(file, mirror, shift = 0, page = null, shiftY = 0) {
+  const own = !page;
+  page ??= await (await sharedBrowser()).newPage();
   const dataUrl = "data:image/jpeg;base64," + readFileSync(photo(file)).toString("base64");
-  const rgba = await page.evaluate(async ([src, mirror, shift]) => {
+  const yuv = await page.evaluate(async ([src, mirror, shift, shiftY]) => {
     const img = new Image();
     img.src = src;
     await img.decode();
+    const [W, H] = [640, 480];
     const canvas = document.createElement("canvas");
-    canvas.width = 640;
-    canvas.height = 480;
+    canvas.width = W;
+    canvas.height = H;
     const ctx = canvas.getContext("2d");
     ctx.fillStyle = "#808080";
-    ctx.fillRect(0, 0, 640, 480);
+    ctx.fillRect(0, 0, W, H);
     if (mirror) {
-      ctx.translate(640, 0);
+      ctx.translate(W, 0);
       ctx.scale(-1, 1);
     }
-    const scale = Math.min(640 / img.width, 480 / img.height);
+    const scale = Math.min(W / img.width, H / img.height);
     const w = img.width * scale, h = img.height * scale;
-    ctx.drawImage(img, (640 - w) / 2 + shift, (480 - h) / 2, w, h);
-    return Array.from(ctx.getImageData(0, 0, 640, 480).data);
-  }, [dataUrl, mirror, shift]);
-  await page.close();
-  const [W, H] = [640, 480];
-  const y = Buffer.alloc(W * H), u = Buffer.alloc(W * H / 4), v = Buffer.alloc(W * H / 4);
-  for (let i = 0; i < W * H; i++) {
-    const [r, g, b] = [rgba[4 * i], rgba[4 * i + 1], rgba[4 * i + 2]];
-    y[i] = Math.round(0.299 * r + 0.587 * g + 0.114 * b);
-  }
-  for (let cy = 0; cy < H / 2; cy++) {
-    for (let cx = 0; cx < W / 2; cx++) {
-      let [cb, cr] = [0, 0];
-      for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
-        const i = (2 * cy + dy) * W + 2 * cx + dx;
-        const [r, g, b] = [rgba[4 * i], rgba[4 * i + 1], rgba[4 * i + 2]];
-        cb += 128 - 0.168736 * r - 0.331264 * g + 0.5 * b;
-        cr += 128 + 0.5 * r - 0.418688 * g - 0.081312 * b;
-      }
-      u[cy * W / 2 + cx] = Math.max(0, Math.min(255, Math.round(cb / 4)));
-      v[cy * W / 2 + cx] = Math.max(0, Math.min(255, Math.round(cr / 4)));
+    ctx.drawImage(img, (W - w) / 2 + shift, (H - h) / 2 + shiftY, w, h);
+    const rgba = ctx.getImageData(0, 0, W, H).data;
+    const out = new Uint8Array(W * H * 3 / 2);
+    for (let i = 0; i < W * H; i++) {
+      out[i] = Math.round(0.299 * rgba[4 * i] + 0.587 * rgba[4 * i + 1] + 0.114 * rgba[4 * i + 2]);
     }
+    for (let cy = 0; cy < H / 2; cy++) {
+      for (let cx = 0; cx < W / 2; cx++) {
+        let cb = 0, cr = 0;
+        for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+          const i = (2 * cy + dy) * W + 2 * cx + dx;
+          const [r, g, b] = [rgba[4 * i], rgba[4 * i + 1], rgba[4 * i + 2]];
+          cb += 128 - 0.168736 * r - 0.331264 * g + 0.5 * b;
+          cr += 128 + 0.5 * r - 0.418688 * g - 0.081312 * b;
+        }
+        out[W * H + cy * W / 2 + cx] = Math.max(0, Math.min(255, Math.round(cb / 4)));
+        out[W * H * 5 / 4 + cy * W / 2 + cx] = Math.max(0, Math.min(255, Math.round(cr / 4)));
+      }
+    }
+    let text = "";
+    for (let i = 0; i < out.length; i += 0x8000) text += String.fromCharCode(...out.subarray(i, i + 0x8000));
+    return btoa(text);
+  }, [dataUrl, mirror, shift, shiftY]);
+  if (own) await page.close();
+  return Buffer.concat([Buffer.from("FRAME\n"), Buffer.from(yuv, "base64")]);
+}
+
+/// A Y4M video of a recording's frames (files relative to ../shared/faces), each shown once, at
+/// `fps` ("24000:1001" for the pexels recording): Chromium's fake camera plays it from the start
+/// when the camera opens, in a loop.
+/// `files` are strings, or `{ file, dx, dy }` to move a frame's picture by whole pixels.
+export async function y4mOfFrames(files, fps = "24000:1001") {
+  const frames = [Buffer.from(`YUV4MPEG2 W640 H480 F${fps} Ip A1:1\n`)];
+  const page = await (await sharedBrowser()).newPage();
+  for (const f of files) {
+    const { file, dx = 0, dy = 0 } = typeof f === "string" ? { file: f } : f;
+    frames.push(await frameOf(file, false, dx, page, dy));
   }
-  return Buffer.concat([Buffer.from("FRAME\n"), y, u, v]);
+  await page.close();
+  const path = join(mkdtempSync(join(tmpdir(), "faceauth-y4m-")), "camera.y4m");
+  writeFileSync(path, Buffer.concat(frames));
+  return path;
+}
+
+/// Where `faceauth inspect` finds the subject's centre in each file.
+function centres(files) {
+  const bin = process.env.FACEAUTH_BIN || join(root, "target/debug/faceauth");
+  const env = { PATH: process.env.PATH, MODEL_DIR: join(root, "models"), DETECTOR_MODEL: "det_500m.onnx",
+    RECOGNIZER_MODEL: "arcface_mobilefacenet_128d.onnx", LIVENESS_MODELS: "",
+    ORT_DYLIB_PATH: process.env.ORT_DYLIB_PATH || join(root, ".ort/libonnxruntime.so.1.31.1") };
+  const out = JSON.parse(execFileSync(bin, ["inspect", ...files.map(photo)], { env, stdio: ["ignore", "pipe", "ignore"] }));
+  return out.map((e) => [(e.subject.box[0] + e.subject.box[2]) / 2, (e.subject.box[1] + e.subject.box[3]) / 2]);
+}
+
+/// The frames of a genuine answer to two turns from the pexels recording (the runs of
+/// tests/api/capture.rs: level 359-385, then her real turns), for a session's `steps`. As there,
+/// each later run is moved so her face starts where the run before left it (she moved about the
+/// frame between the stretches; the motion within each run is the recording's).
+export function genuineFrames(steps) {
+  const run = (a, b) => (a <= b ? Array.from({ length: b - a + 1 }, (_, i) => a + i) : Array.from({ length: a - b + 1 }, (_, i) => a - i));
+  const runs = steps[0] === "turn_left"
+    ? [run(359, 385), run(386, 399), run(435, 458), run(457, 436)]
+    : [run(359, 385), run(443, 458), run(457, 433), run(434, 452)];
+  const file = (i) => `video/pexels_woman/frame_${String(i).padStart(4, "0")}.jpg`;
+  const out = [];
+  let [dx, dy] = [0, 0];
+  for (const [k, numbers] of runs.entries()) {
+    const last = k > 0 ? runs[k - 1].at(-1) : null;
+    if (last !== null && Math.abs(numbers[0] - last) > 1) {
+      const [[ax, ay], [bx, by]] = centres([file(last), file(numbers[0])]);
+      [dx, dy] = [dx + ax - bx, dy + ay - by];
+    }
+    out.push(...numbers.map((i) => ({ file: file(i), dx: Math.round(dx), dy: Math.round(dy) })));
+  }
+  // The fake camera loops its file, and the capture starts a little after the camera opens: two
+  // seconds more of her, played back and forth from the last frame, keep the loop's jump out of it.
+  const tail = out.slice(-24).reverse();
+  return [...out, ...tail.slice(1), ...tail.reverse().slice(1), ...out.slice(-24).reverse().slice(1)];
 }
 
 /// A Y4M video (what Chromium's fake camera plays, in a loop) of consecutive segments, each one

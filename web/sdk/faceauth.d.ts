@@ -21,11 +21,36 @@ export declare class FaceAuthError extends Error {
 export declare function openCamera(video: HTMLVideoElement): Promise<MediaStream>;
 export declare function closeCamera(stream: MediaStream | undefined | null): void;
 export declare function captureFrame(video: HTMLVideoElement, quality?: number): Promise<{ blob: Blob; brightness: number }>;
-export declare function captureSteps(
+/** A challenge's plan: the `capture` object of a verify session or of POST /api/challenges. */
+export interface CapturePlan {
+  fps: number;
+  frames: number;
+  duration_ms: number;
+  prompts: { step: Step; at_ms: number }[];
+  light: { colour: string; css: string; at_ms: number; ms: number }[];
+}
+
+/** One continuous capture, as verify sends it. */
+export interface RecordedCapture {
+  frames: Blob[];
+  /** Each frame's time in ms since the capture started. */
+  times: number[];
+  /** "declined" when no colours were shown (reduced motion, or the app's choice). */
+  light: "shown" | "declined";
+}
+
+export declare function prefersReducedMotion(): boolean;
+export declare function recordCapture(
   video: HTMLVideoElement,
-  steps: Step[],
-  options?: { captureMs?: number; onPrompt?: (step: "front" | Step, secondsLeft: number) => void },
-): Promise<Blob[]>;
+  plan: CapturePlan,
+  options?: {
+    onPrompt?: (step: "front" | Step) => void;
+    onColour?: (css: string | null) => void;
+    light?: boolean;
+    maxSide?: number;
+    quality?: number;
+  },
+): Promise<RecordedCapture>;
 
 export interface ClientOptions {
   /** The service's origin; "" for the page's own. */
@@ -53,14 +78,16 @@ export interface VerifyResult {
 export declare class FaceAuthClient {
   constructor(options?: ClientOptions);
   enroll(args: { userId: string; photo: Blob; sessionToken?: string; enrollmentToken?: string; consent?: string }): Promise<EnrollResult>;
-  verify(args: { userId: string; photos: Blob[]; sessionToken?: string }): Promise<VerifyResult>;
+  verify(args: { userId: string; photo?: Blob; capture?: RecordedCapture; sessionToken?: string; challengeId?: string }): Promise<VerifyResult>;
 }
 
 export interface WidgetOptions extends ClientOptions {
   /** Replacement sentences, by key (see DEFAULT_MESSAGES). */
   messages?: Messages;
-  /** Milliseconds each prompt shows before its photo (1500). */
+  /** Milliseconds before a still photo is taken (1500). */
   captureMs?: number;
+  /** Show the light challenge's colours (default: unless prefers-reduced-motion). */
+  light?: boolean;
 }
 
 export declare class FaceAuthWidget {
@@ -69,5 +96,5 @@ export declare class FaceAuthWidget {
   readonly prompt: HTMLParagraphElement;
   say(keyOrSentence: string, state?: string): void;
   enroll(args: { userId: string; sessionToken?: string; enrollmentToken?: string; consent?: string }): Promise<EnrollResult>;
-  verify(args: { userId: string; sessionToken: string; steps?: Step[] }): Promise<VerifyResult>;
+  verify(args: { userId: string; sessionToken?: string; capture?: CapturePlan | null; challengeId?: string }): Promise<VerifyResult>;
 }

@@ -2,9 +2,10 @@
 // no build step. Served by the service at /sdk/faceauth.js; also an npm package (web/sdk).
 //
 // Two layers:
-// - building blocks: openCamera, captureFrame, captureSteps, FaceAuthClient (enroll / verify over
-//   the API with a session token or an enrolment token), describeError (code -> sentence);
-// - FaceAuthWidget: a ready UI (camera, face oval, prompts with a countdown announced to screen
+// - building blocks: openCamera, captureFrame, recordCapture (one continuous capture that follows
+//   the server's plan: prompts at their times, the screen's colours), FaceAuthClient (enroll /
+//   verify over the API with a session token or an enrolment token), describeError (code -> sentence);
+// - FaceAuthWidget: a ready UI (camera, face oval, prompts announced to screen
 //   readers, the outcome as a sentence) built from them.
 // It never needs the secret key and never shows scores: what a client key learns is pass or fail.
 
@@ -30,9 +31,14 @@ export const DEFAULT_MESSAGES = Object.freeze({
   face_overexposed: "There is too much light on your face. Move away from direct light and try again.",
   face_blurry: "The picture is blurry. Hold still and try again.",
   face_not_frontal: "Look straight at the camera and try again.",
-  pose_mismatch: "Turn your head further when asked, and hold it until the next prompt.",
+  pose_mismatch: "Start facing the camera. When asked, turn your head a little further, hold a moment, and come back.",
   identity_changed: "The same person must stay in front of the camera. Please try again.",
-  frames_not_distinct: "We need a live camera, not a picture. Follow each prompt with your own head.",
+  capture_discontinuous: "We need the live camera, not a picture or a recording. Keep your face in view and follow each prompt.",
+  capture_incomplete: "Keep this page open and your face in view until the end, then try again.",
+  light_not_followed: "We could not see the screen's colours on your face. Turn the screen brightness up, hold the device closer, and avoid bright light behind you.",
+  light_not_reflected: "We need the live camera, not a recording. Please try again with your camera.",
+  light_required: "This sign-in needs the colour check. Turn off reduced motion for this page, or ask for another way to sign in.",
+  colours: "The screen will change colour for a few seconds. Keep looking at it.",
   liveness_failed: "We could not confirm a live person. Use your camera directly, not a photo or a screen.",
   replayed_image: "Please take a new picture with your camera.",
   face_mismatch: "This face does not match the one already enrolled for this account.",
@@ -117,25 +123,70 @@ export async function captureFrame(video, quality = 0.92) {
   return { blob, brightness: n ? sum / n : 0 };
 }
 
+/** Whether the person asked the system for less motion (the light challenge's flashes are then off). */
+export function prefersReducedMotion() {
+  return Boolean(globalThis.matchMedia?.("(prefers-reduced-motion: reduce)").matches);
+}
+
 /**
- * Photos for a challenge: facing the camera, then each step (turn_left, …), one every
- * `captureMs` from the start, so time spent encoding never adds up. `onPrompt(step, secondsLeft)`
- * shows the instruction and its countdown.
+ * One continuous capture that follows a challenge's `plan` (the `capture` object of a session or
+ * challenge): frames at `plan.fps` for `plan.duration_ms`, each stamped with its time since the
+ * start (the monotonic clock), each prompt shown at its `at_ms` (`onPrompt(step)`; "front" first),
+ * each colour painted at its `at_ms` (`onColour(css)`, `null` at the end) unless `light` is false.
+ * Frames are at most `maxSide` px on their longer side (JPEG): a 5 s capture at 15 fps is about
+ * 1–2 MB. Resolves to `{ frames: Blob[], times: number[], light: "shown" | "declined" }`.
  */
-export async function captureSteps(video, steps, { captureMs = 1500, onPrompt = () => {} } = {}) {
-  const started = performance.now();
-  const photos = [];
-  for (const [i, step] of ["front", ...steps].entries()) {
-    const due = started + (i + 1) * captureMs;
-    for (let left = Math.ceil((due - performance.now()) / 1000); left > 0; left -= 1) {
-      onPrompt(step, left);
-      await sleep(Math.min(1000, due - performance.now()));
-    }
-    onPrompt(step, 0);
-    await sleep(Math.max(0, due - performance.now()));
-    photos.push((await captureFrame(video)).blob);
+export async function recordCapture(video, plan, { onPrompt = () => {}, onColour = () => {}, light = true, maxSide = 480, quality = 0.85 } = {}) {
+  const scale = Math.min(1, maxSide / Math.max(video.videoWidth, video.videoHeight));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(video.videoWidth * scale);
+  canvas.height = Math.round(video.videoHeight * scale);
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  const showsLight = light && (plan.light || []).length > 0;
+  const prompts = [{ step: "front", at_ms: 0 }, ...(plan.prompts || [])];
+  const flashes = showsLight ? plan.light : [];
+  const interval = 1000 / (plan.fps || 15);
+  const frames = [], times = [];
+  // A camera slower than the asked rate (15 fps in low light) would hand the same picture twice,
+  // which the service rightly refuses as a repeated frame: where the browser says when a new
+  // frame arrived (requestVideoFrameCallback), a tick without one is skipped.
+  let presented = -1, taken = -2;
+  const watch = video.requestVideoFrameCallback?.bind(video);
+  if (watch) {
+    const onFrame = (_, meta) => {
+      presented = meta.presentedFrames;
+      if (!done) watch(onFrame);
+    };
+    watch(onFrame);
   }
-  return photos;
+  let done = false, lastPrint = null;
+  const started = performance.now();
+  let prompt = -1, flash = -1;
+  for (let k = 0; ; k++) {
+    const due = started + k * interval;
+    await sleep(due - performance.now());
+    const t = performance.now() - started;
+    if (t > plan.duration_ms) break;
+    // The prompt and colour of this instant go up before the frame is taken.
+    while (prompt + 1 < prompts.length && prompts[prompt + 1].at_ms <= t) onPrompt(prompts[++prompt].step);
+    while (flash + 1 < flashes.length && flashes[flash + 1].at_ms <= t) onColour(flashes[++flash].css);
+    if (watch && presented === taken) continue;
+    taken = presented;
+    ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+    // And where it does not (or repeats a picture anyway), the same pixels as the last frame are
+    // the same frame: a real sensor never gives two identical pictures.
+    const patch = ctx.getImageData(canvas.width / 2 - 16, canvas.height / 2 - 16, 32, 32).data;
+    let print = 0;
+    for (let i = 0; i < patch.length; i += 3) print = (Math.imul(print, 31) + patch[i]) | 0;
+    if (print === lastPrint) continue;
+    lastPrint = print;
+    times.push(Math.round(t * 10) / 10);
+    // Encoded in the background: time spent encoding never delays the next frame.
+    frames.push(new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", quality)));
+  }
+  done = true;
+  onColour(null);
+  return { frames: await Promise.all(frames), times, light: showsLight ? "shown" : "declined" };
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
@@ -176,15 +227,22 @@ export class FaceAuthClient {
   }
 
   /**
-   * Verifies `photos[0]` (and, for a challenge, the step photos after it) against `userId` within
-   * a session. Resolves to `{ verified, token, session_id }`; the token goes to your backend.
+   * Verifies one `photo`, or a `capture` (from recordCapture: the answer to a challenge), against
+   * `userId` within a session. Resolves to `{ verified, token, session_id }`; the token goes to
+   * your backend.
    */
-  verify({ userId, photos, sessionToken }) {
+  verify({ userId, photo, capture, sessionToken, challengeId }) {
     const form = new FormData();
     form.append("user_id", userId);
-    form.append("image", photos[0], "front.jpg");
-    photos.slice(1).forEach((blob, i) => form.append("frame_" + (i + 1), blob, "frame.jpg"));
+    if (capture) {
+      capture.frames.forEach((blob) => form.append("capture", blob, "frame.jpg"));
+      form.append("capture_ms", JSON.stringify(capture.times));
+      form.append("capture_light", capture.light);
+    } else {
+      form.append("image", photo, "face.jpg");
+    }
     if (sessionToken) form.append("session_token", sessionToken);
+    if (challengeId) form.append("challenge_id", challengeId);
     return this.#post("/api/verify", form);
   }
 }
@@ -196,13 +254,15 @@ export class FaceAuthClient {
  * resolve to the service's answer or reject with a FaceAuthError whose sentence is on screen.
  */
 export class FaceAuthWidget {
-  constructor(container, { baseUrl = "", apiKey = "", messages = {}, captureMs = 1500 } = {}) {
+  constructor(container, { baseUrl = "", apiKey = "", messages = {}, captureMs = 1500, light } = {}) {
     this.client = new FaceAuthClient({ baseUrl, apiKey });
     this.messages = { ...DEFAULT_MESSAGES, ...messages };
     this.captureMs = captureMs;
+    // The light challenge's colours, unless the person asked for reduced motion or the app opts out.
+    this.light = light ?? !prefersReducedMotion();
     const root = document.createElement("div");
     root.className = "faceauth";
-    root.style.cssText = "position:relative;max-width:480px;width:100%;font:16px/1.4 system-ui,sans-serif";
+    root.style.cssText = "position:relative;z-index:auto;max-width:480px;width:100%;font:16px/1.4 system-ui,sans-serif";
     this.video = document.createElement("video");
     this.video.setAttribute("aria-hidden", "true");
     // Mirrored like a mirror, which is what people expect of a selfie view; photos are not.
@@ -214,6 +274,7 @@ export class FaceAuthWidget {
     const frame = document.createElement("div");
     frame.style.cssText = "position:relative;overflow:hidden;border-radius:12px";
     frame.append(this.video, oval);
+    this.oval = oval;
     this.prompt = document.createElement("p");
     this.prompt.className = "faceauth-prompt";
     this.prompt.setAttribute("role", "status");
@@ -246,6 +307,7 @@ export class FaceAuthWidget {
       throw error;
     } finally {
       closeCamera(stream);
+      this.#onColour(null);
       this.countdown.textContent = "";
     }
   }
@@ -259,10 +321,29 @@ export class FaceAuthWidget {
     return (await captureFrame(this.video)).blob;
   }
 
-  #onPrompt = (step, secondsLeft) => {
+  #onPrompt = (step) => {
     if (this.root.dataset.step !== step) this.say(step, "busy");
     this.root.dataset.step = step;
-    this.countdown.textContent = secondsLeft > 0 ? String(secondsLeft) : "";
+  };
+
+  // The screen around the oval takes the colour (the face reflects it); the widget stays on top.
+  #onColour = (css) => {
+    if (!css) {
+      this.flash?.remove();
+      this.flash = null;
+      this.root.style.zIndex = "";
+      this.oval.style.boxShadow = "0 0 0 999px rgba(0,0,0,.35)";
+      return;
+    }
+    if (!this.flash) {
+      this.flash = document.createElement("div");
+      this.flash.setAttribute("aria-hidden", "true");
+      this.flash.style.cssText = "position:fixed;inset:0;z-index:2147483646;pointer-events:none";
+      document.body.append(this.flash);
+      this.root.style.zIndex = "2147483647";
+    }
+    this.flash.style.background = css;
+    this.oval.style.boxShadow = "0 0 0 999px " + css;
   };
 
   /** Enrols one photo: `{ userId, sessionToken }` or `{ userId, enrollmentToken }`, and `consent`. */
@@ -277,19 +358,24 @@ export class FaceAuthWidget {
   }
 
   /**
-   * Verifies within a session. `steps` (from your backend's session, in challenge mode) are asked
-   * one by one; without them one still photo is sent. A "not verified" answer rejects with code
-   * `not_verified`.
+   * Verifies within a session. `capture` (the session's plan, in challenge mode: hand it from your
+   * backend with the token) is recorded as one continuous capture with its prompts and colours;
+   * without it one still photo is sent. A "not verified" answer rejects with code `not_verified`.
    */
-  verify({ userId, sessionToken, steps }) {
-    // A backend passing the session's `steps` along as null (no challenge) means none.
-    steps = steps || [];
+  verify({ userId, sessionToken, capture, challengeId }) {
     return this.#withCamera(async () => {
-      const photos = steps.length
-        ? await captureSteps(this.video, steps, { captureMs: this.captureMs, onPrompt: this.#onPrompt })
-        : [await this.#still()];
+      let answer;
+      if (capture) {
+        if (this.light && (capture.light || []).length) this.say("colours", "busy");
+        const recorded = await recordCapture(this.video, capture, {
+          onPrompt: this.#onPrompt, onColour: this.#onColour, light: this.light,
+        });
+        answer = { capture: recorded };
+      } else {
+        answer = { photo: await this.#still() };
+      }
       this.say("checking", "busy");
-      const result = await this.client.verify({ userId, photos, sessionToken });
+      const result = await this.client.verify({ userId, sessionToken, challengeId, ...answer });
       if (!result.verified) throw new FaceAuthError("not_verified", 200, describeError("not_verified", this.messages));
       this.say("verified", "done");
       return result;

@@ -97,10 +97,11 @@ pub fn check(frames: &[Observation], plan: &Plan, limits: &PoseLimits) -> Result
             return Err(PoseRefusal::NotHeld(number));
         }
         let peak = window[first..].iter().map(|f| angle(f)).fold(f32::MIN, f32::max);
-        let returned = window[first..].iter().any(|f| angle(f) <= needed * 0.5);
-        // The last step may come back in the plan's closing stretch.
-        let returned = returned
-            || (number == plan.prompts.len() && frames.iter().any(|f| f.t_ms >= end && angle(f) <= needed * 0.5));
+        // Back toward level before the next prompt's movement is under way (people often come back
+        // late, just ahead of the next move), or for the last step by the end of the capture.
+        let reached_at = window[first].t_ms;
+        let next_at = plan.prompts.get(i + 1).map_or(f32::MAX, |p| p.at_ms as f32 + MAX_RESPONSE_MS);
+        let returned = frames.iter().any(|f| f.t_ms > reached_at && f.t_ms < next_at && angle(f) <= needed * 0.5);
         if !returned {
             return Err(PoseRefusal::NoReturn(number));
         }
