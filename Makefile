@@ -7,7 +7,7 @@ MODEL_MIRROR ?=
 MIRROR_FLAG := $(if $(MODEL_MIRROR),--mirror $(MODEL_MIRROR),)
 export ORT_DYLIB_PATH ?= $(CURDIR)/.ort/libonnxruntime.so.1.31.1
 
-.PHONY: run setup models build test test-setup lint bench bench-load bench-scale bench-sealed check clean
+.PHONY: run setup models build test test-setup lint bench bench-load bench-scale bench-sealed bench-capture check clean
 
 run: setup build
 	./target/release/faceauth serve
@@ -55,6 +55,11 @@ bench-load: test-setup
 # Verify p50 with and without TEMPLATE_KMS_KEY_ID, side by side on moto (S3 + KMS).
 bench-sealed: test-setup
 	cargo bench --bench sealed
+
+# A capture's verify time and upload size at 10 and 15 fps; BPCER and APCER per attack kind on the
+# real recording (docs/liveness.md).
+bench-capture: test-setup
+	cargo bench --bench capture
 
 bench-scale: test-setup build
 	bash scripts/bench-scale.sh

@@ -107,9 +107,7 @@ pub enum ApiError {
     IdentityChanged,
     #[error("the capture is not one continuous recording: keep the camera on and your face in view, and try again")]
     CaptureDiscontinuous,
-    #[error(
-        "the capture is too short or has too few frames: keep the page open and your face in view until the end"
-    )]
+    #[error("the capture is too short or has too few frames: keep the page open and your face in view until the end")]
     CaptureIncomplete,
     #[error(
         "the screen's colours were not seen on your face: turn the screen's brightness up, hold the phone closer \

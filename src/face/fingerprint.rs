@@ -164,7 +164,7 @@ mod tests {
         let waves: Vec<(f32, f32, f32)> = (0..16)
             .map(|k| {
                 let r = |m: u32| (((seed * 7919 + k * 104_729 + m * 15_485_863) % 1000) as f32) / 1000.0;
-                (r(1) * 0.25, r(2) * 0.25, r(3) * 6.28)
+                (r(1) * 0.25, r(2) * 0.25, r(3) * std::f32::consts::TAU)
             })
             .collect();
         RgbImage::from_fn(112, 112, |x, y| {
@@ -182,7 +182,10 @@ mod tests {
     fn a_mirror_image_hashes_as_the_mirrored_hash() {
         let image = face(3);
         let flipped = image::imageops::flip_horizontal(&image);
-        let (a, b) = (Fingerprint::of(&image, &embedding(1), &embedding(2)), Fingerprint::of(&flipped, &embedding(2), &embedding(1)));
+        let (a, b) = (
+            Fingerprint::of(&image, &embedding(1), &embedding(2)),
+            Fingerprint::of(&flipped, &embedding(2), &embedding(1)),
+        );
         assert!((a.mirrored ^ b.hash).count_ones() <= 4, "{}", (a.mirrored ^ b.hash).count_ones());
         assert_eq!(a.distance(&b).1, 0);
     }
@@ -194,13 +197,19 @@ mod tests {
             let p = image.get_pixel(x, y).0;
             image::Rgb(p.map(|v| (v as f32 * 0.8 + x as f32 * 0.3 + 10.0).min(255.0) as u8))
         });
-        let (a, b) = (Fingerprint::of(&image, &embedding(1), &embedding(1)), Fingerprint::of(&ramped, &embedding(1), &embedding(1)));
+        let (a, b) = (
+            Fingerprint::of(&image, &embedding(1), &embedding(1)),
+            Fingerprint::of(&ramped, &embedding(1), &embedding(1)),
+        );
         assert!(a.distance(&b).0 <= 4, "{:?}", a.distance(&b));
     }
 
     #[test]
     fn different_faces_and_embeddings_are_far_apart() {
-        let (a, b) = (Fingerprint::of(&face(1), &embedding(1), &embedding(1)), Fingerprint::of(&face(9), &embedding(40), &embedding(40)));
+        let (a, b) = (
+            Fingerprint::of(&face(1), &embedding(1), &embedding(1)),
+            Fingerprint::of(&face(9), &embedding(40), &embedding(40)),
+        );
         let (hash, sketch) = a.distance(&b);
         assert!(hash > 12 && sketch > 60, "{hash} {sketch}");
     }

@@ -11,8 +11,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::UserId;
 use super::liveness::plan::Plan;
+use crate::domain::UserId;
 use crate::token::{Hs256, TokenError, UserClaims, now};
 
 const AUDIENCE: &str = "faceauth:challenge";

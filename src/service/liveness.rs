@@ -6,9 +6,9 @@
 pub mod capture;
 pub mod light;
 mod pending;
-pub mod replay;
 pub mod plan;
 pub mod pose;
+pub mod replay;
 
 use capture::{CaptureRefusal, Observation};
 use light::LightRefusal;
@@ -193,9 +193,9 @@ impl From<PoseRefusal> for ServiceError {
     fn from(refusal: PoseRefusal) -> Self {
         match refusal {
             // A jump is a discontinuity of the capture, whatever step it answered.
-            PoseRefusal::Abrupt(step) => ServiceError::Capture(CaptureRefusal::Discontinuous(
-                capture::Discontinuity::AbruptMove(step),
-            )),
+            PoseRefusal::Abrupt(step) => {
+                ServiceError::Capture(CaptureRefusal::Discontinuous(capture::Discontinuity::AbruptMove(step)))
+            }
             other => ServiceError::Pose(other),
         }
     }

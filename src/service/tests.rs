@@ -43,9 +43,10 @@ impl Inference for Scripted {
         // Every photo the same identity, but its own capture: the mirror embedding (which the
         // fingerprint's sketch sums in) differs by photo.
         let seed = image.iter().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(*b as u32));
-        let mirrored =
-            Embedding::from_raw((0..8).map(|i| ((seed.wrapping_mul(2_654_435_761) >> i) % 199) as f32 - 99.0).collect())
-                .unwrap();
+        let mirrored = Embedding::from_raw(
+            (0..8).map(|i| ((seed.wrapping_mul(2_654_435_761) >> i) % 199) as f32 - 99.0).collect(),
+        )
+        .unwrap();
         Ok(Analysis {
             fingerprint: crate::face::fingerprint::Fingerprint::of(&picture, &embedding, &mirrored),
             light: None,

@@ -7,9 +7,9 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::cache::{CachedReference, References};
-use super::sessions::{SessionOutcome, SessionPurpose, ValidSession};
 use super::liveness::plan::Plan;
 use super::liveness::{CaptureAnswer, LightCheck, replay};
+use super::sessions::{SessionOutcome, SessionPurpose, ValidSession};
 use super::{FaceAuth, IssuedToken, Liveness, LivenessMode, ServiceError, Timings, ms};
 use crate::domain::UserId;
 use crate::face::fingerprint::Fingerprint;
@@ -235,8 +235,7 @@ impl FaceAuth {
             Err(e) => return (Err(e), Vec::new()),
         };
         // Replays first, whatever the capture answers: a copy is refused as one, never judged.
-        if self.replay_guard
-            && references.iter().any(|r| r.photo_sha256.as_ref().is_some_and(|d| digests.contains(d)))
+        if self.replay_guard && references.iter().any(|r| r.photo_sha256.as_ref().is_some_and(|d| digests.contains(d)))
         {
             return (Err(ServiceError::ReplayedImage), Vec::new());
         }
@@ -380,7 +379,8 @@ fn sample_fingerprints(frames: &[Analysis], times: &[f32], plan: Option<&Plan>, 
     if let Some(plan) = plan {
         for prompt in &plan.prompts {
             let target = prompt.at_ms as f32 + super::liveness::plan::STEP_MS as f32 / 3.0;
-            let nearest = (0..times.len()).min_by(|&a, &b| (times[a] - target).abs().total_cmp(&(times[b] - target).abs()));
+            let nearest =
+                (0..times.len()).min_by(|&a, &b| (times[a] - target).abs().total_cmp(&(times[b] - target).abs()));
             picked.extend(nearest.filter(|i| !picked.contains(i)));
         }
     }

@@ -183,10 +183,10 @@ pub fn lit(capture: &Capture, plan: &Value, face: f32, surround: f32, lag_ms: f6
                 let (x, y) = (x as f32, y as f32);
                 let inside = x >= x1 - pad_x && x <= x2 + pad_x && y >= y1 - pad_y && y <= y2 + pad_y;
                 let strength = if inside { face } else { surround };
-                for c in 0..3 {
+                for (value, light) in p.0.iter_mut().zip(screen) {
                     // Light adds to what the skin reflects, in proportion to the skin's own brightness.
-                    let v = p.0[c] as f32 * (1.0 - strength) + strength * screen[c] * (p.0[c] as f32 / 255.0 + 0.5);
-                    p.0[c] = v.clamp(0.0, 255.0) as u8;
+                    let own = *value as f32;
+                    *value = (own * (1.0 - strength) + strength * light * (own / 255.0 + 0.5)).clamp(0.0, 255.0) as u8;
                 }
             }
             jpeg(&image, 90)
@@ -236,4 +236,3 @@ pub fn slideshow(stills: &[Vec<u8>], fps: f64, duration_ms: f64, which: impl Fn(
     }
     Capture { frames, times }
 }
-

@@ -4,10 +4,10 @@
 mod support;
 
 mod adaptive;
-mod replay;
 mod liveness;
 mod quality;
 mod reference;
+mod replay;
 mod selection;
 mod special;
 mod verification;

@@ -70,7 +70,10 @@ fn real_recordings_move_within_the_capture_bounds_and_stay_one_person() {
                     m.2.max((b.face.face_scale() / a.face.face_scale()).ln().abs()),
                 )
             });
-            eprintln!("{name} every {every}: largest change between frames: turn {:.1}°, shift {:.3} faces, scale {:.3}", raw.0, raw.1, raw.2);
+            eprintln!(
+                "{name} every {every}: largest change between frames: turn {:.1}°, shift {:.3} faces, scale {:.3}",
+                raw.0, raw.1, raw.2
+            );
             assert_eq!(capture::check_motion(&observed, &digests), Ok(()), "{name} every {every}");
         }
         if let Some(dir) = std::env::var_os("VIDEO_DUMP") {

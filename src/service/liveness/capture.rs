@@ -82,7 +82,8 @@ pub fn check_times(times: &[f32], duration_ms: u32) -> Result<(), CaptureRefusal
     }
     for (i, w) in times.windows(2).enumerate() {
         let dt = w[1] - w[0];
-        if !(dt > 0.0) {
+        // NaN cannot come from the parser (finite numbers only); a step of zero or back is refused.
+        if dt <= 0.0 {
             return Err(Discontinuity::TimeNotIncreasing(i + 2).into());
         }
         if dt < MIN_INTERVAL_MS {
@@ -169,7 +170,8 @@ mod tests {
     use super::*;
 
     fn frame(t_ms: f32, x: f32, yaw: f32) -> Observation {
-        let landmarks = [[x + 30.0, 50.0], [x + 70.0, 50.0], [x + 50.0 + yaw, 70.0], [x + 35.0, 90.0], [x + 65.0, 90.0]];
+        let landmarks =
+            [[x + 30.0, 50.0], [x + 70.0, 50.0], [x + 50.0 + yaw, 70.0], [x + 35.0, 90.0], [x + 65.0, 90.0]];
         Observation {
             t_ms,
             face: Detection { bbox: [x, 20.0, x + 100.0, 130.0], score: 0.9, landmarks },
@@ -195,7 +197,10 @@ mod tests {
         assert_eq!(check_times(&times(500, 1.0), 400), Err(Discontinuity::TooFast(1, 2).into()));
         let mut gap = times(60, 66.7);
         gap.iter_mut().skip(30).for_each(|t| *t += 500.0);
-        assert!(matches!(check_times(&gap, 3900), Err(CaptureRefusal::Discontinuous(Discontinuity::Gap { frame: 31, .. }))));
+        assert!(matches!(
+            check_times(&gap, 3900),
+            Err(CaptureRefusal::Discontinuous(Discontinuity::Gap { frame: 31, .. }))
+        ));
     }
 
     #[test]
@@ -208,7 +213,8 @@ mod tests {
 
     #[test]
     fn smooth_motion_passes_and_a_jump_or_a_repeat_is_refused() {
-        let smooth: Vec<Observation> = (0..30).map(|i| frame(i as f32 * 66.7, 100.0 + i as f32, i as f32 * 0.8)).collect();
+        let smooth: Vec<Observation> =
+            (0..30).map(|i| frame(i as f32 * 66.7, 100.0 + i as f32, i as f32 * 0.8)).collect();
         let digests: Vec<String> = (0..30).map(|i| i.to_string()).collect();
         assert_eq!(check_motion(&smooth, &digests), Ok(()));
         let mut jump = smooth.clone();

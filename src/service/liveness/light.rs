@@ -82,8 +82,7 @@ fn fit(x: &[[f32; 3]], y: &[[f32; 3]]) -> (f32, f32) {
 
 /// The face's and surround's response to the plan's colours at the delay that fits the face best.
 pub fn response(times: &[f32], samples: &[Option<LightSample>], plan: &Plan) -> Option<LightResponse> {
-    let measured: Vec<(f32, LightSample)> =
-        times.iter().zip(samples).filter_map(|(t, s)| s.map(|s| (*t, s))).collect();
+    let measured: Vec<(f32, LightSample)> = times.iter().zip(samples).filter_map(|(t, s)| s.map(|s| (*t, s))).collect();
     if measured.len() < times.len() * 3 / 5 || measured.len() < 8 {
         return None;
     }

@@ -95,8 +95,11 @@ impl Plan {
 
     /// Lays out `steps` on the schedule, with colours drawn by `draw` (a uniform choice below n).
     pub fn lay_out(steps: Vec<Step>, light: bool, fps: u32, mut draw: impl FnMut(usize) -> usize) -> Plan {
-        let prompts: Vec<Prompt> =
-            steps.into_iter().enumerate().map(|(i, step)| Prompt { step, at_ms: LEAD_MS + i as u32 * STEP_MS }).collect();
+        let prompts: Vec<Prompt> = steps
+            .into_iter()
+            .enumerate()
+            .map(|(i, step)| Prompt { step, at_ms: LEAD_MS + i as u32 * STEP_MS })
+            .collect();
         let duration_ms = LEAD_MS + prompts.len() as u32 * STEP_MS + TAIL_MS;
         let mut flashes: Vec<Flash> = Vec::new();
         let mut at = 0;
@@ -126,8 +129,9 @@ impl Plan {
     /// old-format token must not skip a step or stretch the schedule.
     pub fn is_well_formed(&self, min_steps: usize) -> bool {
         let on_schedule = self.prompts.iter().enumerate().all(|(i, p)| p.at_ms == LEAD_MS + i as u32 * STEP_MS);
-        let flashes_fit = self.light.windows(2).all(|w| w[0].at_ms + w[0].ms == w[1].at_ms && w[0].colour != w[1].colour)
-            && self.light.iter().all(|f| f.ms >= FLASH_MIN_MS);
+        let flashes_fit =
+            self.light.windows(2).all(|w| w[0].at_ms + w[0].ms == w[1].at_ms && w[0].colour != w[1].colour)
+                && self.light.iter().all(|f| f.ms >= FLASH_MIN_MS);
         self.prompts.len() >= min_steps.max(1)
             && self.prompts.len() <= 8
             && on_schedule

@@ -70,11 +70,14 @@ pub fn check(frames: &[Observation], plan: &Plan, limits: &PoseLimits) -> Result
     let mut reached = Vec::with_capacity(plan.prompts.len());
     for (i, prompt) in plan.prompts.iter().enumerate() {
         let number = i + 1;
-        let (needed, angle): (f32, Box<dyn Fn(&Observation) -> f32>) = match prompt.step.axis() {
-            Axis::Yaw => (limits.min_turn_yaw, Box::new(move |f: &Observation| f.yaw * prompt.step.sign())),
-            Axis::Pitch => {
-                (limits.min_nod_pitch, Box::new(move |f: &Observation| (f.pitch - level_pitch) * prompt.step.sign()))
-            }
+        // The step's angle on a frame, signed so that the asked direction is positive.
+        let (needed, axis) = match prompt.step.axis() {
+            Axis::Yaw => (limits.min_turn_yaw, Axis::Yaw),
+            Axis::Pitch => (limits.min_nod_pitch, Axis::Pitch),
+        };
+        let angle = |f: &Observation| match axis {
+            Axis::Yaw => f.yaw * prompt.step.sign(),
+            Axis::Pitch => (f.pitch - level_pitch) * prompt.step.sign(),
         };
         let at = prompt.at_ms as f32;
         let end = at + STEP_MS as f32 + MIN_REACTION_MS;
