@@ -27,7 +27,7 @@ mod helpers {
 
 use std::time::Instant;
 
-use capture::{CAPTURE_ENV, Capture, genuine, genuine_frames, jpeg, lit, slideshow, steps_of};
+use capture::{CAPTURE_ENV, Capture, at_rate, genuine, genuine_frames, jpeg, lit, slideshow, steps_of};
 use common::{client, env_num, median, start_service};
 use serde_json::{Value, json};
 
@@ -51,32 +51,6 @@ async fn send(http: &reqwest::Client, base: &str, plan: &Value, capture: &Captur
         None => body["error"]["code"].as_str().unwrap_or("?").to_string(),
     };
     (status, code, ms)
-}
-
-/// The capture at `fps` (frames nearest each tick of that rate), each frame brought to the SDK's
-/// size (480 px wide, JPEG quality 85).
-fn at_rate(capture: &Capture, fps: f64) -> Capture {
-    let last = *capture.times.last().unwrap();
-    let mut picked = Vec::new();
-    let mut t = 0.0;
-    while t <= last {
-        let nearest = (0..capture.times.len())
-            .min_by(|&a, &b| (capture.times[a] - t).abs().total_cmp(&(capture.times[b] - t).abs()));
-        if let Some(i) = nearest.filter(|i| picked.last() != Some(i)) {
-            picked.push(i);
-        }
-        t += 1000.0 / fps;
-    }
-    Capture {
-        frames: picked
-            .iter()
-            .map(|&i| {
-                let image = image::load_from_memory(&capture.frames[i]).unwrap();
-                jpeg(&image.resize(480, 480, image::imageops::FilterType::Triangle).to_rgb8(), 85)
-            })
-            .collect(),
-        times: picked.iter().map(|&i| capture.times[i]).collect(),
-    }
 }
 
 #[tokio::main]

@@ -236,3 +236,32 @@ pub fn slideshow(stills: &[Vec<u8>], fps: f64, duration_ms: f64, which: impl Fn(
     }
     Capture { frames, times }
 }
+
+/// The capture at `fps` (frames nearest each tick of that rate), each frame brought to the SDK's
+/// size (480 px on the longer side, JPEG quality 85).
+pub fn at_rate(capture: &Capture, fps: f64) -> Capture {
+    let last = *capture.times.last().unwrap();
+    let mut picked = Vec::new();
+    let mut t = 0.0;
+    while t <= last {
+        let nearest = (0..capture.times.len())
+            .min_by(|&a, &b| (capture.times[a] - t).abs().total_cmp(&(capture.times[b] - t).abs()));
+        // As the SDK does, a tick that brings the same picture again is skipped (here: where the
+        // material turns back on itself, the frames either side of the turn are one frame).
+        let same = |a: usize, b: usize| capture.frames[a] == capture.frames[b];
+        if let Some(i) = nearest.filter(|&i| picked.last().is_none_or(|&p| !same(p, i))) {
+            picked.push(i);
+        }
+        t += 1000.0 / fps;
+    }
+    Capture {
+        frames: picked
+            .iter()
+            .map(|&i| {
+                let image = image::load_from_memory(&capture.frames[i]).unwrap();
+                jpeg(&image.resize(480, 480, image::imageops::FilterType::Triangle).to_rgb8(), 85)
+            })
+            .collect(),
+        times: picked.iter().map(|&i| capture.times[i]).collect(),
+    }
+}
