@@ -122,6 +122,20 @@ mod tests {
         // Biometric consent is required by default in production (and not in development).
         assert!(production.security.consent_required);
         assert!(!load(&[]).unwrap().security.consent_required);
+        // Liveness: the challenge (movement and light) by default in production; off is a choice.
+        assert_eq!(production.face.liveness, LivenessMode::Challenge);
+        assert_eq!(production.face.light, LightChallenge::On);
+        assert_eq!(load(&[]).unwrap().face.liveness, LivenessMode::Off);
+        let mut off = vec![
+            ("APP_ENV", "production"),
+            ("S3_BUCKET", "faces"),
+            ("API_KEYS", "k-0123456789abcdef"),
+            ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("TOKEN_ALG", "HS256"),
+        ];
+        off.push(("LIVENESS", "off"));
+        let off = load(&off).unwrap();
+        assert_eq!(off.face.liveness, LivenessMode::Off);
     }
 
     #[test]

@@ -21,7 +21,6 @@ pub mod quality;
 pub mod resolution;
 pub mod runtime;
 pub mod scans;
-pub mod signature;
 
 pub use decode::DecodeError;
 pub use detect::Detection;

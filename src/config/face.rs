@@ -60,8 +60,6 @@ pub struct FaceConfig {
     pub max_references_per_user: usize,
     /// LIVENESS: off, passive or challenge (challenge in production, off in development).
     pub liveness: LivenessMode,
-    /// LIVENESS was set (a production service without the challenge says so at startup).
-    pub liveness_explicit: bool,
     /// LIGHT_CHALLENGE.
     pub light: LightChallenge,
     /// CAPTURE_FPS: the frame rate a challenge's capture is asked for (10–30).
@@ -77,7 +75,6 @@ impl FaceConfig {
         if !input_size.is_multiple_of(32) {
             p.problem(format!("DETECTOR_INPUT_SIZE={input_size} is not a multiple of 32"));
         }
-        let liveness_explicit = p.get(Var::Liveness).is_some();
         let liveness = match p.get(Var::Liveness).map(str::to_ascii_lowercase).as_deref() {
             // A photo from a social network must not verify out of the box.
             None if production => LivenessMode::Challenge,
@@ -110,7 +107,6 @@ impl FaceConfig {
         Self {
             pipeline,
             liveness,
-            liveness_explicit,
             light,
             capture_fps: p.ranged(Var::CaptureFps, 15u32, 10, 30),
             liveness_threshold: p.ranged(Var::LivenessThreshold, 0.5f64, 0.0, 1.0),

@@ -19,7 +19,6 @@ use super::profile::OperatingPoint;
 use super::quality::{Quality, measure};
 use super::resolution::{DETAIL_SCALE, PRECISE_FACE, PipelineMode, detail_side, passes, refine_region};
 use super::runtime::{InferenceError, ModelError};
-use super::signature::Signature;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FaceError {
@@ -85,23 +84,10 @@ pub struct Analysis {
     pub liveness: Option<LivenessScore>,
     /// The subject's capture quality (refused below the policy at enrolment).
     pub quality: Quality,
-    /// A small picture of the aligned face: tells a new capture from a copy (or mirror) of another.
-    pub signature: Signature,
     /// The aligned face's perceptual hash and the embedding's sketch: the replay memory's key.
     pub fingerprint: Fingerprint,
     /// The light on the face and around it (the light challenge); `None` when the face fills the frame.
     pub light: Option<LightSample>,
-}
-
-impl Analysis {
-    /// How close two photos' faces are as *captures* (not as identities): the lower of their
-    /// embeddings' cosine and their signatures' correlation (direct or mirrored), and whether the
-    /// mirror image was the closer. A copy of one photo (re-encoded, rescaled, cropped, mirrored)
-    /// is close on both; two real captures at different poses are not (tests/pipeline/distinct.rs).
-    pub fn capture_closeness(&self, other: &Analysis) -> (f32, bool) {
-        let (pixels, mirrored) = self.signature.closeness(&other.signature);
-        (pixels.min(self.embedding.cosine(&other.embedding)), mirrored)
-    }
 }
 
 pub struct FaceEngine {
@@ -214,7 +200,7 @@ impl FaceEngine {
     /// to be shrunk again. Passive liveness is scored on the full photo: the MiniFASNet thresholds
     /// were validated on full decodes.
     fn decode_side(&self, purpose: Purpose) -> u32 {
-        let scores_liveness = purpose == Purpose::Verify && self.anti_spoof.is_some();
+        let scores_liveness = purpose != Purpose::Enroll && self.anti_spoof.is_some();
         match self.mode {
             PipelineMode::Adaptive if !scores_liveness => self.detector.max_side() * 3 / 4,
             _ => u32::MAX,
@@ -275,7 +261,6 @@ impl FaceEngine {
         let align_ms = ms(start);
         let start = Instant::now();
         let embedding = self.recognizer.embed(&crop)?;
-        let signature = Signature::of(&crop);
         // The sketch is of the face and its mirror image together, so a mirrored copy sketches
         // alike: a recognizer's embeddings of a face and its mirror differ (up to 45 of 256 bits on
         // the dev photos, as far as two photos of one person). One more recognizer run (~2 ms).
@@ -284,10 +269,16 @@ impl FaceEngine {
         let light = LightSample::measure(&image, &local);
         let embed_ms = ms(start);
         // Liveness is a property of a capture, asked of probes; references were checked at enrolment.
-        let liveness = match purpose == Purpose::Verify && self.anti_spoof.is_some() {
+        let liveness = match purpose != Purpose::Enroll && self.anti_spoof.is_some() {
             true => {
                 let start = Instant::now();
-                let box_ = self.liveness_box(&image, &local)?;
+                // A capture's frames are scored on their own boxes: the reference canvas's second
+                // detection (17-24 ms a frame here) would double a capture's cost, and the capture
+                // is judged on the mean of some fifty scores, not on one.
+                let box_ = match purpose {
+                    Purpose::Frame => local.clone(),
+                    _ => self.liveness_box(&image, &local)?,
+                };
                 let anti_spoof = self.anti_spoof.as_mut().expect("checked above");
                 let score = anti_spoof.score(&image, &box_)?;
                 liveness_ms = ms(start);
@@ -299,7 +290,6 @@ impl FaceEngine {
             liveness,
             quality,
             embedding,
-            signature,
             fingerprint,
             light,
             face,

@@ -9,6 +9,9 @@ use super::quality::{QualityIssue, QualityPolicy};
 pub enum Purpose {
     Enroll,
     Verify,
+    /// One frame of a continuous capture: a probe like `Verify`, but passive liveness is scored on
+    /// the subject's own box (see `FaceEngine::liveness_box`).
+    Frame,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -63,7 +66,7 @@ impl FacePolicy {
         let best = (0..faces.len()).max_by(|&a, &b| scores[a].total_cmp(&scores[b])).ok_or(Rejection::NoFace)?;
         let margin = match purpose {
             Purpose::Enroll => self.enroll_margin,
-            Purpose::Verify => self.verify_margin,
+            Purpose::Verify | Purpose::Frame => self.verify_margin,
         };
         let rivals = scores.iter().enumerate().filter(|&(i, s)| i != best && scores[best] - s < margin).count();
         if rivals > 0 {

@@ -56,7 +56,6 @@ impl Inference for Scripted {
             height: 10,
             timings: StageTimings::default(),
             liveness: None,
-            signature: crate::face::signature::Signature::of(&picture),
             quality: crate::face::quality::Quality {
                 sharpness: 500.0,
                 brightness: 140.0,

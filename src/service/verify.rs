@@ -217,7 +217,7 @@ impl FaceAuth {
             }
             Probe::Capture { frames, times, light_declined } => {
                 let (analysed, references) =
-                    tokio::join!(self.inference.analyze_many(frames, Purpose::Verify), self.load_references(user));
+                    tokio::join!(self.inference.analyze_many(frames, Purpose::Frame), self.load_references(user));
                 let analysed = analysed
                     .map_err(ServiceError::from)
                     .and_then(|all| all.into_iter().collect::<Result<Vec<_>, _>>().map_err(ServiceError::from));

@@ -210,10 +210,14 @@ pub fn form(user: &str, capture: &Capture, session_token: Option<&str>, challeng
     form.text("capture_ms", serde_json::to_string(&capture.times).unwrap())
 }
 
-/// A slideshow of stills at `fps` over `duration_ms`, each still shown while `which(t)` names it,
-/// every frame jittered (shifted and scaled by up to 2 %, noised) and re-encoded at quality 85–95.
+/// A slideshow of stills at `fps` over `duration_ms`, each still shown while `which(t)` names it
+/// (fitted into 640×480), every frame jittered (shifted and scaled by up to 2 %, noised) and re-encoded at quality 85–95.
 pub fn slideshow(stills: &[Vec<u8>], fps: f64, duration_ms: f64, which: impl Fn(f64) -> usize) -> Capture {
-    let decoded: Vec<RgbImage> = stills.iter().map(|s| image::load_from_memory(s).unwrap().to_rgb8()).collect();
+    // At a camera's size: the stills fitted into 640×480, as a webcam frame would carry them.
+    let decoded: Vec<RgbImage> = stills
+        .iter()
+        .map(|s| image::load_from_memory(s).unwrap().resize(640, 480, image::imageops::FilterType::Triangle).to_rgb8())
+        .collect();
     let n = (duration_ms / 1000.0 * fps).ceil() as usize + 1;
     let mut frames = Vec::with_capacity(n);
     let mut times = Vec::with_capacity(n);

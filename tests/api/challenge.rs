@@ -222,8 +222,9 @@ async fn a_verify_session_carries_the_plan_and_a_client_that_declines_the_colour
     let created = create().await;
     assert_eq!(created.status, 201, "{:?}", created.body);
     let token = created.body["session_token"].as_str().unwrap();
-    // prefers-reduced-motion: no colours shown, the movement alone (the recording, unsynthesised).
-    let capture = genuine(&steps_of(&created.body));
+    // prefers-reduced-motion: no colours shown, the movement alone (the recording, unsynthesised),
+    // at the SDK's rate and size (15 fps, 480 px).
+    let capture = at_rate(&genuine(&steps_of(&created.body)), 15.0);
     let declined = form("maria", &capture, Some(token), None).text("capture_light", "declined");
     let verified = app.post_form_as(CLIENT, "/api/verify", declined).await;
     assert_eq!(verified.body["verified"], true, "{:?}", verified.body);
