@@ -128,6 +128,13 @@ impl FaceAuth {
         if self.photos_seen(&user, &remembered, true).await? && result.as_ref().is_ok_and(|v| v.verified) {
             result = Err(ServiceError::ReplayedImage);
         }
+        // Fingerprints are compared in the service, not in one atomic step with the write: two
+        // disguised copies racing could both pass the first look. Looked at again now that this
+        // attempt's are stored, another attempt's close fingerprint can only be a copy that raced
+        // this one; both are then refused (fail closed: one person does not race themselves).
+        if result.as_ref().is_ok_and(|v| v.verified) && self.raced_by_a_copy(&user, &fingerprints).await? {
+            result = Err(ServiceError::ReplayedImage);
+        }
         if plan.is_some() {
             self.plan_answered(&user).await;
         }
@@ -164,6 +171,16 @@ impl FaceAuth {
             return Ok(false);
         }
         Ok(replay::seen_before(fingerprints, &self.state.remembered(user).await?))
+    }
+
+    async fn raced_by_a_copy(&self, user: &UserId, own: &[Fingerprint]) -> Result<bool, ServiceError> {
+        if self.replay_memory.is_none() || own.is_empty() {
+            return Ok(false);
+        }
+        let ours: Vec<String> = own.iter().map(replay::remembered_as).collect();
+        let others: Vec<String> =
+            self.state.remembered(user).await?.into_iter().filter(|e| !ours.contains(e)).collect();
+        Ok(replay::seen_before(own, &others))
     }
 
     /// Whether any of the photos was sent in a decided verify of this user within

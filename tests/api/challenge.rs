@@ -312,4 +312,52 @@ async fn a_verified_photo_sent_again_disguised_is_a_replay_and_a_new_photo_is_no
     }
     let new = app.verify("obama", LEFT).await;
     assert_eq!(new.status, 200, "a new photo of him: {:?}", new.body);
+
+    // Two disguised copies of a photo not seen before, sent at once: at most one verifies.
+    let fresh = image::load_from_memory(&face("dev/Barack_Obama/facerec_obama2.jpg")).unwrap().to_rgb8();
+    let copies = [jpeg(&fresh, 94), jpeg(&image::imageops::flip_horizontal(&fresh), 93)];
+    let sends = copies.iter().map(|bytes| {
+        let form = Form::new().text("user_id", "obama").part("image", Part::bytes(bytes.clone()).file_name("p.jpg"));
+        app.post_form("/api/verify", form)
+    });
+    let replies = futures::future::join_all(sends).await;
+    let verified = replies.iter().filter(|r| r.body["verified"] == true).count();
+    assert!(verified <= 1, "{:?}", replies.iter().map(|r| &r.body).collect::<Vec<_>>());
+    assert!(
+        replies.iter().any(|r| r.code() == "replayed_image"),
+        "{:?}",
+        replies.iter().map(|r| &r.body).collect::<Vec<_>>()
+    );
+}
+
+/// With SHARED_STATE_URL, the pending plan and the replay memory's fingerprints are the instances'
+/// together: an attacker cannot re-draw on another instance, nor replay a capture there disguised.
+#[tokio::test]
+async fn two_instances_share_the_pending_plan_and_the_replay_memory() {
+    let (moto, redis) = (Moto::start(), Redis::start());
+    let bucket = moto.create_bucket().await;
+    let mut env = moto.env(&bucket);
+    env.push(("SHARED_STATE_URL".into(), redis.url.clone()));
+    env.push(("REPLAY_WINDOW_SECS".into(), String::new()));
+    env.extend(CAPTURE_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    env.push(("SECRET_KEY".into(), SIGNING_KEY.into()));
+    let (a, b) = (spawn_owned(&env), spawn_owned(&env));
+    assert_eq!(a.post_form("/api/register", TestApp::form("maria", reference())).await.status, 201);
+
+    let on_a = challenge(&a, "maria").await;
+    let on_b = challenge(&b, "maria").await;
+    assert_eq!(on_a["capture"], on_b["capture"], "a re-draw through the other instance");
+    let capture = genuine_lit(&on_a);
+    let passed = answer(&a, "maria", &on_a, &capture).await;
+    assert_eq!(passed.body["verified"], true, "{:?}", passed.body);
+
+    // The next plan, through B; the capture's frames re-encoded and lit again for it.
+    let next = challenge(&b, "maria").await;
+    assert_ne!(next["capture"], on_a["capture"], "answered: a new plan");
+    let reencoded = Capture {
+        frames: capture.frames.iter().map(|f| jpeg(&image::load_from_memory(f).unwrap().to_rgb8(), 92)).collect(),
+        times: capture.times.clone(),
+    };
+    let relit = lit(&reencoded, &next["capture"], 0.25, 0.02, 100.0);
+    refused(&answer(&b, "maria", &next, &relit).await, 422, "replayed_image");
 }

@@ -6,7 +6,8 @@
 //! has the same identity (a close sketch) but not the same pixels; a copy of another person's photo
 //! at the same pose has close pixels but another identity. Both thresholds are calibrated on the dev
 //! photos (`tests/pipeline/replay.rs`: every pair of different photos of one identity, and every
-//! copy of each photo).
+//! copy of each photo). The look happens before the attempt is judged and again after its own
+//! fingerprints are stored (`service/verify.rs`), so two copies racing are both refused.
 
 use crate::face::fingerprint::Fingerprint;
 
