@@ -27,7 +27,7 @@ mod helpers {
 
 use std::time::Instant;
 
-use capture::{CAPTURE_ENV, Capture, at_rate, genuine, genuine_frames, jpeg, lit, slideshow, steps_of};
+use capture::{CAPTURE_ENV, Capture, at_rate, genuine, genuine_frames, jpeg, lit, slideshow_answer, steps_of};
 use common::{client, env_num, median, start_service};
 use serde_json::{Value, json};
 
@@ -119,16 +119,7 @@ async fn main() {
             "three photos as a slideshow (10/12/15 fps, jittered, re-encoded, lit)",
             "obama",
             Box::new(move |plan: &Value, k: usize| {
-                let prompts: Vec<(f64, usize)> = plan["capture"]["prompts"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|p| (p["at_ms"].as_f64().unwrap(), if p["step"] == "turn_left" { 1 } else { 2 }))
-                    .collect();
-                let duration = plan["capture"]["duration_ms"].as_f64().unwrap();
-                let which =
-                    move |t: f64| prompts.iter().find(|(at, _)| t >= at + 400.0 && t < at + 1000.0).map_or(0, |p| p.1);
-                let mut show = slideshow(&obama, [10.0, 12.0, 15.0][k % 3], duration, which);
+                let mut show = slideshow_answer(&obama, &plan["capture"], [10.0, 12.0, 15.0][k % 3]);
                 if k >= 3 {
                     show.times = (0..show.times.len()).map(|i| i as f64 * 1000.0 / [10.0, 12.0, 15.0][k % 3]).collect();
                 }

@@ -9,6 +9,11 @@ use crate::app::AppState;
 use crate::domain::UserId;
 use crate::error::ApiError;
 
+mod capture;
+
+pub use capture::{Capture, MAX_CAPTURE_FRAMES};
+use capture::{MAX_TIMES_FIELD, capture};
+
 #[derive(Debug)]
 pub struct Upload {
     pub user_id: UserId,
@@ -31,14 +36,6 @@ pub struct Upload {
     /// other's, as the contract lists them.
     register_only: Option<&'static str>,
     verify_only: Option<&'static str>,
-}
-
-/// One continuous capture as sent.
-#[derive(Debug)]
-pub struct Capture {
-    pub frames: Vec<Bytes>,
-    pub times: Vec<f32>,
-    pub light_declined: bool,
 }
 
 /// Which route an upload was sent to.
@@ -67,11 +64,6 @@ fn is_notice_id(notice: &str) -> bool {
     (1..=128).contains(&notice.len())
         && notice.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
-
-/// Most frames a capture may carry: 30 fps over the longest plan (8 steps, 11.7 s).
-pub const MAX_CAPTURE_FRAMES: usize = 360;
-/// `capture_ms` holds one number per frame.
-const MAX_TIMES_FIELD: usize = MAX_CAPTURE_FRAMES * 12;
 
 /// The largest image accepted, taken from the application state.
 #[derive(Debug, Clone, Copy)]
@@ -236,40 +228,6 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
         register_only,
         verify_only,
     })
-}
-
-/// The capture's parts checked against each other: one time per frame, numbers that a clock gives.
-/// Whether the times make one continuous capture is the service's judgement, not a parse error.
-fn capture(frames: Vec<Bytes>, times: Option<Bytes>, light: Option<Bytes>) -> Result<Option<Capture>, ApiError> {
-    if frames.is_empty() && times.is_none() && light.is_none() {
-        return Ok(None);
-    }
-    if frames.is_empty() {
-        return Err(ApiError::MissingField("capture"));
-    }
-    if frames.iter().any(|f| f.is_empty()) {
-        return Err(ApiError::InvalidImage("a capture frame is empty".into()));
-    }
-    let times = times.ok_or(ApiError::MissingField("capture_ms"))?;
-    let times: Vec<f64> = serde_json::from_slice(&times).map_err(|_| {
-        ApiError::InvalidRequest("capture_ms must be a JSON array of numbers: each frame's time in ms".into())
-    })?;
-    if times.len() != frames.len() {
-        return Err(ApiError::InvalidRequest(format!(
-            "capture_ms has {} times for {} frames: send one time per frame",
-            times.len(),
-            frames.len()
-        )));
-    }
-    if times.iter().any(|t| !t.is_finite() || !(0.0..=600_000.0).contains(t)) {
-        return Err(ApiError::InvalidRequest("capture_ms times must be between 0 and 600000".into()));
-    }
-    let light_declined = match light.as_deref().map(|l| std::str::from_utf8(l).map(str::trim)) {
-        None | Some(Ok("shown")) => false,
-        Some(Ok("declined")) => true,
-        _ => return Err(ApiError::InvalidRequest("capture_light must be shown or declined".into())),
-    };
-    Ok(Some(Capture { frames, times: times.into_iter().map(|t| t as f32).collect(), light_declined }))
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use super::{FaceAuth, IssuedToken, Liveness, LivenessMode, ServiceError, Timings
 use crate::domain::UserId;
 use crate::face::fingerprint::Fingerprint;
 use crate::face::quality::Quality;
-use crate::face::{Analysis, Detection, Embedding, Purpose};
+use crate::face::{Detection, Embedding, Purpose};
 use crate::store::photo_digest;
 use crate::token::now;
 use crate::token::result::ResultContext;
@@ -164,33 +164,6 @@ impl FaceAuth {
         result
     }
 
-    /// Whether a fingerprint of this attempt matches one remembered for the user: the same capture
-    /// presented again, re-encoded, cropped, mirrored or brightened.
-    async fn content_seen(&self, user: &UserId, fingerprints: &[Fingerprint]) -> Result<bool, ServiceError> {
-        if self.replay_memory.is_none() || fingerprints.is_empty() {
-            return Ok(false);
-        }
-        Ok(replay::seen_before(fingerprints, &self.state.remembered(user).await?))
-    }
-
-    async fn raced_by_a_copy(&self, user: &UserId, own: &[Fingerprint]) -> Result<bool, ServiceError> {
-        if self.replay_memory.is_none() || own.is_empty() {
-            return Ok(false);
-        }
-        let ours: Vec<String> = own.iter().map(replay::remembered_as).collect();
-        let others: Vec<String> =
-            self.state.remembered(user).await?.into_iter().filter(|e| !ours.contains(e)).collect();
-        Ok(replay::seen_before(own, &others))
-    }
-
-    /// Whether any of the photos was sent in a decided verify of this user within
-    /// REPLAY_WINDOW_SECS; with `remember`, they are remembered from now on.
-    async fn photos_seen(&self, user: &UserId, digests: &[String], remember: bool) -> Result<bool, ServiceError> {
-        let Some(memory) = self.replay_memory else { return Ok(false) };
-        let remember = remember.then_some((memory.window, memory.per_user));
-        Ok(self.state.photos_seen(user, digests, remember).await?)
-    }
-
     /// The result a relying party verifies with the published key.
     fn sign_result(&self, user: &UserId, session: Option<&ValidSession>, liveness: &Liveness) -> IssuedToken {
         let mut amr = vec!["face"];
@@ -270,7 +243,7 @@ impl FaceAuth {
             }
             None => self.photo_liveness(&frames[0]).map(|l| (0, l)),
         };
-        let fingerprints = sample_fingerprints(&frames, &times, plan, judged.as_ref().map_or(0, |j| j.0));
+        let fingerprints = replay::sample_fingerprints(&frames, &times, plan, judged.as_ref().map_or(0, |j| j.0));
         let (probe, liveness) = match judged {
             Ok(j) => j,
             Err(e) => return (Err(e), fingerprints),
@@ -387,19 +360,4 @@ fn outcome(result: &Result<Verification, ServiceError>) -> SessionOutcome {
             ..SessionOutcome::default()
         },
     }
-}
-
-/// The frames whose fingerprints the replay memory keeps: the probe, and the frame nearest each
-/// prompt's reach (a third of a step after it). A replayed capture repeats all of them.
-fn sample_fingerprints(frames: &[Analysis], times: &[f32], plan: Option<&Plan>, probe: usize) -> Vec<Fingerprint> {
-    let mut picked = vec![probe.min(frames.len().saturating_sub(1))];
-    if let Some(plan) = plan {
-        for prompt in &plan.prompts {
-            let target = prompt.at_ms as f32 + super::liveness::plan::STEP_MS as f32 / 3.0;
-            let nearest =
-                (0..times.len()).min_by(|&a, &b| (times[a] - target).abs().total_cmp(&(times[b] - target).abs()));
-            picked.extend(nearest.filter(|i| !picked.contains(i)));
-        }
-    }
-    picked.into_iter().filter_map(|i| frames.get(i)).map(|f| f.fingerprint).collect()
 }

@@ -210,6 +210,20 @@ pub fn form(user: &str, capture: &Capture, session_token: Option<&str>, challeng
     form.text("capture_ms", serde_json::to_string(&capture.times).unwrap())
 }
 
+/// A slideshow answering `plan` (a session's or challenge's `capture`) with three stills: the
+/// frontal one, then from 400 ms after each prompt until 1 s after it the still for its turn
+/// (`stills[1]` for turn_left, `stills[2]` for turn_right), at `fps`.
+pub fn slideshow_answer(stills: &[Vec<u8>; 3], plan: &Value, fps: f64) -> Capture {
+    let prompts: Vec<(f64, usize)> = plan["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["at_ms"].as_f64().unwrap(), if p["step"] == "turn_left" { 1 } else { 2 }))
+        .collect();
+    let which = |t: f64| prompts.iter().find(|(at, _)| t >= at + 400.0 && t < at + 1000.0).map_or(0, |p| p.1);
+    slideshow(stills, fps, plan["duration_ms"].as_f64().unwrap(), which)
+}
+
 /// A slideshow of stills at `fps` over `duration_ms`, each still shown while `which(t)` names it
 /// (fitted into 640×480), every frame jittered (shifted and scaled by up to 2 %, noised) and re-encoded at quality 85–95.
 pub fn slideshow(stills: &[Vec<u8>], fps: f64, duration_ms: f64, which: impl Fn(f64) -> usize) -> Capture {

@@ -145,23 +145,13 @@ async fn three_photos_of_the_victim_do_not_make_a_capture() {
     };
     let stills = [frontal, left, right];
     let plan = challenge(&app, "obama").await;
-    let prompts: Vec<(f64, usize)> = plan["capture"]["prompts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p["at_ms"].as_f64().unwrap(), if p["step"] == "turn_left" { 1 } else { 2 }))
-        .collect();
-    let which =
-        |t: f64| prompts.iter().find(|(at, _)| t >= at + 400.0 && t < at + 1000.0).map_or(0, |(_, still)| *still);
-    let duration = plan["capture"]["duration_ms"].as_f64().unwrap();
-    let show = slideshow(&stills, 12.0, duration, which);
-    let lit_show = lit(&show, &plan["capture"], 0.25, 0.02, 100.0);
+    let lit_show = lit(&slideshow_answer(&stills, &plan["capture"], 12.0), &plan["capture"], 0.25, 0.02, 100.0);
     let first = answer(&app, "obama", &plan, &lit_show).await;
     refused(&first, 422, "capture_discontinuous");
 
     // The same slideshow with its times rewritten to an even 12 fps, to look smooth.
     let plan = challenge(&app, "obama").await;
-    let mut smooth = lit(&slideshow(&stills, 12.0, duration, which), &plan["capture"], 0.25, 0.02, 100.0);
+    let mut smooth = lit(&slideshow_answer(&stills, &plan["capture"], 12.0), &plan["capture"], 0.25, 0.02, 100.0);
     smooth.times = (0..smooth.times.len()).map(|k| k as f64 * 1000.0 / 12.0).collect();
     let second = answer(&app, "obama", &plan, &smooth).await;
     refused(&second, 422, "capture_discontinuous");

@@ -52,24 +52,13 @@ fn real_recordings_move_within_the_capture_bounds_and_stay_one_person() {
         for every in [1, 2] {
             let observed = observations(&r, every);
             let digests: Vec<String> = (0..observed.len()).map(|i| i.to_string()).collect();
-            let (turn, shift, scale) = capture::motion_rates(&observed);
+            let ((turn, shift, scale), raw) = capture::motion_rates(&observed);
             eprintln!(
                 "{name} every {every}: fastest turn {turn:.0}°/s (limit {}), shift {shift:.2} faces/s (limit {}), scale {scale:.2}/s (limit {})",
                 capture::MAX_TURN_RATE,
                 capture::MAX_SHIFT_RATE,
                 capture::MAX_SCALE_RATE
             );
-            let raw = observed.windows(2).fold((0.0f32, 0.0f32, 0.0f32), |m, w| {
-                let (a, b) = (&w[0], &w[1]);
-                let size = a.face.face_scale().max(b.face.face_scale());
-                let c = |d: &faceauth::face::Detection| ((d.bbox[0] + d.bbox[2]) / 2.0, (d.bbox[1] + d.bbox[3]) / 2.0);
-                let ((ax, ay), (bx, by)) = (c(&a.face), c(&b.face));
-                (
-                    m.0.max((b.yaw - a.yaw).abs().max((b.pitch - a.pitch).abs())),
-                    m.1.max(((ax - bx).powi(2) + (ay - by).powi(2)).sqrt() / size),
-                    m.2.max((b.face.face_scale() / a.face.face_scale()).ln().abs()),
-                )
-            });
             eprintln!(
                 "{name} every {every}: largest change between frames: turn {:.1}°, shift {:.3} faces, scale {:.3}",
                 raw.0, raw.1, raw.2

@@ -102,6 +102,44 @@ pub fn check_times(times: &[f32], duration_ms: u32) -> Result<(), CaptureRefusal
     Ok(())
 }
 
+/// How the face changed from one frame to the next.
+struct Change {
+    /// Seconds between the frames (at least a millisecond).
+    dt: f32,
+    /// The larger face size, px (`Detection::face_scale`).
+    size: f32,
+    /// Degrees: the larger of the yaw and the pitch change.
+    turn: f32,
+    /// The centre's move, in face sizes.
+    shift: f32,
+    /// |ln| of the size ratio.
+    scale: f32,
+}
+
+impl Change {
+    fn between(a: &Observation, b: &Observation) -> Self {
+        let size = a.face.face_scale().max(b.face.face_scale()).max(1.0);
+        let centre = |d: &Detection| ((d.bbox[0] + d.bbox[2]) / 2.0, (d.bbox[1] + d.bbox[3]) / 2.0);
+        let ((ax, ay), (bx, by)) = (centre(&a.face), centre(&b.face));
+        Self {
+            dt: ((b.t_ms - a.t_ms) / 1000.0).max(1e-3),
+            size,
+            turn: (b.yaw - a.yaw).abs().max((b.pitch - a.pitch).abs()),
+            shift: ((ax - bx).powi(2) + (ay - by).powi(2)).sqrt() / size,
+            scale: (b.face.face_scale().max(1.0) / a.face.face_scale().max(1.0)).ln().abs(),
+        }
+    }
+
+    /// Each change net of its noise floor, per second: turn (°/s), shift (face sizes/s), scale (ln/s).
+    fn rates(&self) -> (f32, f32, f32) {
+        (
+            (self.turn - TURN_NOISE - TURN_NOISE_PX / self.size).max(0.0) / self.dt,
+            (self.shift - SHIFT_NOISE).max(0.0) / self.dt,
+            (self.scale - SCALE_NOISE).max(0.0) / self.dt,
+        )
+    }
+}
+
 /// Consecutive frames: not the same frame again (same bytes, or a detector output identical to
 /// the last digit, which only a copy of the pixels gives), and a face that moves at human speed.
 pub fn check_motion(frames: &[Observation], digests: &[String]) -> Result<(), CaptureRefusal> {
@@ -110,39 +148,23 @@ pub fn check_motion(frames: &[Observation], digests: &[String]) -> Result<(), Ca
         if digests.get(i - 1).is_some_and(|d| Some(d) == digests.get(i)) || a.face.landmarks == b.face.landmarks {
             return Err(Discontinuity::Repeated(i + 1).into());
         }
-        let dt = (b.t_ms - a.t_ms) / 1000.0;
-        let size = a.face.face_scale().max(b.face.face_scale()).max(1.0);
-        let centre = |d: &Detection| ((d.bbox[0] + d.bbox[2]) / 2.0, (d.bbox[1] + d.bbox[3]) / 2.0);
-        let ((ax, ay), (bx, by)) = (centre(&a.face), centre(&b.face));
-        let shift = ((ax - bx).powi(2) + (ay - by).powi(2)).sqrt() / size;
-        let scale = (b.face.face_scale().max(1.0) / a.face.face_scale().max(1.0)).ln().abs();
-        let turn = (b.yaw - a.yaw).abs().max((b.pitch - a.pitch).abs());
-        if turn > MAX_TURN_RATE * dt + TURN_NOISE + TURN_NOISE_PX / size
-            || shift > MAX_SHIFT_RATE * dt + SHIFT_NOISE
-            || scale > MAX_SCALE_RATE * dt + SCALE_NOISE
-        {
+        let (turn, shift, scale) = Change::between(a, b).rates();
+        if turn > MAX_TURN_RATE || shift > MAX_SHIFT_RATE || scale > MAX_SCALE_RATE {
             return Err(Discontinuity::Jump(i, i + 1).into());
         }
     }
     Ok(())
 }
 
-/// The largest rates between consecutive frames: turn (°/s), shift (face sizes/s), scale (ln/s),
-/// each net of its noise floor. What the calibration prints.
-pub fn motion_rates(frames: &[Observation]) -> (f32, f32, f32) {
-    let mut worst = (0.0f32, 0.0f32, 0.0f32);
+/// The largest rates between consecutive frames, each net of its noise floor, and the largest raw
+/// changes (degrees, face sizes, ln): what the calibration prints.
+pub fn motion_rates(frames: &[Observation]) -> ((f32, f32, f32), (f32, f32, f32)) {
+    let mut worst = ((0.0f32, 0.0f32, 0.0f32), (0.0f32, 0.0f32, 0.0f32));
     for w in frames.windows(2) {
-        let (a, b) = (&w[0], &w[1]);
-        let dt = ((b.t_ms - a.t_ms) / 1000.0).max(1e-3);
-        let size = a.face.face_scale().max(b.face.face_scale()).max(1.0);
-        let centre = |d: &Detection| ((d.bbox[0] + d.bbox[2]) / 2.0, (d.bbox[1] + d.bbox[3]) / 2.0);
-        let ((ax, ay), (bx, by)) = (centre(&a.face), centre(&b.face));
-        let shift = ((ax - bx).powi(2) + (ay - by).powi(2)).sqrt() / size;
-        let scale = (b.face.face_scale().max(1.0) / a.face.face_scale().max(1.0)).ln().abs();
-        let turn = (b.yaw - a.yaw).abs().max((b.pitch - a.pitch).abs());
-        worst.0 = worst.0.max((turn - TURN_NOISE - TURN_NOISE_PX / size).max(0.0) / dt);
-        worst.1 = worst.1.max((shift - SHIFT_NOISE).max(0.0) / dt);
-        worst.2 = worst.2.max((scale - SCALE_NOISE).max(0.0) / dt);
+        let change = Change::between(&w[0], &w[1]);
+        let (turn, shift, scale) = change.rates();
+        worst.0 = (worst.0.0.max(turn), worst.0.1.max(shift), worst.0.2.max(scale));
+        worst.1 = (worst.1.0.max(change.turn), worst.1.1.max(change.shift), worst.1.2.max(change.scale));
     }
     worst
 }

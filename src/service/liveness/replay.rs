@@ -6,9 +6,14 @@
 //! has the same identity (a close sketch) but not the same pixels; a copy of another person's photo
 //! at the same pose has close pixels but another identity. Both thresholds are calibrated on the dev
 //! photos (`tests/pipeline/replay.rs`: every pair of different photos of one identity, and every
-//! copy of each photo). The look happens before the attempt is judged and again after its own
+//! copy of each photo). The service's side (the replay memory read and written through the shared
+//! state, and which frames of a capture are remembered) is the `impl FaceAuth` below. The look happens before the attempt is judged and again after its own
 //! fingerprints are stored (`service/verify.rs`), so two copies racing are both refused.
 
+use super::super::{FaceAuth, ServiceError};
+use super::plan::{Plan, STEP_MS};
+use crate::domain::UserId;
+use crate::face::Analysis;
 use crate::face::fingerprint::Fingerprint;
 
 /// Two fingerprints are one capture when their hashes' and sketches' Hamming distances add up to at
@@ -35,4 +40,68 @@ pub fn seen_before(new: &[Fingerprint], remembered: &[String]) -> bool {
 pub fn same_capture(a: &Fingerprint, b: &Fingerprint) -> bool {
     let (hash, sketch) = a.distance(b);
     hash + sketch <= MAX_DISTANCE
+}
+
+impl FaceAuth {
+    /// Whether a fingerprint of this attempt matches one remembered for the user: the same capture
+    /// presented again, re-encoded, cropped, mirrored or brightened.
+    pub(in crate::service) async fn content_seen(
+        &self,
+        user: &UserId,
+        fingerprints: &[Fingerprint],
+    ) -> Result<bool, ServiceError> {
+        if self.replay_memory.is_none() || fingerprints.is_empty() {
+            return Ok(false);
+        }
+        Ok(seen_before(fingerprints, &self.state.remembered(user).await?))
+    }
+
+    /// Looked at again once this attempt's own fingerprints are stored: another attempt's close
+    /// fingerprint can then only be a copy that raced this one.
+    pub(in crate::service) async fn raced_by_a_copy(
+        &self,
+        user: &UserId,
+        own: &[Fingerprint],
+    ) -> Result<bool, ServiceError> {
+        if self.replay_memory.is_none() || own.is_empty() {
+            return Ok(false);
+        }
+        let ours: Vec<String> = own.iter().map(remembered_as).collect();
+        let others: Vec<String> =
+            self.state.remembered(user).await?.into_iter().filter(|e| !ours.contains(e)).collect();
+        Ok(seen_before(own, &others))
+    }
+
+    /// Whether any of the photos was sent in a decided verify of this user within
+    /// REPLAY_WINDOW_SECS; with `remember`, they are remembered from now on.
+    pub(in crate::service) async fn photos_seen(
+        &self,
+        user: &UserId,
+        digests: &[String],
+        remember: bool,
+    ) -> Result<bool, ServiceError> {
+        let Some(memory) = self.replay_memory else { return Ok(false) };
+        let remember = remember.then_some((memory.window, memory.per_user));
+        Ok(self.state.photos_seen(user, digests, remember).await?)
+    }
+}
+
+/// The frames whose fingerprints the replay memory keeps: the probe, and the frame nearest each
+/// prompt's reach (a third of a step after it). A replayed capture repeats all of them.
+pub(in crate::service) fn sample_fingerprints(
+    frames: &[Analysis],
+    times: &[f32],
+    plan: Option<&Plan>,
+    probe: usize,
+) -> Vec<Fingerprint> {
+    let mut picked = vec![probe.min(frames.len().saturating_sub(1))];
+    if let Some(plan) = plan {
+        for prompt in &plan.prompts {
+            let target = prompt.at_ms as f32 + STEP_MS as f32 / 3.0;
+            let nearest =
+                (0..times.len()).min_by(|&a, &b| (times[a] - target).abs().total_cmp(&(times[b] - target).abs()));
+            picked.extend(nearest.filter(|i| !picked.contains(i)));
+        }
+    }
+    picked.into_iter().filter_map(|i| frames.get(i)).map(|f| f.fingerprint).collect()
 }
