@@ -7,12 +7,16 @@ MODEL_MIRROR ?=
 MIRROR_FLAG := $(if $(MODEL_MIRROR),--mirror $(MODEL_MIRROR),)
 export ORT_DYLIB_PATH ?= $(CURDIR)/.ort/libonnxruntime.so.1.31.1
 
-.PHONY: run setup models build test test-setup lint bench bench-load bench-scale bench-sealed bench-capture check clean
+.PHONY: run setup models guide build test test-setup lint bench bench-load bench-scale bench-sealed bench-capture check clean
 
 run: setup build
 	./target/release/faceauth serve
 
-setup: .ort/libonnxruntime.so.1.31.1 models
+setup: .ort/libonnxruntime.so.1.31.1 models guide
+
+# The web SDK's face guide (MediaPipe Face Mesh, Apache-2.0), from npm; served at /sdk/face-mesh/.
+guide:
+	scripts/setup-guide.sh
 
 .ort/libonnxruntime.so.1.31.1:
 	scripts/setup-ort.sh

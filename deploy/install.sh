@@ -23,6 +23,12 @@ MODEL_DIR="$prefix/models" "$root/scripts/fetch-models.sh" ${MODEL_MIRROR:+--mir
 chmod 0644 "$prefix"/models/*.onnx
 install -m 0644 "$root/README.md" "$prefix/README.md"
 
+# The web SDK's face guide, where the service looks from its WorkingDirectory (SDK_GUIDE_DIR's default).
+"$root/scripts/setup-guide.sh"
+guide=web/guide/node_modules/@mediapipe/face_mesh
+install -d -m 0755 "$prefix/$guide"
+install -m 0644 "$root/$guide"/* "$prefix/$guide/"
+
 if [ ! -f /etc/faceauth/faceauth.env ]; then
   install -m 0640 -o root -g faceauth "$root/.env.example" /etc/faceauth/faceauth.env
   sed -i 's/^APP_ENV=.*/APP_ENV=production/; s/^LOG_FORMAT=.*/LOG_FORMAT=json/; s/^TRUSTED_PROXIES=.*/TRUSTED_PROXIES=127.0.0.1,::1/' /etc/faceauth/faceauth.env

@@ -38,6 +38,8 @@ if [ ! -x .venv/bin/schemathesis ]; then
 fi
 # playwright-core drives Debian's Chromium; it downloads no browser of its own.
 (cd tests/browser && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund --loglevel=error; })
+# The web SDK's face guide, served by the service under test (tests/browser/guide.test.mjs).
+scripts/setup-guide.sh
 # The Node backend example (Express + jose), run by the same tests.
 (cd examples/node && { [ -d node_modules/jose ] || npm ci --no-audit --no-fund --loglevel=error; })
 echo "ok       moto $(.venv/bin/python -c 'import moto; print(moto.__version__)') in .venv"

@@ -76,6 +76,7 @@ pub fn router(state: AppState) -> Router {
         .route("/demo/app.js", get(demo::script))
         .route("/demo/app.css", get(demo::style))
         .route("/sdk/faceauth.js", get(demo::sdk))
+        .route("/sdk/face-mesh/{version}/{file}", get(demo::guide))
         .route("/.well-known/jwks.json", get(tokens::jwks))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))

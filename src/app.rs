@@ -1,6 +1,8 @@
 //! The application state every handler and middleware shares, grouped by concern. It sits below
 //! both `api` and `middleware` and imports neither, so neither needs the other's internals.
 
+pub mod guide;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +23,8 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     /// Rates and lockouts, in process or shared between instances.
     pub shared: SharedState,
+    /// The web SDK's face guide, when installed (SDK_GUIDE_DIR).
+    pub guide: Option<Arc<guide::GuideAssets>>,
 }
 
 /// Who may call what.

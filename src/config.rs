@@ -17,7 +17,7 @@ pub use face::{FaceConfig, LightChallenge, LivenessMode};
 pub use limits::LimitsConfig;
 pub use models::ModelConfig;
 pub use security::{ClientAccess, SecurityConfig, TokenConfig, TokenKeys};
-pub use server::{LogFormat, ServerConfig};
+pub use server::{DEFAULT_GUIDE_DIR, GuideDir, LogFormat, ServerConfig};
 pub use storage::{Backend, S3Config, StorageConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

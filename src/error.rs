@@ -151,12 +151,17 @@ pub enum ApiError {
     Timeout,
     #[error("internal error")]
     Internal(#[source] Option<Cause>),
+    /// A refusal that counted as a failed attempt, with the failures still allowed before the
+    /// lockout: the person is told how many tries are left.
+    #[error("{0}")]
+    Counted(Box<ApiError>, u32),
 }
 
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         use ApiError::*;
         match self {
+            Counted(inner, _) => inner.status(),
             InvalidUserId(_) | MissingField(_) | DuplicateField(_) | InvalidRequest(_) | InvalidImage(_) => {
                 StatusCode::BAD_REQUEST
             }
@@ -189,6 +194,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         use ApiError::*;
         match self {
+            Counted(inner, _) => inner.code(),
             InvalidUserId(_) => "invalid_user_id",
             MissingField(_) => "missing_field",
             DuplicateField(_) => "duplicate_field",
@@ -245,6 +251,7 @@ impl ApiError {
 
     fn retry_after(&self) -> Option<u64> {
         match self {
+            ApiError::Counted(inner, _) => inner.retry_after(),
             ApiError::StorageUnavailable(_) => Some(5),
             ApiError::StateUnavailable(_) => Some(2),
             ApiError::AuditUnavailable(_) => Some(30),
@@ -266,6 +273,7 @@ impl ApiError {
 
     fn cause(&self) -> Option<&Cause> {
         match self {
+            ApiError::Counted(inner, _) => inner.cause(),
             ApiError::StorageUnavailable(cause)
             | ApiError::StateUnavailable(cause)
             | ApiError::AuditUnavailable(cause)
@@ -278,6 +286,9 @@ impl ApiError {
 impl From<ServiceError> for ApiError {
     fn from(err: ServiceError) -> Self {
         match err {
+            ServiceError::Counted { error, attempts_left } => {
+                ApiError::Counted(Box::new(ApiError::from(*error)), attempts_left)
+            }
             ServiceError::Image(DecodeError::Unsupported) => {
                 ApiError::UnsupportedMediaType("the image must be a JPEG, PNG or WebP file".into())
             }
@@ -341,6 +352,10 @@ pub struct ErrorBody {
     pub message: String,
     /// Also in the `X-Request-Id` response header and the service's logs.
     pub request_id: String,
+    /// On a refusal that counted as a failed verification: the failures still allowed before
+    /// this client is locked out of the user (0: the next attempt waits for the lockout).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts_left: Option<u32>,
 }
 
 /// Left on error responses so the access log can say which error without parsing the body.
@@ -357,7 +372,15 @@ pub struct ErrorCause {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorEnvelope {
-            error: ErrorBody { code: self.code(), message: self.to_string(), request_id: current_request_id() },
+            error: ErrorBody {
+                code: self.code(),
+                message: self.to_string(),
+                request_id: current_request_id(),
+                attempts_left: match &self {
+                    ApiError::Counted(_, left) => Some(*left),
+                    _ => None,
+                },
+            },
         };
         let mut response = (self.status(), axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after() {

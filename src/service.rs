@@ -113,13 +113,26 @@ pub enum ServiceError {
     Inference(#[source] InferenceError),
     #[error("the inference workers have stopped")]
     Stopped,
+    /// A decided refusal and the failures still allowed after it (the lockout's and the failure
+    /// ladder's, whichever is nearer).
+    #[error("{error}")]
+    Counted { error: Box<ServiceError>, attempts_left: u32 },
 }
 
 impl ServiceError {
     /// The code of a refusal that decides an attempt (it counts as a failure and spends the
     /// session or grant that carried it); `None` for what may pass if tried again.
+    /// The refusal itself, without the count of attempts left around it.
+    pub fn refusal(&self) -> &ServiceError {
+        match self {
+            ServiceError::Counted { error, .. } => error,
+            other => other,
+        }
+    }
+
     pub fn decided_code(&self) -> Option<&'static str> {
         Some(match self {
+            ServiceError::Counted { error, .. } => return error.decided_code(),
             ServiceError::ReplayedImage => "replayed_image",
             ServiceError::LivenessFailed(_) => "liveness_failed",
             ServiceError::Capture(r) => r.code(),

@@ -2,6 +2,7 @@
 //! (loaded and warmed), storage (credentials, bucket, a write/read/delete probe). Any failure stops
 //! startup with the cause and the fix.
 
+mod guide;
 mod server;
 mod storage;
 
@@ -98,6 +99,8 @@ pub enum StartupError {
     TemplateKey { key: String, error: StoreError, fix: &'static str },
     #[error("shared state check failed for {target}\n  fix: {fix}")]
     SharedState { target: String, fix: &'static str, source: StateError },
+    #[error("the web SDK's face guide ({var}): {source}\n  fix: {fix}", var = Var::SdkGuideDir.name())]
+    Guide { source: crate::app::guide::GuideError, fix: &'static str },
     #[error("cannot listen on {addr} (is another process using the port? set PORT/HOST)")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -351,6 +354,7 @@ pub async fn prepare(config: &Config, sdk: Option<SdkConfig>) -> Result<AppState
     if !security.replay_guard {
         tracing::warn!("REPLAY_GUARD is off: the bytes of a stored reference photo verify (development default)");
     }
+    let guide = guide::load(&config.server.guide)?;
     let service = build_service(config, sdk).await?;
     let shared = service.shared_state();
     tracing::info!(
@@ -367,6 +371,7 @@ pub async fn prepare(config: &Config, sdk: Option<SdkConfig>) -> Result<AppState
             client_access: security.client_access,
         }),
         shared,
+        guide,
         limits: Arc::new(Limits {
             proxies: TrustedProxies::new(limits.trusted_proxies.clone()),
             uploads: UploadAdmission::new(limits.max_concurrent_uploads),

@@ -65,9 +65,10 @@ pub struct AttemptKey {
 /// What a backend must do. Every method is one atomic step.
 #[async_trait]
 pub trait StateBackend: Send + Sync + 'static {
-    /// Registers a verification attempt (counted as a failure until settled), or says how long
-    /// this client (or everyone) is locked out of the user.
-    async fn begin_attempt(&self, key: &AttemptKey) -> Result<Result<(), Duration>, StateError>;
+    /// Registers a verification attempt (counted as a failure until settled) and says how many
+    /// more failures the limits allow after it (`None`: no limit), or says how long this client
+    /// (or everyone) is locked out of the user.
+    async fn begin_attempt(&self, key: &AttemptKey) -> Result<Result<Option<u32>, Duration>, StateError>;
     /// A decision: a match forgives this client's failures; a mismatch stays counted.
     async fn settle_attempt(&self, key: &AttemptKey, matched: bool) -> Result<(), StateError>;
     /// No decision: the attempt is taken back. Called from a drop guard, so it cannot wait: a
@@ -129,7 +130,7 @@ impl SharedState {
     pub async fn begin_attempt(&self, user: &UserId, client: IpAddr) -> Result<Result<Attempt, Duration>, StateError> {
         let key = AttemptKey { user: user.clone(), client, id: uuid::Uuid::new_v4().simple().to_string() };
         Ok(match self.0.begin_attempt(&key).await? {
-            Ok(()) => Ok(Attempt { state: self.clone(), key: Some(key) }),
+            Ok(left) => Ok(Attempt { state: self.clone(), key: Some(key), left }),
             Err(wait) => Err(wait),
         })
     }
@@ -150,9 +151,16 @@ impl std::ops::Deref for SharedState {
 pub struct Attempt {
     state: SharedState,
     key: Option<AttemptKey>,
+    left: Option<u32>,
 }
 
 impl Attempt {
+    /// Failures still allowed if this attempt fails too (`None`: the lockout is off); what the
+    /// person is told as "tries left".
+    pub fn left_if_failed(&self) -> Option<u32> {
+        self.left
+    }
+
     pub async fn settle(mut self, matched: bool) -> Result<(), StateError> {
         let key = self.key.take().expect("an attempt is settled once");
         let settled = self.state.settle_attempt(&key, matched).await;

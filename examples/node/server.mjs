@@ -10,7 +10,7 @@ const FACEAUTH = process.env.FACEAUTH_URL || "http://127.0.0.1:5000";
 const SECRET_KEY = process.env.FACEAUTH_SECRET_KEY; // server side only: never sent to the page
 const CLIENT_KEY = process.env.FACEAUTH_CLIENT_KEY || ""; // publishable
 const AUDIENCE = "example-app";
-const SDK_INTEGRITY = "sha384-pD0XUHpc4lGJtPnPEgIx7VQht7gbpKB2PHcUFsouY7Iw+Z1K6ZexQT2qPl8qpWsX";
+const SDK_INTEGRITY = "sha384-CAQu304YdVZUlJWwqJInPzAPhmOa+QasRuBPCD+R6acyRuCymSGcYY3TwLmQr5Am";
 const jwks = createRemoteJWKSet(new URL(`${FACEAUTH}/.well-known/jwks.json`));
 const sessions = new Map(); // cookie -> { user, nonce, authenticated }: your own session store
 

@@ -19,7 +19,7 @@ FACEAUTH = os.environ.get("FACEAUTH_URL", "http://127.0.0.1:5000")
 SECRET_KEY = os.environ["FACEAUTH_SECRET_KEY"]  # server side only: never sent to the page
 CLIENT_KEY = os.environ.get("FACEAUTH_CLIENT_KEY", "")  # publishable
 AUDIENCE = "example-app"
-SDK_INTEGRITY = "sha384-pD0XUHpc4lGJtPnPEgIx7VQht7gbpKB2PHcUFsouY7Iw+Z1K6ZexQT2qPl8qpWsX"
+SDK_INTEGRITY = "sha384-CAQu304YdVZUlJWwqJInPzAPhmOa+QasRuBPCD+R6acyRuCymSGcYY3TwLmQr5Am"
 
 app = Flask(__name__)
 app.secret_key = os.environ.get("APP_SECRET", secrets.token_hex(32))

@@ -1,11 +1,21 @@
 //! The demo page at `/`: three static files compiled into the binary, under their own
 //! Content-Security-Policy (own script and style only, no inline code); API routes keep theirs.
-//! And the web SDK at `/sdk/faceauth.js`, which the demo page imports too.
+//! And the web SDK at `/sdk/faceauth.js`, which the demo page imports too, with its face guide's
+//! files under `/sdk/face-mesh/<release>/`.
 
+use axum::extract::{Path, State};
 use axum::http::{HeaderName, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 
-const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob:; \
+use crate::app::AppState;
+use crate::app::guide::VERSION;
+use crate::error::ApiError;
+
+// The face guide (MediaPipe's Emscripten build) compiles WebAssembly and builds its bindings with
+// `new Function`: 'wasm-unsafe-eval' and 'unsafe-eval'. Still no inline script and no other
+// origin, and nothing on this page passes a string it did not write to eval. A page that refuses
+// eval gets the SDK unguided (docs/integration.md).
+const PAGE_CSP: &str = "default-src 'none'; script-src 'self' 'unsafe-eval' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' blob:; \
                         media-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'none'; \
                         frame-ancestors 'none'";
 
@@ -55,4 +65,17 @@ pub async fn sdk() -> impl IntoResponse {
         ],
         SDK,
     )
+}
+
+/// A file of the face guide's pinned release, cacheable for a year (a new release is a new URL).
+/// Not installed, or not one of the release's files: 404, and the SDK runs unguided.
+pub async fn guide(State(state): State<AppState>, Path((version, name)): Path<(String, String)>) -> Response {
+    match state.guide.as_deref().filter(|_| version == VERSION).and_then(|assets| assets.get(&name)) {
+        Some(file) => (
+            [(header::CONTENT_TYPE, file.content_type), (header::CACHE_CONTROL, "public, max-age=31536000, immutable")],
+            file.body.clone(),
+        )
+            .into_response(),
+        None => ApiError::RouteNotFound.into_response(),
+    }
 }

@@ -15,7 +15,7 @@ use crate::service::{Disclosure, LightCheck, Liveness, Probe, Step, VerifyReques
 use crate::telemetry::request::Field;
 
 /// A backend (secret key) gets every field; a publishable client key learns pass or fail: only
-/// `user_id`, `verified`, `session_id`, the token fields and `liveness.passed`.
+/// `user_id`, `verified`, `session_id`, the token fields, `attempts_left` and `liveness.passed`.
 #[derive(Serialize, ToSchema)]
 pub struct VerifyResponse {
     pub user_id: String,
@@ -29,6 +29,10 @@ pub struct VerifyResponse {
     pub token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_expires_at: Option<u64>,
+    /// Not verified: the failed verifications still allowed before this client is locked out of
+    /// the user for LOCKOUT_WINDOW_SECS (absent when the lockout is off), so the app can say so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts_left: Option<u32>,
     pub liveness: LivenessDto,
     /// Secret keys only, as every field below.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -188,6 +192,7 @@ pub async fn verify(
         session_id: v.session_id,
         token,
         token_expires_at,
+        attempts_left: v.attempts_left,
         liveness,
         similarity: full(round_score(v.similarity)),
         threshold: full(v.threshold),

@@ -65,6 +65,7 @@ variables! {
     EmbeddingCacheUsers = "EMBEDDING_CACHE_USERS",
     EmbeddingCacheTtlSecs = "EMBEDDING_CACHE_TTL_SECS",
     CorsOrigins = "CORS_ORIGINS",
+    SdkGuideDir = "SDK_GUIDE_DIR",
     MaxReferencesPerUser = "MAX_REFERENCES_PER_USER",
     RateLimitPerIp = "RATE_LIMIT_PER_IP",
     RateLimitPerKey = "RATE_LIMIT_PER_KEY",

@@ -1,6 +1,7 @@
 //! The HTTP server: where it listens, how it logs, how long requests and shutdown may take.
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::AppEnv;
@@ -33,7 +34,23 @@ pub struct ServerConfig {
     pub header_timeout: Duration,
     /// MAX_CONNECTIONS: open connections at once; further ones wait in the listen backlog.
     pub max_connections: usize,
+    /// SDK_GUIDE_DIR: the installed MediaPipe Face Mesh files the web SDK's guide loads.
+    pub guide: GuideDir,
 }
+
+/// Where the SDK's face guide comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GuideDir {
+    /// The default install (`npm ci --prefix web/guide`); missing, the SDK runs unguided.
+    Default(PathBuf),
+    /// Named by the operator: missing or altered files stop startup.
+    Configured(PathBuf),
+    /// SDK_GUIDE_DIR=off: not served; the SDK runs unguided.
+    Off,
+}
+
+/// Where `npm ci --prefix web/guide` puts the package, from the working directory.
+pub const DEFAULT_GUIDE_DIR: &str = "web/guide/node_modules/@mediapipe/face_mesh";
 
 impl RawEnv {
     /// JSON by default in production. Read before the rest, so that configuration errors are logged
@@ -88,6 +105,11 @@ impl ServerConfig {
             cors_origins: p.list(Var::CorsOrigins),
             header_timeout: p.secs(Var::HttpHeaderTimeoutSecs, 10, 3600),
             max_connections: p.ranged(Var::MaxConnections, 1024usize, 1, 1_000_000),
+            guide: match p.get(Var::SdkGuideDir) {
+                None => GuideDir::Default(PathBuf::from(DEFAULT_GUIDE_DIR)),
+                Some(v) if v.eq_ignore_ascii_case("off") => GuideDir::Off,
+                Some(v) => GuideDir::Configured(PathBuf::from(v)),
+            },
         }
     }
 }

@@ -225,9 +225,10 @@ async fn a_migration_converts_once_and_then_finds_everything_current() {
 async fn the_bytes_of_a_reference_photo_are_refused_as_a_replay_and_count_as_a_failure() {
     let f = fixture().await;
     f.inference.refuse_stored.store(false, Ordering::SeqCst);
-    for _ in 0..5 {
+    for left in (0..5).rev() {
         let err = f.service.verify(probe(&f, STORED)).await.unwrap_err();
-        assert!(matches!(err, ServiceError::ReplayedImage), "{err:?}");
+        assert!(matches!(err.refusal(), ServiceError::ReplayedImage), "{err:?}");
+        assert!(matches!(err, ServiceError::Counted { attempts_left, .. } if attempts_left == left), "{err:?}");
     }
     let err = f.service.verify(probe(&f, PROBE)).await.unwrap_err();
     assert!(matches!(err, ServiceError::TooManyAttempts(_)), "{err:?}");
@@ -245,7 +246,7 @@ async fn a_photo_of_a_decided_verify_is_refused_when_sent_again() {
     f.inference.refuse_stored.store(false, Ordering::SeqCst);
     assert!(f.service.verify(probe(&f, PROBE)).await.unwrap().verified);
     let err = f.service.verify(probe(&f, PROBE)).await.unwrap_err();
-    assert!(matches!(err, ServiceError::ReplayedImage), "{err:?}");
+    assert!(matches!(err.refusal(), ServiceError::ReplayedImage), "{err:?}");
 }
 
 #[tokio::test]

@@ -81,6 +81,8 @@ pub struct Verification {
     pub timings: Timings,
     /// The session this verify used, if any.
     pub session_id: Option<String>,
+    /// Not verified: the failures still allowed before the lockout (None when it is off).
+    pub attempts_left: Option<u32>,
 }
 
 impl FaceAuth {
@@ -147,12 +149,22 @@ impl FaceAuth {
             }
         }
         let matched = result.as_ref().is_ok_and(|v| v.verified);
-        if self.disable_after.is_some()
-            && let Err(e) = self.state.record_verification(&user, matched).await
-        {
-            // Fail closed on the next attempt rather than this decided one: the state is down,
-            // and the next check of the ladder answers 503 until it is back.
-            tracing::warn!(error = %crate::telemetry::chain(&e), "shared state: failure ladder not updated");
+        let mut left = attempt.left_if_failed().map(u64::from);
+        if let Some(limit) = self.disable_after {
+            match self.state.record_verification(&user, matched).await {
+                Ok(failures) => left = left.into_iter().chain([limit.saturating_sub(failures)]).min(),
+                // Fail closed on the next attempt rather than this decided one: the state is
+                // down, and the next check of the ladder answers 503 until it is back.
+                Err(e) => {
+                    tracing::warn!(error = %crate::telemetry::chain(&e), "shared state: failure ladder not updated")
+                }
+            }
+        }
+        if !matched && let Some(left) = left.map(|n| u32::try_from(n).unwrap_or(u32::MAX)) {
+            result = match result {
+                Ok(v) => Ok(Verification { attempts_left: Some(left), ..v }),
+                Err(error) => Err(ServiceError::Counted { error: Box::new(error), attempts_left: left }),
+            };
         }
         if let Err(e) = attempt.settle(matched).await {
             // The decision stands; a mismatch stays counted as a failure (it was recorded as one).
@@ -272,6 +284,7 @@ impl FaceAuth {
             quality: analysis.quality,
             timings: Timings { pipeline: analysis.timings, storage_ms, match_ms: ms(match_start), total_ms: ms(start) },
             session_id: None,
+            attempts_left: None,
         };
         (Ok(verification), fingerprints)
     }

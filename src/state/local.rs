@@ -47,7 +47,7 @@ impl LocalState {
 
 #[async_trait]
 impl StateBackend for LocalState {
-    async fn begin_attempt(&self, key: &AttemptKey) -> Result<Result<(), Duration>, StateError> {
+    async fn begin_attempt(&self, key: &AttemptKey) -> Result<Result<Option<u32>, Duration>, StateError> {
         Ok(self.lockout.begin(key))
     }
 

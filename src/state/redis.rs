@@ -14,9 +14,10 @@ use redis::{AsyncCommands, Script};
 use super::{AttemptKey, Policy, RateKind, StateBackend, StateError};
 use crate::domain::UserId;
 
-/// Lockout: drop expired entries, refuse if this client or everyone is at the limit (returning the
-/// wait in ms), else record the attempt in both sets. KEYS: per-client set, per-user set. ARGV:
-/// window ms, per-client max, per-user max, attempt id.
+/// Lockout: drop expired entries, refuse if this client or everyone is at the limit (returning
+/// {wait ms, 0}), else record the attempt in both sets and return {0, failures still allowed}
+/// (-1: no limit). KEYS: per-client set, per-user set. ARGV: window ms, per-client max, per-user
+/// max, attempt id.
 const BEGIN_ATTEMPT: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -28,14 +29,19 @@ end
 for _, limit in ipairs(limits) do
   if limit[2] > 0 and redis.call('ZCARD', limit[1]) >= limit[2] then
     local oldest = redis.call('ZRANGE', limit[1], 0, 0, 'WITHSCORES')
-    return math.max(tonumber(oldest[2]) + window - now, 1000)
+    return { math.max(tonumber(oldest[2]) + window - now, 1000), 0 }
   end
 end
+local left = -1
 for _, limit in ipairs(limits) do
   redis.call('ZADD', limit[1], now, ARGV[4])
   redis.call('PEXPIRE', limit[1], window)
+  if limit[2] > 0 then
+    local remaining = limit[2] - redis.call('ZCARD', limit[1])
+    if left < 0 or remaining < left then left = remaining end
+  end
 end
-return 0
+return { 0, left }
 ";
 
 /// GCRA (the generic cell rate algorithm, as `governor` does in process): the key holds the
@@ -176,9 +182,9 @@ impl RedisState {
 
 #[async_trait]
 impl StateBackend for RedisState {
-    async fn begin_attempt(&self, key: &AttemptKey) -> Result<Result<(), Duration>, StateError> {
+    async fn begin_attempt(&self, key: &AttemptKey) -> Result<Result<Option<u32>, Duration>, StateError> {
         let (client, user) = self.attempt_keys(key);
-        let wait_ms: u64 = self
+        let (wait_ms, left): (u64, i64) = self
             .begin_attempt
             .key(client)
             .key(user)
@@ -189,7 +195,7 @@ impl StateBackend for RedisState {
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(unavailable)?;
-        Ok(if wait_ms == 0 { Ok(()) } else { Err(Duration::from_millis(wait_ms)) })
+        Ok(if wait_ms == 0 { Ok(u32::try_from(left).ok()) } else { Err(Duration::from_millis(wait_ms)) })
     }
 
     async fn settle_attempt(&self, key: &AttemptKey, matched: bool) -> Result<(), StateError> {

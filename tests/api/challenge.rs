@@ -98,7 +98,10 @@ async fn a_recording_without_the_reflection_a_whole_frame_tint_and_a_reordered_c
 
     // The recording as it is (unsynthesised): a real face, but no screen light on it.
     let plan = challenge(&app, "maria").await;
-    refused(&answer(&app, "maria", &plan, &genuine(&steps_of(&plan))).await, 422, "light_not_followed");
+    let unlit = answer(&app, "maria", &plan, &genuine(&steps_of(&plan))).await;
+    refused(&unlit, 422, "light_not_followed");
+    // A refusal counts as a failed attempt, and says how many are left before the lockout.
+    assert!(unlit.body["error"]["attempts_left"].is_u64(), "{:?}", unlit.body);
     // The colours laid over the whole frame, exactly in time: not a reflection.
     let plan = challenge(&app, "maria").await;
     let tinted = lit(&genuine(&steps_of(&plan)), &plan["capture"], 0.25, 0.25, 100.0);

@@ -26,9 +26,12 @@ async fn the_lockout_counts_failures_through_every_instance() {
     let (a, b) = pair(&moto, &redis, &[("TRUSTED_PROXIES", "127.0.0.1")]).await;
     assert!(a.logs().contains("shared state: redis://127.0.0.1"), "{}", a.logs());
     assert_eq!(a.register("bob", ANISTON).await.status, 201);
-    for _ in 0..5 {
-        let reply = a.verify_from("203.0.113.7", "bob", ANGELINA_2).await;
+    // Alternating instances, the tries left count down as one: 4, 3, 2, 1, 0.
+    for left in (0..5).rev() {
+        let instance = if left % 2 == 0 { &a } else { &b };
+        let reply = instance.verify_from("203.0.113.7", "bob", ANGELINA_2).await;
         assert_eq!((reply.status, reply.body["verified"].clone()), (200, json!(false)));
+        assert_eq!(reply.body["attempts_left"], json!(left), "{:?}", reply.body);
     }
     let sixth = b.verify_from("203.0.113.7", "bob", ANGELINA_2).await;
     assert_eq!((sixth.status, sixth.code()), (429, "too_many_attempts"));

@@ -25,7 +25,8 @@ export async function startService(extra = {}) {
     DATA_DIR: join(dataDir, "data"), MODEL_DIR: join(root, "models"),
     DETECTOR_MODEL: "det_500m.onnx", RECOGNIZER_MODEL: "arcface_mobilefacenet_128d.onnx",
     ORT_DYLIB_PATH: process.env.ORT_DYLIB_PATH || join(root, ".ort/libonnxruntime.so.1.31.1"),
-    INFERENCE_WORKERS: "1", RATE_LIMIT_PER_IP: "0", ...extra,
+    INFERENCE_WORKERS: "1", RATE_LIMIT_PER_IP: "0",
+    SDK_GUIDE_DIR: join(root, "web/guide/node_modules/@mediapipe/face_mesh"), ...extra,
   };
   const bin = process.env.FACEAUTH_BIN || join(root, "target/debug/faceauth");
   return startProcess(bin, ["serve"], { cwd: dataDir, env }, /listening on (http:\/\/[0-9.:]+)/, dataDir);

@@ -33,9 +33,9 @@ async function widget(page, base, method, args, options = {}) {
     const w = new FaceAuthWidget(host, options);
     try {
       const result = await w[method](args);
-      return { ok: true, result, text: w.prompt.textContent, live: w.prompt.getAttribute("aria-live"), shown: host.innerText };
+      return { ok: true, result, text: w.prompt.textContent, live: w.prompt.getAttribute("aria-live"), shown: host.innerText, guide: w.root.dataset.guide };
     } catch (e) {
-      return { ok: false, code: e.code, status: e.status, text: w.prompt.textContent, shown: host.innerText };
+      return { ok: false, code: e.code, status: e.status, attemptsLeft: e.attemptsLeft, text: w.prompt.textContent, shown: host.innerText, guide: w.root.dataset.guide };
     }
   }, { method, args, options });
 }
@@ -73,6 +73,7 @@ test("enrols with an enrolment token, then verifies within a session: sentences,
     return outcome;
   });
   assert.ok(enrolled.ok, JSON.stringify(enrolled));
+  assert.equal(enrolled.guide, "ready", "the face guide saw her face ready before the photo was taken");
   assert.equal(enrolled.text, DEFAULT_MESSAGES.enrolled);
   assert.equal(enrolled.live, "polite", "announced to screen readers");
   const user = await fetch(keyed + "/api/users/angelina", { headers: { Authorization: "Bearer " + SECRET } }).then((r) => r.json());
@@ -114,13 +115,18 @@ test("a recording of the person played to the camera follows the prompts, and th
   // The person's real turns, recorded, played by the fake camera; the SDK shows the colours.
   const session = await startSession();
   const replay = await withCamera(await y4mOfFrames(genuineFrames(session.steps)), async (page) => {
-    const outcome = await widget(page, live, "verify", { userId: "maria", sessionToken: session.session_token, capture: session.capture });
+    // Unguided: the recording's turns are timed from the camera's start, and the attacker's client
+    // need not wait for a face guide (tests/browser/guide.test.mjs tests the guide).
+    const outcome = await widget(page, live, "verify", { userId: "maria", sessionToken: session.session_token, capture: session.capture },
+      { guide: false });
     await page.screenshot({ path: join(shots, "sdk-3-recording-refused-by-light.png"), fullPage: true });
     return outcome;
   });
   assert.equal(replay.ok, false);
   assert.equal(replay.code, "light_not_followed", JSON.stringify(replay) + "\n" + serviceLogs("capture refused"));
-  assert.equal(replay.text, DEFAULT_MESSAGES.light_not_followed, "the user reads what to do, not a code");
+  // What to do, and how many tries are left (LOCKOUT_MAX_FAILURES, 5 by default, less this one).
+  assert.equal(replay.attemptsLeft, 4);
+  assert.equal(replay.text, DEFAULT_MESSAGES.light_not_followed + " 4 tries left.", "the user reads what to do, not a code");
 
   // Refused at the light check, which comes after the continuity, movement and identity checks:
   // the capture the SDK recorded was continuous and followed the prompts.

@@ -15,8 +15,44 @@ export declare class FaceAuthError extends Error {
   readonly status: number;
   /** What to show the end user. */
   readonly sentence: string;
-  constructor(code: string, status?: number, sentence?: string, detail?: string);
+  /** Failures still allowed before the lockout, when the refusal counted as one. */
+  readonly attemptsLeft?: number;
+  constructor(code: string, status?: number, sentence?: string, detail?: string, attemptsLeft?: number);
 }
+
+/** "2 tries left." for `attempts_left`; "" when undefined. */
+export declare function describeTries(attemptsLeft: number | undefined | null, messages?: Messages): string;
+
+/** The face guide's release, served by the service at /sdk/face-mesh/<version>/, and its loader's SRI. */
+export declare const FACE_MESH: { readonly version: string; readonly integrity: string };
+
+/** Fractions of the frame, a brightness 0-255 and degrees: when a face is ready for a capture. */
+export declare const GUIDE_LIMITS: Readonly<Record<string, number>>;
+export declare const MOVE_ANGLES: { readonly yaw: number; readonly pitch: number };
+
+export interface Look {
+  faces: number;
+  /** Fractions of the frame as the camera sees it (not mirrored). */
+  box?: { x: number; y: number; w: number; h: number };
+  /** Degrees; positive: turned to the subject's own left. */
+  yaw?: number;
+  /** Degrees; positive: up. Its zero differs between faces: compare within one capture. */
+  pitch?: number;
+  brightness?: number;
+  /** What the look cost, ms. */
+  ms: number;
+}
+
+export declare class FaceGuide {
+  look(video: HTMLVideoElement): Promise<Look>;
+}
+
+/** The face guide from the service (once per page), or null where it cannot run (not installed, no WebGL, a CSP without eval). */
+export declare function loadFaceGuide(options?: { baseUrl?: string }): Promise<FaceGuide | null>;
+export declare function measureFace(points: { x: number; y: number }[]): { box: { x: number; y: number; w: number; h: number }; yaw: number; pitch: number };
+/** A message key for what keeps the capture from starting, or null when the face is ready. */
+export declare function judgeLook(look: Look, limits?: Readonly<Record<string, number>>): string | null;
+export declare function moveReached(step: string, look: Look, start: Look, angles?: { yaw: number; pitch: number }): boolean;
 
 export declare function openCamera(video: HTMLVideoElement): Promise<MediaStream>;
 export declare function closeCamera(stream: MediaStream | undefined | null): void;
@@ -48,6 +84,8 @@ export declare function recordCapture(
     onColour?: (css: string | null) => void;
     light?: boolean;
     maxSide?: number;
+    /** Aborted: the recording stops with code `cancelled`. */
+    signal?: AbortSignal;
     quality?: number;
   },
 ): Promise<RecordedCapture>;
@@ -68,6 +106,8 @@ export interface EnrollResult {
 export interface VerifyResult {
   user_id: string;
   verified: boolean;
+  /** Not verified: failures still allowed before the lockout. */
+  attempts_left?: number;
   /** The signed result (ES256/EdDSA JWT) for your backend to check against the JWKS. */
   token?: string;
   token_expires_at?: number;
@@ -88,13 +128,21 @@ export interface WidgetOptions extends ClientOptions {
   captureMs?: number;
   /** Show the light challenge's colours (default: unless prefers-reduced-motion). */
   light?: boolean;
+  /** Use the face guide when the service serves it (true). */
+  guide?: boolean;
+  /** How long to wait for a ready face before rejecting with what to change (30000). */
+  guideTimeoutMs?: number;
 }
 
 export declare class FaceAuthWidget {
   constructor(container: HTMLElement, options?: WidgetOptions);
   readonly root: HTMLDivElement;
   readonly prompt: HTMLParagraphElement;
+  /** Shown while the camera is open, focused; Escape does the same. */
+  readonly cancelButton: HTMLButtonElement;
   say(keyOrSentence: string, state?: string): void;
+  /** Stops the flow before anything is sent (rejects with code `cancelled`). */
+  cancel(): void;
   enroll(args: { userId: string; sessionToken?: string; enrollmentToken?: string; consent?: string }): Promise<EnrollResult>;
   verify(args: { userId: string; sessionToken?: string; capture?: CapturePlan | null; challengeId?: string }): Promise<VerifyResult>;
 }

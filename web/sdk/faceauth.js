@@ -3,16 +3,28 @@
 //
 // Two layers:
 // - building blocks: openCamera, captureFrame, recordCapture (one continuous capture that follows
-//   the server's plan: prompts at their times, the screen's colours), FaceAuthClient (enroll /
-//   verify over the API with a session token or an enrolment token), describeError (code -> sentence);
-// - FaceAuthWidget: a ready UI (camera, face oval, prompts announced to screen
-//   readers, the outcome as a sentence) built from them.
+//   the server's plan: prompts at their times, the screen's colours), loadFaceGuide (in-browser
+//   face landmarks, MediaPipe Face Mesh served by the service: where the face is, how big, lit and
+//   turned), FaceAuthClient (enroll / verify over the API with a session token or an enrolment
+//   token), describeError / describeTries (code -> sentence);
+// - FaceAuthWidget: a ready UI (camera, a face oval that follows the face, a capture that starts
+//   when the face is ready, prompts announced to screen readers, Cancel and Escape, the outcome
+//   as a sentence with the tries left) built from them.
 // It never needs the secret key and never shows scores: what a client key learns is pass or fail.
 
 /** Sentences the end user sees; replace any of them (localisation) through `messages`. */
 export const DEFAULT_MESSAGES = Object.freeze({
   ready: "Position your face in the oval.",
   opening_camera: "Opening the camera…",
+  no_face_yet: "Put your face in the oval.",
+  centre_face: "Move so that your face is in the middle of the oval.",
+  too_close: "Move a little further from the camera.",
+  reached: "Good. Now back to the centre.",
+  cancel: "Cancel",
+  cancelled: "Cancelled. Nothing was sent.",
+  tries_left: "{n} tries left.",
+  try_left: "1 try left.",
+  no_tries_left: "No tries left for now: wait a few minutes before trying again.",
   front: "Look straight at the camera.",
   turn_left: "Turn your head to your left.",
   turn_right: "Turn your head to your right.",
@@ -70,14 +82,26 @@ export function describeError(code, messages = {}) {
   return all[code] || all[SAME_AS[code]] || all.unknown;
 }
 
-/** An error with a stable `code`, the HTTP `status` (0 when none) and the user's `sentence`. */
+/** "2 tries left." for a refusal that counted (`attempts_left` of the answer); "" when not told. */
+export function describeTries(attemptsLeft, messages = {}) {
+  if (attemptsLeft === undefined || attemptsLeft === null) return "";
+  const all = { ...DEFAULT_MESSAGES, ...messages };
+  if (attemptsLeft === 0) return all.no_tries_left;
+  return attemptsLeft === 1 ? all.try_left : all.tries_left.replace("{n}", String(attemptsLeft));
+}
+
+/**
+ * An error with a stable `code`, the HTTP `status` (0 when none), the user's `sentence` and, when
+ * the refusal counted as a failed attempt, `attemptsLeft` (failures still allowed before the lockout).
+ */
 export class FaceAuthError extends Error {
-  constructor(code, status = 0, sentence = describeError(code), detail = "") {
+  constructor(code, status = 0, sentence = describeError(code), detail = "", attemptsLeft = undefined) {
     super(detail || code);
     this.name = "FaceAuthError";
     this.code = code;
     this.status = status;
     this.sentence = sentence;
+    this.attemptsLeft = attemptsLeft;
   }
 }
 
@@ -134,9 +158,10 @@ export function prefersReducedMotion() {
  * start (the monotonic clock), each prompt shown at its `at_ms` (`onPrompt(step)`; "front" first),
  * each colour painted at its `at_ms` (`onColour(css)`, `null` at the end) unless `light` is false.
  * Frames are at most `maxSide` px on their longer side (JPEG): a 5 s capture at 15 fps is about
- * 1–2 MB. Resolves to `{ frames: Blob[], times: number[], light: "shown" | "declined" }`.
+ * 1–2 MB. Resolves to `{ frames: Blob[], times: number[], light: "shown" | "declined" }`; an
+ * aborted `signal` stops it with code `cancelled`.
  */
-export async function recordCapture(video, plan, { onPrompt = () => {}, onColour = () => {}, light = true, maxSide = 480, quality = 0.85 } = {}) {
+export async function recordCapture(video, plan, { onPrompt = () => {}, onColour = () => {}, light = true, maxSide = 480, quality = 0.85, signal } = {}) {
   const scale = Math.min(1, maxSide / Math.max(video.videoWidth, video.videoHeight));
   const canvas = document.createElement("canvas");
   canvas.width = Math.round(video.videoWidth * scale);
@@ -166,6 +191,11 @@ export async function recordCapture(video, plan, { onPrompt = () => {}, onColour
     const due = started + k * interval;
     await sleep(due - performance.now());
     const t = performance.now() - started;
+    if (signal?.aborted) {
+      done = true;
+      onColour(null);
+      throw new FaceAuthError("cancelled");
+    }
     if (t > plan.duration_ms) break;
     // The prompt and colour of this instant go up before the frame is taken.
     while (prompt + 1 < prompts.length && prompts[prompt + 1].at_ms <= t) onPrompt(prompts[++prompt].step);
@@ -191,6 +221,149 @@ export async function recordCapture(video, plan, { onPrompt = () => {}, onColour
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
+// --- The face guide ------------------------------------------------------------------------------
+// In-browser face landmarks (MediaPipe Face Mesh, npm @mediapipe/face_mesh, Apache-2.0), served by
+// the faceauth service itself at /sdk/face-mesh/<version>/ (no CDN; the service checks every file's
+// sha256, and the browser checks the loader's integrity below). About 10 MB on first use, cached
+// for a year after; where it cannot run (not installed, no WebGL) the widget runs unguided.
+
+/** The release the service serves, and its loader's Subresource Integrity. */
+export const FACE_MESH = Object.freeze({
+  version: "0.4.1633559619",
+  integrity: "sha384-nKiz5QrpRlMQLw5nrZcprT7N9vmmAcIgV8TuGuep4x91V4JIPsXa+D44Wxj0guoa",
+});
+
+/**
+ * When a face is ready for a capture, as fractions of the frame, a mean brightness (0-255) and
+ * degrees: near the middle; near enough (15 % of the width is about 72 px in a 480 px frame, eyes
+ * about 30 px apart: half as much again as the service's MIN_EYE_DISTANCE_PX of 20) but whole in
+ * view; lit; and level (the capture must start level; the service checks that too).
+ */
+export const GUIDE_LIMITS = Object.freeze({
+  // The oval's own centre: faces sit a little above the middle of a webcam's frame.
+  centreX: 0.5, centreY: 0.42, maxOffsetX: 0.12, maxOffsetY: 0.18, minWidth: 0.15, maxWidth: 0.7,
+    // Pitch is loose: where the nose sits between forehead and chin differs between people by
+  // 15° or more (a frontal portrait read -20°), so only a face looking far up or down waits.
+  minBrightness: 60, maxBrightness: 230, maxYaw: 12, maxPitch: 30,
+});
+
+/** The angles the service asks of a move by default (CHALLENGE_MIN_YAW, CHALLENGE_MIN_PITCH). */
+export const MOVE_ANGLES = Object.freeze({ yaw: 18, pitch: 15 });
+
+const guides = new Map();
+
+/** The face guide from the service at `baseUrl` (loaded once per page), or null where it cannot run. */
+export function loadFaceGuide({ baseUrl = "" } = {}) {
+  const base = `${baseUrl.replace(/\/$/, "")}/sdk/face-mesh/${FACE_MESH.version}/`;
+  if (!guides.has(base)) guides.set(base, openGuide(base).catch(() => null));
+  return guides.get(base);
+}
+
+async function openGuide(base) {
+  if (!globalThis.FaceMesh) {
+    await new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = base + "face_mesh.js";
+      script.integrity = FACE_MESH.integrity;
+      script.crossOrigin = "anonymous";
+      script.onload = resolve;
+      script.onerror = () => reject(new Error("the face guide is not served here"));
+      document.head.append(script);
+    });
+  }
+  const mesh = new globalThis.FaceMesh({ locateFile: (file) => base + file });
+  // Two faces at most: enough to say "only you in the picture". Not mirrored: the angles are the
+  // service's, measured on the frames it receives.
+  mesh.setOptions({ maxNumFaces: 2, refineLandmarks: false, minDetectionConfidence: 0.5, minTrackingConfidence: 0.5, selfieMode: false });
+  await mesh.initialize();
+  return new FaceGuide(mesh);
+}
+
+/** Looks at camera frames: where the face is, how big, how lit, how turned. */
+export class FaceGuide {
+  #mesh;
+  #faces = [];
+  #canvas = null;
+
+  constructor(mesh) {
+    this.#mesh = mesh;
+    mesh.onResults((results) => { this.#faces = results.multiFaceLandmarks || []; });
+  }
+
+  /**
+   * One look at the video's current frame: `{ faces, box, yaw, pitch, brightness, ms }` (box in
+   * fractions of the frame as the camera sees it, not mirrored; `ms`: what the look cost).
+   */
+  async look(video) {
+    const started = performance.now();
+    this.#faces = [];
+    await this.#mesh.send({ image: video });
+    const ms = performance.now() - started;
+    const faces = this.#faces;
+    if (!faces.length) return { faces: 0, ms };
+    const face = measureFace(faces[0]);
+    return { faces: faces.length, ...face, brightness: this.#brightness(video, face.box), ms };
+  }
+
+  // The face's own brightness, not the frame's: a bright window behind a dark face is dark.
+  #brightness(video, box) {
+    this.#canvas ??= Object.assign(document.createElement("canvas"), { width: 24, height: 24 });
+    const ctx = this.#canvas.getContext("2d", { willReadFrequently: true });
+    const [w, h] = [video.videoWidth, video.videoHeight];
+    ctx.drawImage(video, box.x * w, box.y * h, Math.max(1, box.w * w), Math.max(1, box.h * h), 0, 0, 24, 24);
+    const data = ctx.getImageData(0, 0, 24, 24).data;
+    let sum = 0;
+    for (let i = 0; i < data.length; i += 4) sum += 0.299 * data[i] + 0.587 * data[i + 1] + 0.114 * data[i + 2];
+    return sum / (data.length / 4);
+  }
+}
+
+/**
+ * The box and angles of one face from its 468 landmarks (`x`, `y`: fractions of the frame). Yaw
+ * and pitch in degrees on the service's axes (yaw positive: turned to the subject's own left;
+ * pitch positive: up), from where the nose tip sits between the outer eye corners (33, 263) and
+ * between forehead and chin (10, 152): fitted on 34 frames of the recorded head turns against the
+ * service's own pose, within about 2° (residual). That fit is one person's: the pitch's zero
+ * differs between faces, so pitch is for changes within one capture (moveReached), not a level.
+ */
+export function measureFace(points) {
+  let [x0, y0, x1, y1] = [1, 1, 0, 0];
+  for (const { x, y } of points) {
+    x0 = Math.min(x0, x); y0 = Math.min(y0, y); x1 = Math.max(x1, x); y1 = Math.max(y1, y);
+  }
+  const across = (n, a, b) => (2 * points[n].x - points[a].x - points[b].x) / (points[b].x - points[a].x);
+  const down = (n, a, b) => (2 * points[n].y - points[a].y - points[b].y) / (points[b].y - points[a].y);
+  return { box: { x: x0, y: y0, w: x1 - x0, h: y1 - y0 }, yaw: 39 * across(1, 33, 263), pitch: 12 - 164 * down(1, 10, 152) };
+}
+
+/** What keeps a look from starting the capture, as a message key; null when the face is ready. */
+export function judgeLook(look, limits = GUIDE_LIMITS) {
+  if (!look.faces) return "no_face_yet";
+  if (look.faces > 1) return "multiple_faces";
+  const { box } = look;
+  if (box.w < limits.minWidth) return "face_too_small";
+  if (box.w > limits.maxWidth) return "too_close";
+  const [dx, dy] = [box.x + box.w / 2 - limits.centreX, box.y + box.h / 2 - limits.centreY];
+  if (Math.abs(dx) > limits.maxOffsetX || Math.abs(dy) > limits.maxOffsetY) return "centre_face";
+  if (look.brightness < limits.minBrightness) return "more_light";
+  if (look.brightness > limits.maxBrightness) return "face_overexposed";
+  if (Math.abs(look.yaw) > limits.maxYaw || Math.abs(look.pitch) > limits.maxPitch) return "front";
+  return null;
+}
+
+/** Whether `look` has made the prompted move from where the capture started (`start`, level). */
+export function moveReached(step, look, start, angles = MOVE_ANGLES) {
+  if (!look.faces || !start?.faces) return false;
+  const [dyaw, dpitch] = [look.yaw - start.yaw, look.pitch - start.pitch];
+  switch (step) {
+    case "turn_left": return dyaw >= angles.yaw;
+    case "turn_right": return dyaw <= -angles.yaw;
+    case "look_up": return dpitch >= angles.pitch;
+    case "look_down": return dpitch <= -angles.pitch;
+    default: return false;
+  }
+}
+
 /** The API, from the browser: a publishable client key at most, and a token per attempt. */
 export class FaceAuthClient {
   /** `baseUrl`: the service's origin ("" for the page's own); `apiKey`: a client key, if required. */
@@ -210,7 +383,7 @@ export class FaceAuthClient {
     const body = await response.json().catch(() => ({}));
     if (!response.ok) {
       const code = body?.error?.code || "unknown";
-      throw new FaceAuthError(code, response.status, describeError(code), body?.error?.message);
+      throw new FaceAuthError(code, response.status, describeError(code), body?.error?.message, body?.error?.attempts_left);
     }
     return body;
   }
@@ -248,18 +421,23 @@ export class FaceAuthClient {
 }
 
 /**
- * A ready capture UI inside `container`: the camera preview with a face oval, one prompt line
- * (aria-live, so screen readers announce each instruction and the outcome), and a countdown.
- * `enroll(...)` and `verify(...)` open the camera, guide the user, send, close the camera, and
- * resolve to the service's answer or reject with a FaceAuthError whose sentence is on screen.
+ * A ready capture UI inside `container`: the camera preview with a face oval that follows the face
+ * (with the face guide), one prompt line (aria-live, so screen readers announce each instruction
+ * and the outcome), a Cancel button (and Escape). `enroll(...)` and `verify(...)` open the camera,
+ * wait until the face is centred, near enough, lit and level, guide the user through the capture,
+ * send, close the camera, and resolve to the service's answer or reject with a FaceAuthError whose
+ * sentence (with the tries left, when the service says) is on screen.
  */
 export class FaceAuthWidget {
-  constructor(container, { baseUrl = "", apiKey = "", messages = {}, captureMs = 1500, light } = {}) {
+  constructor(container, { baseUrl = "", apiKey = "", messages = {}, captureMs = 1500, light, guide = true, guideTimeoutMs = 30000 } = {}) {
     this.client = new FaceAuthClient({ baseUrl, apiKey });
     this.messages = { ...DEFAULT_MESSAGES, ...messages };
     this.captureMs = captureMs;
     // The light challenge's colours, unless the person asked for reduced motion or the app opts out.
     this.light = light ?? !prefersReducedMotion();
+    this.baseUrl = baseUrl;
+    this.guide = guide;
+    this.guideTimeoutMs = guideTimeoutMs;
     const root = document.createElement("div");
     root.className = "faceauth";
     root.style.cssText = "position:relative;z-index:auto;max-width:480px;width:100%;font:16px/1.4 system-ui,sans-serif";
@@ -270,7 +448,7 @@ export class FaceAuthWidget {
     const oval = document.createElement("div");
     oval.setAttribute("aria-hidden", "true");
     oval.style.cssText = "position:absolute;left:25%;top:8%;width:50%;height:70%;border:3px solid rgba(255,255,255,.85);" +
-      "border-radius:50%;box-shadow:0 0 0 999px rgba(0,0,0,.35);pointer-events:none";
+      "border-radius:50%;box-shadow:0 0 0 999px rgba(0,0,0,.35);pointer-events:none;transition:all .2s ease-out";
     const frame = document.createElement("div");
     frame.style.cssText = "position:relative;overflow:hidden;border-radius:12px";
     frame.append(this.video, oval);
@@ -279,55 +457,134 @@ export class FaceAuthWidget {
     this.prompt.className = "faceauth-prompt";
     this.prompt.setAttribute("role", "status");
     this.prompt.setAttribute("aria-live", "polite");
-    this.countdown = document.createElement("span");
-    this.countdown.className = "faceauth-countdown";
-    this.countdown.setAttribute("aria-hidden", "true");
-    root.append(frame, this.prompt, this.countdown);
+    this.cancelButton = document.createElement("button");
+    this.cancelButton.type = "button";
+    this.cancelButton.className = "faceauth-cancel";
+    this.cancelButton.textContent = this.messages.cancel;
+    this.cancelButton.hidden = true;
+    this.cancelButton.addEventListener("click", () => this.cancel());
+    root.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") this.cancel();
+    });
+    root.append(frame, this.prompt, this.cancelButton);
     container.append(root);
     this.root = root;
     this.say("ready");
   }
 
-  /** Shows (and announces) a message by key, or a sentence as given. */
+  /** Shows (and announces) a message by key, or a sentence as given; an unchanged one is not repeated. */
   say(keyOrSentence, state = "") {
-    this.prompt.textContent = this.messages[keyOrSentence] || keyOrSentence;
+    const text = this.messages[keyOrSentence] || keyOrSentence;
+    if (this.prompt.textContent !== text) this.prompt.textContent = text;
     this.root.dataset.state = state;
+  }
+
+  /** Stops the flow in progress before anything is sent (the Cancel button, Escape). */
+  cancel() {
+    this.aborter?.abort();
   }
 
   async #withCamera(run) {
     this.say("opening_camera", "busy");
+    this.aborter = new AbortController();
     let stream;
     try {
+      const guide = this.guide ? loadFaceGuide({ baseUrl: this.baseUrl }) : Promise.resolve(null);
       stream = await openCamera(this.video);
-      return await run();
+      this.cancelButton.hidden = false;
+      this.cancelButton.focus({ preventScroll: true });
+      return await run(await guide, this.aborter.signal);
     } catch (err) {
       const error = err instanceof FaceAuthError ? err : new FaceAuthError("unknown", 0, undefined, String(err));
-      this.say(describeError(error.code, this.messages), "error");
+      const sentence = [describeError(error.code, this.messages), describeTries(error.attemptsLeft, this.messages)];
+      this.say(sentence.filter(Boolean).join(" "), "error");
       this.root.dataset.code = error.code;
       throw error;
     } finally {
       closeCamera(stream);
+      this.cancelButton.hidden = true;
       this.#onColour(null);
-      this.countdown.textContent = "";
+      this.aborter = null;
     }
   }
 
-  /** One still after `captureMs`; halfway, a dark picture asks for more light while there is time. */
-  async #still() {
+  // Nothing is sent once this passes: a cancel after it would be too late to mean "nothing sent".
+  #checkpoint(signal) {
+    if (signal.aborted) throw new FaceAuthError("cancelled");
+  }
+
+  /**
+   * Until the face is ready (two looks in a row): the oval follows it and the prompt says what to
+   * change. Resolves to the ready look, or null without a guide; rejects after `guideTimeoutMs`
+   * with the last thing to change as its code (its sentence says what to do).
+   */
+  async #ready(guide, signal) {
+    if (!guide) return null;
+    const deadline = performance.now() + this.guideTimeoutMs;
+    let steady = 0;
+    for (;;) {
+      this.#checkpoint(signal);
+      const look = await guide.look(this.video);
+      this.#follow(look);
+      const problem = judgeLook(look);
+      this.root.dataset.guide = problem || "ready";
+      steady = problem ? 0 : steady + 1;
+      if (steady >= 2) return look;
+      this.say(problem || "hold_still", "busy");
+      if (problem && performance.now() > deadline) throw new FaceAuthError(problem, 0, describeError(problem, this.messages));
+      await sleep(60);
+    }
+  }
+
+  // The oval around the face, on the mirrored preview.
+  #follow(look) {
+    if (look.faces !== 1) return;
+    const { x, y, w, h } = look.box;
+    const [ow, oh] = [w * 1.3, h * 1.35];
+    const [cx, cy] = [1 - (x + w / 2), y + h / 2];
+    const pct = (v) => (100 * v).toFixed(1) + "%";
+    Object.assign(this.oval.style, { left: pct(cx - ow / 2), top: pct(cy - oh / 2), width: pct(ow), height: pct(oh) });
+  }
+
+  /** One still after `captureMs`, once the face is ready; halfway, a dark picture asks for more light. */
+  async #still(guide, signal) {
+    await this.#ready(guide, signal);
     this.say("hold_still", "busy");
     await sleep(this.captureMs / 2);
     if ((await captureFrame(this.video)).brightness < 50) this.say("more_light", "busy");
     await sleep(this.captureMs / 2);
+    this.#checkpoint(signal);
     return (await captureFrame(this.video)).blob;
   }
 
   #onPrompt = (step) => {
-    if (this.root.dataset.step !== step) this.say(step, "busy");
+    if (this.root.dataset.step !== step) {
+      this.say(step, "busy");
+      delete this.root.dataset.reached;
+    }
     this.root.dataset.step = step;
   };
 
-  // The screen around the oval takes the colour (the face reflects it); the widget stays on top.
+  // While recording, where a look costs less than half a frame (a phone's GPU): the oval keeps
+  // following, and a prompt turns to "back to the centre" once its move is reached. The prompts'
+  // times stay the server's (the light sequence and the response times are judged against them);
+  // on a slower device (software WebGL) this is skipped rather than let looks delay the frames.
+  async #track(guide, start, fps, stop) {
+    if (!guide || !start || start.ms > 500 / fps) return;
+    while (!stop.done) {
+      const look = await guide.look(this.video);
+      this.#follow(look);
+      const step = this.root.dataset.step;
+      if (step && !this.root.dataset.reached && moveReached(step, look, start)) {
+        this.root.dataset.reached = step;
+        this.say("reached", "busy");
+      }
+      await sleep(1000 / fps);
+    }
+  }
+
   #onColour = (css) => {
+    // The screen around the oval takes the colour (the face reflects it); the widget stays on top.
     if (!css) {
       this.flash?.remove();
       this.flash = null;
@@ -348,8 +605,9 @@ export class FaceAuthWidget {
 
   /** Enrols one photo: `{ userId, sessionToken }` or `{ userId, enrollmentToken }`, and `consent`. */
   enroll({ userId, sessionToken, enrollmentToken, consent }) {
-    return this.#withCamera(async () => {
-      const photo = await this.#still();
+    return this.#withCamera(async (guide, signal) => {
+      const photo = await this.#still(guide, signal);
+      this.cancelButton.hidden = true;
       this.say("checking", "busy");
       const result = await this.client.enroll({ userId, photo, sessionToken, enrollmentToken, consent });
       this.say("enrolled", "done");
@@ -359,24 +617,38 @@ export class FaceAuthWidget {
 
   /**
    * Verifies within a session. `capture` (the session's plan, in challenge mode: hand it from your
-   * backend with the token) is recorded as one continuous capture with its prompts and colours;
-   * without it one still photo is sent. A "not verified" answer rejects with code `not_verified`.
+   * backend with the token) is recorded as one continuous capture with its prompts and colours,
+   * started once the face is ready; without it one still photo is sent. A "not verified" answer
+   * rejects with code `not_verified` (and `attemptsLeft`).
    */
   verify({ userId, sessionToken, capture, challengeId }) {
-    return this.#withCamera(async () => {
+    return this.#withCamera(async (guide, signal) => {
       let answer;
       if (capture) {
+        const start = await this.#ready(guide, signal);
         if (this.light && (capture.light || []).length) this.say("colours", "busy");
-        const recorded = await recordCapture(this.video, capture, {
-          onPrompt: this.#onPrompt, onColour: this.#onColour, light: this.light,
-        });
-        answer = { capture: recorded };
+        const stop = { done: false };
+        const tracking = this.#track(guide, start, capture.fps || 15, stop);
+        try {
+          answer = {
+            capture: await recordCapture(this.video, capture, {
+              onPrompt: this.#onPrompt, onColour: this.#onColour, light: this.light, signal,
+            }),
+          };
+        } finally {
+          stop.done = true;
+          await tracking;
+        }
       } else {
-        answer = { photo: await this.#still() };
+        answer = { photo: await this.#still(guide, signal) };
       }
+      this.#checkpoint(signal);
+      this.cancelButton.hidden = true;
       this.say("checking", "busy");
       const result = await this.client.verify({ userId, sessionToken, challengeId, ...answer });
-      if (!result.verified) throw new FaceAuthError("not_verified", 200, describeError("not_verified", this.messages));
+      if (!result.verified) {
+        throw new FaceAuthError("not_verified", 200, describeError("not_verified", this.messages), "", result.attempts_left);
+      }
       this.say("verified", "done");
       return result;
     });

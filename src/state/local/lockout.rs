@@ -50,7 +50,9 @@ impl Lockout {
         self.attempts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn begin(&self, key: &AttemptKey) -> Result<(), Duration> {
+    /// Records the attempt and returns the failures still allowed after it (`None`: no limit), or
+    /// the wait when this client or everyone is at a limit.
+    pub fn begin(&self, key: &AttemptKey) -> Result<Option<u32>, Duration> {
         let now = Instant::now();
         let window = self.window;
         let mut state = self.lock();
@@ -72,7 +74,11 @@ impl Lockout {
         }
         pair.push_back((now, key.id.clone()));
         all.push_back((now, key.id.clone()));
-        Ok(())
+        Ok([(pair.len(), self.per_client_max), (all.len(), self.per_user_max)]
+            .into_iter()
+            .filter(|&(_, max)| max > 0)
+            .map(|(used, max)| u32::try_from(max - used).unwrap_or(u32::MAX))
+            .min())
     }
 
     /// A match forgives this client's failures for the user (and was itself no failure); a
