@@ -9,6 +9,7 @@ mod challenges;
 mod export;
 mod grants;
 mod inference;
+mod ladder;
 pub mod liveness;
 mod privacy;
 mod readiness;
@@ -351,14 +352,15 @@ impl FaceAuth {
             return Ok(None);
         }
         let plan = self.pending_plan(user).await?;
-        Ok(Some(self.challenges.issue(user, plan)))
+        let generation = self.state.generation().await?;
+        Ok(Some(self.challenges.issue(user, &generation, plan)))
     }
 
     /// A grant that lets a client key register one photo for `user`, until the user is deleted
     /// or replaced.
     pub async fn issue_enrollment(&self, user: &UserId) -> Result<Grant, ServiceError> {
-        let mark = self.revocation_mark(user).await?;
-        Ok(self.grants.issue(user, mark))
+        let (mark, generation) = tokio::join!(self.revocation_mark(user), self.state.generation());
+        Ok(self.grants.issue(user, &generation?, mark?))
     }
 
     /// Removes every object of the user and forgets the cached embeddings, on every instance: the
@@ -367,9 +369,7 @@ impl FaceAuth {
     /// Verification enabled again after the failure ladder disabled it (a backend, having
     /// re-established the user's identity another way). Returns the count it cleared.
     pub async fn unlock(&self, user: &UserId) -> Result<u64, ServiceError> {
-        let count = self.state.consecutive_failures(user).await?;
-        self.state.record_verification(user, true).await?;
-        Ok(count)
+        self.reset_ladder(user).await
     }
 
     /// Every outstanding session and grant of the user is revoked first.

@@ -8,6 +8,7 @@
 //! an error the callers turn into `503 state_unavailable`: a lockout that silently stopped counting
 //! would be an open door.
 
+mod generation;
 mod local;
 mod redis;
 
@@ -17,6 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use generation::candidate as new_generation;
 pub use local::LocalState;
 pub use redis::{RedisState, RedisTarget};
 
@@ -105,6 +107,12 @@ pub trait StateBackend: Send + Sync + 'static {
     /// failure adds one and returns the new count; a success (or an unlock) sets it back to 0.
     async fn consecutive_failures(&self, user: &UserId) -> Result<u64, StateError>;
     async fn record_verification(&self, user: &UserId, matched: bool) -> Result<u64, StateError>;
+    /// The generation in force (made from `candidate` when there is none) and the tick, raised by
+    /// one on every call: how a lost state is noticed (`state/generation.rs`).
+    async fn generation(&self, candidate: &str) -> Result<(String, u64), StateError>;
+    /// Replaces the generation `lost` with `candidate` unless another instance already did;
+    /// returns the generation in force.
+    async fn renew_generation(&self, lost: &str, candidate: &str) -> Result<String, StateError>;
     /// A write/read/delete round trip under the key prefix.
     async fn probe(&self) -> Result<(), StateError>;
     /// For logs: where the state lives (never a password).
@@ -113,23 +121,32 @@ pub trait StateBackend: Send + Sync + 'static {
     fn prune(&self) {}
 }
 
-/// The backend in use; cheap to clone.
+/// The backend in use and what this instance saw of its generation; cheap to clone.
 #[derive(Clone)]
-pub struct SharedState(Arc<dyn StateBackend>);
+pub struct SharedState {
+    backend: Arc<dyn StateBackend>,
+    watch: Arc<generation::Watch>,
+}
 
 impl SharedState {
     pub fn new(backend: impl StateBackend) -> Self {
-        Self(Arc::new(backend))
+        Self { backend: Arc::new(backend), watch: Arc::default() }
     }
 
     pub fn backend(&self) -> &dyn StateBackend {
-        &*self.0
+        &*self.backend
+    }
+
+    /// The generation every token issued now names, and every token presented must name. A
+    /// change is logged and counted once per instance (`state/generation.rs`).
+    pub async fn generation(&self) -> Result<String, StateError> {
+        self.watch.current(&*self.backend).await
     }
 
     /// Registers a verification attempt; the guard withdraws it unless it is settled.
     pub async fn begin_attempt(&self, user: &UserId, client: IpAddr) -> Result<Result<Attempt, Duration>, StateError> {
         let key = AttemptKey { user: user.clone(), client, id: uuid::Uuid::new_v4().simple().to_string() };
-        Ok(match self.0.begin_attempt(&key).await? {
+        Ok(match self.backend.begin_attempt(&key).await? {
             Ok(left) => Ok(Attempt { state: self.clone(), key: Some(key), left }),
             Err(wait) => Err(wait),
         })
@@ -140,7 +157,7 @@ impl std::ops::Deref for SharedState {
     type Target = dyn StateBackend;
 
     fn deref(&self) -> &Self::Target {
-        &*self.0
+        &*self.backend
     }
 }
 
@@ -206,7 +223,7 @@ impl SharedState {
     /// Claims a one-time token until `ttl` from now; `None` when it was already used (or is in use).
     pub async fn claim(&self, token_id: &str, ttl: Duration) -> Result<Option<Claim>, StateError> {
         Ok(self
-            .0
+            .backend
             .claim_once(token_id, ttl)
             .await?
             .then(|| Claim { state: self.clone(), token_id: Some(token_id.to_string()) }))

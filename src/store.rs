@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 pub use references::{
-    ConsentRecord, FaceRecord, ModelStamp, NewReference, Placement, Plaintext, ReferenceStore, StoredReference,
+    ConsentRecord, FaceRecord, Mark, ModelStamp, NewReference, Placement, Plaintext, ReferenceStore, StoredReference,
     photo_digest,
 };
 

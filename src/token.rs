@@ -100,13 +100,17 @@ pub struct UserClaims<T> {
     pub iat: u64,
     pub exp: u64,
     pub jti: String,
+    /// The shared state's generation when the token was issued: single use is only remembered
+    /// within one, so a token of another is refused (`state/generation.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sg: Option<String>,
     #[serde(flatten)]
     pub extra: T,
 }
 
 impl<T> UserClaims<T> {
-    /// Fresh claims for `user`, valid `ttl` from now, with a random id.
-    pub fn new(audience: &str, user: &str, ttl: Duration, extra: T) -> Self {
+    /// Fresh claims for `user`, valid `ttl` from now, with a random id, issued in `generation`.
+    pub fn new(audience: &str, user: &str, ttl: Duration, generation: &str, extra: T) -> Self {
         let iat = now();
         Self {
             iss: ISSUER.into(),
@@ -115,6 +119,7 @@ impl<T> UserClaims<T> {
             iat,
             exp: iat + ttl.as_secs(),
             jti: uuid::Uuid::new_v4().simple().to_string(),
+            sg: Some(generation.into()),
             extra,
         }
     }
@@ -122,6 +127,13 @@ impl<T> UserClaims<T> {
     /// Issued by faceauth for this audience (the key already proved who signed it).
     pub fn is_for(&self, audience: &str) -> bool {
         self.iss == ISSUER && self.aud == audience
+    }
+
+    /// Within what this server issues: a lifetime of at most `ttl` (the configured one), in the
+    /// generation in force. A token made any other way (an old format, a key that leaked, a
+    /// longer lifetime) is refused even though its signature is good.
+    pub fn within_policy(&self, ttl: Duration, generation: &str) -> bool {
+        self.exp.saturating_sub(self.iat) <= ttl.as_secs() && self.sg.as_deref() == Some(generation)
     }
 }
 

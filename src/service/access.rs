@@ -11,15 +11,9 @@ use super::sessions::{
 use super::{FaceAuth, LivenessMode, ServiceError};
 use crate::domain::UserId;
 use crate::state::Claim;
+use crate::store::Mark;
 use crate::token::now;
 use crate::token::result::ResultClaims;
-
-/// A revocation mark outlives every token it must refuse (grants live at most a day).
-const REVOCATION_KEPT: Duration = Duration::from_secs(2 * 86_400);
-
-fn revocation_key(user: &UserId) -> String {
-    format!("revoked:{user}")
-}
 
 fn session_key(id: &str) -> String {
     format!("session:{id}")
@@ -40,17 +34,20 @@ impl HeldSession {
 
 impl FaceAuth {
     /// The user's current revocation mark: absent until the user is first deleted or replaced.
+    /// Read from the bucket on every use, never cached: a revocation holds the moment it is
+    /// written, on every instance, whatever the shared state has forgotten.
     pub(super) async fn revocation_mark(&self, user: &UserId) -> Result<Option<String>, ServiceError> {
-        Ok(self.state.get_record(&revocation_key(user)).await?)
+        Ok(self.refs.mark(Mark::Revoked, user).await?)
     }
 
     /// Every session and grant issued for the user until now stops working, on every instance.
+    /// Written before anything is deleted, so a token checked after the delete began is refused.
     pub(super) async fn revoke_tokens(&self, user: &UserId) -> Result<(), ServiceError> {
         let mark = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        self.state.put_record(&revocation_key(user), &mark.to_string(), REVOCATION_KEPT).await?;
+        self.refs.set_mark(Mark::Revoked, user, &mark.to_string()).await?;
         Ok(())
     }
 
@@ -63,12 +60,13 @@ impl FaceAuth {
     /// A session for the backend to hand to its frontend. In challenge mode a verify session
     /// carries the plan the capture must follow: the user's pending plan while there is one.
     pub async fn create_session(&self, request: SessionRequest) -> Result<IssuedSession, ServiceError> {
-        let mark = self.revocation_mark(&request.user).await?;
+        let (mark, generation) = tokio::join!(self.revocation_mark(&request.user), self.state.generation());
+        let (mark, generation) = (mark?, generation?);
         let plan = match self.liveness.mode == LivenessMode::Challenge && request.purpose == SessionPurpose::Verify {
             true => Some(self.pending_plan(&request.user).await?),
             false => None,
         };
-        let issued = self.sessions.issue(&request, mark, plan);
+        let issued = self.sessions.issue(&request, &generation, mark, plan);
         let record = SessionRecord {
             user_id: request.user.to_string(),
             purpose: request.purpose,
@@ -98,8 +96,9 @@ impl FaceAuth {
         token: &str,
         user: &UserId,
         purpose: SessionPurpose,
+        generation: &str,
     ) -> Result<HeldSession, ServiceError> {
-        let session = self.sessions.check(token, user, purpose)?;
+        let session = self.sessions.check(token, user, purpose, generation)?;
         // A verify session in challenge mode without a plan this server would draw (an old or
         // forged token) cannot skip the challenge.
         if self.liveness.mode == LivenessMode::Challenge
@@ -139,8 +138,14 @@ impl FaceAuth {
     /// RFC 7662 for verification results: the claims of a token that is valid now, or `None`.
     /// With `consume`, the token's `jti` is marked used in the shared state and a second
     /// consuming call answers `None`: single use without the backend keeping a list.
+    ///
+    /// A result issued under another generation of the shared state (its `jti` names it) is not
+    /// active: its consumption may have been forgotten with the state.
     pub async fn introspect(&self, token: &str, consume: bool) -> Result<Option<ResultClaims>, ServiceError> {
         let Ok(claims) = self.tokens.verify(token) else { return Ok(None) };
+        if claims.generation() != Some(self.state.generation().await?.as_str()) {
+            return Ok(None);
+        }
         let used = format!("result-used:{}", claims.jti);
         let ttl = Duration::from_secs(claims.exp.saturating_sub(now()) + 1);
         if !consume {

@@ -195,24 +195,30 @@ impl Challenges {
     }
 
     /// A challenge token carrying `plan` (the user's pending one, or a new draw).
-    pub fn issue(&self, user: &UserId, plan: Plan) -> Challenge {
-        let claims = ChallengeClaims::new(AUDIENCE, user.as_str(), self.ttl, ChallengeExtra { plan });
+    pub fn issue(&self, user: &UserId, generation: &str, plan: Plan) -> Challenge {
+        let claims = ChallengeClaims::new(AUDIENCE, user.as_str(), self.ttl, generation, ChallengeExtra { plan });
         let id = self.jwt.sign(&claims);
         Challenge { id, plan: claims.extra.plan, expires_at: claims.exp }
     }
 
-    pub fn check(&self, id: &str, user: &UserId) -> Result<ValidChallenge, ChallengeError> {
+    /// A challenge outside the policy (longer than CHALLENGE_TTL_SECS, another generation of the
+    /// shared state, fewer steps than CHALLENGE_STEPS) is no challenge.
+    pub fn check(&self, id: &str, user: &UserId, generation: &str) -> Result<ValidChallenge, ChallengeError> {
         let claims: ChallengeClaims = self.jwt.open(id).map_err(|e| match e {
             TokenError::Expired => ChallengeError::Expired,
             TokenError::Malformed | TokenError::BadSignature => ChallengeError::NotFound,
         })?;
-        // A token of the old format (steps only) or a plan this server would not draw is no challenge.
-        if !claims.is_for(AUDIENCE) || !claims.extra.plan.is_well_formed(self.steps) {
-            return Err(ChallengeError::NotFound);
-        }
         let now = now();
+        // Expired first: "get a new one" is the right answer to any stale token.
         if claims.exp < now {
             return Err(ChallengeError::Expired);
+        }
+        // A token of the old format (steps only) or a plan this server would not draw is no challenge.
+        if !claims.is_for(AUDIENCE)
+            || !claims.extra.plan.is_well_formed(self.steps)
+            || !claims.within_policy(self.ttl, generation)
+        {
+            return Err(ChallengeError::NotFound);
         }
         if claims.sub != user.as_str() {
             return Err(ChallengeError::Used);
@@ -237,16 +243,20 @@ mod tests {
     fn a_challenge_is_for_its_user_until_it_expires() {
         let challenges = challenges(3, &Step::ALL);
         let (alice, bob) = (UserId::parse("alice").unwrap(), UserId::parse("bob").unwrap());
-        let issued = challenges.issue(&alice, challenges.draw());
+        let issued = challenges.issue(&alice, "g1", challenges.draw());
         assert_eq!(issued.plan.prompts.len(), 3);
         assert!(!issued.plan.light.is_empty());
-        assert_eq!(challenges.check(&issued.id, &alice).unwrap().plan, issued.plan);
-        assert_eq!(challenges.check(&issued.id, &bob).err(), Some(ChallengeError::Used));
-        assert_eq!(challenges.check("nonsense", &alice).err(), Some(ChallengeError::NotFound));
+        assert_eq!(challenges.check(&issued.id, &alice, "g1").unwrap().plan, issued.plan);
+        assert_eq!(challenges.check(&issued.id, &bob, "g1").err(), Some(ChallengeError::Used));
+        assert_eq!(challenges.check("nonsense", &alice, "g1").err(), Some(ChallengeError::NotFound));
+        assert_eq!(challenges.check(&issued.id, &alice, "g2").err(), Some(ChallengeError::NotFound), "state lost");
         let extra = ChallengeExtra { plan: challenges.draw() };
         let expired =
-            ChallengeClaims { iat: 1, exp: 2, ..ChallengeClaims::new(AUDIENCE, "alice", Duration::ZERO, extra) };
-        assert_eq!(challenges.check(&challenges.jwt.sign(&expired), &alice).err(), Some(ChallengeError::Expired));
+            ChallengeClaims { iat: 1, exp: 2, ..ChallengeClaims::new(AUDIENCE, "alice", Duration::ZERO, "g1", extra) };
+        assert_eq!(challenges.check(&challenges.jwt.sign(&expired), &alice, "g1").err(), Some(ChallengeError::Expired));
+        let extra = ChallengeExtra { plan: challenges.draw() };
+        let long = ChallengeClaims::new(AUDIENCE, "alice", Duration::from_secs(86_400), "g1", extra);
+        assert_eq!(challenges.check(&challenges.jwt.sign(&long), &alice, "g1").err(), Some(ChallengeError::NotFound));
     }
 
     #[test]
@@ -254,11 +264,11 @@ mod tests {
         let challenges = challenges(3, &Step::ALL);
         let alice = UserId::parse("alice").unwrap();
         let short = Plan::lay_out(vec![Step::TurnLeft], false, 15, |_| 0);
-        let issued = challenges.issue(&alice, short);
-        assert_eq!(challenges.check(&issued.id, &alice).err(), Some(ChallengeError::NotFound));
+        let issued = challenges.issue(&alice, "g1", short);
+        assert_eq!(challenges.check(&issued.id, &alice, "g1").err(), Some(ChallengeError::NotFound));
         let old = serde_json::json!({ "iss": "faceauth", "aud": AUDIENCE, "sub": "alice", "iat": now(),
                                       "exp": now() + 60, "jti": "x", "steps": [] });
-        assert_eq!(challenges.check(&challenges.jwt.sign(&old), &alice).err(), Some(ChallengeError::NotFound));
+        assert_eq!(challenges.check(&challenges.jwt.sign(&old), &alice, "g1").err(), Some(ChallengeError::NotFound));
     }
 
     #[test]

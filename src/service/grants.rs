@@ -1,11 +1,12 @@
 //! Enrolment grants: what lets a publishable client key register a photo, for one user, once.
 //!
 //! A grant is an HS256 JWT whose key is derived from SECRET_KEY,
-//! `HMAC-SHA256(key = SECRET_KEY, message = "faceauth enrollment grant v1")`, so that a grant can never
-//! pass as a verification token (signed with SECRET_KEY itself) or the other way round. Claims:
-//! `iss` = `faceauth`, `aud` = `faceauth:enrollment`, `sub` = the user id, `iat`, `exp` (at most a
-//! day ahead), `jti` (unique, 1–128 characters). `POST /api/enrollments` issues them; a backend may
-//! also mint them itself with any JWT library (docs/api.md, "Keys and enrolment grants").
+//! `HMAC-SHA256(key = SECRET_KEY, message = "faceauth enrollment grant v2")`, so that a grant can never
+//! pass as any other token. Claims: `iss` = `faceauth`, `aud` = `faceauth:enrollment`, `sub` = the
+//! user id, `iat`, `exp` (at most ENROLLMENT_TTL_SECS after `iat`), `jti`, `sg` (the shared state's
+//! generation), `ep` (the user's revocation mark). Only `POST /api/enrollments` issues them:
+//! SECRET_KEY never leaves faceauth, and a grant made any other way is refused (version 1 of this
+//! format let backends mint their own; the context changed so that those keys stopped working).
 
 use std::time::Duration;
 
@@ -16,12 +17,9 @@ use crate::domain::UserId;
 use crate::token::{Hs256, TokenError, UserClaims, now};
 
 pub const AUDIENCE: &str = "faceauth:enrollment";
-const KEY_CONTEXT: &[u8] = b"faceauth enrollment grant v1";
-/// Grants further out than this are refused: each used one is remembered until it expires.
-const MAX_LIFETIME_SECS: u64 = 86_400;
+const KEY_CONTEXT: &[u8] = b"faceauth enrollment grant v2";
 
-/// What a grant adds to the common claims: the user's revocation mark when it was issued (a
-/// backend's own grants carry none and are judged by `iat`).
+/// What a grant adds to the common claims: the user's revocation mark when it was issued.
 #[derive(Debug, Serialize, Deserialize)]
 struct GrantExtra {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51,6 +49,10 @@ pub enum GrantError {
     Used,
     #[error("the user was deleted or re-enrolled after the enrollment token was issued")]
     Revoked,
+    /// Signed with the right key but not as this server issues grants (a longer lifetime, no or
+    /// another generation of the shared state).
+    #[error("the enrollment token is outside this server's policy, or was issued before the shared state was lost")]
+    Void,
 }
 
 pub struct EnrollmentGrants {
@@ -73,20 +75,23 @@ impl EnrollmentGrants {
         Self { jwt: Hs256::derived(secret_key, KEY_CONTEXT), ttl }
     }
 
-    pub fn issue(&self, user: &UserId, epoch: Option<String>) -> Grant {
-        let claims = GrantClaims::new(AUDIENCE, user.as_str(), self.ttl, GrantExtra { ep: epoch });
+    pub fn issue(&self, user: &UserId, generation: &str, epoch: Option<String>) -> Grant {
+        let claims = GrantClaims::new(AUDIENCE, user.as_str(), self.ttl, generation, GrantExtra { ep: epoch });
         Grant { token: self.jwt.sign(&claims), expires_at: claims.exp }
     }
 
-    /// Checks the grant's signature and claims for `user`.
-    pub fn check(&self, token: &str, user: &UserId) -> Result<ValidGrant, GrantError> {
+    /// Checks the grant's signature, policy and claims for `user`.
+    pub fn check(&self, token: &str, user: &UserId, generation: &str) -> Result<ValidGrant, GrantError> {
         let claims: GrantClaims = self.jwt.open(token).map_err(|e| match e {
             TokenError::Expired => GrantError::Expired,
             TokenError::Malformed | TokenError::BadSignature => GrantError::Forged,
         })?;
         let now = now();
-        if !claims.is_for(AUDIENCE) || !(1..=128).contains(&claims.jti.len()) || claims.exp > now + MAX_LIFETIME_SECS {
+        if !claims.is_for(AUDIENCE) || !(1..=128).contains(&claims.jti.len()) {
             return Err(GrantError::Forged);
+        }
+        if !claims.within_policy(self.ttl, generation) {
+            return Err(GrantError::Void);
         }
         if claims.exp < now {
             return Err(GrantError::Expired);
@@ -116,9 +121,10 @@ mod tests {
     fn a_grant_is_for_one_user() {
         let grants = grants();
         let (alice, bob) = (UserId::parse("alice").unwrap(), UserId::parse("bob").unwrap());
-        let grant = grants.issue(&alice, None);
-        assert_eq!(grants.check(&grant.token, &bob).err(), Some(GrantError::OtherUser));
-        let valid = grants.check(&grant.token, &alice).unwrap();
+        let grant = grants.issue(&alice, "g1", None);
+        assert_eq!(grants.check(&grant.token, &bob, "g1").err(), Some(GrantError::OtherUser));
+        assert_eq!(grants.check(&grant.token, &alice, "g2").err(), Some(GrantError::Void), "another generation");
+        let valid = grants.check(&grant.token, &alice, "g1").unwrap();
         assert!(valid.valid_for > Duration::from_secs(590) && valid.valid_for <= Duration::from_secs(601));
     }
 
@@ -134,15 +140,34 @@ mod tests {
             nonce: None,
             audience: None,
         };
-        let session = sessions.issue(&request, None, None);
-        assert_eq!(grants.check(&session.token, &alice).err(), Some(GrantError::Forged));
+        let session = sessions.issue(&request, "g1", None, None);
+        assert_eq!(grants.check(&session.token, &alice, "g1").err(), Some(GrantError::Forged));
         let other = EnrollmentGrants::new(&SecretString::from("other-key".to_string()), Duration::from_secs(600));
-        assert_eq!(grants.check(&other.issue(&alice, None).token, &alice).err(), Some(GrantError::Forged));
+        assert_eq!(grants.check(&other.issue(&alice, "g1", None).token, &alice, "g1").err(), Some(GrantError::Forged));
         let expired = GrantClaims {
             iat: 1,
             exp: 2,
-            ..GrantClaims::new(AUDIENCE, "alice", Duration::ZERO, GrantExtra { ep: None })
+            ..GrantClaims::new(AUDIENCE, "alice", Duration::ZERO, "g1", GrantExtra { ep: None })
         };
-        assert_eq!(grants.check(&grants.jwt.sign(&expired), &alice).err(), Some(GrantError::Expired));
+        assert_eq!(grants.check(&grants.jwt.sign(&expired), &alice, "g1").err(), Some(GrantError::Expired));
+    }
+
+    /// What docs/api.md told backends to do before version 2: mint a grant with SECRET_KEY. The
+    /// old key no longer signs grants, and one signed with the current key but made outside the
+    /// policy (a ten-year lifetime, no generation) is refused too.
+    #[test]
+    fn a_grant_minted_outside_faceauth_is_refused() {
+        let grants = grants();
+        let alice = UserId::parse("alice").unwrap();
+        let v1 = Hs256::derived(&SecretString::from("secret-key".to_string()), b"faceauth enrollment grant v1");
+        let minted = GrantClaims {
+            sg: None,
+            ..GrantClaims::new(AUDIENCE, "alice", Duration::from_secs(600), "g1", GrantExtra { ep: None })
+        };
+        assert_eq!(grants.check(&v1.sign(&minted), &alice, "g1").err(), Some(GrantError::Forged));
+        assert_eq!(grants.check(&grants.jwt.sign(&minted), &alice, "g1").err(), Some(GrantError::Void));
+        let long =
+            GrantClaims::new(AUDIENCE, "alice", Duration::from_secs(10 * 365 * 86_400), "g1", GrantExtra { ep: None });
+        assert_eq!(grants.check(&grants.jwt.sign(&long), &alice, "g1").err(), Some(GrantError::Void));
     }
 }

@@ -164,8 +164,13 @@ impl FaceAuth {
 
     /// The challenge steps a user's attempt must answer (the session's, or a standalone challenge's,
     /// used up by this verify whatever its outcome).
-    pub(super) async fn take_challenge(&self, user: &UserId, challenge_id: &str) -> Result<Plan, ServiceError> {
-        let valid = self.challenges.check(challenge_id, user)?;
+    pub(super) async fn take_challenge(
+        &self,
+        user: &UserId,
+        challenge_id: &str,
+        generation: &str,
+    ) -> Result<Plan, ServiceError> {
+        let valid = self.challenges.check(challenge_id, user, generation)?;
         let claim = self.state.claim(&valid.claim_id, valid.valid_for).await?;
         claim.ok_or(super::ChallengeError::Used)?.spend();
         Ok(valid.plan)

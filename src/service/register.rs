@@ -92,7 +92,9 @@ impl FaceAuth {
         }
         let held = match enrolment {
             Enrolment::Grant(token) => {
-                let grant = self.grants.check(token, user).map_err(ServiceError::InvalidEnrollmentToken)?;
+                let generation = self.state.generation().await?;
+                let grant =
+                    self.grants.check(token, user, &generation).map_err(ServiceError::InvalidEnrollmentToken)?;
                 if !self.not_revoked(user, grant.epoch.as_deref(), grant.iat).await? {
                     return Err(ServiceError::InvalidEnrollmentToken(GrantError::Revoked));
                 }
@@ -100,7 +102,8 @@ impl FaceAuth {
                 Some(Held::Grant(claim.ok_or(ServiceError::InvalidEnrollmentToken(GrantError::Used))?))
             }
             Enrolment::Session(token) => {
-                Some(Held::Session(self.hold_session(token, user, SessionPurpose::Enroll).await?))
+                let generation = self.state.generation().await?;
+                Some(Held::Session(self.hold_session(token, user, SessionPurpose::Enroll, &generation).await?))
             }
             Enrolment::Trusted { .. } => None,
         };
@@ -184,7 +187,7 @@ impl FaceAuth {
         if placement == Placement::ReplaceAll {
             self.revoke_tokens(user).await?;
             // New references restore verification after the failure ladder disabled it.
-            self.state.record_verification(user, true).await?;
+            self.reset_ladder(user).await?;
         }
         // Other instances learn of the change from the user's version, bumped before the write (no
         // stored change goes unnoticed) and after it (a load in between is not trusted either).

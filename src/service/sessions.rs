@@ -85,6 +85,10 @@ pub enum SessionError {
     Used,
     #[error("the user was deleted or re-enrolled after the session was issued")]
     Revoked,
+    /// Signed with the right key but not as this server issues sessions: a lifetime longer than
+    /// SESSION_TTL_SECS, or another generation of the shared state (issued before it was lost).
+    #[error("the session is outside this server's policy, or was issued before the shared state was lost")]
+    Void,
 }
 
 /// A session whose signature and claims are good for this user and purpose.
@@ -178,7 +182,13 @@ impl Sessions {
         self.ttl
     }
 
-    pub fn issue(&self, request: &SessionRequest, epoch: Option<String>, plan: Option<Plan>) -> IssuedSession {
+    pub fn issue(
+        &self,
+        request: &SessionRequest,
+        generation: &str,
+        epoch: Option<String>,
+        plan: Option<Plan>,
+    ) -> IssuedSession {
         let extra = SessionExtra {
             purpose: request.purpose,
             nonce: request.nonce.clone(),
@@ -186,7 +196,7 @@ impl Sessions {
             ep: epoch,
             plan,
         };
-        let claims = SessionClaims::new(AUDIENCE, request.user.as_str(), self.ttl, extra);
+        let claims = SessionClaims::new(AUDIENCE, request.user.as_str(), self.ttl, generation, extra);
         IssuedSession {
             id: claims.jti.clone(),
             token: self.jwt.sign(&claims),
@@ -195,14 +205,24 @@ impl Sessions {
         }
     }
 
-    /// Checks signature, expiry, user and purpose; revocation and single use are the caller's.
-    pub fn check(&self, token: &str, user: &UserId, purpose: SessionPurpose) -> Result<ValidSession, SessionError> {
+    /// Checks signature, policy (lifetime, generation), expiry, user and purpose; revocation and
+    /// single use are the caller's.
+    pub fn check(
+        &self,
+        token: &str,
+        user: &UserId,
+        purpose: SessionPurpose,
+        generation: &str,
+    ) -> Result<ValidSession, SessionError> {
         let claims: SessionClaims = self.jwt.open(token).map_err(|e| match e {
             TokenError::Expired => SessionError::Expired,
             TokenError::Malformed | TokenError::BadSignature => SessionError::Forged,
         })?;
         if !claims.is_for(AUDIENCE) {
             return Err(SessionError::Forged);
+        }
+        if !claims.within_policy(self.ttl, generation) {
+            return Err(SessionError::Void);
         }
         let now = now();
         if claims.exp < now {
@@ -242,17 +262,38 @@ mod tests {
     #[test]
     fn a_session_is_for_one_user_and_one_purpose() {
         let s = sessions();
-        let issued = s.issue(&request("alice", SessionPurpose::Verify), None, None);
+        let issued = s.issue(&request("alice", SessionPurpose::Verify), "g1", None, None);
         let alice = UserId::parse("alice").unwrap();
-        let valid = s.check(&issued.token, &alice, SessionPurpose::Verify).unwrap();
+        let valid = s.check(&issued.token, &alice, SessionPurpose::Verify, "g1").unwrap();
         assert_eq!((valid.id.as_str(), valid.nonce.as_deref()), (issued.id.as_str(), Some("n")));
         assert_eq!(
-            s.check(&issued.token, &UserId::parse("bob").unwrap(), SessionPurpose::Verify).err(),
+            s.check(&issued.token, &UserId::parse("bob").unwrap(), SessionPurpose::Verify, "g1").err(),
             Some(SessionError::OtherUser)
         );
-        assert_eq!(s.check(&issued.token, &alice, SessionPurpose::Enroll).err(), Some(SessionError::OtherPurpose));
+        assert_eq!(
+            s.check(&issued.token, &alice, SessionPurpose::Enroll, "g1").err(),
+            Some(SessionError::OtherPurpose)
+        );
         let other = Sessions::new(&SecretString::from("k2".to_string()), Duration::from_secs(180));
-        assert_eq!(other.check(&issued.token, &alice, SessionPurpose::Verify).err(), Some(SessionError::Forged));
+        assert_eq!(other.check(&issued.token, &alice, SessionPurpose::Verify, "g1").err(), Some(SessionError::Forged));
+        // Issued before the shared state was lost: void in the new generation.
+        assert_eq!(s.check(&issued.token, &alice, SessionPurpose::Verify, "g2").err(), Some(SessionError::Void));
+    }
+
+    #[test]
+    fn a_session_signed_right_but_longer_than_the_policy_is_void() {
+        let s = sessions();
+        let alice = UserId::parse("alice").unwrap();
+        let extra = SessionExtra { purpose: SessionPurpose::Verify, nonce: None, rp_aud: None, ep: None, plan: None };
+        let long = SessionClaims::new(AUDIENCE, "alice", Duration::from_secs(10 * 365 * 86_400), "g1", extra);
+        assert_eq!(s.check(&s.jwt.sign(&long), &alice, SessionPurpose::Verify, "g1").err(), Some(SessionError::Void));
+        let extra = SessionExtra { purpose: SessionPurpose::Verify, nonce: None, rp_aud: None, ep: None, plan: None };
+        let unnamed = SessionClaims { sg: None, ..SessionClaims::new(AUDIENCE, "alice", s.ttl, "g1", extra) };
+        assert_eq!(
+            s.check(&s.jwt.sign(&unnamed), &alice, SessionPurpose::Verify, "g1").err(),
+            Some(SessionError::Void),
+            "an old-format token, without a generation"
+        );
     }
 
     #[test]

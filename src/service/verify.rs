@@ -93,15 +93,16 @@ impl FaceAuth {
     /// session presented is held the same way: spent by a decision, released by anything else.
     pub async fn verify(&self, request: VerifyRequest) -> Result<Verification, ServiceError> {
         let VerifyRequest { user, client, probe, challenge_id, session_token, disclosure } = request;
+        let generation = self.state.generation().await?;
         let held = match session_token.as_deref() {
-            Some(token) => Some(self.hold_session(token, &user, SessionPurpose::Verify).await?),
+            Some(token) => Some(self.hold_session(token, &user, SessionPurpose::Verify, &generation).await?),
             None => None,
         };
         let plan = match (self.liveness.mode, &probe) {
             (LivenessMode::Challenge, Probe::Capture { .. }) => {
                 Some(match (held.as_ref().and_then(|h| h.session.plan.clone()), challenge_id) {
                     (Some(plan), _) => plan,
-                    (None, Some(id)) => self.take_challenge(&user, &id).await?,
+                    (None, Some(id)) => self.take_challenge(&user, &id, &generation).await?,
                     (None, None) => return Err(ServiceError::ChallengeRequired),
                 })
             }
@@ -110,10 +111,7 @@ impl FaceAuth {
             (_, Probe::Photo(_)) => None,
         };
         if let Some(limit) = self.disable_after {
-            let failures = self.state.consecutive_failures(&user).await?;
-            if failures >= limit {
-                return Err(ServiceError::VerificationDisabled(failures));
-            }
+            self.check_ladder(&user, limit).await?;
         }
         let digests: Vec<String> = probe.photos().into_iter().map(|b| photo_digest(b)).collect();
         let attempt = self.state.begin_attempt(&user, client).await?.map_err(ServiceError::TooManyAttempts)?;
@@ -144,14 +142,14 @@ impl FaceAuth {
         if let Ok(v) = &mut result {
             v.session_id = session.as_ref().map(|s| s.id.clone());
             if v.verified {
-                v.token = Some(self.sign_result(&user, session.as_ref(), &v.liveness));
+                v.token = Some(self.sign_result(&user, session.as_ref(), &v.liveness, &generation));
                 self.record_use(&user);
             }
         }
         let matched = result.as_ref().is_ok_and(|v| v.verified);
         let mut left = attempt.left_if_failed().map(u64::from);
         if let Some(limit) = self.disable_after {
-            match self.state.record_verification(&user, matched).await {
+            match self.climb_ladder(&user, matched, limit).await {
                 Ok(failures) => left = left.into_iter().chain([limit.saturating_sub(failures)]).min(),
                 // Fail closed on the next attempt rather than this decided one: the state is
                 // down, and the next check of the ladder answers 503 until it is back.
@@ -177,7 +175,13 @@ impl FaceAuth {
     }
 
     /// The result a relying party verifies with the published key.
-    fn sign_result(&self, user: &UserId, session: Option<&ValidSession>, liveness: &Liveness) -> IssuedToken {
+    fn sign_result(
+        &self,
+        user: &UserId,
+        session: Option<&ValidSession>,
+        liveness: &Liveness,
+        generation: &str,
+    ) -> IssuedToken {
         let mut amr = vec!["face"];
         match liveness {
             Liveness::Off => {}
@@ -194,6 +198,7 @@ impl FaceAuth {
             nonce: session.and_then(|s| s.nonce.clone()),
             session_id: session.map(|s| s.id.clone()),
             amr,
+            generation: generation.to_string(),
         };
         let (token, claims) = self.tokens.sign(user.as_str(), context);
         IssuedToken { token, expires_at: claims.exp }

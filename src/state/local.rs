@@ -30,6 +30,9 @@ pub struct LocalState {
     photos: Mutex<HashMap<String, HashMap<String, Instant>>>,
     /// Per user: consecutive failed verifications (only users with at least one are held).
     failures: Mutex<HashMap<String, u64>>,
+    /// This process's generation: a restart forgets every claim, so it is a new one.
+    generation: String,
+    tick: std::sync::atomic::AtomicU64,
 }
 
 impl LocalState {
@@ -41,6 +44,8 @@ impl LocalState {
             records: Mutex::new(HashMap::new()),
             photos: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
+            generation: super::generation::candidate(),
+            tick: std::sync::atomic::AtomicU64::new(0),
         }
     }
 }
@@ -192,6 +197,14 @@ impl StateBackend for LocalState {
         let count = failures.entry(user.to_string()).or_default();
         *count += 1;
         Ok(*count)
+    }
+
+    async fn generation(&self, _candidate: &str) -> Result<(String, u64), StateError> {
+        Ok((self.generation.clone(), self.tick.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1))
+    }
+
+    async fn renew_generation(&self, _lost: &str, _candidate: &str) -> Result<String, StateError> {
+        Ok(self.generation.clone())
     }
 
     async fn probe(&self) -> Result<(), StateError> {

@@ -1,9 +1,9 @@
 //! The Redis-protocol backend (Redis, Valkey, Amazon ElastiCache), through the `redis` crate's
 //! connection manager, which reconnects by itself when the server comes back.
 //!
-//! Every key is under the configured prefix and has a TTL, so nothing grows without bound. Every
-//! operation is one atomic command, MULTI/EXEC, or a Lua script reading the server's clock (so the
-//! instances' clocks need not agree).
+//! Every key is under the configured prefix and has a TTL, so nothing grows without bound (the two
+//! generation keys excepted: one each). Every operation is one atomic command, MULTI/EXEC, or a Lua
+//! script reading the server's clock (so the instances' clocks need not agree).
 
 use std::time::Duration;
 
@@ -122,6 +122,8 @@ pub struct RedisState {
     check_rate: Script,
     photos_seen: Script,
     keep_record: Script,
+    look_generation: Script,
+    renew_generation: Script,
 }
 
 fn unavailable(e: redis::RedisError) -> StateError {
@@ -152,6 +154,8 @@ impl RedisState {
             check_rate: Script::new(CHECK_RATE),
             photos_seen: Script::new(PHOTOS_SEEN),
             keep_record: Script::new(KEEP_RECORD),
+            look_generation: Script::new(super::generation::LOOK),
+            renew_generation: Script::new(super::generation::RENEW),
         })
     }
 
@@ -353,6 +357,18 @@ impl StateBackend for RedisState {
             .await
             .map_err(unavailable)?;
         Ok(count)
+    }
+
+    async fn generation(&self, candidate: &str) -> Result<(String, u64), StateError> {
+        let mut invocation = self.look_generation.prepare_invoke();
+        invocation.key(self.key("generation")).key(self.key("generation:tick")).arg(candidate);
+        invocation.invoke_async(&mut self.connection.clone()).await.map_err(unavailable)
+    }
+
+    async fn renew_generation(&self, lost: &str, candidate: &str) -> Result<String, StateError> {
+        let mut invocation = self.renew_generation.prepare_invoke();
+        invocation.key(self.key("generation")).arg(lost).arg(candidate);
+        invocation.invoke_async(&mut self.connection.clone()).await.map_err(unavailable)
     }
 
     async fn probe(&self) -> Result<(), StateError> {

@@ -339,9 +339,11 @@ impl ReferenceStore {
 
 mod activity;
 mod listing;
+mod marks;
 mod sealing;
 
 pub use listing::Listing;
+pub use marks::Mark;
 use sealing::context;
 pub use sealing::{Plaintext, SealReport};
 

@@ -113,11 +113,14 @@ impl PublicKey {
         jwk
     }
 
-    /// Whether `signature` (raw JWS bytes: r‖s for ES256) signs `message`.
+    /// Whether `signature` (raw JWS bytes: r‖s for ES256) signs `message`. ECDSA signatures come
+    /// in pairs, (r, s) and (r, n − s), both valid; only the low-S one is accepted (what this
+    /// service signs, as BIP 62 and libsecp256k1 do), so a token has one encoding and its high-S
+    /// twin is no second token.
     pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
         match &self.public {
             Public::Es256(key) => p256::ecdsa::Signature::from_slice(signature)
-                .map(|sig| key.verify(message, &sig).is_ok())
+                .map(|sig| sig.normalize_s().is_none() && key.verify(message, &sig).is_ok())
                 .unwrap_or(false),
             Public::EdDsa(key) => ed25519_dalek::Signature::from_slice(signature)
                 .map(|sig| key.verify_strict(message, &sig).is_ok())
@@ -250,7 +253,8 @@ impl SigningKey {
         match &self.0.secret {
             Secret::Es256(key) => {
                 let signature: p256::ecdsa::Signature = key.sign(message);
-                signature.to_bytes().to_vec()
+                // Low-S always: the only form `verifies` accepts.
+                signature.normalize_s().unwrap_or(signature).to_bytes().to_vec()
             }
             Secret::EdDsa(key) => key.sign(message).to_bytes().to_vec(),
         }

@@ -1,5 +1,5 @@
 //! Verification results as JWTs a relying party checks with a public key: signed ES256 or EdDSA
-//! (HS256 with SECRET_KEY kept for compatibility), with a `kid` naming the key in the JWK set.
+//! (HS256 under a key derived from SECRET_KEY for results alone, kept for compatibility), with a `kid` naming the key in the JWK set.
 //!
 //! Claims follow OpenID Connect's ID token where they overlap: `iss`, `sub`, `aud` (the session's
 //! audience, else TOKEN_AUDIENCE), `iat`, `exp`, `jti`, `nonce` and `sid` when a session carried
@@ -31,6 +31,14 @@ pub struct ResultClaims {
     pub amr: Vec<String>,
 }
 
+impl ResultClaims {
+    /// The shared state's generation the result was issued under: its `jti` is
+    /// `<generation>.<random>` (a result of an older format names none).
+    pub fn generation(&self) -> Option<&str> {
+        self.jti.split_once('.').map(|(generation, _)| generation)
+    }
+}
+
 /// What a verification adds to a result: whom it is for and what was checked.
 #[derive(Debug, Clone, Default)]
 pub struct ResultContext {
@@ -39,13 +47,17 @@ pub struct ResultContext {
     pub nonce: Option<String>,
     pub session_id: Option<String>,
     pub amr: Vec<&'static str>,
+    /// The shared state's generation, named in the `jti` so that introspection can tell a result
+    /// whose consumption may have been forgotten.
+    pub generation: String,
 }
 
 /// How results are signed.
 #[derive(Clone)]
 pub enum ResultKey {
     Asymmetric(SigningKey),
-    /// TOKEN_ALG=HS256: SECRET_KEY signs, and every backend that checks a token could also mint one.
+    /// TOKEN_ALG=HS256: a key derived from SECRET_KEY for results alone (`faceauth result-key`
+    /// prints it for backends); every backend that checks a result could also mint one.
     Hs256(Hs256),
 }
 
@@ -85,7 +97,7 @@ impl ResultSigner {
             aud: context.audience.unwrap_or_else(|| self.audience.clone()),
             iat,
             exp: iat + self.ttl.as_secs(),
-            jti: uuid::Uuid::new_v4().simple().to_string(),
+            jti: format!("{}.{}", context.generation, uuid::Uuid::new_v4().simple()),
             nonce: context.nonce,
             sid: context.session_id,
             amr: context.amr.into_iter().map(str::to_string).collect(),
@@ -165,6 +177,7 @@ mod tests {
             nonce: Some("n-1".into()),
             session_id: Some("s-1".into()),
             amr: vec!["face"],
+            generation: "g1".into(),
         }
     }
 
@@ -180,7 +193,26 @@ mod tests {
         let header: Value = serde_json::from_slice(&B64.decode(token.split('.').next().unwrap()).unwrap()).unwrap();
         assert_eq!(header["kid"], key.public().kid());
         assert_eq!(s.verify(&token).unwrap(), claims);
+        assert_eq!(claims.generation(), Some("g1"));
         assert_eq!(s.sign("alice", ResultContext::default()).1.aud, "app");
+    }
+
+    /// An ECDSA signature's twin (r, n − s) verifies under plain ECDSA: the same result under a
+    /// second encoding, which defeats any check keyed on the token's bytes. Only low-S is accepted.
+    #[test]
+    fn the_high_s_twin_of_a_signature_is_refused() {
+        use p256::elliptic_curve::ops::Neg;
+        let key = SigningKey::generate(Algorithm::Es256).unwrap();
+        let s = signer(ResultKey::Asymmetric(key), vec![]);
+        let (token, _) = s.sign("alice", context());
+        let (input, signature) = token.rsplit_once('.').unwrap();
+        let low = p256::ecdsa::Signature::from_slice(&B64.decode(signature).unwrap()).unwrap();
+        assert!(low.normalize_s().is_none(), "signed low-S");
+        let (r, s_value) = low.split_scalars();
+        let high = p256::ecdsa::Signature::from_scalars(r, s_value.neg()).unwrap();
+        let twin = format!("{input}.{}", B64.encode(high.to_bytes()));
+        assert_eq!(s.verify(&token).map(|c| c.sub), Ok("alice".into()));
+        assert_eq!(s.verify(&twin), Err(TokenError::BadSignature));
     }
 
     #[test]
