@@ -20,6 +20,7 @@ mod instances;
 mod ladder;
 mod liveness;
 mod lockout;
+mod lost_state;
 mod operations;
 mod privacy;
 mod s3;

@@ -1,0 +1,171 @@
+//! Chaos against a real redis-server: a `FLUSHALL`, a restart without persistence, keys lost to
+//! eviction. Decisions made before are not unmade: every single-use thing issued under the lost
+//! state is void, revocation and the failure ladder's top are read from the bucket, and each
+//! instance says what happened (metric, log line).
+
+use reqwest::multipart::Form;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const SECRET: &str = "backend-secret-key-0123456789";
+const CLIENT: &str = "pk_frontend_0123456789";
+
+struct Cluster {
+    _moto: Moto,
+    redis: Redis,
+    apps: Vec<TestApp>,
+}
+
+async fn cluster(instances: usize) -> Cluster {
+    let (moto, redis) = (Moto::start(), Redis::start());
+    let bucket = moto.create_bucket().await;
+    let mut env = moto.env(&bucket);
+    for (k, v) in [
+        ("SHARED_STATE_URL", redis.url.as_str()),
+        ("SECRET_KEY", "lost-state-test-secret-key-0123456789abcdef"),
+        ("API_KEYS", SECRET),
+        ("CLIENT_API_KEYS", CLIENT),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+        ("LOCKOUT_DISABLE_AFTER", "3"),
+    ] {
+        env.push((k.to_string(), v.to_string()));
+    }
+    let apps = (0..instances).map(|_| spawn_owned(&env)).collect();
+    Cluster { _moto: moto, redis, apps }
+}
+
+async fn redis(cluster: &Cluster) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(cluster.redis.url.as_str()).unwrap();
+    client.get_multiplexed_async_connection().await.unwrap()
+}
+
+async fn flushall(cluster: &Cluster) {
+    let _: () = redis::cmd("FLUSHALL").query_async(&mut redis(cluster).await).await.unwrap();
+}
+
+async fn backend_json(app: &TestApp, path: &str, body: Value) -> Reply {
+    app.send(app.client.post(format!("{}{path}", app.base)).bearer_auth(SECRET).json(&body)).await
+}
+
+async fn register_as(app: &TestApp, key: &str, form: Form) -> Reply {
+    app.post_form_as(key, "/api/register", form).await
+}
+
+async fn client_verify(app: &TestApp, from: &str, user: &str, photo: &str, session: Option<&str>) -> Reply {
+    let mut form = TestApp::form(user, face(photo));
+    if let Some(token) = session {
+        form = form.text("session_token", token.to_string());
+    }
+    let request =
+        app.client.post(format!("{}/api/verify", app.base)).bearer_auth(CLIENT).header("X-Forwarded-For", from);
+    app.send(request.multipart(form)).await
+}
+
+async fn metrics(app: &TestApp) -> String {
+    let request = app.client.get(format!("{}/metrics", app.base)).bearer_auth(SECRET);
+    request.send().await.unwrap().text().await.unwrap()
+}
+
+fn resets(metrics: &str, cause: &str) -> u64 {
+    let series = format!("faceauth_shared_state_resets_total{{cause=\"{cause}\"}} ");
+    metrics.lines().find_map(|l| l.strip_prefix(&series)).map_or(0, |n| n.trim().parse().unwrap())
+}
+
+#[tokio::test]
+async fn after_a_flushall_no_session_grant_or_consumed_token_works_again_and_the_ladder_holds() {
+    let cluster = cluster(2).await;
+    let (a, b) = (&cluster.apps[0], &cluster.apps[1]);
+    assert_eq!(register_as(a, SECRET, TestApp::form("angelina", face(ANGELINA_1))).await.status, 201);
+    assert_eq!(register_as(a, SECRET, TestApp::form("bob", face(ANISTON))).await.status, 201);
+
+    // Issued under the generation about to be lost: a verify session, an enrolment grant for a
+    // user still to be enrolled, and a result already consumed through introspection.
+    let session = backend_json(a, "/api/sessions", json!({ "user_id": "angelina", "purpose": "verify" })).await;
+    let session = session.body["session_token"].as_str().unwrap().to_string();
+    let grant = backend_json(a, "/api/enrollments", json!({ "user_id": "carol" })).await;
+    let grant = grant.body["enrollment_token"].as_str().unwrap().to_string();
+    let verified = client_verify(a, "198.51.100.1", "angelina", ANGELINA_2, None).await;
+    let result = verified.body["token"].as_str().expect("a result token").to_string();
+    let consumed = backend_json(a, "/api/tokens/introspect", json!({ "token": result, "consume": true })).await;
+    assert_eq!(consumed.body["active"], true, "{:?}", consumed.body);
+    // The ladder's top: three failures in a row disable bob.
+    for i in 0..3 {
+        let reply = client_verify(b, &format!("203.0.113.{i}"), "bob", ANGELINA_4, None).await;
+        assert_eq!(reply.body["verified"], false, "{:?}", reply.body);
+    }
+    assert_eq!(client_verify(a, "198.51.100.2", "bob", ANISTON_2, None).await.code(), "verification_disabled");
+
+    flushall(&cluster).await;
+
+    // The attacker replays each; every one is refused, on both instances.
+    let replayed = client_verify(b, "198.51.100.3", "angelina", ANGELINA_4, Some(&session)).await;
+    assert_eq!((replayed.status, replayed.code()), (401, "invalid_session"), "{:?}", replayed.body);
+    let form = TestApp::form("carol", face(ANISTON)).text("enrollment_token", grant.clone());
+    let stranger = register_as(a, CLIENT, form).await;
+    assert_eq!((stranger.status, stranger.code()), (401, "invalid_enrollment_token"), "{:?}", stranger.body);
+    for app in [a, b] {
+        let again = backend_json(app, "/api/tokens/introspect", json!({ "token": result, "consume": true })).await;
+        assert_eq!(again.body["active"], false, "{:?}", again.body);
+        let owner = client_verify(app, "198.51.100.4", "bob", ANISTON_2, None).await;
+        assert_eq!((owner.status, owner.code()), (423, "verification_disabled"), "{:?}", owner.body);
+    }
+    // What was issued after the loss works, and each instance reported the loss.
+    let fresh = backend_json(b, "/api/sessions", json!({ "user_id": "angelina", "purpose": "verify" })).await;
+    let fresh = fresh.body["session_token"].as_str().unwrap().to_string();
+    let verified = client_verify(a, "198.51.100.5", "angelina", ANGELINA_4, Some(&fresh)).await;
+    assert_eq!(verified.body["verified"], true, "{:?}", verified.body);
+    for app in [a, b] {
+        assert_eq!(resets(&metrics(app).await, "replaced"), 1);
+        assert!(app.logs().contains("shared state was lost"), "{}", app.logs());
+    }
+    // Only a backend lifts the ladder.
+    let unlocked = backend_json(a, "/api/users/bob/unlock", json!({})).await;
+    assert_eq!(unlocked.status, 200, "{:?}", unlocked.body);
+    assert_eq!(client_verify(b, "198.51.100.6", "bob", ANISTON_2, None).await.body["verified"], true);
+}
+
+#[tokio::test]
+async fn a_redis_restarted_without_persistence_voids_what_it_forgot() {
+    let mut cluster = cluster(1).await;
+    let app = &cluster.apps[0];
+    assert_eq!(register_as(app, SECRET, TestApp::form("angelina", face(ANGELINA_1))).await.status, 201);
+    let session = backend_json(app, "/api/sessions", json!({ "user_id": "angelina", "purpose": "verify" })).await;
+    let session = session.body["session_token"].as_str().unwrap().to_string();
+    cluster.redis.stop();
+    cluster.redis.resume();
+    let app = &cluster.apps[0];
+    // The connection comes back on its own; until it does the answer is 503, never a pass.
+    let mut replayed = None;
+    for _ in 0..1000 {
+        let reply = client_verify(app, "198.51.100.1", "angelina", ANGELINA_2, Some(&session)).await;
+        assert_ne!(reply.status, 200, "{:?}", reply.body);
+        if reply.status != 503 {
+            replayed = Some(reply);
+            break;
+        }
+    }
+    let replayed = replayed.expect("the state came back");
+    assert_eq!((replayed.status, replayed.code()), (401, "invalid_session"), "{:?}", replayed.body);
+}
+
+#[tokio::test]
+async fn a_revoked_grant_stays_revoked_when_redis_loses_everything_but_the_generation() {
+    // Eviction or a partial restore can drop keys while the generation survives: revocation is
+    // read from the bucket, so the grant a delete revoked stays refused.
+    let cluster = cluster(1).await;
+    let app = &cluster.apps[0];
+    assert_eq!(register_as(app, SECRET, TestApp::form("angelina", face(ANGELINA_1))).await.status, 201);
+    let grant = backend_json(app, "/api/enrollments", json!({ "user_id": "angelina" })).await;
+    let grant = grant.body["enrollment_token"].as_str().unwrap().to_string();
+    assert_eq!(app.delete_as(SECRET, "/api/users/angelina").await.status, 200);
+    let mut connection = redis(&cluster).await;
+    let keys: Vec<String> = redis::cmd("KEYS").arg("*").query_async(&mut connection).await.unwrap();
+    for key in keys.iter().filter(|k| !k.contains("generation")) {
+        let _: () = redis::cmd("DEL").arg(key).query_async(&mut connection).await.unwrap();
+    }
+    let form = TestApp::form("angelina", face(ANISTON)).text("enrollment_token", grant);
+    let stranger = register_as(app, CLIENT, form).await;
+    assert_eq!((stranger.status, stranger.code()), (401, "invalid_enrollment_token"), "{:?}", stranger.body);
+    assert_eq!(app.get_as(SECRET, "/api/users/angelina").await.status, 404, "nothing was stored");
+}
