@@ -27,6 +27,25 @@ use crate::domain::UserId;
 use crate::error::ApiError;
 use crate::middleware;
 
+/// Runs an operation and its audit record in a task of their own. A client that disconnects drops
+/// the handler's future and whatever it awaits, which could stop an operation between its steps
+/// (a reference stored but not audited, a grant used but not spent); the task runs on to the end
+/// whatever happens to the connection, and the handler only waits for it.
+async fn to_completion<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> Result<T, ApiError> {
+    use crate::telemetry::request::{REQUEST_ID, current_request_id};
+    use tracing::Instrument;
+    // The task keeps the request's span and id (a task-local does not cross a spawn by itself).
+    let work = REQUEST_ID.scope(current_request_id(), work).in_current_span();
+    match tokio::spawn(work).await {
+        Ok(done) => Ok(done),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Only a runtime shutting down cancels a task.
+        Err(_) => Err(ApiError::Internal(None)),
+    }
+}
+
 /// Records a biometric event the API decided, with the caller's key: the operation's outcome and
 /// a bounded `detail` (a result word, a notice id).
 fn audit<T, E: std::error::Error + 'static>(
@@ -54,7 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/users/{user_id}", delete(users::delete_user).route_layer(audited()).get(users::get_user))
         .route("/api/users/{user_id}/unlock", post(users::unlock_user).route_layer(audited()))
         .route("/api/users/{user_id}/export", get(users::export_user).route_layer(audited()))
-        .route("/api/enrollments", post(enrollments::create_enrollment))
+        .route("/api/enrollments", post(enrollments::create_enrollment).route_layer(audited()))
         .route("/api/sessions", post(sessions::create_session).route_layer(audited()))
         .route("/api/sessions/{session_id}", get(sessions::get_session))
         .route("/api/tokens/introspect", post(tokens::introspect))

@@ -2,8 +2,9 @@
 //! session, unlock, export, consent, retention deletion), in the log as always and, with
 //! `AUDIT_S3_PREFIX`, in JSON-lines objects in the bucket.
 //!
-//! Records are buffered and written as one new object per instance per `AUDIT_FLUSH_SECS`; an
-//! object is written once and never changed (a failed write is retried with the same bytes under
+//! Records are written before the API answers the operation they record (`commit`: concurrent
+//! requests share one object), and whatever is left (the retention sweep's) once per
+//! `AUDIT_FLUSH_SECS`; an object is written once and never changed (a failed write is retried with the same bytes under
 //! the same key), so the prefix can sit under S3 Object Lock. Each record carries the instance and
 //! a sequence number, so a reader can tell a gap from a quiet period. A write that fails is
 //! visible (a metric, `/ready` detail, a warning) and loses nothing: records stay buffered up to
@@ -230,6 +231,17 @@ impl AuditTrail {
         }
         metrics::gauge!("faceauth_audit_buffered_records").set(durable.buffered() as f64);
         Ok(written)
+    }
+
+    /// Makes every record kept so far durable before the caller answers: the API calls it after
+    /// each biometric operation, so a SIGKILL after the response loses no record. Concurrent
+    /// callers share one write (a flush takes every buffered line). A failed write keeps the
+    /// records buffered for the next flush, and the operation's answer still goes out (it has
+    /// happened); once the buffer is full, `admit` refuses further operations.
+    pub async fn commit(&self) {
+        if let Err(e) = self.flush().await {
+            tracing::warn!(error = %e, "audit records not yet durable; retried with the next flush");
+        }
     }
 
     /// Flushes every `interval` until the process ends; the final flush is the caller's (on stop).

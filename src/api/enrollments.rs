@@ -3,8 +3,8 @@
 //! shortcut for an enrol session (`POST /api/sessions` with `purpose: enroll`), which also lets the
 //! backend read the outcome.
 
-use axum::Json;
 use axum::extract::State;
+use axum::{Extension, Json};
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use serde::Serialize;
@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use super::dto::{UserRequest, requested_user};
 use super::schema::BackendJsonErrors;
 use crate::app::AppState;
+use crate::auth::Caller;
 use crate::error::ApiError;
 
 #[derive(Serialize, ToSchema)]
@@ -37,9 +38,14 @@ pub struct EnrollmentResponse {
 )]
 pub async fn create_enrollment(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<UserRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<EnrollmentResponse>), ApiError> {
     let user = requested_user(body)?;
-    let grant = state.service.issue_enrollment(&user).await?;
+    let grant = state.service.issue_enrollment(&user).await;
+    // Who let a client enrol whom: the grant is the start of an enrolment.
+    super::audit(&state, "enrollment_grant", &user, &caller, &grant, None);
+    state.service.audit().commit().await;
+    let grant = grant?;
     Ok((StatusCode::CREATED, Json(EnrollmentResponse { enrollment_token: grant.token, expires_at: grant.expires_at })))
 }

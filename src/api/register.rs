@@ -56,30 +56,44 @@ pub async fn register(
 ) -> Result<(StatusCode, Json<RegisterResponse>), ApiError> {
     upload.check_fields(UploadRoute::Register)?;
     let trusted = caller.is_trusted();
-    let enrolment = match (trusted, upload.session_token.as_deref(), upload.enrollment_token.as_deref()) {
-        (true, _, _) => Enrolment::Trusted { replace: upload.replace },
-        (false, _, _) if upload.replace => return Err(ApiError::Forbidden),
-        (false, Some(session), _) => Enrolment::Session(session),
-        (false, None, Some(token)) => Enrolment::Grant(token),
-        (false, None, None) => match state.security.client_access {
-            ClientAccess::Session => return Err(ApiError::SessionRequired),
-            ClientAccess::Open => return Err(ApiError::EnrollmentRequired),
-        },
-    };
-    let image = upload.image.ok_or(ApiError::MissingField("image"))?;
+    if !trusted && upload.replace {
+        return Err(ApiError::Forbidden);
+    }
+    if !trusted && upload.session_token.is_none() && upload.enrollment_token.is_none() {
+        return Err(match state.security.client_access {
+            ClientAccess::Session => ApiError::SessionRequired,
+            ClientAccess::Open => ApiError::EnrollmentRequired,
+        });
+    }
+    let image = upload.image.clone().ok_or(ApiError::MissingField("image"))?;
     let event = if upload.replace && trusted { "replace" } else { "register" };
-    let consent = upload.consent.map(|notice| Consent {
+    let consent = upload.consent.clone().map(|notice| Consent {
         notice,
         key_id: caller.key().map(|k| k.id.clone()).unwrap_or_else(|| "none".into()),
         key_kind: caller.kind(),
     });
-    let notice = consent.as_ref().map(|c| c.notice.clone());
-    let outcome =
-        state.service.register(&upload.user_id, image, enrolment, crate::limits::bucket(client), consent).await;
-    super::audit(&state, event, &upload.user_id, &caller, &outcome, None);
-    if let (Some(notice), Ok(_)) = (&notice, &outcome) {
-        super::audit(&state, "consent", &upload.user_id, &caller, &outcome, Some(notice));
-    }
+    let (user, session, grant, replace) =
+        (upload.user_id.clone(), upload.session_token.clone(), upload.enrollment_token.clone(), upload.replace);
+    let outcome = super::to_completion({
+        let state = state.clone();
+        async move {
+            let enrolment = match (trusted, session.as_deref(), grant.as_deref()) {
+                (true, _, _) => Enrolment::Trusted { replace },
+                (false, Some(session), _) => Enrolment::Session(session),
+                (false, None, token) => Enrolment::Grant(token.unwrap_or_default()),
+            };
+            let notice = consent.as_ref().map(|c| c.notice.clone());
+            let outcome =
+                state.service.register(&user, image, enrolment, crate::limits::bucket(client), consent).await;
+            super::audit(&state, event, &user, &caller, &outcome, None);
+            if let (Some(notice), Ok(_)) = (&notice, &outcome) {
+                super::audit(&state, "consent", &user, &caller, &outcome, Some(notice));
+            }
+            state.service.audit().commit().await;
+            outcome
+        }
+    })
+    .await?;
     let reg = outcome?;
     let timings = Timings::from(&reg.timings);
     timings.record();

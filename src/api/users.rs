@@ -121,9 +121,16 @@ pub async fn delete_user(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<DeleteResponse>, ApiError> {
     let user = user_id(path)?;
-    let outcome = state.service.delete_user(&user).await;
-    super::audit(&state, "delete", &user, &caller, &outcome, None);
-    let removed = outcome?;
+    let removed = super::to_completion({
+        let user = user.clone();
+        async move {
+            let outcome = state.service.delete_user(&user).await;
+            super::audit(&state, "delete", &user, &caller, &outcome, None);
+            state.service.audit().commit().await;
+            outcome
+        }
+    })
+    .await??;
     Ok(Json(DeleteResponse { user_id: user.to_string(), deleted: true, objects_removed: removed }))
 }
 
@@ -154,9 +161,16 @@ pub async fn unlock_user(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<UnlockResponse>, ApiError> {
     let user = user_id(path)?;
-    let outcome = state.service.unlock(&user).await;
-    super::audit(&state, "unlock", &user, &caller, &outcome, None);
-    let cleared = outcome?;
+    let cleared = super::to_completion({
+        let user = user.clone();
+        async move {
+            let outcome = state.service.unlock(&user).await;
+            super::audit(&state, "unlock", &user, &caller, &outcome, None);
+            state.service.audit().commit().await;
+            outcome
+        }
+    })
+    .await??;
     Ok(Json(UnlockResponse { user_id: user.to_string(), unlocked: true, failures_cleared: cleared }))
 }
 
@@ -182,6 +196,7 @@ pub async fn export_user(
     let user = user_id(path)?;
     let outcome = state.service.export(&user).await;
     super::audit(&state, "export", &user, &caller, &outcome, None);
+    state.service.audit().commit().await;
     let archive = outcome?.map(|chunk| {
         chunk.map_err(|e| {
             tracing::error!(error = %crate::telemetry::chain(&e), "the export stopped part-way; the archive is incomplete");

@@ -168,13 +168,21 @@ pub async fn verify(
         session_token: upload.session_token,
         disclosure: if trusted { Disclosure::Full } else { Disclosure::PassFail },
     };
-    let outcome = state.service.verify(request).await.map_err(ApiError::from);
-    let detail = match &outcome {
-        Ok(v) if v.verified => "match",
-        Ok(_) => "no_match",
-        Err(e) => e.code(),
-    };
-    super::audit(&state, "verify", &upload.user_id, &caller, &outcome, Some(detail));
+    let outcome = super::to_completion({
+        let (state, user) = (state.clone(), upload.user_id.clone());
+        async move {
+            let outcome = state.service.verify(request).await.map_err(ApiError::from);
+            let detail = match &outcome {
+                Ok(v) if v.verified => "match",
+                Ok(_) => "no_match",
+                Err(e) => e.code(),
+            };
+            super::audit(&state, "verify", &user, &caller, &outcome, Some(detail));
+            state.service.audit().commit().await;
+            outcome
+        }
+    })
+    .await?;
     let v = outcome.inspect_err(|e| crate::metrics::verify_outcome("rejected", e.code()))?;
     crate::metrics::verify_outcome(if v.verified { "verified" } else { "not_verified" }, "");
     let timings = Timings::from(&v.timings);

@@ -3,6 +3,7 @@
 //! stored photo, so running either twice, or both at once, ends in the same state. With a template
 //! key configured, the migration also seals every reference still stored in plaintext.
 
+use crate::audit::{Actor, Event};
 use crate::domain::UserId;
 use crate::store::{StoreError, StoredReference};
 
@@ -84,6 +85,13 @@ impl FaceAuth {
         match self.refs.replace_embedding(user, reference, self.new_reference(&analysis, None)).await {
             Ok(updated) => {
                 tracing::info!(reference_id = %id, from = %reference.model().name, to = %self.model.recognizer.name, "re-embedded reference for the loaded model");
+                self.audit.record(Event {
+                    kind: "reembed",
+                    user,
+                    actor: Actor::Service("reembed"),
+                    outcome: Ok(()),
+                    detail: Some(&self.model.recognizer.name),
+                });
                 Ok(Some(updated))
             }
             // Deleted while it was being rewritten: nothing to convert any more.

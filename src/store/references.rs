@@ -271,8 +271,12 @@ impl ReferenceStore {
         let key = self.sidecar_key(user, &sidecar.reference_id);
         let body =
             self.encode(context(user.as_str(), &sidecar.reference_id, ObjectKind::Sidecar), to_json(&sidecar)?).await?;
+        // A delete or a replace writes the revocation mark before it removes anything: a mark that
+        // changed while this rewrite ran means the reference was (being) removed, and the rewrite
+        // must not bring its template back. The photo check catches a delete that finished.
+        let revoked = self.mark(Mark::Revoked, user).await?;
         self.objects.put(&key, body, "application/json").await?;
-        if self.objects.get(&sidecar.image_key).await?.is_none() {
+        if self.mark(Mark::Revoked, user).await? != revoked || self.objects.get(&sidecar.image_key).await?.is_none() {
             self.objects.delete(&key).await?;
             return Err(StoreError::Corrupt("the reference was deleted while it was being rewritten".into()));
         }
@@ -326,13 +330,14 @@ impl ReferenceStore {
 
     /// Removes every object of the user. Returns how many objects there were.
     pub async fn delete_user(&self, user: &UserId) -> Result<usize, StoreError> {
-        self.objects.delete(&self.activity_key(user)).await?;
         let keys = self.objects.list(&self.user_prefix(user)).await?;
         // Sidecars first: once they are gone the user has no usable reference, even if a later
         // delete fails and leaves a photo for the next attempt.
         let (sidecars, rest): (Vec<&String>, Vec<&String>) = keys.iter().partition(|k| k.ends_with(".json"));
         try_join_all(sidecars.iter().map(|k| self.objects.delete(k))).await?;
         try_join_all(rest.iter().map(|k| self.objects.delete(k))).await?;
+        // Last: a use recorded meanwhile is removed here, or removes itself (record_use).
+        self.objects.delete(&self.activity_key(user)).await?;
         Ok(keys.len())
     }
 }

@@ -18,9 +18,16 @@ impl ReferenceStore {
         Ok(value["last_used"].as_u64())
     }
 
-    /// Records a use (Unix seconds); callers bound how often.
+    /// Records a use (Unix seconds); callers bound how often. A use recorded while the user was
+    /// being deleted is taken back: the delete removes the record last, and a record written after
+    /// that finds no reference left and removes itself (nothing of a deleted user comes back).
     pub async fn record_use(&self, user: &UserId, at: u64) -> Result<(), StoreError> {
         let body = serde_json::json!({ "user_id": user.as_str(), "last_used": at }).to_string();
-        self.objects.put(&self.activity_key(user), Bytes::from(body), "application/json").await
+        let key = self.activity_key(user);
+        self.objects.put(&key, Bytes::from(body), "application/json").await?;
+        if self.objects.list(&self.user_prefix(user)).await?.is_empty() {
+            self.objects.delete(&key).await?;
+        }
+        Ok(())
     }
 }
