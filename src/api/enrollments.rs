@@ -4,9 +4,9 @@
 //! backend read the outcome.
 
 use axum::extract::State;
-use axum::{Extension, Json};
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 

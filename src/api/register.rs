@@ -83,8 +83,7 @@ pub async fn register(
                 (false, None, token) => Enrolment::Grant(token.unwrap_or_default()),
             };
             let notice = consent.as_ref().map(|c| c.notice.clone());
-            let outcome =
-                state.service.register(&user, image, enrolment, crate::limits::bucket(client), consent).await;
+            let outcome = state.service.register(&user, image, enrolment, crate::limits::bucket(client), consent).await;
             super::audit(&state, event, &user, &caller, &outcome, None);
             if let (Some(notice), Ok(_)) = (&notice, &outcome) {
                 super::audit(&state, "consent", &user, &caller, &outcome, Some(notice));

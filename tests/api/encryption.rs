@@ -1,14 +1,9 @@
 //! Templates sealed under the operator's KMS key, on moto's S3 and KMS: what a bucket reader sees,
 //! verification through it, a KMS outage and recovery, and plaintext from before the key.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-
-use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
-
 use crate::cli::faceauth;
 use crate::helpers::*;
+use serde_json::json;
 
 async fn kms_key(moto: &Moto) -> String {
     let created = moto.call("TrentService.CreateKey", json!({ "Description": "faceauth templates" })).await;
@@ -85,47 +80,6 @@ async fn a_key_that_cannot_be_used_stops_startup_with_the_fix() {
     let failed = spawn_failing(&with_key(&moto.env(&bucket), "alias/does-not-exist"));
     assert!(failed.output.contains("template key check failed"), "{}", failed.output);
     assert!(failed.output.contains("kms:GenerateDataKey"), "{}", failed.output);
-}
-
-/// A TCP relay to moto that the test can cut (every connection, pooled ones included, is dropped
-/// and new ones are closed at once) and restore: KMS unreachable, then back.
-struct Relay {
-    port: u16,
-    up: Arc<AtomicBool>,
-    cut: tokio::sync::watch::Sender<u64>,
-}
-
-impl Relay {
-    async fn start(target: u16) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let up = Arc::new(AtomicBool::new(true));
-        let (cut, _) = tokio::sync::watch::channel(0u64);
-        let (flag, cuts) = (up.clone(), cut.clone());
-        tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                if !flag.load(Ordering::SeqCst) {
-                    continue; // dropped: the caller sees the connection closed
-                }
-                let mut cut = cuts.subscribe();
-                tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target)).await else { return };
-                    tokio::select! {
-                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
-                        _ = cut.changed() => {}
-                    }
-                });
-            }
-        });
-        Relay { port, up, cut }
-    }
-
-    fn set_up(&self, up: bool) {
-        self.up.store(up, Ordering::SeqCst);
-        if !up {
-            self.cut.send_modify(|n| *n += 1);
-        }
-    }
 }
 
 // The relay runs on the test's runtime while the test blocks on the service's startup: two workers.

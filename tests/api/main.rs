@@ -12,6 +12,7 @@ mod cluster;
 mod connections;
 mod deploy;
 mod docs;
+mod dropped;
 mod encryption;
 mod errors;
 mod flow;
