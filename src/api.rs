@@ -60,6 +60,10 @@ fn audit<T, E: std::error::Error + 'static>(
     state.service.audit().record(Event { kind, user, actor: Actor::Key(caller), outcome, detail });
 }
 
+/// The most a JSON request body may hold: the largest (a session with a nonce and an audience)
+/// is a few hundred bytes. A client key cannot make the service buffer megabytes of JSON.
+pub const JSON_BODY_LIMIT: usize = 4 * 1024;
+
 pub fn router(state: AppState) -> Router {
     // Biometric operations (each leaves an audit record) wait while the audit trail cannot keep
     // records; a method router's route_layer covers only the methods added before it.
@@ -69,18 +73,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/verify", post(verify::verify))
         .route_layer(from_fn_with_state(state.clone(), middleware::admit_upload))
         .route_layer(audited());
+    let json = || DefaultBodyLimit::max(JSON_BODY_LIMIT);
     let trusted = Router::new()
         .route("/api/users/{user_id}", delete(users::delete_user).route_layer(audited()).get(users::get_user))
-        .route("/api/users/{user_id}/unlock", post(users::unlock_user).route_layer(audited()))
+        .route("/api/users/{user_id}/unlock", post(users::unlock_user).route_layer(audited()).route_layer(json()))
         .route("/api/users/{user_id}/export", get(users::export_user).route_layer(audited()))
-        .route("/api/enrollments", post(enrollments::create_enrollment).route_layer(audited()))
-        .route("/api/sessions", post(sessions::create_session).route_layer(audited()))
+        .route("/api/enrollments", post(enrollments::create_enrollment).route_layer(audited()).route_layer(json()))
+        .route("/api/sessions", post(sessions::create_session).route_layer(audited()).route_layer(json()))
         .route("/api/sessions/{session_id}", get(sessions::get_session))
-        .route("/api/tokens/introspect", post(tokens::introspect))
+        .route("/api/tokens/introspect", post(tokens::introspect).route_layer(json()))
         .route_layer(axum::middleware::from_fn(middleware::require_trusted_caller));
     let protected = uploads
         .merge(trusted)
-        .route("/api/challenges", post(challenges::create_challenge))
+        .route("/api/challenges", post(challenges::create_challenge).route_layer(json()))
         // Route layers run last-added first: the per-IP limit throttles before a key is even checked,
         // and the key is known before a route's own layers (admission, trusted callers) run.
         .route_layer(from_fn_with_state(state.clone(), middleware::require_api_key))

@@ -39,7 +39,9 @@ pub enum ApiError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     ImageTooLarge(String),
-    #[error("{0}")]
+    /// What to do, never the measured values (angles, brightness, sizes): those stay in the
+    /// server's log and `faceauth inspect`, where they help and cannot guide an attack.
+    #[error("{}", advice(.0))]
     Face(Rejection),
     #[error("{0}")]
     TooManyReferences(String),
@@ -155,6 +157,21 @@ pub enum ApiError {
     /// lockout: the person is told how many tries are left.
     #[error("{0}")]
     Counted(Box<ApiError>, u32),
+}
+
+/// The sentence a client is shown for a pipeline refusal.
+fn advice(rejection: &Rejection) -> &'static str {
+    match rejection {
+        Rejection::NoFace => "no face was found: face the camera in good light, with your whole face in the picture",
+        Rejection::MultipleFaces { .. } => "more than one face was found: make sure only you are in the picture",
+        Rejection::FaceTooSmall { .. } => "the face is too small: come closer to the camera",
+        Rejection::Quality(QualityIssue::TooDark { .. }) => "the face is too dark: add light in front of you",
+        Rejection::Quality(QualityIssue::Overexposed { .. }) => {
+            "the face is over-exposed: use less light, no flash, and avoid direct sun"
+        }
+        Rejection::Quality(QualityIssue::Blurry { .. }) => "the photo is blurred: hold still and let the camera focus",
+        Rejection::Quality(QualityIssue::NotFrontal { .. }) => "the face is turned away: look straight at the camera",
+    }
 }
 
 impl ApiError {

@@ -31,6 +31,9 @@ use crate::service::{
 use crate::state::{LocalState, Policy, RedisState, SharedState, StateBackend, StateError};
 use crate::store::StoreError;
 use crate::token::Hs256;
+
+/// What the HS256 result key is derived for (HMAC-SHA256 of SECRET_KEY over this).
+const RESULT_KEY_CONTEXT: &[u8] = b"faceauth result v1";
 use crate::token::result::{ResultKey, ResultSigner};
 use storage::open_store;
 
@@ -43,8 +46,8 @@ fn result_signer(config: &Config) -> ResultSigner {
     let (active, previous) = match &security.tokens.keys {
         TokenKeys::Asymmetric { active, previous, .. } => (ResultKey::Asymmetric(active.clone()), previous.clone()),
         TokenKeys::Hs256 => {
-            use secrecy::ExposeSecret;
-            (ResultKey::Hs256(Hs256::new(security.secret_key.expose_secret().as_bytes())), Vec::new())
+            // A key of its own, derived: SECRET_KEY itself never has to leave faceauth.
+            (ResultKey::Hs256(Hs256::derived(&security.secret_key, RESULT_KEY_CONTEXT)), Vec::new())
         }
     };
     let tokens = &security.tokens;
@@ -344,8 +347,8 @@ pub async fn prepare(config: &Config, sdk: Option<SdkConfig>) -> Result<AppState
             "verification results are signed with the configured key"
         ),
         TokenKeys::Hs256 => tracing::warn!(
-            "TOKEN_ALG=HS256: results are signed with SECRET_KEY, so every backend that checks them could mint them; \
-             prefer ES256 with a JWKS"
+            "TOKEN_ALG=HS256: results are signed with a key derived from SECRET_KEY that no backend holds, so a \
+             backend checks them only through POST /api/tokens/introspect; prefer ES256 with a JWKS"
         ),
     }
     if security.client_access == crate::config::ClientAccess::Open && !security.api_keys.is_empty() {

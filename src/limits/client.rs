@@ -25,13 +25,22 @@ impl TrustedProxies {
     /// The client's address: the TCP peer, or, when the peer is a trusted proxy (the local nginx,
     /// a balancer in a trusted subnet), the nearest address in `X-Forwarded-For` that is not itself
     /// a trusted proxy. Anyone else's `X-Forwarded-For` is ignored, so clients cannot pick their
-    /// own rate-limit bucket.
+    /// own rate-limit bucket. An entry that does not parse ends the walk and the request counts as
+    /// the nearest trusted hop's: skipping it would reach entries the client wrote itself.
     pub fn client_ip(&self, peer: IpAddr, forwarded_for: Option<&str>) -> IpAddr {
         if !self.trusts(&peer) {
             return peer;
         }
         let Some(chain) = forwarded_for else { return peer };
-        chain.rsplit(',').filter_map(|s| s.trim().parse::<IpAddr>().ok()).find(|ip| !self.trusts(ip)).unwrap_or(peer)
+        let mut nearest = peer;
+        for entry in chain.rsplit(',') {
+            let Ok(ip) = entry.trim().parse::<IpAddr>() else { return nearest };
+            if !self.trusts(&ip) {
+                return ip;
+            }
+            nearest = ip;
+        }
+        nearest
     }
 }
 
@@ -67,6 +76,16 @@ mod tests {
         assert_eq!(proxies.client_ip(ip("127.0.0.1"), Some("203.0.113.9, 127.0.0.1")), ip("203.0.113.9"));
         assert_eq!(proxies.client_ip(ip("192.0.2.1"), Some("203.0.113.9")), ip("192.0.2.1"), "spoofed header ignored");
         assert_eq!(proxies.client_ip(ip("127.0.0.1"), Some("garbage")), ip("127.0.0.1"));
+    }
+
+    #[test]
+    fn an_entry_that_does_not_parse_ends_the_walk_at_the_proxy() {
+        // The client wrote 203.0.113.9 to pick a fresh bucket; the proxy's own entry did not parse.
+        let proxies = proxies(&["127.0.0.1/32", "10.0.0.0/16"]);
+        for chain in ["203.0.113.9, unknown", "203.0.113.9, 198.51.100.7:443", "203.0.113.9,,", "203.0.113.9, _hidden"] {
+            assert_eq!(proxies.client_ip(ip("127.0.0.1"), Some(chain)), ip("127.0.0.1"), "{chain}");
+        }
+        assert_eq!(proxies.client_ip(ip("127.0.0.1"), Some("203.0.113.9, junk, 10.0.0.4")), ip("10.0.0.4"));
     }
 
     #[test]
