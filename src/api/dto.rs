@@ -142,7 +142,9 @@ pub fn json_body<T>(body: Result<Json<T>, JsonRejection>, example: &str) -> Resu
         JsonRejection::MissingJsonContentType(_) => {
             ApiError::UnsupportedMediaType(format!("send JSON {example} with Content-Type: application/json"))
         }
-        e if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(super::JSON_BODY_LIMIT),
+        e if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::PayloadTooLarge(super::JSON_BODY_LIMIT)
+        }
         e => ApiError::InvalidRequest(format!("send JSON {example}: {}", e.body_text())),
     })?;
     Ok(request)

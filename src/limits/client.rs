@@ -82,7 +82,8 @@ mod tests {
     fn an_entry_that_does_not_parse_ends_the_walk_at_the_proxy() {
         // The client wrote 203.0.113.9 to pick a fresh bucket; the proxy's own entry did not parse.
         let proxies = proxies(&["127.0.0.1/32", "10.0.0.0/16"]);
-        for chain in ["203.0.113.9, unknown", "203.0.113.9, 198.51.100.7:443", "203.0.113.9,,", "203.0.113.9, _hidden"] {
+        for chain in ["203.0.113.9, unknown", "203.0.113.9, 198.51.100.7:443", "203.0.113.9,,", "203.0.113.9, _hidden"]
+        {
             assert_eq!(proxies.client_ip(ip("127.0.0.1"), Some(chain)), ip("127.0.0.1"), "{chain}");
         }
         assert_eq!(proxies.client_ip(ip("127.0.0.1"), Some("203.0.113.9, junk, 10.0.0.4")), ip("10.0.0.4"));

@@ -288,6 +288,13 @@ impl ReferenceStore {
     pub async fn load(&self, user: &UserId) -> Result<Vec<StoredReference>, StoreError> {
         let keys = self.objects.list(&self.user_prefix(user)).await?;
         let sidecar_keys: Vec<&String> = keys.iter().filter(|k| k.ends_with(".json")).collect();
+        if sidecar_keys.is_empty() {
+            // An unknown user costs the same round trips as a known one (a listing, then a read), so
+            // the time of an answer does not tell enrolled ids from unknown ones.
+            let none = format!("{}{DUMMY_SIDECAR}", self.user_prefix(user));
+            let _ = self.objects.get(&none).await?;
+            return Ok(Vec::new());
+        }
         let blobs = try_join_all(sidecar_keys.iter().map(|k| self.objects.get(k))).await?;
         let prefix = self.user_prefix(user);
         let mut references = Vec::new();
@@ -305,7 +312,12 @@ impl ReferenceStore {
                 Err(e) => return Err(e),
             };
             match serde_json::from_slice::<Sidecar>(&blob) {
-                Ok(s) if s.user_id == user.as_str() && s.reference_id == id && is_reference_id(&s.reference_id) => {
+                Ok(s)
+                    if s.user_id == user.as_str()
+                        && s.reference_id == id
+                        && is_reference_id(&s.reference_id)
+                        && is_own_photo(&s.image_key, &prefix, id) =>
+                {
                     references.push(StoredReference(s))
                 }
                 Ok(_) => {
@@ -340,6 +352,18 @@ impl ReferenceStore {
         self.objects.delete(&self.activity_key(user)).await?;
         Ok(keys.len())
     }
+}
+
+/// The name read for a user without references: never written (not a reference id, not `.json`).
+const DUMMY_SIDECAR: &str = "none";
+
+/// Whether a sidecar's photo key is its own photo: `{user prefix}{reference id}.{extension}`. A
+/// sidecar is data in the bucket, so a crafted `image_key` could otherwise make an export or a
+/// re-embed read (and open, and hand out) another user's object.
+fn is_own_photo(image_key: &str, user_prefix: &str, reference_id: &str) -> bool {
+    let Some(name) = image_key.strip_prefix(user_prefix) else { return false };
+    let Some((id, extension)) = name.split_once('.') else { return false };
+    id == reference_id && (1..=5).contains(&extension.len()) && extension.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
 mod activity;

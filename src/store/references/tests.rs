@@ -165,3 +165,39 @@ async fn plaintext_references_stay_readable_once_a_key_is_set_and_are_then_seale
     assert_eq!(strict.seal_in_place(&user).await.unwrap(), SealReport::default());
     assert_eq!(strict.load(&user).await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_sidecar_whose_photo_lies_outside_its_folder_is_not_loaded() {
+    // A crafted sidecar for eve naming dave's photo: an export or a re-embed of eve would read it.
+    let (_dir, store) = local();
+    let (dave, eve) = (UserId::parse("dave").unwrap(), UserId::parse("eve").unwrap());
+    store
+        .save(&dave, Bytes::from_static(b"dave's photo"), "image/jpeg", new_reference("m"), Placement::Add)
+        .await
+        .unwrap();
+    store
+        .save(&eve, Bytes::from_static(b"eve's photo"), "image/jpeg", new_reference("m"), Placement::Add)
+        .await
+        .unwrap();
+    let daves = store.load(&dave).await.unwrap().remove(0);
+    let mut crafted = store.load(&eve).await.unwrap().remove(0).0;
+    let key = store.sidecar_key(&eve, &crafted.reference_id);
+    for image_key in [daves.photo_key().0.to_string(), format!("p/users/eve/../dave/{}.jpg", daves.reference_id())] {
+        crafted.image_key = image_key.clone();
+        store.objects.put(&key, to_json(&crafted).unwrap(), "application/json").await.unwrap();
+        assert!(store.load(&eve).await.unwrap().is_empty(), "{image_key}");
+    }
+}
+
+#[tokio::test]
+async fn a_use_recorded_after_the_delete_does_not_bring_the_user_back() {
+    let (_dir, store) = local();
+    let user = UserId::parse("frank").unwrap();
+    store.save(&user, Bytes::from_static(b"jpeg"), "image/jpeg", new_reference("m"), Placement::Add).await.unwrap();
+    store.record_use(&user, 1).await.unwrap();
+    store.delete_user(&user).await.unwrap();
+    // A verify that finished just before the delete records its use just after it.
+    store.record_use(&user, 2).await.unwrap();
+    assert_eq!(store.last_used(&user).await.unwrap(), None);
+    assert!(store.objects.list("p/").await.unwrap().iter().all(|k| !k.contains("frank")));
+}
