@@ -81,7 +81,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/enrollments", post(enrollments::create_enrollment).route_layer(audited()).route_layer(json()))
         .route("/api/sessions", post(sessions::create_session).route_layer(audited()).route_layer(json()))
         .route("/api/sessions/{session_id}", get(sessions::get_session))
-        .route("/api/tokens/introspect", post(tokens::introspect).route_layer(json()))
+        // A token may be up to 8 KiB (the documented maxLength), and only a secret key reaches this.
+        .route(
+            "/api/tokens/introspect",
+            post(tokens::introspect).route_layer(DefaultBodyLimit::max(4 * JSON_BODY_LIMIT)),
+        )
         .route_layer(axum::middleware::from_fn(middleware::require_trusted_caller));
     let protected = uploads
         .merge(trusted)
