@@ -46,6 +46,30 @@ async fn to_completion<T: Send + 'static>(
     }
 }
 
+/// One operation and the audit record of its outcome, run to completion (`to_completion`), the
+/// record durable before the answer. `work` gets its own handles to the state and the user.
+async fn audited<T, E, F>(
+    state: &AppState,
+    kind: &'static str,
+    user: &UserId,
+    caller: Caller,
+    work: impl FnOnce(AppState, UserId) -> F + Send + 'static,
+) -> Result<Result<T, E>, ApiError>
+where
+    F: std::future::Future<Output = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: std::error::Error + Send + 'static,
+{
+    let (state, user) = (state.clone(), user.clone());
+    to_completion(async move {
+        let outcome = work(state.clone(), user.clone()).await;
+        audit(&state, kind, &user, &caller, &outcome, None);
+        state.service.audit().commit().await;
+        outcome
+    })
+    .await
+}
+
 /// Records a biometric event the API decided, with the caller's key: the operation's outcome and
 /// a bounded `detail` (a result word, a notice id).
 fn audit<T, E: std::error::Error + 'static>(

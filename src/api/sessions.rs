@@ -133,16 +133,9 @@ pub async fn create_session(
         nonce: binding(request.nonce, "nonce")?,
         audience: binding(request.audience, "audience")?,
     };
-    let issued = super::to_completion({
-        let (state, user) = (state.clone(), user.clone());
-        async move {
-            let issued = state.service.create_session(request).await;
-            super::audit(&state, event, &user, &caller, &issued, None);
-            state.service.audit().commit().await;
-            issued
-        }
-    })
-    .await??;
+    let issued =
+        super::audited(&state, event, &user, caller, |s, _| async move { s.service.create_session(request).await })
+            .await??;
     let steps = issued.plan.as_ref().map(|p| p.prompts.iter().map(|s| s.step.as_str().to_string()).collect());
     let capture = issued.plan.as_ref().map(super::dto::PlanDto::from);
     Ok((

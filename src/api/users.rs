@@ -121,16 +121,9 @@ pub async fn delete_user(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<DeleteResponse>, ApiError> {
     let user = user_id(path)?;
-    let removed = super::to_completion({
-        let user = user.clone();
-        async move {
-            let outcome = state.service.delete_user(&user).await;
-            super::audit(&state, "delete", &user, &caller, &outcome, None);
-            state.service.audit().commit().await;
-            outcome
-        }
-    })
-    .await??;
+    let removed =
+        super::audited(&state, "delete", &user, caller, |s, u| async move { s.service.delete_user(&u).await })
+            .await??;
     Ok(Json(DeleteResponse { user_id: user.to_string(), deleted: true, objects_removed: removed }))
 }
 
@@ -161,16 +154,8 @@ pub async fn unlock_user(
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<UnlockResponse>, ApiError> {
     let user = user_id(path)?;
-    let cleared = super::to_completion({
-        let user = user.clone();
-        async move {
-            let outcome = state.service.unlock(&user).await;
-            super::audit(&state, "unlock", &user, &caller, &outcome, None);
-            state.service.audit().commit().await;
-            outcome
-        }
-    })
-    .await??;
+    let cleared =
+        super::audited(&state, "unlock", &user, caller, |s, u| async move { s.service.unlock(&u).await }).await??;
     Ok(Json(UnlockResponse { user_id: user.to_string(), unlocked: true, failures_cleared: cleared }))
 }
 
