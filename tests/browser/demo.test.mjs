@@ -64,7 +64,7 @@ test("register, verify the same person, reject another, and explain an error", a
 
   outcome = await act(page, "#verify", "special/no_face_rocket_launch.jpg");
   assert.equal(await outcome.getAttribute("data-outcome"), "error");
-  assert.match(await outcome.textContent(), /no_face — no face was found in the image/);
+  assert.match(await outcome.textContent(), /no_face — no face was found: face the camera/);
   await page.screenshot({ path: join(shots, "4-error-no-face.png"), fullPage: true });
   assert.deepEqual(errors, [], "no script errors or CSP violations");
 });
