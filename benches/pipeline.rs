@@ -24,6 +24,7 @@ fn engine(mode: PipelineMode) -> FaceEngine {
     let models = root().join("models");
     let spec = EngineSpec {
         detector_path: models.join("det_500m.onnx"),
+        landmark_path: models.join("face_landmark.onnx"),
         recognizer_path: models.join("arcface_mobilefacenet_128d.onnx"),
         profile: ModelProfile::by_name("arcface_mobilefacenet_128d").unwrap().clone(),
         detector: DetectorSettings::default(),

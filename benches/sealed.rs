@@ -10,36 +10,12 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use common::{client, env_num, median, read, register, root, start_service};
+use common::{client, env_num, median, moto, read, register, s3_env, start_service};
 
 const REFERENCE: &str = "dev/Adel_Al-Jubeir/Adel_Al-Jubeir_0001.jpg";
 const PROBE: &str = "dev/Adel_Al-Jubeir/Adel_Al-Jubeir_0002.jpg";
-
-struct Moto(Child, u16);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn moto() -> Moto {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = Command::new(root().join(".venv/bin/moto_server"))
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("moto_server (scripts/setup-test.sh)");
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    Moto(child, port)
-}
 
 async fn call(endpoint: &str, service: &str, target: &str, body: serde_json::Value) -> serde_json::Value {
     let credential = format!(
@@ -83,17 +59,8 @@ fn main() {
     println!("verify p50, {requests} requests each, alternating; moto S3 + KMS on loopback");
     for (label, cache) in [("embedding cache on (default)", "10000"), ("embedding cache off", "0")] {
         let data = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
-        let common = [
-            ("S3_BUCKET", "bench-sealed"),
-            ("AWS_ENDPOINT_URL", endpoint.as_str()),
-            ("S3_FORCE_PATH_STYLE", "true"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("EMBEDDING_CACHE_USERS", cache),
-            ("REPLAY_WINDOW_SECS", "0"),
-        ];
+        let mut common = s3_env("bench-sealed", &endpoint);
+        common.extend([("EMBEDDING_CACHE_USERS", cache), ("REPLAY_WINDOW_SECS", "0")]);
         let plain_prefix = format!("plain-{cache}/");
         let sealed_prefix = format!("sealed-{cache}/");
         let mut plain_env = common.to_vec();

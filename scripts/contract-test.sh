@@ -16,7 +16,6 @@ trap cleanup EXIT
 # Limits that would answer 429 are off: they are documented, but left on they would keep most
 # generated requests from reaching the logic behind them.
 env -i PATH="$PATH" HOME="$work" PORT="$port" DATA_DIR="$work/data" MODEL_DIR="$root/models" \
-  DETECTOR_MODEL=det_500m.onnx RECOGNIZER_MODEL=arcface_mobilefacenet_128d.onnx \
   ORT_DYLIB_PATH="$root/.ort/libonnxruntime.so.1.31.1" API_KEYS="$key" \
   RATE_LIMIT_PER_IP=0 RATE_LIMIT_PER_KEY=0 LOCKOUT_MAX_FAILURES=0 LOCKOUT_USER_MAX_FAILURES=0 \
   LOG_LEVEL=warn "$root/$binary" serve >"$work/service.log" 2>&1 &

@@ -84,7 +84,9 @@ mod tests {
         assert_eq!(c.server.port, 5000);
         assert_eq!(c.storage.backend, Backend::Local { data_dir: PathBuf::from("data") });
         assert!(c.security.secret_key_generated);
-        assert_eq!(c.models.detector, PathBuf::from("models/det_10g.onnx"));
+        assert_eq!(c.models.pack.name, "open");
+        assert_eq!(c.models.detector, PathBuf::from("models/face_detection_short_range.onnx"));
+        assert_eq!(c.models.landmarks, PathBuf::from("models/face_landmark.onnx"));
         assert_eq!(c.server.max_upload_bytes, 16 << 20);
     }
 

@@ -5,6 +5,7 @@
 //! engines on dedicated threads.
 
 pub mod align;
+pub mod catalogue;
 pub mod decode;
 pub mod detect;
 pub mod embed;
@@ -14,6 +15,7 @@ pub mod letterbox;
 pub mod light;
 pub mod liveness;
 pub mod models;
+pub mod pack;
 pub mod policy;
 pub mod pool;
 pub mod profile;

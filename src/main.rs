@@ -100,7 +100,19 @@ async fn serve(raw: RawEnv) -> anyhow::Result<()> {
 
 async fn check(raw: RawEnv) -> anyhow::Result<()> {
     let (config, sdk) = startup::load_config(raw).await?;
-    startup::build_service(&config, sdk).await?.shutdown();
+    let service = startup::build_service(&config, sdk).await?;
+    let info = service.model_info().clone();
+    service.shutdown();
     println!("PASS: configuration, secrets, models and storage are ready");
+    println!(
+        "models: MODEL_PACK={}; commercial use {}",
+        info.pack,
+        if info.commercial_use() { "permitted by every model's licence" } else { "NOT permitted (see below)" }
+    );
+    for m in &info.models {
+        let l = &m.licence;
+        let use_ = if l.commercial_use { "commercial use ok" } else { "NOT for commercial use" };
+        println!("  {:?} {} ({}): {}, {use_}; trained on {}", m.stage, m.file, l.model, l.licence, l.training_data);
+    }
     Ok(())
 }

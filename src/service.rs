@@ -326,6 +326,11 @@ impl FaceAuth {
         self.model.threshold
     }
 
+    /// What was loaded: MODEL_PACK, each model file and its licence.
+    pub fn model_info(&self) -> &ModelInfo {
+        &self.model
+    }
+
     /// The recognizer profile's name, as reported to clients.
     pub fn model_name(&self) -> &'static str {
         self.model.profile.name

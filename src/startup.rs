@@ -3,26 +3,28 @@
 //! startup with the cause and the fix.
 
 mod guide;
+mod models;
 mod server;
 mod storage;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_types::SdkConfig;
 
+use models::log_models;
+pub use models::{ModelRole, model_spec};
 pub use server::{Application, shutdown_signal};
 
 use crate::app::{AppState, HttpSettings, Security};
 use crate::auth::{KeyKind, MetricsAccess};
 use crate::config::{AppEnv, Config, ConfigError, LightChallenge, LivenessMode, RawEnv, TokenKeys, Var};
 use crate::face::InferencePool;
-use crate::face::engine::{EngineSpec, ModelId, ModelInfo};
-use crate::face::models::{ProfileError, resolve_profile, sha256_file};
+use crate::face::models::ProfileError;
 use crate::face::pool::PoolSettings;
-use crate::face::runtime::{self, ModelError, RuntimeError};
+use crate::face::runtime::{ModelError, RuntimeError};
 use crate::limits::{Limits, RefusalLog, TrustedProxies, UploadAdmission};
 use crate::secrets::SecretsError;
 use crate::service::{
@@ -52,34 +54,6 @@ fn result_signer(config: &Config) -> ResultSigner {
     };
     let tokens = &security.tokens;
     ResultSigner::new(active, previous, tokens.issuer.clone(), tokens.audience.clone(), security.token_ttl)
-}
-
-/// Which of the two model files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ModelRole {
-    Detector,
-    Recognizer,
-    Liveness,
-}
-
-impl ModelRole {
-    fn variable(self) -> &'static str {
-        match self {
-            ModelRole::Detector => Var::DetectorModel.name(),
-            ModelRole::Recognizer => Var::RecognizerModel.name(),
-            ModelRole::Liveness => Var::LivenessModels.name(),
-        }
-    }
-}
-
-impl std::fmt::Display for ModelRole {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ModelRole::Detector => "detector",
-            ModelRole::Recognizer => "recognizer",
-            ModelRole::Liveness => "liveness",
-        })
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,71 +105,6 @@ pub async fn load_config(mut raw: RawEnv) -> Result<(Config, Option<SdkConfig>),
     Ok((Config::from_raw(&raw)?, Some(sdk)))
 }
 
-fn file_id(path: &Path, role: ModelRole) -> Result<ModelId, StartupError> {
-    let sha256 =
-        sha256_file(path).map_err(|source| StartupError::ModelFile { role, path: path.to_path_buf(), source })?;
-    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(ModelId { name, sha256 })
-}
-
-/// Initialises ONNX Runtime and identifies the model files.
-pub fn model_spec(config: &Config) -> Result<(EngineSpec, ModelInfo), StartupError> {
-    let models = &config.models;
-    runtime::init(&models.ort_dylib, models.threads)?;
-    let detector = file_id(&models.detector, ModelRole::Detector)?;
-    let recognizer = file_id(&models.recognizer, ModelRole::Recognizer)?;
-    match (config.is_production(), config.face.liveness) {
-        (_, LivenessMode::Challenge) => tracing::info!(
-            light = ?config.face.light,
-            steps = config.face.challenge_steps,
-            fps = config.face.capture_fps,
-            "liveness: challenge (one continuous capture, movements{}, every frame scored)",
-            if config.face.light == LightChallenge::Off { "" } else { " and screen colours" }
-        ),
-        (true, mode) => tracing::warn!(
-            liveness = ?mode,
-            "LIVENESS is set to {mode:?} in production: {}; unset it to run the challenge",
-            if mode == LivenessMode::Off { "one photo of the user verifies" } else { "a replayed video may verify" }
-        ),
-        (false, mode) => tracing::warn!(
-            liveness = ?mode,
-            "development: LIVENESS={mode:?}, a photo of the user verifies (production runs the challenge by default)"
-        ),
-    }
-    if config.face.liveness != LivenessMode::Off {
-        for path in &models.liveness {
-            let id = file_id(path, ModelRole::Liveness)?;
-            tracing::info!(model = %id.name, sha256 = %&id.sha256[..12], "liveness model");
-        }
-    }
-    let profile = resolve_profile(&recognizer.sha256, models.profile.as_deref())?;
-    let (threshold, operating_point) = match config.face.match_threshold {
-        Some(threshold) => (threshold, None),
-        None => {
-            let point = profile.point_for(config.face.match_fmr).map_err(|e| ConfigError(vec![e.to_string()]))?;
-            (point.threshold, Some(point))
-        }
-    };
-    let spec = EngineSpec {
-        detector_path: models.detector.clone(),
-        recognizer_path: models.recognizer.clone(),
-        profile: profile.clone(),
-        detector: config.face.detector,
-        policy: config.face.policy,
-        max_pixels: config.face.max_image_pixels,
-        intra_threads: match models.threads {
-            runtime::Threads::PerSession(n) => n,
-            runtime::Threads::Shared(_) => 1,
-        },
-        mode: config.face.pipeline,
-        liveness: match config.face.liveness {
-            LivenessMode::Passive | LivenessMode::Challenge => models.liveness.clone(),
-            LivenessMode::Off => Vec::new(),
-        },
-    };
-    Ok((spec, ModelInfo { detector, recognizer, profile, threshold, operating_point }))
-}
-
 /// In process, or the configured server, connected and proven by a write/read/delete round trip.
 pub async fn open_shared_state(config: &Config) -> Result<SharedState, StartupError> {
     let limits = &config.limits;
@@ -226,38 +135,6 @@ pub async fn open_shared_state(config: &Config) -> Result<SharedState, StartupEr
     Ok(state)
 }
 
-/// What the threshold means, said once at startup: the operator reads the FMR it was chosen for and
-/// where that figure comes from, or that it is not known.
-fn log_operating_point(info: &ModelInfo, config: &Config) {
-    match (info.operating_point, info.operating_point.and_then(|p| p.fmr())) {
-        (Some(point), Some(fmr)) => {
-            let interval =
-                crate::calibration::interval::clopper_pearson(point.false_matches as usize, point.impostors as usize);
-            tracing::info!(
-                threshold = point.threshold,
-                match_fmr = config.face.match_fmr,
-                fmr,
-                fmr_lower = interval.lower,
-                fmr_upper = interval.upper,
-                fnmr = point.fnmr,
-                source = point.source,
-                "operating point: the threshold for MATCH_FMR, as measured"
-            );
-        }
-        (Some(point), None) => tracing::warn!(
-            threshold = point.threshold,
-            match_fmr = config.face.match_fmr,
-            source = point.source,
-            "operating point NOT MEASURED for this recognizer: its FMR at this threshold is unknown; run faceauth \
-             calibrate on your own photos and set MATCH_THRESHOLD"
-        ),
-        (None, _) => tracing::warn!(
-            threshold = info.threshold,
-            "MATCH_THRESHOLD overrides MATCH_FMR: the FMR at this threshold is whatever your own calibration measured"
-        ),
-    }
-}
-
 /// Loads and warms the models, checks storage and shared state, and builds the service; serves nothing.
 pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<FaceAuth, StartupError> {
     let (spec, info) = model_spec(config)?;
@@ -267,14 +144,12 @@ pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<Fa
         .expect("the model loader does not panic")
         .map_err(StartupError::Models)?;
     tracing::info!(
-        detector = %info.detector.name, detector_sha256 = %&info.detector.sha256[..12],
-        recognizer = %info.recognizer.name, recognizer_sha256 = %&info.recognizer.sha256[..12],
         profile = info.profile.name, threshold = info.threshold,
         workers = pool.workers(), threads = ?config.models.threads, queue = config.models.queue,
         pipeline = ?config.face.pipeline,
         "models loaded and warmed up"
     );
-    log_operating_point(&info, config);
+    log_models(&info, config);
     let (refs, audit) = open_store(config, sdk).await?;
     let state = open_shared_state(config).await?;
     Ok(FaceAuth::new(Parts {

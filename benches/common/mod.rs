@@ -10,6 +10,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "../../tests/api/relay.rs"]
+pub mod relay;
+
 use faceauth::face::align::norm_crop;
 use faceauth::face::detect::DetectorSettings;
 use faceauth::face::engine::EngineSpec;
@@ -53,6 +56,7 @@ pub fn model_floor(photo: &str, threads: usize) -> f64 {
         .expect("run scripts/setup-test.sh");
     let spec = EngineSpec {
         detector_path: root().join("models/det_500m.onnx"),
+        landmark_path: root().join("models/face_landmark.onnx"),
         recognizer_path: root().join("models/arcface_mobilefacenet_128d.onnx"),
         profile: ModelProfile::by_name("arcface_mobilefacenet_128d").unwrap().clone(),
         detector: DetectorSettings::default(),
@@ -106,6 +110,19 @@ fn spawn_listening(mut command: Command) -> Service {
     let ready_ms = started.elapsed().as_secs_f64() * 1000.0;
     std::thread::spawn(move || for _ in lines {});
     Service { child, base, ready_ms }
+}
+
+/// The variables for an S3 store in `bucket` on a moto endpoint.
+pub fn s3_env<'a>(bucket: &'a str, endpoint: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("S3_BUCKET", bucket),
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("S3_FORCE_PATH_STYLE", "true"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
 }
 
 /// The release binary with the local store, det_500m + MobileFaceNet, limits off, `extra` on top.
@@ -231,4 +248,28 @@ pub async fn register(client: &reqwest::Client, base: &str, user: &str, rel: &st
 
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder().pool_max_idle_per_host(16).timeout(Duration::from_secs(60)).build().unwrap()
+}
+
+/// A moto server (S3, KMS, Secrets Manager) on a free loopback port, from the test venv; killed on drop.
+pub struct Moto(Child, pub u16);
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn moto() -> Moto {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(root().join(".venv/bin/moto_server"))
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("moto_server (scripts/setup-test.sh)");
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    Moto(child, port)
 }

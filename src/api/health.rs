@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use super::dto::ThresholdFmrDto;
 use crate::app::AppState;
+use crate::face::catalogue::Stage;
 use crate::service::Check;
 
 #[derive(Serialize, ToSchema)]
@@ -37,6 +38,52 @@ pub struct ReadyResponse {
     /// Requests waiting for an inference worker.
     pub inference_queue: usize,
     pub operating_point: OperatingPointDto,
+    pub models: ModelsDto,
+}
+
+/// The models loaded and the terms they come under.
+#[derive(Serialize, ToSchema)]
+pub struct ModelsDto {
+    /// MODEL_PACK (`open`, `buffalo_l`, `buffalo_s`); files set one by one override its stages.
+    pub pack: &'static str,
+    /// Whether every loaded model's licence permits commercial use. `false` for any InsightFace
+    /// model (non-commercial research only) and for any file whose licence faceauth does not know.
+    pub commercial_use: bool,
+    pub files: Vec<ModelFileDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelFileDto {
+    /// `detector`, `landmarks`, `recognizer` or `liveness`.
+    pub stage: &'static str,
+    pub file: String,
+    pub model: &'static str,
+    /// SPDX identifier, or the licence's own words.
+    pub licence: &'static str,
+    pub commercial_use: bool,
+    /// What the weights were trained on, and what that may mean for a deployment.
+    pub training_data: &'static str,
+}
+
+fn models(info: &crate::face::ModelInfo) -> ModelsDto {
+    let files = info
+        .models
+        .iter()
+        .map(|m| ModelFileDto {
+            stage: match m.stage {
+                Stage::Detector => "detector",
+                Stage::Landmarks => "landmarks",
+                Stage::Recognizer => "recognizer",
+                Stage::Liveness => "liveness",
+            },
+            file: m.file.clone(),
+            model: m.licence.model,
+            licence: m.licence.licence,
+            commercial_use: m.licence.commercial_use,
+            training_data: m.licence.training_data,
+        })
+        .collect();
+    ModelsDto { pack: info.pack, commercial_use: info.commercial_use(), files }
 }
 
 /// The match threshold in use and what it means.
@@ -44,6 +91,10 @@ pub struct ReadyResponse {
 pub struct OperatingPointDto {
     pub model: String,
     pub threshold: f32,
+    /// Whether the FMR at this threshold was measured here (`fmr` then says where). `false` for a
+    /// threshold that is only the one commonly used with the model (buffalo_l), and for
+    /// MATCH_THRESHOLD.
+    pub measured: bool,
     /// The FMR measured at the threshold, its 95 % interval and source; absent when not measured
     /// here (buffalo_l) or when MATCH_THRESHOLD overrides the profile.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -90,8 +141,10 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<ReadyResp
         operating_point: OperatingPointDto {
             model: state.service.model_name().to_string(),
             threshold: state.service.threshold(),
+            measured: state.service.threshold_fmr().is_some(),
             fmr: state.service.threshold_fmr().map(ThresholdFmrDto::from),
         },
+        models: models(state.service.model_info()),
     };
     (if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }

@@ -3,12 +3,17 @@
 use std::path::PathBuf;
 
 use super::env::{Parser, Var};
+use crate::face::pack::Pack;
 use crate::face::runtime::Threads;
 
 #[derive(Debug, Clone)]
 pub struct ModelConfig {
+    /// MODEL_PACK: the files each stage defaults to, and the pack's measured thresholds.
+    pub pack: &'static Pack,
     /// DETECTOR_MODEL, inside MODEL_DIR unless it is a path.
     pub detector: PathBuf,
+    /// LANDMARK_MODEL: the FaceMesh file a BlazeFace detector needs, likewise.
+    pub landmarks: PathBuf,
     /// RECOGNIZER_MODEL, likewise.
     pub recognizer: PathBuf,
     /// RECOGNIZER_PROFILE: preprocessing for recognizers not pinned by sha256.
@@ -33,6 +38,13 @@ impl ModelConfig {
             let path = PathBuf::from(&name);
             if path.components().count() > 1 || path.is_absolute() { path } else { dir.join(path) }
         };
+        let pack = match p.get(Var::ModelPack) {
+            None => Pack::by_name("open").expect("the open pack is built in"),
+            Some(name) => Pack::by_name(name).unwrap_or_else(|| {
+                p.problem(format!("MODEL_PACK={name} is not a pack: use one of {}", Pack::names()));
+                &crate::face::pack::PACKS[0]
+            }),
+        };
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
         let shared = match p.get(Var::InferenceThreadPool).map(str::to_ascii_lowercase).as_deref() {
             None | Some("auto") => crate::face::runtime::shared_pool_fits(cores),
@@ -48,17 +60,18 @@ impl ModelConfig {
         let threads = p.ranged(Var::InferenceThreads, if shared { cores } else { 1 }, 1, 256);
         let workers = if shared { cores } else { (cores / threads).max(1) };
         Self {
-            detector: in_dir(p.string(Var::DetectorModel, "det_10g.onnx")),
-            recognizer: in_dir(p.string(Var::RecognizerModel, "w600k_r50.onnx")),
+            pack,
+            detector: in_dir(p.string(Var::DetectorModel, pack.detector)),
+            landmarks: in_dir(p.string(Var::LandmarkModel, pack.landmarks.unwrap_or("face_landmark.onnx"))),
+            recognizer: in_dir(p.string(Var::RecognizerModel, pack.recognizer)),
             profile: p.get(Var::RecognizerProfile).map(str::to_string),
-            liveness: p
-                .get(Var::LivenessModels)
-                .unwrap_or("2.7_80x80_MiniFASNetV2.onnx,4_0_0_80x80_MiniFASNetV1SE.onnx")
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(|name| in_dir(name.to_string()))
-                .collect(),
+            liveness: match p.get(Var::LivenessModels) {
+                Some(list) => list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                None => pack.liveness.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            }
+            .into_iter()
+            .map(in_dir)
+            .collect(),
             ort_dylib: PathBuf::from(p.string(Var::OrtDylibPath, ".ort/libonnxruntime.so.1.31.1")),
             workers: p.ranged(Var::InferenceWorkers, workers, 1, 256),
             threads: if shared { Threads::Shared(threads) } else { Threads::PerSession(threads) },

@@ -1,15 +1,20 @@
-//! SCRFD face detection: letterbox, run, decode the stride heads, non-maximum suppression.
-//!
-//! Mirrors InsightFace's `SCRFD.detect` (python-package `insightface/model_zoo/scrfd.py`) so that
-//! boxes and landmarks match the reference pipeline to a fraction of a pixel.
+//! The detection stage: find every face and five alignment points for each. Two implementations:
+//! SCRFD (InsightFace; five landmarks of its own) and BlazeFace + FaceMesh (MediaPipe; a box, then
+//! 468 mesh points from which the five come). The model file says which it is: SCRFD takes NCHW
+//! input of any size, BlazeFace a fixed 128×128 NHWC one.
+
+mod blazeface;
+mod mesh;
+mod scrfd;
 
 use std::path::Path;
 
 use image::RgbImage;
-use ort::session::Session;
-use ort::value::TensorRef;
 
-use super::letterbox::{Region, letterbox_region};
+pub use self::blazeface::{BlazeFace, Candidate, weighted_nms};
+pub use self::mesh::{FaceMesh, MESH_POINTS, Mesh};
+pub use self::scrfd::{Head, Scrfd, decode_heads};
+use super::letterbox::Region;
 use super::runtime::{InferenceError, ModelError, open_session};
 
 /// One detected face in original image pixels.
@@ -20,6 +25,9 @@ pub struct Detection {
     pub score: f32,
     /// Left eye, right eye, nose, left and right mouth corners (as seen in the image).
     pub landmarks: [[f32; 2]; 5],
+    /// Yaw and pitch in degrees, when the detector measures them itself (FaceMesh); otherwise
+    /// [`crate::face::quality::pose`] estimates them from the five landmarks.
+    pub pose: Option<[f32; 2]>,
 }
 
 impl Detection {
@@ -44,6 +52,31 @@ impl Detection {
         self.eye_distance().max(height / 1.15)
     }
 
+    /// Yaw and pitch in degrees: the detector's own measurement when it made one (FaceMesh), else
+    /// [`Detection::five_point_pose`].
+    pub fn head_pose(&self) -> (f32, f32) {
+        match self.pose {
+            Some([yaw, pitch]) => (yaw, pitch),
+            None => self.five_point_pose(),
+        }
+    }
+
+    /// Yaw and pitch in degrees from SCRFD's five landmarks (the scale every pose limit,
+    /// QUALITY_MAX_* and CHALLENGE_*, was set on): the nose tip's offset from the eyes' midpoint,
+    /// in eye distances, read as the rotation of a point a little in front of the eyes' plane.
+    pub fn five_point_pose(&self) -> (f32, f32) {
+        let [le, re, nose, lm, rm] = self.landmarks;
+        let eyes = [(le[0] + re[0]) / 2.0, (le[1] + re[1]) / 2.0];
+        let mouth = [(lm[0] + rm[0]) / 2.0, (lm[1] + rm[1]) / 2.0];
+        let eye_distance = self.eye_distance().max(1.0);
+        // The nose tip stands about 0.6 eye distances in front of the eyes (adult faces).
+        let yaw = ((nose[0] - eyes[0]) / eye_distance / 0.6).atan().to_degrees();
+        // Frontal, the nose sits about 0.55 of the way from the eyes to the mouth.
+        let span = (mouth[1] - eyes[1]).max(1.0);
+        let pitch = -(((nose[1] - eyes[1]) / span - 0.55) * span / eye_distance / 0.6).atan().to_degrees();
+        (yaw, pitch)
+    }
+
     /// The same face in an image `sx`×`sy` times as large.
     pub fn scaled(&self, sx: f32, sy: f32) -> Self {
         let [x1, y1, x2, y2] = self.bbox;
@@ -51,6 +84,7 @@ impl Detection {
             bbox: [x1 * sx, y1 * sy, x2 * sx, y2 * sy],
             score: self.score,
             landmarks: self.landmarks.map(|[x, y]| [x * sx, y * sy]),
+            pose: self.pose,
         }
     }
 }
@@ -69,57 +103,65 @@ impl Default for DetectorSettings {
     }
 }
 
-pub struct Detector {
-    session: Session,
-    input_name: String,
-    canvas: (u32, u32),
-    /// The model was exported for one canvas size; `detect_at` cannot choose another.
-    fixed: bool,
-    settings: DetectorSettings,
+/// Which detector a file is, read from its input.
+fn is_mediapipe(dims: &[i64]) -> bool {
+    dims.len() == 4 && dims[3] == 3 && dims[1] > 0 && dims[1] == dims[2]
+}
+
+fn input_dims(session: &ort::session::Session) -> Vec<i64> {
+    session.inputs().first().and_then(|i| i.dtype().tensor_shape().map(|s| s.to_vec())).unwrap_or_default()
+}
+
+/// Whether the detector at `path` needs a landmark model (BlazeFace does, SCRFD does not).
+pub fn needs_landmarks(path: &Path) -> Result<bool, ModelError> {
+    Ok(is_mediapipe(&input_dims(&open_session(path, 1)?)))
+}
+
+/// A detection stage: SCRFD, or BlazeFace with FaceMesh for the landmarks.
+pub enum Detector {
+    Scrfd(Scrfd),
+    Mesh { blazeface: BlazeFace, mesh: FaceMesh, settings: DetectorSettings },
 }
 
 impl Detector {
-    pub fn load(path: &Path, intra_threads: usize, settings: DetectorSettings) -> Result<Self, ModelError> {
+    /// The detector at `path`; a BlazeFace file needs the FaceMesh file (`landmarks`) beside it.
+    pub fn load(
+        path: &Path,
+        landmarks: Option<&Path>,
+        intra_threads: usize,
+        settings: DetectorSettings,
+    ) -> Result<Self, ModelError> {
         let session = open_session(path, intra_threads)?;
-        let interface = |message: String| ModelError::Interface { path: path.to_path_buf(), message };
-        let input = session.inputs().first().ok_or_else(|| interface("the model declares no input".into()))?;
-        let dims: Vec<i64> = input.dtype().tensor_shape().map(|s| s.to_vec()).unwrap_or_default();
-        if dims.len() != 4 {
-            return Err(interface(format!("expected a [1,3,H,W] input, found {dims:?}")));
+        if !is_mediapipe(&input_dims(&session)) {
+            return Ok(Self::Scrfd(Scrfd::new(path, session, settings)?));
         }
-        // A model exported with a fixed canvas dictates it; a dynamic one takes the configured size.
-        let fixed = dims[2] > 0 && dims[3] > 0;
-        let canvas = if fixed { (dims[3] as u32, dims[2] as u32) } else { (settings.input_size, settings.input_size) };
-        let mut heads = [0usize; 3];
-        for output in session.outputs() {
-            match output.dtype().tensor_shape().and_then(|s| s.last().copied()) {
-                Some(1) => heads[0] += 1,
-                Some(4) => heads[1] += 1,
-                Some(10) => heads[2] += 1,
-                _ => {}
-            }
-        }
-        if heads[0] == 0 || heads[0] != heads[1] || heads[1] != heads[2] {
-            return Err(interface(format!(
-                "not an SCRFD detector with landmarks: expected equal numbers of score/box/landmark outputs, found {heads:?}"
-            )));
-        }
-        Ok(Self { input_name: input.name().to_string(), session, canvas, fixed, settings })
+        let blazeface = BlazeFace::new(path, session)?;
+        let Some(landmarks) = landmarks else {
+            return Err(ModelError::Interface {
+                path: path.to_path_buf(),
+                message: "a BlazeFace detector needs the FaceMesh landmark model: set LANDMARK_MODEL".into(),
+            });
+        };
+        let mesh = FaceMesh::new(landmarks, open_session(landmarks, intra_threads)?)?;
+        Ok(Self::Mesh { blazeface, mesh, settings })
     }
 
-    /// All faces above the score threshold after NMS, highest score first, on the configured canvas
-    /// (the reference pipeline's: every photo letterboxed into DETECTOR_INPUT_SIZE²).
+    /// All faces above the score threshold after NMS, highest score first.
     pub fn detect(&mut self, image: &RgbImage) -> Result<Vec<Detection>, InferenceError> {
-        self.detect_at(image, self.canvas)
+        let side = self.max_side();
+        self.detect_at(image, (side, side))
     }
 
-    /// The configured canvas side: the largest canvas the adaptive pipeline uses.
+    /// The largest canvas the adaptive pipeline uses. BlazeFace's input is fixed, but the mesh is
+    /// read from the photo itself, so the photo is decoded as large as SCRFD's canvas would need.
     pub fn max_side(&self) -> u32 {
-        self.canvas.0.max(self.canvas.1)
+        match self {
+            Self::Scrfd(d) => d.max_side(),
+            Self::Mesh { settings, .. } => settings.input_size,
+        }
     }
 
-    /// As [`Detector::detect`], on a canvas of the caller's choosing (multiples of 32); a model with a
-    /// fixed input size keeps its own.
+    /// As [`Detector::detect`] on a canvas of the caller's choosing (SCRFD; BlazeFace keeps its own).
     pub fn detect_at(&mut self, image: &RgbImage, canvas: (u32, u32)) -> Result<Vec<Detection>, InferenceError> {
         self.detect_region(image, Region { x: 0, y: 0, w: image.width(), h: image.height() }, canvas)
     }
@@ -131,96 +173,84 @@ impl Detector {
         region: Region,
         canvas: (u32, u32),
     ) -> Result<Vec<Detection>, InferenceError> {
-        let canvas = if self.fixed { self.canvas } else { canvas };
-        let lb = letterbox_region(image, region, canvas.0, canvas.1);
-        let input = TensorRef::from_array_view(&lb.tensor).map_err(InferenceError::run("detector"))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.input_name.as_str() => input])
-            .map_err(InferenceError::run("detector"))?;
-        let mut heads = Vec::with_capacity(outputs.len());
-        for i in 0..outputs.len() {
-            let (shape, data) = outputs[i].try_extract_tensor::<f32>().map_err(InferenceError::run("detector"))?;
-            heads.push(Head { last_dim: shape.last().copied().unwrap_or(0) as usize, data });
-        }
-        let mut dets = decode_heads(&heads, canvas, self.settings.score_threshold)
-            .map_err(|detail| InferenceError::Output { model: "detector", detail })?;
-        let inv = 1.0 / lb.scale;
-        let (ox, oy) = (region.x as f32, region.y as f32);
-        for d in &mut dets {
-            d.bbox.iter_mut().for_each(|v| *v *= inv);
-            d.landmarks.iter_mut().flatten().for_each(|v| *v *= inv);
-            // A whole-image region adds nothing, keeping the reference's numbers bit for bit.
-            if region.x > 0 || region.y > 0 {
-                for (i, v) in d.bbox.iter_mut().enumerate() {
-                    *v += if i % 2 == 0 { ox } else { oy };
+        match self {
+            Self::Scrfd(d) => d.detect_region(image, region, canvas),
+            Self::Mesh { blazeface, mesh, settings } => {
+                let mut found = blazeface.detect_region(image, region, settings.score_threshold)?;
+                let faces = meshed(mesh, image, found.clone(), settings)?;
+                let short = region.w.min(region.h) as f32;
+                if faces.iter().any(|f| (f.bbox[2] - f.bbox[0]).max(f.bbox[3] - f.bbox[1]) >= short * NEAR) {
+                    return Ok(faces);
                 }
-                for [x, y] in &mut d.landmarks {
-                    *x += ox;
-                    *y += oy;
+                // The short-range model sees the photo at 128 px: faces a few percent of a wide or
+                // large photo (a group at a table, a face far away) vanish. With no face near the
+                // camera, it looks again at overlapping squares of the photo, so a group still reads
+                // as several faces and a distant face as one too small.
+                for tile in tiles(region) {
+                    found.extend(blazeface.detect_region(image, tile, settings.score_threshold)?);
                 }
+                meshed(mesh, image, found, settings)
             }
         }
-        Ok(nms(dets, self.settings.nms_threshold))
     }
 }
 
-/// One output tensor of the detector, flattened.
-pub struct Head<'a> {
-    pub last_dim: usize,
-    pub data: &'a [f32],
+/// Suppression across the candidates, then the mesh of each face (the first [`MAX_MESHED`]).
+fn meshed(
+    mesh: &mut FaceMesh,
+    image: &RgbImage,
+    candidates: Vec<Candidate>,
+    settings: &DetectorSettings,
+) -> Result<Vec<Detection>, InferenceError> {
+    let mut faces = Vec::new();
+    // The mesh runs per face (a few ms each); a crowd beyond a handful is refused as multiple
+    // faces either way, so the rest keep BlazeFace's own points.
+    for (i, candidate) in weighted_nms(candidates, settings.nms_threshold).into_iter().enumerate() {
+        match i < MAX_MESHED {
+            true => {
+                faces.extend(mesh.locate(image, &candidate)?.filter(Mesh::is_face).map(|m| m.detection(&candidate)))
+            }
+            false => faces.push(candidate.rough_detection()),
+        }
+    }
+    Ok(faces)
 }
 
-/// Turns SCRFD's per-stride heads into candidate faces in canvas pixels.
-///
-/// Output names and order differ between SCRFD exports, so heads are grouped by their last dimension
-/// (1 = score, 4 = box distances, 10 = landmark offsets) and ordered by row count: the finest stride
-/// has the most anchors.
-pub fn decode_heads(heads: &[Head<'_>], canvas: (u32, u32), threshold: f32) -> Result<Vec<Detection>, String> {
-    let group = |dim: usize| {
-        let mut g: Vec<&Head<'_>> = heads.iter().filter(|h| h.last_dim == dim).collect();
-        g.sort_by_key(|h| std::cmp::Reverse(h.data.len() / dim));
-        g
-    };
-    let (scores, boxes, kps) = (group(1), group(4), group(10));
-    let strides: &[u32] = match scores.len() {
-        3 => &[8, 16, 32],
-        5 => &[8, 16, 32, 64, 128],
-        n => return Err(format!("unexpected number of detector levels: {n}")),
-    };
-    if boxes.len() != scores.len() || kps.len() != scores.len() {
-        return Err("detector heads do not pair up".into());
-    }
-    let mut dets = Vec::new();
-    for (level, &stride) in strides.iter().enumerate() {
-        let (fw, fh) = ((canvas.0 / stride) as usize, (canvas.1 / stride) as usize);
-        let n = scores[level].data.len();
-        if fw * fh == 0 || n % (fw * fh) != 0 || boxes[level].data.len() != n * 4 || kps[level].data.len() != n * 10 {
-            return Err(format!("detector level {level} has an unexpected size"));
+/// Squares of the region's shorter side and of half of it, each overlapping its neighbours by half,
+/// covering the region; none when the region is itself a square too small to divide.
+fn tiles(region: Region) -> Vec<Region> {
+    let mut out = Vec::new();
+    let short = region.w.min(region.h);
+    for side in [short, short / 2] {
+        if side < MIN_TILE || (side == region.w && side == region.h) {
+            continue;
         }
-        let anchors = n / (fw * fh);
-        let s = stride as f32;
-        for (i, &score) in scores[level].data.iter().enumerate() {
-            if score < threshold {
-                continue;
+        let starts = |len: u32| {
+            let stride = (side / 2).max(1);
+            let mut at: Vec<u32> = (0..=(len - side)).step_by(stride as usize).collect();
+            if at.last() != Some(&(len - side)) {
+                at.push(len - side);
             }
-            let cell = i / anchors;
-            let (cx, cy) = ((cell % fw) as f32 * s, (cell / fw) as f32 * s);
-            let b = &boxes[level].data[i * 4..i * 4 + 4];
-            let k = &kps[level].data[i * 10..i * 10 + 10];
-            let mut landmarks = [[0.0; 2]; 5];
-            for (j, point) in landmarks.iter_mut().enumerate() {
-                *point = [cx + k[2 * j] * s, cy + k[2 * j + 1] * s];
+            at
+        };
+        for y in starts(region.h) {
+            for x in starts(region.w) {
+                out.push(Region { x: region.x + x, y: region.y + y, w: side, h: side });
             }
-            dets.push(Detection {
-                bbox: [cx - b[0] * s, cy - b[1] * s, cx + b[2] * s, cy + b[3] * s],
-                score,
-                landmarks,
-            });
         }
     }
-    Ok(dets)
+    out
 }
+
+/// A face at least this part of the photo's shorter side is near the camera: the photo is not
+/// searched tile by tile for more (a selfie's face is a third of the frame or more).
+const NEAR: f32 = 0.25;
+
+/// Tiles smaller than this hold no face the pipeline would accept (MIN_EYE_DISTANCE_PX).
+const MIN_TILE: u32 = 96;
+
+/// Faces whose mesh is computed; further faces only count.
+const MAX_MESHED: usize = 4;
 
 /// Greedy NMS by score, with InsightFace's inclusive-pixel (+1) box areas.
 pub fn nms(mut dets: Vec<Detection>, iou_threshold: f32) -> Vec<Detection> {
@@ -246,7 +276,7 @@ mod tests {
     use super::*;
 
     fn det(bbox: [f32; 4], score: f32) -> Detection {
-        Detection { bbox, score, landmarks: [[0.0; 2]; 5] }
+        Detection { bbox, score, landmarks: [[0.0; 2]; 5], pose: None }
     }
 
     #[test]
@@ -264,30 +294,21 @@ mod tests {
     }
 
     #[test]
-    fn decode_places_anchors_on_the_stride_grid() {
-        // A 64x64 canvas: strides 8/16/32 give 8x8, 4x4 and 2x2 cells, 2 anchors each.
-        let sizes = [128usize, 32, 8];
-        let mut scores: Vec<Vec<f32>> = sizes.iter().map(|&n| vec![0.0; n]).collect();
-        let boxes: Vec<Vec<f32>> = sizes.iter().map(|&n| vec![1.0; n * 4]).collect();
-        let kps: Vec<Vec<f32>> = sizes.iter().map(|&n| vec![0.5; n * 10]).collect();
-        // Level 1 (stride 16), cell (x=2, y=1) = index 6, second anchor.
-        scores[1][6 * 2 + 1] = 0.9;
-        let mut heads = Vec::new();
-        for i in 0..3 {
-            heads.push(Head { last_dim: 1, data: &scores[i] });
-            heads.push(Head { last_dim: 4, data: &boxes[i] });
-            heads.push(Head { last_dim: 10, data: &kps[i] });
-        }
-        let dets = decode_heads(&heads, (64, 64), 0.5).unwrap();
-        assert_eq!(dets.len(), 1);
-        assert_eq!(dets[0].bbox, [16.0, 0.0, 48.0, 32.0]);
-        assert_eq!(dets[0].landmarks[0], [40.0, 24.0]);
+    fn tiles_cover_a_wide_photo_at_two_scales_and_a_square_one_at_half() {
+        let wide = tiles(Region { x: 0, y: 0, w: 1000, h: 600 });
+        assert!(wide.iter().all(|t| t.x + t.w <= 1000 && t.y + t.h <= 600));
+        assert_eq!(wide.iter().filter(|t| t.w == 600).count(), 3, "0, 300, 400");
+        assert_eq!(wide.iter().filter(|t| t.w == 300).count(), 6 * 3);
+        let square = tiles(Region { x: 10, y: 20, w: 400, h: 400 });
+        assert!(square.iter().all(|t| t.w == 200 && t.x >= 10 && t.y >= 20), "{square:?}");
+        assert_eq!(square.len(), 9);
+        assert!(tiles(Region { x: 0, y: 0, w: 150, h: 150 }).is_empty());
     }
 
     #[test]
-    fn decode_rejects_heads_that_do_not_pair_up() {
-        let data = vec![0.0; 8];
-        let heads = [Head { last_dim: 1, data: &data }];
-        assert!(decode_heads(&heads, (64, 64), 0.5).is_err());
+    fn the_input_layout_tells_the_detectors_apart() {
+        assert!(is_mediapipe(&[1, 128, 128, 3]));
+        assert!(!is_mediapipe(&[1, 3, 640, 640]));
+        assert!(!is_mediapipe(&[1, 3, -1, -1]));
     }
 }

@@ -7,6 +7,7 @@ use image::RgbImage;
 use serde::Serialize;
 
 use super::align::norm_crop;
+use super::catalogue::LoadedModel;
 use super::decode::{DecodeError, Decoded, Scans, decode_reduced, decode_rgb};
 use super::detect::{Detection, Detector, DetectorSettings};
 use super::embed::{Embedding, Recognizer};
@@ -48,12 +49,25 @@ pub struct ModelInfo {
     /// The profile's operating point the threshold came from (MATCH_FMR); `None` when
     /// MATCH_THRESHOLD set it.
     pub operating_point: Option<&'static OperatingPoint>,
+    /// MODEL_PACK.
+    pub pack: &'static str,
+    /// Every model file loaded, with its licence.
+    pub models: Vec<LoadedModel>,
+}
+
+impl ModelInfo {
+    /// Whether every loaded model's licence permits commercial use (an unknown one does not).
+    pub fn commercial_use(&self) -> bool {
+        self.models.iter().all(|m| m.licence.commercial_use)
+    }
 }
 
 /// Everything a worker needs to build its own engine.
 #[derive(Debug, Clone)]
 pub struct EngineSpec {
     pub detector_path: PathBuf,
+    /// The FaceMesh file, used when the detector is BlazeFace.
+    pub landmark_path: PathBuf,
     pub recognizer_path: PathBuf,
     pub profile: ModelProfile,
     pub detector: DetectorSettings,
@@ -106,7 +120,12 @@ fn ms(since: Instant) -> f64 {
 impl FaceEngine {
     pub fn load(spec: &EngineSpec) -> Result<Self, ModelError> {
         Ok(Self {
-            detector: Detector::load(&spec.detector_path, spec.intra_threads, spec.detector)?,
+            detector: Detector::load(
+                &spec.detector_path,
+                Some(&spec.landmark_path),
+                spec.intra_threads,
+                spec.detector,
+            )?,
             recognizer: Recognizer::load(&spec.recognizer_path, spec.intra_threads, spec.profile.clone())?,
             anti_spoof: match spec.liveness.as_slice() {
                 [] => None,
@@ -128,7 +147,7 @@ impl FaceEngine {
         if let Some(anti_spoof) = &mut self.anti_spoof {
             anti_spoof.score(
                 &blank,
-                &Detection { bbox: [300.0, 200.0, 340.0, 250.0], score: 1.0, landmarks: [[0.0; 2]; 5] },
+                &Detection { bbox: [300.0, 200.0, 340.0, 250.0], score: 1.0, landmarks: [[0.0; 2]; 5], pose: None },
             )?;
         }
         self.recognizer.embed(&RgbImage::from_pixel(112, 112, image::Rgb([128, 100, 90]))).map(|_| ())

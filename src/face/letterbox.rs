@@ -19,16 +19,7 @@ pub fn letterbox(image: &RgbImage, canvas_w: u32, canvas_h: u32) -> Letterbox {
 
 /// As [`letterbox`], for a region of the image (the scale is then in model pixels per region pixel).
 pub fn letterbox_region(image: &RgbImage, region: Region, canvas_w: u32, canvas_h: u32) -> Letterbox {
-    let (w, h) = (region.w, region.h);
-    let im_ratio = h as f64 / w as f64;
-    let model_ratio = canvas_h as f64 / canvas_w as f64;
-    // Truncation as in InsightFace (`int(...)`), so the scale matches theirs exactly.
-    let (new_w, new_h) = if im_ratio > model_ratio {
-        (((canvas_h as f64 / im_ratio) as u32).max(1), canvas_h)
-    } else {
-        (canvas_w, ((canvas_w as f64 * im_ratio) as u32).max(1))
-    };
-    let scale = new_h as f32 / h as f32;
+    let (new_w, new_h, scale) = fit(region, canvas_w, canvas_h);
     let (cw, ch) = (canvas_w as usize, canvas_h as usize);
     let pad = (0.0 - 127.5) / 128.0;
     let mut tensor = Array4::<f32>::from_elem((1, 3, ch, cw), pad);
@@ -38,6 +29,40 @@ pub fn letterbox_region(image: &RgbImage, region: Region, canvas_w: u32, canvas_
         out[c * plane + dy * cw + dx] = (v as f32 - 127.5) / 128.0;
     });
     Letterbox { tensor, scale }
+}
+
+/// The size `region` takes in the canvas keeping its aspect ratio, and the scale (canvas pixels per
+/// region pixel).
+fn fit(region: Region, canvas_w: u32, canvas_h: u32) -> (u32, u32, f32) {
+    let im_ratio = region.h as f64 / region.w as f64;
+    let model_ratio = canvas_h as f64 / canvas_w as f64;
+    // Truncation as in InsightFace (`int(...)`), so the scale matches theirs exactly.
+    let (new_w, new_h) = if im_ratio > model_ratio {
+        (((canvas_h as f64 / im_ratio) as u32).max(1), canvas_h)
+    } else {
+        (canvas_w, ((canvas_w as f64 * im_ratio) as u32).max(1))
+    };
+    (new_w, new_h, new_h as f32 / region.h as f32)
+}
+
+/// The input of a model that takes NHWC (MediaPipe's): `region` fitted into a `side`² canvas and
+/// centred there, as MediaPipe's letterbox does, each value `norm(pixel)`, the padding `norm(0)`.
+pub struct CentredLetterbox {
+    pub tensor: Array4<f32>,
+    /// Canvas pixels per region pixel.
+    pub scale: f32,
+    /// Where the region's top-left corner lies in the canvas.
+    pub offset: (f32, f32),
+}
+
+pub fn letterbox_nhwc(image: &RgbImage, region: Region, side: u32, norm: impl Fn(u8) -> f32) -> CentredLetterbox {
+    let (new_w, new_h, scale) = fit(region, side, side);
+    let (ox, oy) = ((side - new_w) as usize / 2, (side - new_h) as usize / 2);
+    let s = side as usize;
+    let mut tensor = Array4::<f32>::from_elem((1, s, s, 3), norm(0));
+    let out = tensor.as_slice_mut().expect("freshly allocated arrays are contiguous");
+    resize_region(image, region, new_w, new_h, |dx, dy, c, v| out[((dy + oy) * s + dx + ox) * 3 + c] = norm(v));
+    CentredLetterbox { tensor, scale, offset: (ox as f32, oy as f32) }
 }
 
 /// A rectangle of an image, in pixels.

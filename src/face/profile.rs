@@ -83,24 +83,33 @@ impl ModelProfile {
         BUILTIN.iter().find(|p| p.sha256.eq_ignore_ascii_case(sha256))
     }
 
-    /// The operating point for a target FMR: the loosest measured point whose FMR is at or under the
-    /// target (so the target is met), or, for a profile measured nowhere here, its one common point.
+    /// The operating point for a target FMR among this profile's own points.
     pub fn point_for(&self, target: f64) -> Result<&'static OperatingPoint, FmrError> {
-        let measured: Vec<&'static OperatingPoint> = self.points.iter().filter(|p| p.fmr().is_some()).collect();
-        if measured.is_empty() {
-            return Ok(&self.points[0]);
-        }
-        measured
-            .iter()
-            .filter(|p| p.fmr().is_some_and(|fmr| fmr <= target))
-            .min_by(|a, b| a.threshold.total_cmp(&b.threshold))
-            .copied()
-            .ok_or_else(|| FmrError::TooStrict {
-                profile: self.name,
-                target,
-                strictest: measured.iter().filter_map(|p| p.fmr()).fold(f64::MAX, f64::min),
-            })
+        select_point(self.points, self.name, target)
     }
+}
+
+/// The operating point for a target FMR: the loosest measured point whose FMR is at or under the
+/// target (so the target is met), or, for points measured nowhere here, the one common point.
+pub fn select_point(
+    points: &'static [OperatingPoint],
+    profile: &'static str,
+    target: f64,
+) -> Result<&'static OperatingPoint, FmrError> {
+    let measured: Vec<&'static OperatingPoint> = points.iter().filter(|p| p.fmr().is_some()).collect();
+    if measured.is_empty() {
+        return Ok(&points[0]);
+    }
+    measured
+        .iter()
+        .filter(|p| p.fmr().is_some_and(|fmr| fmr <= target))
+        .min_by(|a, b| a.threshold.total_cmp(&b.threshold))
+        .copied()
+        .ok_or_else(|| FmrError::TooStrict {
+            profile,
+            target,
+            strictest: measured.iter().filter_map(|p| p.fmr()).fold(f64::MAX, f64::min),
+        })
 }
 
 const INSIGHTFACE_MEAN: [f32; 3] = [127.5; 3];

@@ -51,19 +51,10 @@ fn face_region(image: &RgbImage, face: &Detection) -> Option<RgbImage> {
     Some(out)
 }
 
-/// Yaw and pitch in degrees from the landmarks: the nose tip's offset from the eyes' midpoint,
-/// in eye distances, read as the rotation of a point a little in front of the eyes' plane.
+/// Yaw and pitch in degrees: the detector's own measurement, or the five-point estimate
+/// ([`Detection::head_pose`]).
 pub fn pose(face: &Detection) -> (f32, f32) {
-    let [le, re, nose, lm, rm] = face.landmarks;
-    let eyes = [(le[0] + re[0]) / 2.0, (le[1] + re[1]) / 2.0];
-    let mouth = [(lm[0] + rm[0]) / 2.0, (lm[1] + rm[1]) / 2.0];
-    let eye_distance = face.eye_distance().max(1.0);
-    // The nose tip stands about 0.6 eye distances in front of the eyes (adult faces).
-    let yaw = ((nose[0] - eyes[0]) / eye_distance / 0.6).atan().to_degrees();
-    // Frontal, the nose sits about 0.55 of the way from the eyes to the mouth.
-    let span = (mouth[1] - eyes[1]).max(1.0);
-    let pitch = -(((nose[1] - eyes[1]) / span - 0.55) * span / eye_distance / 0.6).atan().to_degrees();
-    (yaw, pitch)
+    face.head_pose()
 }
 
 /// Limits a reference photo must meet. Defaults calibrated on the dev photos
@@ -163,6 +154,7 @@ mod tests {
             bbox: [0.0, 0.0, 100.0, 120.0],
             score: 0.9,
             landmarks: [[30.0, 50.0], [70.0, 50.0], [nose_x, 72.0], [35.0, 90.0], [65.0, 90.0]],
+            pose: None,
         }
     }
 

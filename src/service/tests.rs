@@ -51,7 +51,7 @@ impl Inference for Scripted {
             fingerprint: crate::face::fingerprint::Fingerprint::of(&picture, &embedding, &mirrored),
             light: None,
             embedding,
-            face: Detection { bbox: [0.0, 0.0, 10.0, 10.0], score: 0.9, landmarks: [[0.0; 2]; 5] },
+            face: Detection { bbox: [0.0, 0.0, 10.0, 10.0], score: 0.9, landmarks: [[0.0; 2]; 5], pose: None },
             width: 10,
             height: 10,
             timings: StageTimings::default(),
@@ -108,6 +108,8 @@ async fn fixture() -> Fixture {
             profile: ModelProfile::by_name("sface").unwrap().clone(),
             threshold: 0.3,
             operating_point: None,
+            pack: "open",
+            models: Vec::new(),
         }),
         tokens: ResultSigner::new(
             ResultKey::Asymmetric(SigningKey::generate(Algorithm::Es256).unwrap()),

@@ -129,10 +129,13 @@ fn engine() -> std::sync::MutexGuard<'static, FaceEngine> {
                 .map(std::path::PathBuf::from)
                 .unwrap_or_else(|_| root().join(".ort/libonnxruntime.so.1.31.1"));
             runtime::init(&ort, runtime::Threads::PerSession(1)).unwrap();
+            // The test's own tool for placing synthesised light (the service under test runs the
+            // default pack; where this engine puts the box only decides where the light falls).
             let recognizer = root().join("models/arcface_mobilefacenet_128d.onnx");
             let sha = faceauth::face::models::sha256_file(&recognizer).unwrap();
             let spec = EngineSpec {
                 detector_path: root().join("models/det_500m.onnx"),
+                landmark_path: root().join("models/face_landmark.onnx"),
                 recognizer_path: recognizer,
                 profile: ModelProfile::by_sha256(&sha).unwrap().clone(),
                 detector: DetectorSettings::default(),

@@ -12,9 +12,8 @@ pub fn faceauth(args: &[&str], env: &[(String, String)]) -> (Option<i32>, String
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("LOG_LEVEL", "warn")
         .env("DATA_DIR", dir.path().join("data"))
+        // The default pack, as shipped.
         .env("MODEL_DIR", root().join("models"))
-        .env("DETECTOR_MODEL", "det_500m.onnx")
-        .env("RECOGNIZER_MODEL", "arcface_mobilefacenet_128d.onnx")
         .env("ORT_DYLIB_PATH", root().join(".ort/libonnxruntime.so.1.31.1"))
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .current_dir(dir.path());
@@ -59,6 +58,11 @@ async fn check_runs_the_startup_checks_and_exits_0_or_1_without_serving() {
     let (code, stdout, stderr) = faceauth(&["check"], &[]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stdout.contains("PASS"), "{stdout}");
+    // Each model with its licence: the open pack may be used commercially.
+    assert!(stdout.contains("MODEL_PACK=open; commercial use permitted by every model's licence"), "{stdout}");
+    assert!(stdout.contains("face_landmark.onnx (MediaPipe FaceMesh (468 points)): Apache-2.0"), "{stdout}");
+    let (_, stdout, _) = faceauth(&["check"], &[("DETECTOR_MODEL".into(), "det_500m.onnx".into())]);
+    assert!(stdout.contains("commercial use NOT permitted") && stdout.contains("det_500m.onnx"), "{stdout}");
     let (code, _, stderr) = faceauth(&["check"], &[("RECOGNIZER_MODEL".into(), "missing.onnx".into())]);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("missing.onnx") && stderr.contains("make models"), "{stderr}");
@@ -72,7 +76,7 @@ async fn check_runs_the_startup_checks_and_exits_0_or_1_without_serving() {
 async fn references_made_by_another_model_are_re_embedded_once_from_their_photo() {
     let data = tempfile::tempdir().unwrap();
     let data_dir = data.path().display().to_string();
-    let first = spawn(&[("DATA_DIR", &data_dir)]);
+    let first = spawn(&[("DATA_DIR", &data_dir), ("RECOGNIZER_MODEL", MOBILEFACENET)]);
     assert_eq!(first.register("angelina", ANGELINA_1).await.status, 201);
     drop(first);
     let sidecar_path = std::fs::read_dir(data.path().join("users/angelina"))
@@ -97,11 +101,14 @@ async fn references_made_by_another_model_are_re_embedded_once_from_their_photo(
 }
 
 const SFACE: &str = "face_recognition_sface_2021dec_int8bq.onnx";
+const MOBILEFACENET: &str = "arcface_mobilefacenet_128d.onnx";
 
 /// Two users enrolled with MobileFaceNet; `faceauth reembed` with SFace loaded rewrites both
 /// sidecars, and a second run (or a resumed one) finds nothing left to do.
 async fn enroll_then_reembed_twice(env: &[(String, String)]) {
-    let app = spawn_owned(env);
+    let mut old = env.to_vec();
+    old.push(("RECOGNIZER_MODEL".into(), MOBILEFACENET.into()));
+    let app = spawn_owned(&old);
     assert_eq!(app.register("angelina", ANGELINA_1).await.status, 201);
     assert_eq!(app.register("jennifer", ANISTON).await.status, 201);
     drop(app);

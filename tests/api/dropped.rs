@@ -12,7 +12,7 @@ use crate::helpers::*;
 const SECRET: &str = "backend-secret-key-0123456789";
 const CLIENT: &str = "pk_frontend_0123456789";
 
-async fn audited_registers(moto: &Moto, bucket: &str, user: &str) -> usize {
+async fn audited(moto: &Moto, bucket: &str, event: &str, user: &str) -> usize {
     let mut count = 0;
     for key in moto.keys(bucket).await.into_iter().filter(|k| k.starts_with("faceauth-audit/")) {
         let out = moto.s3().get_object().bucket(bucket).key(&key).send().await.unwrap();
@@ -20,15 +20,14 @@ async fn audited_registers(moto: &Moto, bucket: &str, user: &str) -> usize {
         count += text
             .lines()
             .map(|line| serde_json::from_str::<Value>(line).unwrap())
-            .filter(|r| r["event"] == "register" && r["user_id"] == user && r["outcome"] == "ok")
+            .filter(|r| r["event"] == event && r["user_id"] == user && r["outcome"] == "ok")
             .count();
     }
     count
 }
 
-// The relay runs on the test's runtime while the test blocks on the service's startup: two workers.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_register_dropped_at_any_stage_is_all_or_nothing() {
+/// The service with S3 behind the slow relay, audit records in the bucket.
+async fn behind_slow_s3() -> (Moto, String, Relay, TestApp) {
     let moto = Moto::start();
     let bucket = moto.create_bucket().await;
     let relay = Relay::slow(moto.port(), Duration::from_millis(25)).await;
@@ -38,6 +37,13 @@ async fn a_register_dropped_at_any_stage_is_all_or_nothing() {
         env.push((k.into(), v.into()));
     }
     let app = spawn_owned(&env);
+    (moto, bucket, relay, app)
+}
+
+// The relay runs on the test's runtime while the test blocks on the service's startup: two workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_register_dropped_at_any_stage_is_all_or_nothing() {
+    let (moto, bucket, _relay, app) = behind_slow_s3().await;
     let photo = face(ANGELINA_1);
     let register = |user: &str, grant: &str, timeout: Duration| {
         let form = TestApp::form(user, photo.clone()).text("enrollment_token", grant.to_string());
@@ -78,8 +84,61 @@ async fn a_register_dropped_at_any_stage_is_all_or_nothing() {
             201 => assert!(hung_up, "a grant that stored is spent"),
             other => panic!("{other}"),
         }
-        assert_eq!(audited_registers(&moto, &bucket, &user).await, 1, "exactly one audited register for {user}");
+        assert_eq!(audited(&moto, &bucket, "register", &user).await, 1, "exactly one audited register for {user}");
     }
     assert!(dropped >= 8, "the client hung up {dropped} times");
     assert!(completed >= 4, "{completed} dropped registers ran to completion and spent their grant");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_dropped_at_any_stage_is_all_or_nothing() {
+    let (moto, bucket, _relay, app) = behind_slow_s3().await;
+    let (mut completed, mut dropped) = (0, 0);
+    // How long a whole delete takes here; the client then hangs up at each fraction of it.
+    assert_eq!(app.post_form_as(SECRET, "/api/register", TestApp::form("probe", face(ANGELINA_1))).await.status, 201);
+    let started = std::time::Instant::now();
+    assert_eq!(app.delete_as(SECRET, "/api/users/probe").await.status, 200);
+    let whole = started.elapsed();
+    for i in 0..14u32 {
+        let after_ms = (whole.as_millis() as u64 * u64::from(i) / 10).max(1);
+        let user = format!("leaving{i}");
+        assert_eq!(app.post_form_as(SECRET, "/api/register", TestApp::form(&user, face(ANGELINA_1))).await.status, 201);
+        // A grant issued before the delete: the delete must revoke it, or not have happened.
+        let grant = app.enrollment(SECRET, &user).await.body["enrollment_token"].as_str().unwrap().to_string();
+        let url = format!("{}/api/users/{user}", app.base);
+        let request = app.client.delete(url).bearer_auth(SECRET).timeout(Duration::from_millis(after_ms));
+        let hung_up = match request.send().await {
+            Ok(reply) => {
+                assert_eq!(reply.status(), 200);
+                false
+            }
+            Err(e) => {
+                assert!(e.is_timeout(), "{e}");
+                dropped += 1;
+                true
+            }
+        };
+        let ended = |l: &str| l.contains("audit") && l.contains("event=\"delete\"") && l.contains(&user);
+        let ended = app.wait_for_line(ended, Duration::from_secs(5)).is_some();
+        let left: Vec<String> =
+            moto.keys(&bucket).await.into_iter().filter(|k| k.starts_with(&format!("users/{user}/"))).collect();
+        let stored = app.get_as(SECRET, &format!("/api/users/{user}")).await.status;
+        let form = TestApp::form(&user, face(ANISTON)).text("enrollment_token", grant);
+        let stranger = app.post_form_as(CLIENT, "/api/register", form).await;
+        if ended {
+            // Complete: nothing of the user left, the record in the bucket, the grant revoked.
+            assert_eq!(stored, 404);
+            assert!(left.is_empty(), "{left:?}");
+            assert_eq!(audited(&moto, &bucket, "delete", &user).await, 1);
+            assert_eq!((stranger.status, stranger.code()), (401, "invalid_enrollment_token"), "{:?}", stranger.body);
+            completed += usize::from(hung_up);
+        } else {
+            // Nothing: the user intact, no record (the client hung up before the request arrived).
+            assert!(hung_up, "an answered delete was audited");
+            assert_eq!(stored, 200, "{left:?}");
+            assert_eq!(audited(&moto, &bucket, "delete", &user).await, 0);
+        }
+    }
+    assert!(dropped >= 4, "the client hung up {dropped} times");
+    assert!(completed >= 2, "{completed} dropped deletes ran to completion");
 }

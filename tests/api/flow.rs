@@ -6,7 +6,7 @@ async fn register_and_verify(app: &TestApp, secret: &str) {
     let reg = app.register("angelina", ANGELINA_1).await;
     assert_eq!(reg.status, 201, "{:?}", reg.body);
     assert_eq!(reg.body["references"], 1);
-    assert_eq!(reg.body["model"], "arcface_mobilefacenet_128d");
+    assert_eq!(reg.body["model"], "sface", "the default pack's recognizer");
     assert!(reg.body["face"]["score"].as_f64().unwrap() > 0.5);
     let reference_id = reg.body["reference_id"].as_str().unwrap().to_string();
 

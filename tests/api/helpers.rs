@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+pub use crate::relay::Relay;
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 pub use faceauth::token::TokenError;
 use faceauth::token::keys::{Algorithm, SigningKey};
@@ -233,9 +234,8 @@ fn command(env: &[(String, String)], dir: &tempfile::TempDir) -> Command {
         .env("PORT", "0")
         .env("LOG_FORMAT", "text")
         .env("DATA_DIR", dir.path().join("data"))
+        // The default pack (open: BlazeFace + FaceMesh, SFace, MiniFASNet), as shipped.
         .env("MODEL_DIR", root().join("models"))
-        .env("DETECTOR_MODEL", "det_500m.onnx")
-        .env("RECOGNIZER_MODEL", "arcface_mobilefacenet_128d.onnx")
         .env(
             "ORT_DYLIB_PATH",
             std::env::var("ORT_DYLIB_PATH")
@@ -452,73 +452,4 @@ pub async fn verify_with_jwks(app: &TestApp, token: &str) -> Result<ResultClaims
         Duration::from_secs(60),
     );
     checker.verify(token)
-}
-
-/// A TCP relay to a loopback port that the test can cut (every connection, pooled ones included,
-/// is dropped and new ones are closed at once) and restore, optionally slow: each chunk is held
-/// `delay` in each direction, as a distant S3 would.
-pub struct Relay {
-    pub port: u16,
-    up: Arc<std::sync::atomic::AtomicBool>,
-    cut: tokio::sync::watch::Sender<u64>,
-}
-
-impl Relay {
-    pub async fn start(target: u16) -> Self {
-        Self::slow(target, Duration::ZERO).await
-    }
-
-    pub async fn slow(target: u16, delay: Duration) -> Self {
-        use std::sync::atomic::{AtomicBool, Ordering};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let up = Arc::new(AtomicBool::new(true));
-        let (cut, _) = tokio::sync::watch::channel(0u64);
-        let (flag, cuts) = (up.clone(), cut.clone());
-        tokio::spawn(async move {
-            while let Ok((inbound, _)) = listener.accept().await {
-                if !flag.load(Ordering::SeqCst) {
-                    continue; // dropped: the caller sees the connection closed
-                }
-                let mut cut = cuts.subscribe();
-                tokio::spawn(async move {
-                    let Ok(outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else { return };
-                    let (inbound_read, inbound_write) = inbound.into_split();
-                    let (outbound_read, outbound_write) = outbound.into_split();
-                    tokio::select! {
-                        _ = pipe(inbound_read, outbound_write, delay) => {}
-                        _ = pipe(outbound_read, inbound_write, delay) => {}
-                        _ = cut.changed() => {}
-                    }
-                });
-            }
-        });
-        Relay { port, up, cut }
-    }
-
-    pub fn set_up(&self, up: bool) {
-        self.up.store(up, std::sync::atomic::Ordering::SeqCst);
-        if !up {
-            self.cut.send_modify(|n| *n += 1);
-        }
-    }
-}
-
-async fn pipe(
-    mut from: tokio::net::tcp::OwnedReadHalf,
-    mut to: tokio::net::tcp::OwnedWriteHalf,
-    delay: Duration,
-) -> std::io::Result<()> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut buffer = vec![0u8; 64 * 1024];
-    loop {
-        let n = from.read(&mut buffer).await?;
-        if n == 0 {
-            return to.shutdown().await;
-        }
-        if !delay.is_zero() {
-            tokio::time::sleep(delay).await;
-        }
-        to.write_all(&buffer[..n]).await?;
-    }
 }

@@ -2,6 +2,7 @@
 //! S3-protocol server (moto) on loopback.
 
 mod helpers;
+mod relay;
 
 mod access;
 mod audit;

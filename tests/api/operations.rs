@@ -121,29 +121,64 @@ async fn with_no_threshold_setting_the_service_runs_at_fmr_1e_4_and_says_so() {
     let app = spawn(&[]);
     let ready = app.get("/ready").await.body;
     let point = &ready["operating_point"];
+    // The open pack's own point, measured here for BlazeFace + FaceMesh with SFace together.
     assert_eq!(
-        (&point["model"], &point["threshold"]),
-        (&json!("arcface_mobilefacenet_128d"), &json!(0.4104)),
+        (&point["model"], &point["threshold"], &point["measured"]),
+        (&json!("sface"), &json!(0.472), &json!(true)),
         "{ready}"
     );
     let (value, upper) = (point["fmr"]["value"].as_f64().unwrap(), point["fmr"]["upper_95"].as_f64().unwrap());
     assert!(value <= 1e-4 && upper < 2e-4, "{point}");
-    assert!(point["fmr"]["source"].as_str().unwrap().contains("held-out LFW"));
+    assert!(point["fmr"]["source"].as_str().unwrap().contains("FairFace"));
     assert!(app.logs().contains("operating point"), "{}", app.logs());
     assert_eq!(app.register("angelina", ANGELINA_1).await.status, 201);
     let verified = app.verify("angelina", ANGELINA_2).await.body;
-    assert_eq!((&verified["threshold"], &verified["threshold_fmr"]), (&json!(0.4104), &point["fmr"]));
+    assert_eq!((&verified["threshold"], &verified["threshold_fmr"]), (&json!(0.472), &point["fmr"]));
 
-    // SFace likewise.
-    let sface = spawn(&[("RECOGNIZER_MODEL", "face_recognition_sface_2021dec_int8bq.onnx")]);
-    assert_eq!(sface.get("/ready").await.body["operating_point"]["threshold"], json!(0.4365));
+    // Another pair of models runs on the recognizer's points measured with SCRFD det_500m.
+    let scrfd = spawn(&[("DETECTOR_MODEL", "det_500m.onnx")]);
+    assert_eq!(scrfd.get("/ready").await.body["operating_point"]["threshold"], json!(0.4365));
+    let mobilefacenet = spawn(&[("RECOGNIZER_MODEL", "arcface_mobilefacenet_128d.onnx")]);
+    let point = &mobilefacenet.get("/ready").await.body["operating_point"];
+    assert_eq!(point["threshold"], json!(0.4104));
+    assert!(point["fmr"]["source"].as_str().unwrap().contains("det_500m"), "{point}");
 
     // A target stricter than anything measured stops startup, naming the supported range.
     let failed = spawn_failing(&[("MATCH_FMR".to_string(), "1e-6".to_string())]);
-    assert!(failed.output.contains("MATCH_FMR") && failed.output.contains("1.0e-4 to 1"), "{}", failed.output);
+    assert!(failed.output.contains("MATCH_FMR") && failed.output.contains("9.9e-5 to 1"), "{}", failed.output);
     // MATCH_THRESHOLD overrides, and the FMR is then not claimed.
     let fixed = spawn(&[("MATCH_THRESHOLD", "0.5")]);
     let point = &fixed.get("/ready").await.body["operating_point"];
     assert_eq!(point["threshold"], json!(0.5));
     assert!(point.get("fmr").is_none(), "{point}");
+}
+
+/// Licences are part of the product: the default pack may be used commercially and says so; an
+/// InsightFace model makes the answer `false`, with a warning at startup naming the file.
+#[tokio::test]
+async fn ready_and_the_startup_log_name_each_models_licence_and_warn_of_a_non_commercial_one() {
+    let app = spawn(&[]);
+    let models = &app.get("/ready").await.body["models"];
+    assert_eq!((&models["pack"], &models["commercial_use"]), (&json!("open"), &json!(true)), "{models}");
+    let files: Vec<(&str, &str)> = models["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["stage"].as_str().unwrap(), f["licence"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        files,
+        [("detector", "Apache-2.0"), ("landmarks", "Apache-2.0"), ("recognizer", "Apache-2.0")],
+        "{models}"
+    );
+    assert!(models["files"].as_array().unwrap().iter().all(|f| !f["training_data"].as_str().unwrap().is_empty()));
+    assert!(app.logs().contains("MediaPipe BlazeFace short-range") && !app.logs().contains("NOT FOR COMMERCIAL USE"));
+
+    let scrfd = spawn(&[("DETECTOR_MODEL", "det_500m.onnx")]);
+    let models = &scrfd.get("/ready").await.body["models"];
+    assert_eq!(models["commercial_use"], json!(false), "{models}");
+    assert_eq!(models["files"][0]["commercial_use"], json!(false));
+    assert!(models["files"][0]["licence"].as_str().unwrap().contains("non-commercial"));
+    let warning = scrfd.logs().lines().find(|l| l.contains("NOT FOR COMMERCIAL USE")).map(str::to_string);
+    assert!(warning.as_deref().is_some_and(|l| l.contains("WARN") && l.contains("det_500m.onnx")), "{}", scrfd.logs());
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod adaptive;
 mod liveness;
+mod open_pack;
 mod quality;
 mod reference;
 mod replay;

@@ -90,6 +90,7 @@ pub fn spec(recognizer: &str) -> EngineSpec {
     let sha = faceauth::face::models::sha256_file(&path).expect("models: run scripts/setup-test.sh");
     EngineSpec {
         detector_path: model_dir().join("det_500m.onnx"),
+        landmark_path: model_dir().join("face_landmark.onnx"),
         recognizer_path: path,
         profile: ModelProfile::by_sha256(&sha).unwrap().clone(),
         detector: DetectorSettings::default(),

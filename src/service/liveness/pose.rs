@@ -150,7 +150,12 @@ mod tests {
                 }
                 Observation {
                     t_ms: t,
-                    face: Detection { bbox: [0.0, 0.0, 100.0, 100.0], score: 0.9, landmarks: [[0.0; 2]; 5] },
+                    face: Detection {
+                        bbox: [0.0, 0.0, 100.0, 100.0],
+                        score: 0.9,
+                        landmarks: [[0.0; 2]; 5],
+                        pose: None,
+                    },
                     yaw,
                     pitch,
                 }
