@@ -2,12 +2,12 @@
 #   make run    build, fetch ONNX Runtime + models, start the service on local storage (port 5000)
 #   make test   install what the tests need (ONNX Runtime, test models, moto, Schemathesis, Chromium)
 #               and run every test
-MODEL_PACK ?= buffalo_l
+MODEL_PACK ?= open
 MODEL_MIRROR ?=
 MIRROR_FLAG := $(if $(MODEL_MIRROR),--mirror $(MODEL_MIRROR),)
 export ORT_DYLIB_PATH ?= $(CURDIR)/.ort/libonnxruntime.so.1.31.1
 
-.PHONY: run setup models guide build test test-setup lint bench bench-load bench-scale bench-sealed bench-capture bench-timing check clean
+.PHONY: run setup models models-liveness guide build test test-setup lint bench bench-load bench-scale bench-sealed bench-capture bench-timing bench-packs check clean
 
 run: setup build
 	./target/release/faceauth serve
@@ -23,6 +23,11 @@ guide:
 
 models:
 	scripts/fetch-models.sh $(MIRROR_FLAG) $(MODEL_PACK)
+
+# MiniFASNet (passive liveness, MIT) comes from GitHub, not a package registry: fetched apart so
+# that `make run` works with the registries alone (LIVENESS is off in development).
+models-liveness:
+	scripts/fetch-models.sh $(MIRROR_FLAG) liveness
 
 build:
 	scripts/setup-build.sh
@@ -69,6 +74,10 @@ bench-capture: test-setup
 # them apart).
 bench-timing: test-setup
 	cargo bench --bench timing
+
+# The model packs side by side: per-stage cost and verify p50 (docs/performance.md, README).
+bench-packs: test-setup
+	cargo bench --bench packs
 
 bench-scale: test-setup build
 	bash scripts/bench-scale.sh

@@ -6,7 +6,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 prefix=/opt/faceauth
-pack=${MODEL_PACK:-buffalo_l}
+pack=${MODEL_PACK:-open}
 
 id faceauth >/dev/null 2>&1 || useradd --system --home-dir /var/lib/faceauth --shell /usr/sbin/nologin faceauth
 install -d -m 0755 "$prefix" "$prefix/bin" "$prefix/lib" "$prefix/models"

@@ -136,7 +136,6 @@ pub fn start_service(data: &Path, extra: &[(&str, &str)]) -> Service {
                 .iter()
                 .filter_map(|k| std::env::var(k).ok().map(|v| (*k, v))),
         )
-        .envs(extra.iter().copied())
         .env("PORT", "0")
         .env("LOG_LEVEL", "warn,faceauth::startup=info")
         .env("DATA_DIR", data)
@@ -148,6 +147,7 @@ pub fn start_service(data: &Path, extra: &[(&str, &str)]) -> Service {
         .env("LOCKOUT_MAX_FAILURES", "0")
         .env("LOCKOUT_USER_MAX_FAILURES", "0")
         .env("INFERENCE_QUEUE", "64")
+        .envs(extra.iter().copied())
         .current_dir(data)
         .stderr(Stdio::null());
     spawn_listening(command)

@@ -17,13 +17,12 @@ export const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--
 const services = [];
 let browser;
 
-/** The faceauth binary on a free port with the test models; resolves to its base URL. */
+/** The faceauth binary on a free port with the default pack (open); resolves to its base URL. */
 export async function startService(extra = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), "faceauth-browser-"));
   const env = {
     PATH: process.env.PATH, HOME: dataDir, HOST: "127.0.0.1", PORT: "0", LOG_FORMAT: "text",
     DATA_DIR: join(dataDir, "data"), MODEL_DIR: join(root, "models"),
-    DETECTOR_MODEL: "det_500m.onnx", RECOGNIZER_MODEL: "arcface_mobilefacenet_128d.onnx",
     ORT_DYLIB_PATH: process.env.ORT_DYLIB_PATH || join(root, ".ort/libonnxruntime.so.1.31.1"),
     INFERENCE_WORKERS: "1", RATE_LIMIT_PER_IP: "0",
     SDK_GUIDE_DIR: join(root, "web/guide/node_modules/@mediapipe/face_mesh"), ...extra,
