@@ -127,3 +127,50 @@ fn passive_liveness_in_the_default_pipeline_matches_the_reference() {
     );
     assert!(compared >= 120, "{compared}");
 }
+
+/// The open pack's boxes are drawn from the mesh to SCRFD's proportions, but they are not SCRFD's,
+/// so MiniFASNet's crops differ by a few pixels and parity with the reference numbers (SCRFD boxes)
+/// does not hold to 0.02 everywhere (median 0.008, p90 0.10 on the dev photos). What must hold is
+/// what the threshold means: the three samples keep their labels, and on the dev photos the share
+/// scored real at LIVENESS_THRESHOLD (0.5) stays within 5 points of the reference's.
+#[test]
+fn passive_liveness_on_the_open_packs_boxes_keeps_the_thresholds_meaning() {
+    let path = faces_dir().join("liveness/reference.json");
+    let reference: BTreeMap<String, LiveRef> = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let spec = faceauth::face::engine::EngineSpec {
+        detector_path: model_dir().join("face_detection_short_range.onnx"),
+        ..spec(SFACE)
+    };
+    let mut engine = FaceEngine::load(&spec).unwrap();
+    let mut anti = anti_spoof();
+    let labels: Vec<u8> = ["image_F1.jpg", "image_F2.jpg", "image_T1.jpg"]
+        .iter()
+        .map(|f| score(&mut engine, &mut anti, &format!("liveness/{f}")).label)
+        .collect();
+    assert_eq!((labels[0] != 1, labels[1] != 1, labels[2] == 1), (true, true, true), "{labels:?}");
+    let (mut diffs, mut ours_real, mut theirs_real, mut same_label) = (Vec::new(), 0, 0, 0);
+    for (rel, entry) in reference.iter().filter(|(k, _)| k.starts_with("dev/")) {
+        let Some(expected) = &entry.scrfd else { continue };
+        let image = engine.decode(&read(rel)).unwrap();
+        let faces = engine.detect(&image).unwrap();
+        if faces.is_empty() {
+            continue;
+        }
+        let got = anti.score(&image, largest(&faces)).unwrap();
+        diffs.push((got.p_real - expected.p_real).abs());
+        ours_real += usize::from(got.p_real >= 0.5);
+        theirs_real += usize::from(expected.p_real >= 0.5);
+        same_label += usize::from(got.label == expected.label);
+    }
+    diffs.sort_by(f64::total_cmp);
+    let n = diffs.len();
+    eprintln!(
+        "liveness on the open pack's boxes (from the mesh), {n} dev photos: same label {same_label}; P(real) difference median {:.3}, \
+         p90 {:.3}, max {:.3}; real at 0.5: {ours_real} (reference boxes: {theirs_real})",
+        diffs[n / 2],
+        diffs[n * 9 / 10],
+        diffs[n - 1]
+    );
+    assert!(n >= 130, "{n}");
+    assert!(ours_real.abs_diff(theirs_real) * 20 <= n, "{ours_real} vs {theirs_real} of {n}");
+}
