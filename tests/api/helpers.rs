@@ -171,6 +171,10 @@ impl Redis {
         redis
     }
 
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// Starts (again) on the same port, empty.
     pub fn resume(&mut self) {
         let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());

@@ -3,6 +3,7 @@
 //! state is void, revocation and the failure ladder's top are read from the bucket, and each
 //! instance says what happened (metric, log line).
 
+use futures::StreamExt;
 use reqwest::multipart::Form;
 use serde_json::{Value, json};
 
@@ -168,4 +169,118 @@ async fn a_revoked_grant_stays_revoked_when_redis_loses_everything_but_the_gener
     let stranger = register_as(app, CLIENT, form).await;
     assert_eq!((stranger.status, stranger.code()), (401, "invalid_enrollment_token"), "{:?}", stranger.body);
     assert_eq!(app.get_as(SECRET, "/api/users/angelina").await.status, 404, "nothing was stored");
+}
+
+async fn session(app: &TestApp) -> Reply {
+    backend_json(app, "/api/sessions", json!({ "user_id": "angelina", "purpose": "verify" })).await
+}
+
+async fn command(url: &str, args: &[&str]) -> redis::Value {
+    let client = redis::Client::open(url).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query_async(&mut connection).await.unwrap()
+}
+
+fn text(value: redis::Value) -> String {
+    match value {
+        redis::Value::BulkString(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        redis::Value::VerbatimString { text, .. } => text,
+        other => format!("{other:?}"),
+    }
+}
+
+/// A failover: the primary dies and its replica is promoted behind the same address while two
+/// instances serve requests. What had replicated is kept (spent stays spent, an unspent session
+/// still works), no request during the switch passes with a spent session, and it is not taken for
+/// a loss of the shared state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_promoted_while_requests_run_keeps_what_it_replicated_and_passes_nothing_spent() {
+    let (moto, mut primary, replica) = (Moto::start(), Redis::start(), Redis::start());
+    command(&replica.url, &["REPLICAOF", "127.0.0.1", &primary.port().to_string()]).await;
+    let relay = Relay::start(primary.port()).await;
+    let bucket = moto.create_bucket().await;
+    let mut env = moto.env(&bucket);
+    let url = format!("redis://127.0.0.1:{}", relay.port);
+    for (k, v) in [
+        ("SHARED_STATE_URL", url.as_str()),
+        ("SECRET_KEY", "lost-state-test-secret-key-0123456789abcdef"),
+        ("API_KEYS", SECRET),
+        ("CLIENT_API_KEYS", CLIENT),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+    ] {
+        env.push((k.to_string(), v.to_string()));
+    }
+    let (a, b) = (spawn_owned(&env), spawn_owned(&env));
+    assert_eq!(register_as(&a, SECRET, TestApp::form("angelina", face(ANGELINA_1))).await.status, 201);
+    let spent = session(&a).await.body["session_token"].as_str().unwrap().to_string();
+    let verified = client_verify(&a, "198.51.100.1", "angelina", ANGELINA_2, Some(&spent)).await;
+    assert_eq!(verified.body["verified"], true, "{:?}", verified.body);
+    let result = verified.body["token"].as_str().unwrap().to_string();
+    // Results are checked by the instance that signed them (no TOKEN_SIGNING_KEY: a key per process).
+    let consumed = backend_json(&a, "/api/tokens/introspect", json!({ "token": result, "consume": true })).await;
+    assert_eq!(consumed.body["active"], true, "{:?}", consumed.body);
+    let unspent = session(&b).await.body["session_token"].as_str().unwrap().to_string();
+    // Everything so far on the replica before the primary goes (WAIT: one replica acknowledged).
+    // The replica may still be in its first sync: WAIT blocks in the server, 100 ms a try.
+    let acknowledged = futures::stream::iter(0..100)
+        .then(|_| command(&primary.url, &["WAIT", "1", "100"]))
+        .any(|v| futures::future::ready(v == redis::Value::Int(1)))
+        .await;
+    assert!(acknowledged, "the replica acknowledged every write");
+
+    // The attacker keeps replaying the spent session on both instances while the failover happens.
+    let replays = futures::future::join_all((0..12).map(|i| {
+        let app = if i % 2 == 0 { &a } else { &b };
+        let spent = spent.clone();
+        async move { client_verify(app, &format!("203.0.113.{i}"), "angelina", ANGELINA_4, Some(&spent)).await }
+    }));
+    let failover = async {
+        primary.stop();
+        command(&replica.url, &["REPLICAOF", "NO", "ONE"]).await;
+        relay.retarget(replica.port());
+    };
+    let (replays, ()) = tokio::join!(replays, failover);
+    for reply in &replays {
+        assert_ne!(reply.status, 200, "a spent session passed during the failover: {:?}", reply.body);
+    }
+    assert!(text(command(&replica.url, &["INFO", "replication"]).await).contains("role:master"));
+
+    // After it: spent stays spent, consumed stays consumed, the unspent session works once.
+    for app in [&a, &b] {
+        let mut replay = None;
+        // Until the instance has reconnected it answers 503, never a pass.
+        for _ in 0..1000 {
+            let reply = client_verify(app, "198.51.100.2", "angelina", ANGELINA_4, Some(&spent)).await;
+            assert_ne!(reply.status, 200, "{:?}", reply.body);
+            if reply.status != 503 {
+                replay = Some(reply);
+                break;
+            }
+        }
+        let replay = replay.expect("the instance reconnected");
+        assert_eq!((replay.status, replay.code()), (401, "invalid_session"), "{:?}", replay.body);
+    }
+    let again = backend_json(&a, "/api/tokens/introspect", json!({ "token": result, "consume": true })).await;
+    assert_eq!(again.body["active"], false, "consumed stays consumed: {:?}", again.body);
+    // The unspent session: kept when the replica had every write the instances saw; if a write
+    // of the last moments (a refused replay's counters) had not replicated, the instance notices the
+    // rollback and voids everything issued before. Either way it is never used twice.
+    let fresh = client_verify(&a, "198.51.100.3", "angelina", ANGELINA_4, Some(&unspent)).await;
+    let rolled_back = resets(&metrics(&a).await, "rolled_back") + resets(&metrics(&b).await, "rolled_back");
+    match fresh.body["verified"].as_bool() {
+        Some(true) => assert_eq!(rolled_back, 0, "kept, and no loss reported"),
+        _ => {
+            assert_eq!((fresh.status, fresh.code()), (401, "invalid_session"), "{:?}", fresh.body);
+            assert!(rolled_back >= 1, "voided, and the loss reported");
+        }
+    }
+    let twice = client_verify(&b, "198.51.100.4", "angelina", ANGELINA_4, Some(&unspent)).await;
+    assert_eq!((twice.status, twice.code()), (401, "invalid_session"), "{:?}", twice.body);
+    for app in [&a, &b] {
+        assert_eq!(resets(&metrics(app).await, "replaced"), 0, "a promoted replica holds the generation");
+    }
 }

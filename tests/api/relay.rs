@@ -5,11 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A TCP relay to a loopback port that the test can cut (every connection, pooled ones included,
-/// is dropped and new ones are closed at once) and restore, optionally slow: each chunk is held
-/// `delay` in each direction, as a distant S3 would.
+/// is dropped and new ones are closed at once), restore, or point elsewhere (a failover: a promoted
+/// replica behind the same address), optionally slow: each chunk is held `delay` in each
+/// direction, as a distant S3 would.
 pub struct Relay {
     pub port: u16,
     up: Arc<std::sync::atomic::AtomicBool>,
+    target: Arc<std::sync::atomic::AtomicU16>,
     cut: tokio::sync::watch::Sender<u64>,
 }
 
@@ -19,18 +21,20 @@ impl Relay {
     }
 
     pub async fn slow(target: u16, delay: Duration) -> Self {
-        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(true));
+        let target = Arc::new(AtomicU16::new(target));
         let (cut, _) = tokio::sync::watch::channel(0u64);
-        let (flag, cuts) = (up.clone(), cut.clone());
+        let (flag, cuts, to) = (up.clone(), cut.clone(), target.clone());
         tokio::spawn(async move {
             while let Ok((inbound, _)) = listener.accept().await {
                 if !flag.load(Ordering::SeqCst) {
                     continue; // dropped: the caller sees the connection closed
                 }
                 let mut cut = cuts.subscribe();
+                let target = to.load(Ordering::SeqCst);
                 tokio::spawn(async move {
                     let Ok(outbound) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else { return };
                     let (inbound_read, inbound_write) = inbound.into_split();
@@ -43,7 +47,13 @@ impl Relay {
                 });
             }
         });
-        Relay { port, up, cut }
+        Relay { port, up, target, cut }
+    }
+
+    /// From now on to `port`; every open connection is dropped, as a failover drops them.
+    pub fn retarget(&self, port: u16) {
+        self.target.store(port, std::sync::atomic::Ordering::SeqCst);
+        self.cut.send_modify(|n| *n += 1);
     }
 
     pub fn set_up(&self, up: bool) {
