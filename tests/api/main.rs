@@ -5,6 +5,7 @@ mod helpers;
 mod relay;
 
 mod access;
+mod accuracy;
 mod audit;
 mod capture;
 mod challenge;
