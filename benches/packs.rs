@@ -12,11 +12,9 @@ mod common;
 
 use std::time::Instant;
 
-use common::{client, env_num, median, read, root, start_service};
-use faceauth::face::detect::DetectorSettings;
-use faceauth::face::engine::EngineSpec;
+use common::{client, env_num, median, read, root, spec, start_service};
 use faceauth::face::runtime::{self, Threads};
-use faceauth::face::{FaceEngine, FacePolicy, ModelProfile, PipelineMode, Purpose};
+use faceauth::face::{FaceEngine, PipelineMode, Purpose};
 
 const SFACE: &str = "face_recognition_sface_2021dec_int8bq.onnx";
 const MOBILEFACENET: &str = "arcface_mobilefacenet_128d.onnx";
@@ -33,22 +31,7 @@ const PHOTOS: [(&str, &str); 3] = [
 ];
 
 fn engine(detector: &str, recognizer: &str) -> FaceEngine {
-    let models = root().join("models");
-    let path = models.join(recognizer);
-    let sha = faceauth::face::models::sha256_file(&path).unwrap();
-    FaceEngine::load(&EngineSpec {
-        detector_path: models.join(detector),
-        landmark_path: models.join("face_landmark.onnx"),
-        recognizer_path: path,
-        profile: ModelProfile::by_sha256(&sha).unwrap().clone(),
-        detector: DetectorSettings::default(),
-        policy: FacePolicy::default(),
-        max_pixels: 40_000_000,
-        intra_threads: 1,
-        liveness: Vec::new(),
-        mode: PipelineMode::Adaptive,
-    })
-    .unwrap()
+    FaceEngine::load(&spec(detector, recognizer, PipelineMode::Adaptive)).unwrap()
 }
 
 fn ms(since: Instant) -> f64 {

@@ -3,38 +3,20 @@
 //! One intra-op thread, so the figures are the work each stage does, not how it is spread over cores.
 //! `make bench` (needs `scripts/setup-test.sh` for ONNX Runtime and the test models).
 
-use std::path::PathBuf;
+mod common;
 
+use common::{root, spec};
 use criterion::{Criterion, criterion_group, criterion_main};
 use faceauth::face::align::norm_crop;
 use faceauth::face::decode::{Scans, decode_reduced};
-use faceauth::face::detect::DetectorSettings;
-use faceauth::face::engine::EngineSpec;
 use faceauth::face::resolution::passes;
 use faceauth::face::runtime::{self, Threads};
-use faceauth::face::{FaceEngine, FacePolicy, ModelProfile, PipelineMode, Purpose};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use faceauth::face::{FaceEngine, PipelineMode, Purpose};
 
 fn engine(mode: PipelineMode) -> FaceEngine {
     runtime::init(&root().join(".ort/libonnxruntime.so.1.31.1"), Threads::PerSession(1))
         .expect("run scripts/setup-test.sh");
-    let models = root().join("models");
-    let spec = EngineSpec {
-        detector_path: models.join("det_500m.onnx"),
-        landmark_path: models.join("face_landmark.onnx"),
-        recognizer_path: models.join("arcface_mobilefacenet_128d.onnx"),
-        profile: ModelProfile::by_name("arcface_mobilefacenet_128d").unwrap().clone(),
-        detector: DetectorSettings::default(),
-        policy: FacePolicy::default(),
-        max_pixels: 40_000_000,
-        intra_threads: 1,
-        liveness: Vec::new(),
-        mode,
-    };
-    FaceEngine::load(&spec).unwrap()
+    FaceEngine::load(&spec("det_500m.onnx", "arcface_mobilefacenet_128d.onnx", mode)).unwrap()
 }
 
 fn stages(c: &mut Criterion) {

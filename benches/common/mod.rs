@@ -48,6 +48,26 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0)
 }
 
+/// An engine on `detector` and `recognizer` (files in models/, the recognizer's profile by its
+/// digest), one intra-op thread, no passive liveness, default settings.
+pub fn spec(detector: &str, recognizer: &str, mode: PipelineMode) -> EngineSpec {
+    let models = root().join("models");
+    let path = models.join(recognizer);
+    let sha = faceauth::face::models::sha256_file(&path).expect("models: run scripts/setup-test.sh");
+    EngineSpec {
+        detector_path: models.join(detector),
+        landmark_path: models.join("face_landmark.onnx"),
+        recognizer_path: path,
+        profile: ModelProfile::by_sha256(&sha).expect("a pinned recognizer").clone(),
+        detector: DetectorSettings::default(),
+        policy: FacePolicy::default(),
+        max_pixels: 40_000_000,
+        intra_threads: 1,
+        liveness: Vec::new(),
+        mode,
+    }
+}
+
 /// The reference detector (det_500m at 640²) then the recognizer, back to back on an already decoded
 /// photo, with `threads` intra-op threads: inference alone, which no request of the reference
 /// pipeline can beat. Median of 60.
@@ -55,16 +75,8 @@ pub fn model_floor(photo: &str, threads: usize) -> f64 {
     runtime::init(&root().join(".ort/libonnxruntime.so.1.31.1"), Threads::PerSession(1))
         .expect("run scripts/setup-test.sh");
     let spec = EngineSpec {
-        detector_path: root().join("models/det_500m.onnx"),
-        landmark_path: root().join("models/face_landmark.onnx"),
-        recognizer_path: root().join("models/arcface_mobilefacenet_128d.onnx"),
-        profile: ModelProfile::by_name("arcface_mobilefacenet_128d").unwrap().clone(),
-        detector: DetectorSettings::default(),
-        policy: FacePolicy::default(),
-        max_pixels: 40_000_000,
         intra_threads: threads,
-        liveness: Vec::new(),
-        mode: PipelineMode::Reference,
+        ..spec("det_500m.onnx", "arcface_mobilefacenet_128d.onnx", PipelineMode::Reference)
     };
     let mut engine = FaceEngine::load(&spec).unwrap();
     let image = engine.decode(&read(photo)).unwrap();
