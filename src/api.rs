@@ -7,6 +7,7 @@ pub mod enrollments;
 pub mod health;
 pub mod metrics;
 pub mod openapi;
+pub mod passkeys;
 pub mod register;
 pub mod schema;
 pub mod sessions;
@@ -114,6 +115,14 @@ pub fn router(state: AppState) -> Router {
     let protected = uploads
         .merge(trusted)
         .route("/api/challenges", post(challenges::create_challenge).route_layer(json()))
+        .route("/api/passkeys/options", post(passkeys::passkey_options).route_layer(json()))
+        // A registration's attestation is larger than the other JSON bodies (up to 16 KiB).
+        .route(
+            "/api/passkeys",
+            post(passkeys::register_passkey)
+                .route_layer(audited())
+                .route_layer(DefaultBodyLimit::max(4 * JSON_BODY_LIMIT)),
+        )
         // Route layers run last-added first: the per-IP limit throttles before a key is even checked,
         // and the key is known before a route's own layers (admission, trusted callers) run.
         .route_layer(from_fn_with_state(state.clone(), middleware::require_api_key))

@@ -8,6 +8,7 @@ mod env;
 mod face;
 mod limits;
 mod models;
+mod passkeys;
 mod security;
 mod server;
 mod storage;
@@ -16,6 +17,7 @@ pub use env::{RawEnv, Var, parse_size};
 pub use face::{FaceConfig, LightChallenge, LivenessMode};
 pub use limits::LimitsConfig;
 pub use models::ModelConfig;
+pub use passkeys::PasskeyConfig;
 pub use security::{ClientAccess, SecurityConfig, TokenConfig, TokenKeys};
 pub use server::{DEFAULT_GUIDE_DIR, GuideDir, LogFormat, ServerConfig};
 pub use storage::{Backend, S3Config, StorageConfig};
@@ -36,6 +38,8 @@ pub struct Config {
     pub face: FaceConfig,
     pub limits: LimitsConfig,
     pub security: SecurityConfig,
+    /// The WebAuthn relying party; `None`: passkeys are off.
+    pub passkeys: Option<PasskeyConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +62,7 @@ impl Config {
             models: ModelConfig::parse(&mut p),
             face: FaceConfig::parse(&mut p, production),
             limits: LimitsConfig::parse(&mut p),
+            passkeys: PasskeyConfig::parse(&mut p, production),
         };
         let problems = p.into_problems();
         if problems.is_empty() { Ok(config) } else { Err(ConfigError(problems)) }

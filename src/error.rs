@@ -14,7 +14,7 @@ use crate::face::policy::Rejection;
 use crate::face::quality::QualityIssue;
 use crate::service::liveness::capture::CaptureRefusal;
 use crate::service::liveness::light::LightRefusal;
-use crate::service::{ChallengeError, ServiceError};
+use crate::service::{ChallengeError, PasskeyError, ServiceError};
 use crate::store::StoreError;
 use crate::telemetry::request::current_request_id;
 
@@ -69,6 +69,8 @@ pub enum ApiError {
     InvalidSession,
     #[error("no such session")]
     SessionNotFound,
+    #[error("{}", passkey::sentence(.0))]
+    Passkey(PasskeyError),
     #[error(
         "registering biometric data needs the user's consent: send the field 'consent' naming the notice the user \
          accepted (e.g. biometric-notice-v3)"
@@ -179,6 +181,7 @@ impl ApiError {
         use ApiError::*;
         match self {
             Counted(inner, _) => inner.status(),
+            Passkey(e) => passkey::status(e),
             InvalidUserId(_) | MissingField(_) | DuplicateField(_) | InvalidRequest(_) | InvalidImage(_) => {
                 StatusCode::BAD_REQUEST
             }
@@ -212,6 +215,7 @@ impl ApiError {
         use ApiError::*;
         match self {
             Counted(inner, _) => inner.code(),
+            Passkey(e) => passkey::code(e),
             InvalidUserId(_) => "invalid_user_id",
             MissingField(_) => "missing_field",
             DuplicateField(_) => "duplicate_field",
@@ -337,6 +341,7 @@ impl From<ServiceError> for ApiError {
             // Which check failed is for the log (the audit line), not for whoever holds the token.
             ServiceError::InvalidEnrollmentToken(_) => ApiError::InvalidEnrollmentToken,
             ServiceError::Session(_) => ApiError::InvalidSession,
+            ServiceError::Passkey(e) => ApiError::Passkey(e),
             ServiceError::ConsentRequired => ApiError::ConsentRequired,
             ServiceError::VerificationDisabled(_) => ApiError::VerificationDisabled,
             ServiceError::TooManyAttempts(wait) => {
@@ -411,5 +416,6 @@ impl IntoResponse for ApiError {
     }
 }
 
+mod passkey;
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@ mod grants;
 mod inference;
 mod ladder;
 pub mod liveness;
+pub mod passkeys;
 mod privacy;
 mod readiness;
 mod reembed;
@@ -28,13 +29,16 @@ pub use grants::{EnrollmentGrants, Grant, GrantError, ValidGrant};
 pub use inference::Inference;
 pub use liveness::plan::{Colour, Flash, Plan, Prompt};
 pub use liveness::{LightCheck, Liveness};
+pub use passkeys::{
+    PasskeyAuthority, PasskeyError, PasskeyInfo, PasskeyProof, PasskeySettings, RegistrationOptions, RelyingParty,
+};
 pub use privacy::{Consent, ReferenceConsent, Retention, RetentionReport, RetentionStatus, UserRecord};
 pub use readiness::{Check, ReadyChecks};
 pub use reembed::MigrationReport;
 pub use register::{Enrolment, Registration};
 pub use sessions::{
-    IssuedSession, MAX_BINDING_LEN, SessionError, SessionOutcome, SessionPurpose, SessionRecord, SessionRequest,
-    SessionStatus, Sessions,
+    Factors, IssuedSession, MAX_BINDING_LEN, SessionError, SessionOutcome, SessionPurpose, SessionRecord,
+    SessionRequest, SessionStatus, Sessions,
 };
 pub use verify::{Disclosure, Probe, Verification, VerifyRequest};
 
@@ -98,6 +102,8 @@ pub enum ServiceError {
     InvalidEnrollmentToken(#[source] GrantError),
     #[error("the session was refused")]
     Session(#[from] SessionError),
+    #[error(transparent)]
+    Passkey(#[from] PasskeyError),
     /// CONSENT_REQUIRED and the register named no notice the user accepted.
     #[error("a consent record is required to enrol biometric data")]
     ConsentRequired,
@@ -141,6 +147,7 @@ impl ServiceError {
             ServiceError::Light(r) => r.code(),
             ServiceError::IdentityChanged { .. } => "identity_changed",
             ServiceError::FaceMismatch => "face_mismatch",
+            ServiceError::Passkey(e) => return e.decided_code(),
             _ => return None,
         })
     }
@@ -249,6 +256,7 @@ pub struct FaceAuth {
     liveness: LivenessPolicy,
     challenges: Challenges,
     audit: AuditTrail,
+    passkeys: Option<RelyingParty>,
     readiness: readiness::ReadinessCache,
 }
 
@@ -279,6 +287,8 @@ pub struct Parts {
     pub challenges: Challenges,
     /// Where the records of biometric events go (the log, and the bucket with AUDIT_S3_PREFIX).
     pub audit: AuditTrail,
+    /// The WebAuthn relying party (PASSKEY_RP_ID); `None`: passkeys are off.
+    pub passkeys: Option<RelyingParty>,
 }
 
 fn ms(since: Instant) -> f64 {
@@ -307,6 +317,7 @@ impl FaceAuth {
             liveness: parts.liveness,
             challenges: parts.challenges,
             audit: parts.audit,
+            passkeys: parts.passkeys,
             readiness: readiness::ReadinessCache::new(Duration::from_secs(5)),
         }
     }

@@ -78,6 +78,10 @@ pub enum StartupError {
     SharedState { target: String, fix: &'static str, source: StateError },
     #[error("the web SDK's face guide ({var}): {source}\n  fix: {fix}", var = Var::SdkGuideDir.name())]
     Guide { source: crate::app::guide::GuideError, fix: &'static str },
+    #[error(
+        "passkeys: {0}\n  fix: set PASSKEY_RP_ID to the site's domain and PASSKEY_ORIGINS to the pages' origins (https)"
+    )]
+    Passkeys(String),
     #[error("cannot listen on {addr} (is another process using the port? set PORT/HOST)")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -135,8 +139,27 @@ pub async fn open_shared_state(config: &Config) -> Result<SharedState, StartupEr
     Ok(state)
 }
 
+/// The WebAuthn relying party, checked before anything loads; `None` when passkeys are off.
+fn relying_party(config: &Config) -> Result<Option<service::RelyingParty>, StartupError> {
+    let Some(c) = &config.passkeys else {
+        tracing::info!("passkeys: off (set PASSKEY_RP_ID and PASSKEY_ORIGINS to offer face + passkey sessions)");
+        return Ok(None);
+    };
+    let settings = service::PasskeySettings {
+        rp_id: c.rp_id.clone(),
+        rp_name: c.rp_name.clone(),
+        origins: c.origins.clone(),
+        any_port: c.any_port,
+    };
+    let rp = service::RelyingParty::new(settings).map_err(StartupError::Passkeys)?;
+    let origins: Vec<&str> = c.origins.iter().map(|o| o.as_str()).collect();
+    tracing::info!(rp_id = %c.rp_id, ?origins, any_port = c.any_port, "passkeys: on");
+    Ok(Some(rp))
+}
+
 /// Loads and warms the models, checks storage and shared state, and builds the service; serves nothing.
 pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<FaceAuth, StartupError> {
+    let passkeys = relying_party(config)?;
     let (spec, info) = model_spec(config)?;
     let settings = PoolSettings { workers: config.models.workers, queue: config.models.queue };
     let pool = tokio::task::spawn_blocking(move || InferencePool::start(&spec, settings))
@@ -197,6 +220,7 @@ pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<Fa
             config.face.light != LightChallenge::Off,
         ),
         replay_guard: config.security.replay_guard,
+        passkeys,
     }))
 }
 

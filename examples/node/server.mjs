@@ -10,7 +10,9 @@ const FACEAUTH = process.env.FACEAUTH_URL || "http://127.0.0.1:5000";
 const SECRET_KEY = process.env.FACEAUTH_SECRET_KEY; // server side only: never sent to the page
 const CLIENT_KEY = process.env.FACEAUTH_CLIENT_KEY || ""; // publishable
 const AUDIENCE = "example-app";
-const SDK_INTEGRITY = "sha384-CAQu304YdVZUlJWwqJInPzAPhmOa+QasRuBPCD+R6acyRuCymSGcYY3TwLmQr5Am";
+// FACEAUTH_PASSKEY=1: sign-ins need the face and a passkey on the user's device (docs/passkeys.md).
+const FACTORS = process.env.FACEAUTH_PASSKEY === "1" ? ["face", "passkey"] : ["face"];
+const SDK_INTEGRITY = "sha384-PoJvRvNTs+kYeVtitlNqxGBqwHCn5FKBqnn9XB+EQafQI6wdhAKQccAwGDUTh8Q1";
 const jwks = createRemoteJWKSet(new URL(`${FACEAUTH}/.well-known/jwks.json`));
 const sessions = new Map(); // cookie -> { user, nonce, authenticated }: your own session store
 
@@ -39,8 +41,8 @@ app.get("/", (req, res) => {
 import { FaceAuthWidget } from "${FACEAUTH}/sdk/faceauth.js";
 const widget = new FaceAuthWidget(document.getElementById("face"), { baseUrl: "${FACEAUTH}", apiKey: "${CLIENT_KEY}" });
 document.getElementById("sign-in").onclick = async () => {
-  const { session_token, capture } = await fetch("/face/start", { method: "POST" }).then((r) => r.json());
-  const { token } = await widget.verify({ userId: ${user}, sessionToken: session_token, capture });
+  const { session_token, capture, passkey } = await fetch("/face/start", { method: "POST" }).then((r) => r.json());
+  const { token } = await widget.verify({ userId: ${user}, sessionToken: session_token, capture, passkey });
   const done = await fetch("/face/finish", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token }) });
   document.getElementById("welcome").textContent = done.ok ? (await done.json()).welcome : "Sign-in refused";
 };
@@ -53,11 +55,11 @@ app.post("/face/start", async (req, res) => {
   const created = await fetch(`${FACEAUTH}/api/sessions`, {
     method: "POST",
     headers: { Authorization: `Bearer ${SECRET_KEY}`, "Content-Type": "application/json" },
-    body: JSON.stringify({ user_id: req.session.user, purpose: "verify", nonce: req.session.nonce, audience: AUDIENCE }),
+    body: JSON.stringify({ user_id: req.session.user, purpose: "verify", nonce: req.session.nonce, audience: AUDIENCE, factors: FACTORS }),
   });
   if (!created.ok) return res.sendStatus(502);
-  const { session_token, capture } = await created.json();
-  res.json({ session_token, capture });
+  const { session_token, capture, passkey } = await created.json();
+  res.json({ session_token, capture, passkey });
 });
 
 app.post("/face/finish", async (req, res) => {
@@ -66,6 +68,7 @@ app.post("/face/finish", async (req, res) => {
   try {
     const { payload } = await jwtVerify(String(req.body?.token), jwks, { issuer: "faceauth", audience: AUDIENCE, algorithms: ["ES256", "EdDSA"] });
     if (!expected || payload.nonce !== expected || payload.sub !== req.session.user) throw new Error("another attempt or user");
+    if (FACTORS.includes("passkey") && !payload.amr?.includes("hwk")) throw new Error("a face-only result");
     req.session.authenticated = true;
     res.json({ welcome: `Welcome, ${payload.sub}` });
   } catch {

@@ -19,7 +19,10 @@ FACEAUTH = os.environ.get("FACEAUTH_URL", "http://127.0.0.1:5000")
 SECRET_KEY = os.environ["FACEAUTH_SECRET_KEY"]  # server side only: never sent to the page
 CLIENT_KEY = os.environ.get("FACEAUTH_CLIENT_KEY", "")  # publishable
 AUDIENCE = "example-app"
-SDK_INTEGRITY = "sha384-CAQu304YdVZUlJWwqJInPzAPhmOa+QasRuBPCD+R6acyRuCymSGcYY3TwLmQr5Am"
+# FACEAUTH_PASSKEY=1: sign-ins need the face and a passkey on the user's device (docs/passkeys.md);
+# the user registers one first with the SDK's registerPasskey and an enrol session.
+FACTORS = ["face", "passkey"] if os.environ.get("FACEAUTH_PASSKEY") == "1" else ["face"]
+SDK_INTEGRITY = "sha384-PoJvRvNTs+kYeVtitlNqxGBqwHCn5FKBqnn9XB+EQafQI6wdhAKQccAwGDUTh8Q1"
 
 app = Flask(__name__)
 app.secret_key = os.environ.get("APP_SECRET", secrets.token_hex(32))
@@ -32,8 +35,8 @@ PAGE = """<!doctype html><meta charset=utf-8><title>Sign in</title>
 import {{ FaceAuthWidget }} from "{faceauth}/sdk/faceauth.js";
 const widget = new FaceAuthWidget(document.getElementById("face"), {{ baseUrl: "{faceauth}", apiKey: "{client_key}" }});
 document.getElementById("sign-in").onclick = async () => {{
-  const {{ session_token, capture }} = await fetch("/face/start", {{ method: "POST" }}).then((r) => r.json());
-  const {{ token }} = await widget.verify({{ userId: {user_json}, sessionToken: session_token, capture }});
+  const {{ session_token, capture, passkey }} = await fetch("/face/start", {{ method: "POST" }}).then((r) => r.json());
+  const {{ token }} = await widget.verify({{ userId: {user_json}, sessionToken: session_token, capture, passkey }});
   const done = await fetch("/face/finish", {{ method: "POST", headers: {{ "Content-Type": "application/json" }}, body: JSON.stringify({{ token }}) }});
   document.getElementById("welcome").textContent = (await done.json()).welcome || "Sign-in refused";
 }};
@@ -59,10 +62,11 @@ def page():
 @app.post("/face/start")
 def start():
     session["nonce"] = secrets.token_urlsafe(24)  # binds the result to this attempt
-    body = {"user_id": session["user"], "purpose": "verify", "nonce": session["nonce"], "audience": AUDIENCE}
+    body = {"user_id": session["user"], "purpose": "verify", "nonce": session["nonce"], "audience": AUDIENCE,
+            "factors": FACTORS}
     created = requests.post(f"{FACEAUTH}/api/sessions", json=body, headers={"Authorization": f"Bearer {SECRET_KEY}"}, timeout=10)
     created.raise_for_status()
-    return jsonify({k: created.json().get(k) for k in ("session_token", "capture")})
+    return jsonify({k: created.json().get(k) for k in ("session_token", "capture", "passkey")})
 
 
 @app.post("/face/finish")
@@ -72,6 +76,8 @@ def finish():
     except Exception:  # any failure to verify is a refusal; the reason is not the browser's business
         abort(401)
     if claims["sub"] != session.get("user"):
+        abort(401)
+    if "passkey" in FACTORS and "hwk" not in claims.get("amr", []):  # a face-only result is not enough here
         abort(401)
     session["authenticated"] = True
     return jsonify({"welcome": f"Welcome, {claims['sub']}"})

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::schema::{CaptureFrame, RegisterForm, UploadForm};
-use super::{challenges, enrollments, health, metrics, register, sessions, tokens, users, verify};
+use super::{challenges, enrollments, health, metrics, passkeys, register, sessions, tokens, users, verify};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,7 +14,11 @@ use super::{challenges, enrollments, health, metrics, register, sessions, tokens
         title = "faceauth",
         description = "Face authentication: register reference photos, verify new photos against them.\n\n\
             Every error answers `{\"error\": {\"code\", \"message\", \"request_id\"}}`; codes: invalid_user_id, \
-            missing_field, duplicate_field, invalid_request, invalid_image, consent_required (400); unauthorized, invalid_enrollment_token (401); \
+            missing_field, duplicate_field, invalid_request, invalid_image, consent_required, passkey_required, \
+            passkey_not_asked, invalid_passkey, passkeys_not_configured (400); no_passkey (409); \
+            passkey_registration_not_found (404); passkey_not_recognised, passkey_challenge_mismatch, \
+            passkey_origin_mismatch, passkey_counter_regressed, passkey_user_not_verified, passkey_invalid, \
+            passkey_registration_refused (422); unauthorized, invalid_enrollment_token (401); \
             invalid_session (401); forbidden, enrollment_required, session_required (403); session_not_found (404); user_not_found, not_found (404); method_not_allowed (405); \
             face_mismatch, references_outdated (409); verification_disabled (423); payload_too_large, image_too_large (413); \
             unsupported_media_type (415); no_face, multiple_faces, face_too_small, face_too_dark, face_overexposed, \
@@ -32,6 +36,8 @@ use super::{challenges, enrollments, health, metrics, register, sessions, tokens
         tokens::introspect,
         tokens::jwks,
         challenges::create_challenge,
+        passkeys::passkey_options,
+        passkeys::register_passkey,
         verify::verify,
         users::get_user,
         users::delete_user,
@@ -43,7 +49,7 @@ use super::{challenges, enrollments, health, metrics, register, sessions, tokens
     ),
     components(schemas(UploadForm, CaptureFrame, RegisterForm, crate::error::ErrorEnvelope, crate::error::ErrorBody)),
     modifiers(&Security),
-    tags((name = "faces", description = "Registration and verification"), (name = "sessions", description = "Sessions your backend starts, their outcomes, and the signed results (JWKS, introspection)"), (name = "operations", description = "Health, readiness, metrics"))
+    tags((name = "faces", description = "Registration and verification"), (name = "sessions", description = "Sessions your backend starts, their outcomes, and the signed results (JWKS, introspection)"), (name = "passkeys", description = "Passkeys for face + passkey sessions (WebAuthn)"), (name = "operations", description = "Health, readiness, metrics"))
 )]
 pub struct ApiDoc;
 

@@ -38,6 +38,11 @@ pub struct UploadForm {
     /// required for client keys with CLIENT_ACCESS=session.
     #[schema(nullable = false, min_length = 1, max_length = 4096)]
     session_token: Option<String>,
+    /// A face + passkey session (`factors: ["face", "passkey"]`): what `navigator.credentials.get`
+    /// returned, as JSON, over the challenge derived from `session_token` and this upload's frames
+    /// in order (docs/passkeys.md). Refused on a session that does not ask for it.
+    #[schema(nullable = false, min_length = 1, max_length = 16384)]
+    passkey: Option<String>,
 }
 
 /// One frame of a capture: a JPEG (or PNG, WebP), at most MAX_UPLOAD_SIZE bytes.

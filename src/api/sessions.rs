@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::UserId;
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::service::{SessionPurpose, SessionRecord, SessionRequest, SessionStatus};
+use crate::service::{Factors, SessionPurpose, SessionRecord, SessionRequest, SessionStatus};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +34,12 @@ pub struct CreateSession {
     #[schema(min_length = 1, max_length = 128, nullable = false, pattern = "^[^\\u0000-\\u001f\\u007f]+$")]
     #[serde(default, deserialize_with = "non_null")]
     pub audience: Option<String>,
+    /// What a verify session needs: `["face"]` (the default) or `["face", "passkey"]` (the face and
+    /// an assertion from one of the user's passkeys over this session and capture; the user must
+    /// have registered one).
+    #[schema(value_type = Vec<String>, nullable = false, min_items = 1, max_items = 2)]
+    #[serde(default, deserialize_with = "non_null")]
+    pub factors: Option<Vec<String>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -51,6 +57,11 @@ pub struct SessionCreated {
     /// every new session carries the same one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capture: Option<super::dto::PlanDto>,
+    /// Face + passkey: `publicKey` for `navigator.credentials.get`, without `challenge`: the client
+    /// derives it from the session token and the capture (docs/passkeys.md); the web SDK does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub passkey: Option<serde_json::Value>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -82,6 +93,13 @@ pub struct SessionView {
     pub token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_expires_at: Option<u64>,
+    /// Verified: what was proven, as in the token (`face`, `hwk` and `user` with a passkey, the
+    /// liveness checks).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    /// Verified on a face + passkey session: the credential that signed it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passkey_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<u64>,
 }
@@ -127,11 +145,20 @@ pub async fn create_session(
         SessionPurpose::Verify => "session_verify",
         SessionPurpose::Enroll => "session_enroll",
     };
+    let factors = match request.factors.as_deref() {
+        None => Factors::Face,
+        Some([face]) if face == "face" => Factors::Face,
+        Some([face, passkey]) if face == "face" && passkey == "passkey" => Factors::FaceAndPasskey,
+        Some(_) => {
+            return Err(ApiError::InvalidRequest("factors must be [\"face\"] or [\"face\", \"passkey\"]".into()));
+        }
+    };
     let request = SessionRequest {
         user: user.clone(),
         purpose,
         nonce: binding(request.nonce, "nonce")?,
         audience: binding(request.audience, "audience")?,
+        factors,
     };
     let issued =
         super::audited(&state, event, &user, caller, |s, _| async move { s.service.create_session(request).await })
@@ -146,6 +173,7 @@ pub async fn create_session(
             expires_at: issued.expires_at,
             steps,
             capture,
+            passkey: issued.passkey,
         }),
     ))
 }
@@ -204,6 +232,8 @@ fn view(session_id: String, record: SessionRecord) -> SessionView {
         reference_id: outcome.reference_id,
         token: outcome.token,
         token_expires_at: outcome.token_expires_at,
+        amr: outcome.amr,
+        passkey_id: outcome.passkey_id,
         completed_at: completed.then_some(outcome.completed_at),
     }
 }

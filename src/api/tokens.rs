@@ -51,6 +51,9 @@ pub struct IntrospectResponse {
     pub sid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub amr: Option<Vec<String>>,
+    /// The passkey (WebAuthn credential id, base64url) that signed the attempt, with `hwk` in `amr`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passkey_id: Option<String>,
     /// `Bearer`, as RFC 7662 names a token's type.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_type: Option<&'static str>,
@@ -90,6 +93,7 @@ pub async fn introspect(
         nonce: claims.nonce,
         sid: claims.sid,
         amr: Some(claims.amr),
+        passkey_id: claims.passkey_id,
         token_type: Some("Bearer"),
     }))
 }

@@ -32,6 +32,8 @@ pub struct Upload {
     pub session_token: Option<String>,
     /// Register only: the notice the user accepted (1–128 of `A-Z a-z 0-9 . _ : -`).
     pub consent: Option<String>,
+    /// Verify on a face + passkey session: the WebAuthn assertion (PublicKeyCredential as JSON).
+    pub passkey: Option<String>,
     /// The register-only and verify-only fields that were sent, even empty: each route refuses the
     /// other's, as the contract lists them.
     register_only: Option<&'static str>,
@@ -120,6 +122,7 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
     let mut challenge: Option<Bytes> = None;
     let mut session: Option<Bytes> = None;
     let mut consent: Option<Bytes> = None;
+    let mut passkey: Option<Bytes> = None;
     let (mut times, mut light): (Option<Bytes>, Option<Bytes>) = (None, None);
     let mut frames: Vec<Bytes> = Vec::new();
     let mut frame_slot: Option<Bytes> = None;
@@ -136,6 +139,8 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
             "challenge_id" => (&mut challenge, MAX_TEXT_FIELD),
             "session_token" => (&mut session, MAX_TEXT_FIELD),
             "consent" => (&mut consent, MAX_TEXT_FIELD),
+            // An assertion is a few hundred bytes of base64url; room for long credential ids.
+            "passkey" => (&mut passkey, 4 * MAX_TEXT_FIELD),
             "capture_ms" => (&mut times, MAX_TIMES_FIELD),
             "capture_light" => (&mut light, MAX_TEXT_FIELD),
             // Repeated, in order: each part is one frame.
@@ -195,6 +200,8 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
     };
     let challenge_id = challenge.map(|c| text("challenge_id", c)).transpose()?.filter(|c| !c.trim().is_empty());
     let session_token = session.map(|c| text("session_token", c)).transpose()?.filter(|c| !c.trim().is_empty());
+    let passkey_sent = passkey.is_some();
+    let passkey = passkey.map(|c| text("passkey", c)).transpose()?.filter(|c| !c.trim().is_empty());
     let consent_sent = consent.is_some();
     let consent = match consent.map(|c| text("consent", c)).transpose()? {
         Some(notice) if is_notice_id(&notice) => Some(notice),
@@ -211,9 +218,10 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
         (false, false, true) => Some("consent"),
         _ => None,
     };
-    let verify_only = match (challenge_sent, capture.is_some()) {
-        (true, _) => Some("challenge_id"),
-        (false, true) => Some("capture"),
+    let verify_only = match (challenge_sent, capture.is_some(), passkey_sent) {
+        (true, _, _) => Some("challenge_id"),
+        (false, true, _) => Some("capture"),
+        (false, false, true) => Some("passkey"),
         _ => None,
     };
     Ok(Upload {
@@ -225,6 +233,7 @@ async fn read_fields(multipart: &mut Multipart, limit: usize) -> Result<Upload, 
         capture,
         session_token,
         consent,
+        passkey,
         register_only,
         verify_only,
     })

@@ -30,6 +30,8 @@ pub struct UserResponse {
     /// not listed).
     pub consents: Vec<ConsentDto>,
     pub retention: RetentionDto,
+    /// The user's passkeys, for face + passkey sessions.
+    pub passkeys: Vec<super::passkeys::PasskeyView>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -100,6 +102,7 @@ pub async fn get_user(
             })
             .collect(),
         retention: RetentionDto { last_used: record.retention.last_used, delete_after: record.retention.delete_after },
+        passkeys: record.passkeys.into_iter().map(super::passkeys::PasskeyView::from).collect(),
     }))
 }
 

@@ -166,6 +166,7 @@ pub async fn verify(
         probe,
         challenge_id: upload.challenge_id,
         session_token: upload.session_token,
+        passkey: upload.passkey,
         disclosure: if trusted { Disclosure::Full } else { Disclosure::PassFail },
     };
     let outcome = super::to_completion({

@@ -118,6 +118,9 @@ variables! {
     AuditS3Prefix = "AUDIT_S3_PREFIX",
     AuditFlushSecs = "AUDIT_FLUSH_SECS",
     AuditBufferRecords = "AUDIT_BUFFER_RECORDS",
+    PasskeyRpId = "PASSKEY_RP_ID",
+    PasskeyOrigins = "PASSKEY_ORIGINS",
+    PasskeyRpName = "PASSKEY_RP_NAME",
 }
 
 /// The raw variables, before parsing: the process environment, then a secret's keys laid over it.

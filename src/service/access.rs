@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use super::passkeys::PasskeyError;
 use super::sessions::{
-    IssuedSession, OUTCOME_KEPT, SessionError, SessionOutcome, SessionPurpose, SessionRecord, SessionRequest,
+    Factors, IssuedSession, OUTCOME_KEPT, SessionError, SessionOutcome, SessionPurpose, SessionRecord, SessionRequest,
     ValidSession, survives_revocation,
 };
 use super::{FaceAuth, LivenessMode, ServiceError};
@@ -66,7 +67,14 @@ impl FaceAuth {
             true => Some(self.pending_plan(&request.user).await?),
             false => None,
         };
-        let issued = self.sessions.issue(&request, &generation, mark, plan);
+        let passkey = match request.factors {
+            Factors::FaceAndPasskey if request.purpose == SessionPurpose::Verify => {
+                Some(self.passkey_request(&request.user).await?)
+            }
+            Factors::FaceAndPasskey => return Err(PasskeyError::NotAsked.into()),
+            Factors::Face => None,
+        };
+        let issued = IssuedSession { passkey, ..self.sessions.issue(&request, &generation, mark, plan) };
         let record = SessionRecord {
             user_id: request.user.to_string(),
             purpose: request.purpose,

@@ -126,6 +126,15 @@ impl FaceAuth {
             "references": record.reference_ids,
             "consents": record.consents,
             "retention": record.retention,
+            "passkeys": record.passkeys.iter().map(|p| json!({
+                "credential_id": p.credential_id,
+                "registered_at": p.registered_at,
+                "last_used_at": p.last_used_at,
+                "counter": p.counter,
+                "transports": p.transports,
+                "user_verified": p.user_verified,
+                "backup_eligible": p.backup_eligible,
+            })).collect::<Vec<_>>(),
             "model": self.model_name(),
         });
         let archive = Archive {

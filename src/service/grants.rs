@@ -139,6 +139,7 @@ mod tests {
             purpose: crate::service::SessionPurpose::Enroll,
             nonce: None,
             audience: None,
+            factors: crate::service::Factors::Face,
         };
         let session = sessions.issue(&request, "g1", None, None);
         assert_eq!(grants.check(&session.token, &alice, "g1").err(), Some(GrantError::Forged));

@@ -72,6 +72,8 @@ pub struct UserRecord {
     pub reference_ids: Vec<String>,
     pub consents: Vec<ReferenceConsent>,
     pub retention: RetentionStatus,
+    /// The user's passkeys (credential ids, counters, dates; never a private key: there is none here).
+    pub passkeys: Vec<super::PasskeyInfo>,
 }
 
 /// What a retention sweep did.
@@ -101,7 +103,9 @@ impl FaceAuth {
             })
             .collect();
         let retention = self.retention_status(user, &references).await?;
+        let passkeys = self.passkeys_of(user).await?;
         Ok(UserRecord {
+            passkeys,
             reference_ids: references.iter().map(|r| r.reference_id().to_string()).collect(),
             consents,
             retention,

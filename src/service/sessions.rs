@@ -32,6 +32,16 @@ pub enum SessionPurpose {
     Enroll,
 }
 
+/// What a verify session needs the person to show.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Factors {
+    /// The face (and liveness, as LIVENESS says).
+    #[default]
+    Face,
+    /// The face and an assertion from one of the user's passkeys over this session and capture.
+    FaceAndPasskey,
+}
+
 /// What a session adds to the common claims.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct SessionExtra {
@@ -46,6 +56,9 @@ struct SessionExtra {
     /// In challenge mode, for a verify session: what the capture must follow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     plan: Option<Plan>,
+    /// A verify session that needs a passkey assertion as well as the face.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pk: bool,
 }
 
 type SessionClaims = UserClaims<SessionExtra>;
@@ -57,6 +70,7 @@ pub struct SessionRequest {
     pub purpose: SessionPurpose,
     pub nonce: Option<String>,
     pub audience: Option<String>,
+    pub factors: Factors,
 }
 
 /// A freshly issued session.
@@ -68,6 +82,9 @@ pub struct IssuedSession {
     pub expires_at: u64,
     /// In challenge mode, for a verify session: the movements and colours the capture must follow.
     pub plan: Option<Plan>,
+    /// Face + passkey: the WebAuthn request options (`publicKey`, without the challenge, which the
+    /// client derives from the session token and the capture).
+    pub passkey: Option<serde_json::Value>,
 }
 
 /// Why a presented session is refused; clients see one code, logs see which.
@@ -102,6 +119,8 @@ pub struct ValidSession {
     pub plan: Option<Plan>,
     pub iat: u64,
     pub epoch: Option<String>,
+    /// The attempt needs a passkey assertion as well.
+    pub passkey: bool,
 }
 
 /// A session's status as the backend reads it.
@@ -134,6 +153,12 @@ pub struct SessionOutcome {
     pub token: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_expires_at: Option<u64>,
+    /// Verified: what was proven (the result's `amr`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    /// Verified on a face + passkey session: the credential that signed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey_id: Option<String>,
     pub completed_at: u64,
 }
 
@@ -195,6 +220,7 @@ impl Sessions {
             rp_aud: request.audience.clone(),
             ep: epoch,
             plan,
+            pk: request.factors == Factors::FaceAndPasskey,
         };
         let claims = SessionClaims::new(AUDIENCE, request.user.as_str(), self.ttl, generation, extra);
         IssuedSession {
@@ -202,6 +228,7 @@ impl Sessions {
             token: self.jwt.sign(&claims),
             expires_at: claims.exp,
             plan: claims.extra.plan.clone(),
+            passkey: None,
         }
     }
 
@@ -243,6 +270,7 @@ impl Sessions {
             plan: claims.extra.plan,
             iat: claims.iat,
             epoch: claims.extra.ep,
+            passkey: claims.extra.pk,
         })
     }
 }
@@ -256,7 +284,13 @@ mod tests {
     }
 
     fn request(user: &str, purpose: SessionPurpose) -> SessionRequest {
-        SessionRequest { user: UserId::parse(user).unwrap(), purpose, nonce: Some("n".into()), audience: None }
+        SessionRequest {
+            user: UserId::parse(user).unwrap(),
+            purpose,
+            nonce: Some("n".into()),
+            audience: None,
+            factors: Factors::Face,
+        }
     }
 
     #[test]
@@ -284,10 +318,24 @@ mod tests {
     fn a_session_signed_right_but_longer_than_the_policy_is_void() {
         let s = sessions();
         let alice = UserId::parse("alice").unwrap();
-        let extra = SessionExtra { purpose: SessionPurpose::Verify, nonce: None, rp_aud: None, ep: None, plan: None };
+        let extra = SessionExtra {
+            purpose: SessionPurpose::Verify,
+            nonce: None,
+            rp_aud: None,
+            ep: None,
+            plan: None,
+            pk: false,
+        };
         let long = SessionClaims::new(AUDIENCE, "alice", Duration::from_secs(10 * 365 * 86_400), "g1", extra);
         assert_eq!(s.check(&s.jwt.sign(&long), &alice, SessionPurpose::Verify, "g1").err(), Some(SessionError::Void));
-        let extra = SessionExtra { purpose: SessionPurpose::Verify, nonce: None, rp_aud: None, ep: None, plan: None };
+        let extra = SessionExtra {
+            purpose: SessionPurpose::Verify,
+            nonce: None,
+            rp_aud: None,
+            ep: None,
+            plan: None,
+            pk: false,
+        };
         let unnamed = SessionClaims { sg: None, ..SessionClaims::new(AUDIENCE, "alice", s.ttl, "g1", extra) };
         assert_eq!(
             s.check(&s.jwt.sign(&unnamed), &alice, SessionPurpose::Verify, "g1").err(),

@@ -123,6 +123,7 @@ async fn fixture() -> Fixture {
         disable_after: Some(7),
         consent_required: false,
         audit: crate::audit::AuditTrail::log_only(),
+        passkeys: None,
         retention: None,
         max_references: 20,
         state: SharedState::new(LocalState::new(&Policy {
@@ -162,6 +163,7 @@ fn request(user: &UserId, photo: &'static [u8], session: Option<&str>, disclosur
         probe: Probe::Photo(Bytes::from_static(photo)),
         challenge_id: None,
         session_token: session.map(str::to_string),
+        passkey: None,
         disclosure,
     }
 }
@@ -237,8 +239,13 @@ async fn the_bytes_of_a_reference_photo_are_refused_as_a_replay_and_count_as_a_f
 }
 
 async fn session(f: &Fixture, user: &UserId, purpose: SessionPurpose) -> IssuedSession {
-    let request =
-        SessionRequest { user: user.clone(), purpose, nonce: Some("n-1".into()), audience: Some("bank".into()) };
+    let request = SessionRequest {
+        user: user.clone(),
+        purpose,
+        nonce: Some("n-1".into()),
+        audience: Some("bank".into()),
+        factors: crate::service::Factors::Face,
+    };
     f.service.create_session(request).await.unwrap()
 }
 

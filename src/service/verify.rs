@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::cache::{CachedReference, References};
 use super::liveness::plan::Plan;
 use super::liveness::{CaptureAnswer, LightCheck, replay};
+use super::passkeys::{PasskeyError, PasskeyProof};
 use super::sessions::{SessionOutcome, SessionPurpose, ValidSession};
 use super::{FaceAuth, IssuedToken, Liveness, LivenessMode, ServiceError, Timings, ms};
 use crate::domain::UserId;
@@ -28,6 +29,8 @@ pub struct VerifyRequest {
     /// LIVENESS=challenge without a session: the challenge answered.
     pub challenge_id: Option<String>,
     pub session_token: Option<String>,
+    /// A face + passkey session: the WebAuthn assertion (the browser's PublicKeyCredential as JSON).
+    pub passkey: Option<String>,
     pub disclosure: Disclosure,
 }
 
@@ -83,6 +86,8 @@ pub struct Verification {
     pub session_id: Option<String>,
     /// Not verified: the failures still allowed before the lockout (None when it is off).
     pub attempts_left: Option<u32>,
+    /// Verified on a face + passkey session: the passkey that signed it.
+    pub passkey: Option<PasskeyProof>,
 }
 
 impl FaceAuth {
@@ -92,11 +97,19 @@ impl FaceAuth {
     /// end (an error, a cancelled or timed-out request) withdraws it as the future is dropped. A
     /// session presented is held the same way: spent by a decision, released by anything else.
     pub async fn verify(&self, request: VerifyRequest) -> Result<Verification, ServiceError> {
-        let VerifyRequest { user, client, probe, challenge_id, session_token, disclosure } = request;
+        let VerifyRequest { user, client, probe, challenge_id, session_token, passkey, disclosure } = request;
         let generation = self.state.generation().await?;
         let held = match session_token.as_deref() {
             Some(token) => Some(self.hold_session(token, &user, SessionPurpose::Verify, &generation).await?),
             None => None,
+        };
+        // Said before anything is spent or counted: a client that forgot the assertion learns
+        // nothing about the face, and one that sends an assertion nobody asked for is a mistake.
+        let assertion = match (held.as_ref().is_some_and(|h| h.session.passkey), passkey) {
+            (true, None) => return Err(PasskeyError::Required.into()),
+            (false, Some(_)) => return Err(PasskeyError::NotAsked.into()),
+            (true, Some(assertion)) => Some(assertion),
+            (false, None) => None,
         };
         let plan = match (self.liveness.mode, &probe) {
             (LivenessMode::Challenge, Probe::Capture { .. }) => {
@@ -115,9 +128,23 @@ impl FaceAuth {
         }
         let digests: Vec<String> = probe.photos().into_iter().map(|b| photo_digest(b)).collect();
         let attempt = self.state.begin_attempt(&user, client).await?.map_err(ServiceError::TooManyAttempts)?;
-        let (mut result, fingerprints) = match self.photos_seen(&user, &digests, false).await? {
-            true => (Err(ServiceError::ReplayedImage), Vec::new()),
-            false => self.verify_unlocked(&user, probe, plan.as_ref(), &digests, disclosure).await,
+        // The device first: a refused assertion decides the attempt without any inference.
+        let (proof, refused) = match (assertion, session_token.as_deref()) {
+            (Some(assertion), Some(token)) => match self.check_passkey(&user, token, &digests, &assertion).await {
+                Ok(proof) => (Some(proof), None),
+                Err(e) if e.decided_code().is_none() => return Err(e),
+                Err(e) => (None, Some(e)),
+            },
+            _ => (None, None),
+        };
+        // A refused device leaves the photos unexamined: they are not remembered as presented.
+        let photos_judged = refused.is_none();
+        let (mut result, fingerprints) = match refused {
+            Some(error) => (Err(error), Vec::new()),
+            None => match self.photos_seen(&user, &digests, false).await? {
+                true => (Err(ServiceError::ReplayedImage), Vec::new()),
+                false => self.verify_unlocked(&user, probe, plan.as_ref(), &digests, disclosure).await,
+            },
         };
         if result.as_ref().err().is_some_and(|e| e.decided_code().is_none()) {
             return result;
@@ -125,7 +152,10 @@ impl FaceAuth {
         // Remembered atomically with the check: of two copies racing, one is refused here.
         let remembered: Vec<String> =
             digests.iter().cloned().chain(fingerprints.iter().map(replay::remembered_as)).collect();
-        if self.photos_seen(&user, &remembered, true).await? && result.as_ref().is_ok_and(|v| v.verified) {
+        if photos_judged
+            && self.photos_seen(&user, &remembered, true).await?
+            && result.as_ref().is_ok_and(|v| v.verified)
+        {
             result = Err(ServiceError::ReplayedImage);
         }
         // Fingerprints are compared in the service, not in one atomic step with the write: two
@@ -142,7 +172,8 @@ impl FaceAuth {
         if let Ok(v) = &mut result {
             v.session_id = session.as_ref().map(|s| s.id.clone());
             if v.verified {
-                v.token = Some(self.sign_result(&user, session.as_ref(), &v.liveness, &generation));
+                v.token = Some(self.sign_result(&user, session.as_ref(), &v.liveness, proof.as_ref(), &generation));
+                v.passkey = proof.clone();
                 self.record_use(&user);
             }
         }
@@ -169,7 +200,7 @@ impl FaceAuth {
             tracing::warn!(error = %crate::telemetry::chain(&e), "shared state: attempt not settled");
         }
         if let Some(session) = &session {
-            self.complete_session(session, &user, SessionPurpose::Verify, outcome(&result)).await;
+            self.complete_session(session, &user, SessionPurpose::Verify, outcome(&result, proof.as_ref())).await;
         }
         result
     }
@@ -180,24 +211,16 @@ impl FaceAuth {
         user: &UserId,
         session: Option<&ValidSession>,
         liveness: &Liveness,
+        passkey: Option<&PasskeyProof>,
         generation: &str,
     ) -> IssuedToken {
-        let mut amr = vec!["face"];
-        match liveness {
-            Liveness::Off => {}
-            Liveness::Passive { .. } => amr.push("passive_liveness"),
-            Liveness::Challenge { light, .. } => {
-                amr.extend(["passive_liveness", "challenge_liveness"]);
-                if *light == LightCheck::Passed {
-                    amr.push("light_liveness");
-                }
-            }
-        }
+        let amr = amr(liveness, passkey);
         let context = ResultContext {
             audience: session.and_then(|s| s.audience.clone()),
             nonce: session.and_then(|s| s.nonce.clone()),
             session_id: session.map(|s| s.id.clone()),
             amr,
+            passkey_id: passkey.map(|p| p.credential_id.clone()),
             generation: generation.to_string(),
         };
         let (token, claims) = self.tokens.sign(user.as_str(), context);
@@ -290,6 +313,7 @@ impl FaceAuth {
             timings: Timings { pipeline: analysis.timings, storage_ms, match_ms: ms(match_start), total_ms: ms(start) },
             session_id: None,
             attempts_left: None,
+            passkey: None,
         };
         (Ok(verification), fingerprints)
     }
@@ -346,8 +370,32 @@ impl FaceAuth {
     }
 }
 
+/// What was proven, as RFC 8176 names it where it can: `face`; `hwk` (a hardware-bound key signed
+/// the attempt) and `user` (the authenticator verified its user: a PIN or biometric on the device)
+/// with a passkey; then the liveness checks that passed, in faceauth's own names.
+pub fn amr(liveness: &Liveness, passkey: Option<&PasskeyProof>) -> Vec<&'static str> {
+    let mut amr = vec!["face"];
+    if let Some(passkey) = passkey {
+        amr.push("hwk");
+        if passkey.user_verified {
+            amr.push("user");
+        }
+    }
+    match liveness {
+        Liveness::Off => {}
+        Liveness::Passive { .. } => amr.push("passive_liveness"),
+        Liveness::Challenge { light, .. } => {
+            amr.extend(["passive_liveness", "challenge_liveness"]);
+            if *light == LightCheck::Passed {
+                amr.push("light_liveness");
+            }
+        }
+    }
+    amr
+}
+
 /// What a backend reads of a session's decided verify.
-fn outcome(result: &Result<Verification, ServiceError>) -> SessionOutcome {
+fn outcome(result: &Result<Verification, ServiceError>, passkey: Option<&PasskeyProof>) -> SessionOutcome {
     let completed_at = now();
     match result {
         Ok(v) => {
@@ -365,6 +413,11 @@ fn outcome(result: &Result<Verification, ServiceError>) -> SessionOutcome {
                 reference_id: v.reference_id.clone(),
                 token: v.token.as_ref().map(|t| t.token.clone()),
                 token_expires_at: v.token.as_ref().map(|t| t.expires_at),
+                amr: match v.verified {
+                    true => amr(&v.liveness, passkey).into_iter().map(str::to_string).collect(),
+                    false => Vec::new(),
+                },
+                passkey_id: passkey.filter(|_| v.verified).map(|p| p.credential_id.clone()),
                 completed_at,
             }
         }

@@ -348,9 +348,11 @@ impl ReferenceStore {
         let (sidecars, rest): (Vec<&String>, Vec<&String>) = keys.iter().partition(|k| k.ends_with(".json"));
         try_join_all(sidecars.iter().map(|k| self.objects.delete(k))).await?;
         try_join_all(rest.iter().map(|k| self.objects.delete(k))).await?;
+        // The passkeys go with the face: a device alone must not keep a deleted user verifiable.
+        let passkeys = self.delete_passkeys(user).await?;
         // Last: a use recorded meanwhile is removed here, or removes itself (record_use).
         self.objects.delete(&self.activity_key(user)).await?;
-        Ok(keys.len())
+        Ok(keys.len() + passkeys)
     }
 }
 
@@ -369,6 +371,7 @@ fn is_own_photo(image_key: &str, user_prefix: &str, reference_id: &str) -> bool 
 mod activity;
 mod listing;
 mod marks;
+mod passkeys;
 mod sealing;
 
 pub use listing::Listing;

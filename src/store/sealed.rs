@@ -55,6 +55,8 @@ pub trait KeyService: Send + Sync + 'static {
 pub enum ObjectKind {
     Photo,
     Sidecar,
+    /// A WebAuthn credential (its public key and counter) kept beside the references.
+    Passkey,
 }
 
 /// Whose object this is: sealed into the tag, so the object only opens where it was written.
@@ -70,6 +72,7 @@ impl Context<'_> {
         let kind = match self.kind {
             ObjectKind::Photo => "photo",
             ObjectKind::Sidecar => "sidecar",
+            ObjectKind::Passkey => "passkey",
         };
         // NUL cannot occur in user or reference ids, so the fields cannot run into each other.
         format!("faceauth-template-v1\0{}\0{}\0{kind}", self.user, self.reference_id).into_bytes()

@@ -29,6 +29,9 @@ pub struct ResultClaims {
     pub sid: Option<String>,
     #[serde(default)]
     pub amr: Vec<String>,
+    /// The passkey (WebAuthn credential id, base64url) that signed this attempt, with `hwk` in `amr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passkey_id: Option<String>,
 }
 
 impl ResultClaims {
@@ -47,6 +50,8 @@ pub struct ResultContext {
     pub nonce: Option<String>,
     pub session_id: Option<String>,
     pub amr: Vec<&'static str>,
+    /// The passkey that signed the attempt, when the session asked for one.
+    pub passkey_id: Option<String>,
     /// The shared state's generation, named in the `jti` so that introspection can tell a result
     /// whose consumption may have been forgotten.
     pub generation: String,
@@ -101,6 +106,7 @@ impl ResultSigner {
             nonce: context.nonce,
             sid: context.session_id,
             amr: context.amr.into_iter().map(str::to_string).collect(),
+            passkey_id: context.passkey_id,
         };
         let token = match &self.active {
             ResultKey::Hs256(jwt) => jwt.sign(&claims),
@@ -177,6 +183,7 @@ mod tests {
             nonce: Some("n-1".into()),
             session_id: Some("s-1".into()),
             amr: vec!["face"],
+            passkey_id: None,
             generation: "g1".into(),
         }
     }

@@ -1,6 +1,7 @@
 //! HTTP-level tests: the real binary on a free port, real models, real photos, and a real
 //! S3-protocol server (moto) on loopback.
 
+mod authenticator;
 mod helpers;
 mod relay;
 
@@ -25,6 +26,7 @@ mod liveness;
 mod lockout;
 mod lost_state;
 mod operations;
+mod passkeys;
 mod privacy;
 mod s3;
 mod security;

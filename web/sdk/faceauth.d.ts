@@ -115,10 +115,32 @@ export interface VerifyResult {
   liveness: { passed?: boolean };
 }
 
+/** A face + passkey session's `passkey`: WebAuthn request options without the challenge. */
+export type PasskeyRequestOptions = Record<string, unknown>;
+
+/** A registered passkey, as `POST /api/passkeys` describes it. */
+export interface PasskeyResult {
+  credential_id: string;
+  registered_at: string;
+  counter: number;
+  transports: string[];
+  user_verified: boolean;
+  backup_eligible: boolean;
+}
+
+/** The challenge a face + passkey attempt signs (the session token and the images, in order). */
+export declare function passkeyChallenge(sessionToken: string, images: Blob[]): Promise<Uint8Array>;
+/** Signs `challenge` with a credential `options` allows; the assertion as JSON text. */
+export declare function signWithPasskey(options: PasskeyRequestOptions, challenge: Uint8Array): Promise<string>;
+/** Creates a credential for the `public_key` of POST /api/passkeys/options; the answer as JSON. */
+export declare function createPasskey(options: Record<string, unknown>): Promise<Record<string, unknown>>;
+
 export declare class FaceAuthClient {
   constructor(options?: ClientOptions);
   enroll(args: { userId: string; photo: Blob; sessionToken?: string; enrollmentToken?: string; consent?: string }): Promise<EnrollResult>;
-  verify(args: { userId: string; photo?: Blob; capture?: RecordedCapture; sessionToken?: string; challengeId?: string }): Promise<VerifyResult>;
+  verify(args: { userId: string; photo?: Blob; capture?: RecordedCapture; sessionToken?: string; challengeId?: string; passkey?: PasskeyRequestOptions | null; onPasskey?: () => void }): Promise<VerifyResult>;
+  /** Registers a passkey on this device, with an enrol session's token. */
+  registerPasskey(args: { userId: string; sessionToken?: string }): Promise<PasskeyResult>;
 }
 
 export interface WidgetOptions extends ClientOptions {
@@ -144,5 +166,7 @@ export declare class FaceAuthWidget {
   /** Stops the flow before anything is sent (rejects with code `cancelled`). */
   cancel(): void;
   enroll(args: { userId: string; sessionToken?: string; enrollmentToken?: string; consent?: string }): Promise<EnrollResult>;
-  verify(args: { userId: string; sessionToken?: string; capture?: CapturePlan | null; challengeId?: string }): Promise<VerifyResult>;
+  verify(args: { userId: string; sessionToken?: string; capture?: CapturePlan | null; challengeId?: string; passkey?: PasskeyRequestOptions | null }): Promise<VerifyResult>;
+  /** Registers a passkey on this device (no camera), with an enrol session's token. */
+  registerPasskey(args: { userId: string; sessionToken?: string }): Promise<PasskeyResult>;
 }

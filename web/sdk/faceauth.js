@@ -58,6 +58,19 @@ export const DEFAULT_MESSAGES = Object.freeze({
   too_many_attempts: "Too many attempts. Try again later.",
   rate_limited: "Too many attempts. Try again later.",
   session_expired: "This sign-in attempt has expired. Please start again.",
+  passkey_confirm: "Now confirm with your passkey on this device.",
+  passkey_registered: "Your passkey is registered. Sign-ins can now ask for it.",
+  passkey_unavailable: "This browser or device cannot use passkeys. Use a device with a screen lock or a security key, or ask for another way to sign in.",
+  passkey_cancelled: "The passkey step was cancelled or took too long. Please try again.",
+  passkey_not_allowed: "Passkeys cannot be used on this page. Sign in from the site's own page.",
+  passkey_exists: "This device already holds a passkey for your account.",
+  passkey_required: "This sign-in needs your passkey as well as your face. Please try again.",
+  passkey_not_recognised: "This passkey is not registered for this account. Use the device you registered.",
+  passkey_user_not_verified: "Your device did not confirm it is you. Unlock it with your PIN, fingerprint or face and try again.",
+  passkey_counter_regressed: "This passkey reported an old state and cannot be used. Contact support.",
+  passkey_invalid: "Your passkey's answer could not be checked. Please try again.",
+  passkey_registration_refused: "The passkey could not be registered. Use a device that can verify you with a PIN, fingerprint or face.",
+  no_passkey: "No passkey is registered for this account yet.",
   consent_required: "Your consent is needed before your face can be enrolled.",
   camera_denied: "Camera access was refused. Allow the camera for this site in your browser settings, then try again.",
   camera_unavailable: "No camera could be opened. Check that one is connected and not used by another app.",
@@ -72,6 +85,9 @@ const SAME_AS = {
   invalid_session: "session_expired", session_required: "session_expired", session_not_found: "session_expired",
   invalid_enrollment_token: "session_expired", enrollment_required: "session_expired",
   challenge_expired: "session_expired", challenge_used: "session_expired", challenge_not_found: "session_expired",
+  passkey_challenge_mismatch: "session_expired", passkey_registration_not_found: "session_expired",
+  passkey_not_asked: "session_expired", passkey_origin_mismatch: "passkey_not_allowed",
+  invalid_passkey: "passkey_invalid", passkeys_not_configured: "passkey_unavailable",
   storage_unavailable: "unavailable", state_unavailable: "unavailable", audit_unavailable: "unavailable",
   overloaded: "unavailable", timeout: "unavailable", internal_error: "unavailable",
 };
@@ -364,6 +380,94 @@ export function moveReached(step, look, start, angles = MOVE_ANGLES) {
   }
 }
 
+// Passkeys (WebAuthn). The options arrive as JSON (base64url where WebAuthn has bytes); the answer
+// goes back the same way.
+const b64url = (bytes) => btoa(String.fromCharCode(...new Uint8Array(bytes))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const unb64url = (text) => Uint8Array.from(atob(text.replace(/-/g, "+").replace(/_/g, "/")), (c) => c.charCodeAt(0));
+const hex = (bytes) => Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
+const sha256 = (data) => crypto.subtle.digest("SHA-256", data);
+
+// JSON nulls are "absent" to WebAuthn, and some browsers refuse a null where a list is expected.
+function withoutNulls(value) {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, withoutNulls(v)]));
+  }
+  return value;
+}
+
+function passkeyError(err) {
+  if (err instanceof FaceAuthError) return err;
+  const code = {
+    NotAllowedError: "passkey_cancelled", AbortError: "passkey_cancelled", SecurityError: "passkey_not_allowed",
+    NotSupportedError: "passkey_unavailable", InvalidStateError: "passkey_exists",
+  }[err?.name] || "passkey_unavailable";
+  return new FaceAuthError(code, 0, describeError(code), String(err));
+}
+
+function requirePasskeys() {
+  if (typeof window === "undefined" || !window.PublicKeyCredential || !navigator.credentials) {
+    throw new FaceAuthError("passkey_unavailable");
+  }
+}
+
+/**
+ * The challenge a face + passkey attempt signs: SHA-256 over "faceauth passkey v1\n", the hex
+ * SHA-256 of the session token, and the hex SHA-256 of each uploaded image in order, each line
+ * ended by "\n" (docs/passkeys.md). The server derives the same from what it receives.
+ */
+export async function passkeyChallenge(sessionToken, images) {
+  let text = "faceauth passkey v1\n" + hex(await sha256(new TextEncoder().encode(sessionToken))) + "\n";
+  for (const image of images) text += hex(await sha256(await image.arrayBuffer())) + "\n";
+  return new Uint8Array(await sha256(new TextEncoder().encode(text)));
+}
+
+/** Signs `challenge` with one of the credentials `options` (a session's `passkey`) allows. */
+export async function signWithPasskey(options, challenge) {
+  requirePasskeys();
+  const publicKey = { ...withoutNulls(options), challenge };
+  publicKey.allowCredentials = (publicKey.allowCredentials || []).map((c) => ({ ...c, id: unb64url(c.id) }));
+  let credential;
+  try {
+    credential = await navigator.credentials.get({ publicKey });
+  } catch (err) {
+    throw passkeyError(err);
+  }
+  const r = credential.response;
+  return JSON.stringify({
+    id: credential.id, rawId: b64url(credential.rawId), type: credential.type,
+    response: {
+      authenticatorData: b64url(r.authenticatorData), clientDataJSON: b64url(r.clientDataJSON),
+      signature: b64url(r.signature), ...(r.userHandle ? { userHandle: b64url(r.userHandle) } : {}),
+    },
+    clientExtensionResults: credential.getClientExtensionResults?.() || {},
+  });
+}
+
+/** Creates a credential for `options` (the `public_key` of POST /api/passkeys/options), as JSON. */
+export async function createPasskey(options) {
+  requirePasskeys();
+  const publicKey = withoutNulls(options);
+  publicKey.challenge = unb64url(publicKey.challenge);
+  publicKey.user = { ...publicKey.user, id: unb64url(publicKey.user.id) };
+  publicKey.excludeCredentials = (publicKey.excludeCredentials || []).map((c) => ({ ...c, id: unb64url(c.id) }));
+  let credential;
+  try {
+    credential = await navigator.credentials.create({ publicKey });
+  } catch (err) {
+    throw passkeyError(err);
+  }
+  const r = credential.response;
+  return {
+    id: credential.id, rawId: b64url(credential.rawId), type: credential.type,
+    response: {
+      clientDataJSON: b64url(r.clientDataJSON), attestationObject: b64url(r.attestationObject),
+      transports: r.getTransports?.() || [],
+    },
+    clientExtensionResults: credential.getClientExtensionResults?.() || {},
+  };
+}
+
 /** The API, from the browser: a publishable client key at most, and a token per attempt. */
 export class FaceAuthClient {
   /** `baseUrl`: the service's origin ("" for the page's own); `apiKey`: a client key, if required. */
@@ -374,6 +478,10 @@ export class FaceAuthClient {
 
   async #post(path, form) {
     const headers = this.apiKey ? { Authorization: "Bearer " + this.apiKey } : {};
+    if (!(form instanceof FormData)) {
+      headers["Content-Type"] = "application/json";
+      form = JSON.stringify(form);
+    }
     let response;
     try {
       response = await fetch(this.baseUrl + path, { method: "POST", body: form, headers });
@@ -404,9 +512,10 @@ export class FaceAuthClient {
    * `userId` within a session. Resolves to `{ verified, token, session_id }`; the token goes to
    * your backend.
    */
-  verify({ userId, photo, capture, sessionToken, challengeId }) {
+  async verify({ userId, photo, capture, sessionToken, challengeId, passkey, onPasskey = () => {} }) {
     const form = new FormData();
     form.append("user_id", userId);
+    const images = capture ? capture.frames : [photo];
     if (capture) {
       capture.frames.forEach((blob) => form.append("capture", blob, "frame.jpg"));
       form.append("capture_ms", JSON.stringify(capture.times));
@@ -416,7 +525,24 @@ export class FaceAuthClient {
     }
     if (sessionToken) form.append("session_token", sessionToken);
     if (challengeId) form.append("challenge_id", challengeId);
+    // A face + passkey session (its `passkey` options): the device signs this session and exactly
+    // these images, so neither can be swapped after it signed.
+    if (passkey) {
+      onPasskey();
+      form.append("passkey", await signWithPasskey(passkey, await passkeyChallenge(sessionToken, images)));
+    }
     return this.#post("/api/verify", form);
+  }
+
+  /**
+   * Registers a passkey on this device for `userId`, with an enrol session's `sessionToken` (a
+   * backend with a secret key needs none). Resolves to the registered credential's description.
+   */
+  async registerPasskey({ userId, sessionToken }) {
+    const start = { user_id: userId, ...(sessionToken ? { session_token: sessionToken } : {}) };
+    const { registration_id, public_key } = await this.#post("/api/passkeys/options", start);
+    const credential = await createPasskey(public_key);
+    return this.#post("/api/passkeys", { ...start, registration_id, credential });
   }
 }
 
@@ -615,13 +741,29 @@ export class FaceAuthWidget {
     });
   }
 
+  /** Registers a passkey on this device (no camera): `{ userId, sessionToken }` (an enrol session). */
+  async registerPasskey({ userId, sessionToken }) {
+    this.say("passkey_confirm", "busy");
+    try {
+      const result = await this.client.registerPasskey({ userId, sessionToken });
+      this.say("passkey_registered", "done");
+      return result;
+    } catch (err) {
+      const error = err instanceof FaceAuthError ? err : passkeyError(err);
+      this.say(describeError(error.code, this.messages), "error");
+      this.root.dataset.code = error.code;
+      throw error;
+    }
+  }
+
   /**
-   * Verifies within a session. `capture` (the session's plan, in challenge mode: hand it from your
+   * Verifies within a session. `passkey` (a face + passkey session's options, from your backend
+   * with the token): after the capture the device is asked to sign it. `capture` (the session's plan, in challenge mode: hand it from your
    * backend with the token) is recorded as one continuous capture with its prompts and colours,
    * started once the face is ready; without it one still photo is sent. A "not verified" answer
    * rejects with code `not_verified` (and `attemptsLeft`).
    */
-  verify({ userId, sessionToken, capture, challengeId }) {
+  verify({ userId, sessionToken, capture, challengeId, passkey }) {
     return this.#withCamera(async (guide, signal) => {
       let answer;
       if (capture) {
@@ -645,7 +787,8 @@ export class FaceAuthWidget {
       this.#checkpoint(signal);
       this.cancelButton.hidden = true;
       this.say("checking", "busy");
-      const result = await this.client.verify({ userId, sessionToken, challengeId, ...answer });
+      const onPasskey = () => this.say("passkey_confirm", "busy");
+      const result = await this.client.verify({ userId, sessionToken, challengeId, passkey, onPasskey, ...answer });
       if (!result.verified) {
         throw new FaceAuthError("not_verified", 200, describeError("not_verified", this.messages), "", result.attempts_left);
       }
