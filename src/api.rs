@@ -115,13 +115,17 @@ pub fn router(state: AppState) -> Router {
     let protected = uploads
         .merge(trusted)
         .route("/api/challenges", post(challenges::create_challenge).route_layer(json()))
-        .route("/api/passkeys/options", post(passkeys::passkey_options).route_layer(json()))
-        // A registration's attestation is larger than the other JSON bodies (up to 16 KiB).
+        // A session token (up to 4 KiB) and a registration's attestation make these bodies larger
+        // than the others: 16 KiB.
+        .route(
+            "/api/passkeys/options",
+            post(passkeys::passkey_options).route_layer(DefaultBodyLimit::max(passkeys::BODY_LIMIT)),
+        )
         .route(
             "/api/passkeys",
             post(passkeys::register_passkey)
                 .route_layer(audited())
-                .route_layer(DefaultBodyLimit::max(4 * JSON_BODY_LIMIT)),
+                .route_layer(DefaultBodyLimit::max(passkeys::BODY_LIMIT)),
         )
         // Route layers run last-added first: the per-IP limit throttles before a key is even checked,
         // and the key is known before a route's own layers (admission, trusted callers) run.

@@ -2,7 +2,7 @@
 // the challenge flow. The camera, the capture and the challenge's prompts are the web SDK's
 // (/sdk/faceauth.js, the module integrators use); this page adds the developer view: the API key
 // field, raw JSON, scores and stage timings.
-import { openCamera, closeCamera, captureFrame, recordCapture, prefersReducedMotion, DEFAULT_MESSAGES } from "/sdk/faceauth.js";
+import { openCamera, closeCamera, captureFrame, recordCapture, prefersReducedMotion, DEFAULT_MESSAGES, FaceAuthClient } from "/sdk/faceauth.js";
 
 const $ = (id) => document.getElementById(id);
 let photo = null; // Blob to send
@@ -170,3 +170,52 @@ async function runChallenge() {
 }
 
 $("challenge-start").addEventListener("click", runChallenge);
+
+// Face + passkey: the SDK registers a passkey on this device (a secret key needs no enrol session),
+// then a session that needs both (created here with the page's key, as a backend would) verifies
+// the chosen photo, signed by the device. The result's token says what was proven (`amr`).
+function sdkClient() {
+  return new FaceAuthClient({ apiKey: keyInput.value });
+}
+
+function failed(kind, err) {
+  render(kind, err.status || 0, { error: { code: err.code || "unknown", message: err.sentence || String(err) } });
+}
+
+$("passkey-register").addEventListener("click", async () => {
+  const userId = $("user-id").value.trim();
+  if (!userId) return render("register", 400, { error: { code: "missing_field", message: "enter a user id" } });
+  try {
+    const registered = await sdkClient().registerPasskey({ userId });
+    $("result").hidden = false;
+    $("raw").textContent = JSON.stringify(registered, null, 2);
+    $("outcome").dataset.outcome = "passkey-registered";
+    $("outcome").textContent = DEFAULT_MESSAGES.passkey_registered;
+  } catch (err) {
+    failed("register", err);
+  }
+});
+
+$("passkey-verify").addEventListener("click", async () => {
+  const userId = $("user-id").value.trim();
+  if (!userId) return render("verify", 400, { error: { code: "missing_field", message: "enter a user id" } });
+  if (!photo) return render("verify", 400, { error: { code: "missing_field", message: "choose or take a photo" } });
+  const res = await fetch("/api/sessions", {
+    method: "POST",
+    headers: { ...authHeaders(), "Content-Type": "application/json" },
+    body: JSON.stringify({ user_id: userId, purpose: "verify", factors: ["face", "passkey"] }),
+  });
+  const session = await res.json();
+  if (!res.ok) return render("verify", res.status, session);
+  try {
+    const body = await sdkClient().verify({ userId, photo, sessionToken: session.session_token, passkey: session.passkey });
+    render("verify", 200, body);
+    if (body.token) {
+      const claims = JSON.parse(atob(body.token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+      $("outcome").textContent += " Proven: " + claims.amr.join(", ") + ".";
+      $("outcome").dataset.amr = claims.amr.join(" ");
+    }
+  } catch (err) {
+    failed("verify", err);
+  }
+});

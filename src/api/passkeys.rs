@@ -94,6 +94,27 @@ fn authority(caller: &Caller, session_token: Option<String>) -> Result<PasskeyAu
     }
 }
 
+/// The body limit of both routes (`api.rs`): a 4 KiB session token, an attestation.
+pub const BODY_LIMIT: usize = 4 * super::JSON_BODY_LIMIT;
+
+fn body<T>(body: Result<Json<T>, JsonRejection>, example: &str) -> Result<T, ApiError> {
+    match body {
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::PayloadTooLarge(BODY_LIMIT)),
+        other => json_body(other, example),
+    }
+}
+
+/// What the contract says of the text fields, checked here (serde knows no lengths).
+fn checked(session_token: Option<String>, registration_id: Option<&str>) -> Result<Option<String>, ApiError> {
+    if session_token.as_ref().is_some_and(|t| t.is_empty() || t.len() > 4096) {
+        return Err(ApiError::InvalidRequest("session_token must be 1-4096 characters".into()));
+    }
+    if registration_id.is_some_and(|id| id.is_empty() || id.len() > 64) {
+        return Err(ApiError::InvalidRequest("registration_id must be 1-64 characters".into()));
+    }
+    Ok(session_token)
+}
+
 fn user(id: &str) -> Result<UserId, ApiError> {
     UserId::parse(id).map_err(|e| ApiError::InvalidUserId(e.to_string()))
 }
@@ -109,6 +130,7 @@ fn user(id: &str) -> Result<UserId, ApiError> {
         (status = 400, description = "invalid_user_id, invalid_request, passkeys_not_configured", body = ErrorEnvelope),
         (status = 401, description = "unauthorized, invalid_session", body = ErrorEnvelope),
         (status = 403, description = "session_required: a client key needs an enrol session", body = ErrorEnvelope),
+        (status = 404, description = "user_not_found: a passkey joins a registered face", body = ErrorEnvelope),
         (status = 413, description = "payload_too_large", body = ErrorEnvelope),
         (status = 415, description = "unsupported_media_type", body = ErrorEnvelope),
         (status = 429, description = "rate_limited", body = ErrorEnvelope),
@@ -121,9 +143,9 @@ pub async fn passkey_options(
     Extension(caller): Extension<Caller>,
     body: Result<Json<PasskeyOptionsRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<PasskeyOptions>), ApiError> {
-    let request: PasskeyOptionsRequest = json_body(body, r#"{"user_id": "..."}"#)?;
+    let request: PasskeyOptionsRequest = self::body(body, r#"{"user_id": "..."}"#)?;
     let user = user(&request.user_id)?;
-    let authority = authority(&caller, request.session_token)?;
+    let authority = authority(&caller, checked(request.session_token, None)?)?;
     let started = state.service.start_passkey_registration(&user, authority).await?;
     Ok((
         StatusCode::CREATED,
@@ -157,9 +179,9 @@ pub async fn register_passkey(
     body: Result<Json<PasskeyRegistration>, JsonRejection>,
 ) -> Result<(StatusCode, Json<PasskeyView>), ApiError> {
     let request: PasskeyRegistration =
-        json_body(body, r#"{"user_id": "...", "registration_id": "...", "credential": {...}}"#)?;
+        self::body(body, r#"{"user_id": "...", "registration_id": "...", "credential": {...}}"#)?;
     let user = user(&request.user_id)?;
-    let authority = authority(&caller, request.session_token)?;
+    let authority = authority(&caller, checked(request.session_token, Some(&request.registration_id))?)?;
     let (registration, credential) = (request.registration_id, request.credential.to_string());
     let registered = super::audited(&state, "passkey_register", &user, caller, |s, u| async move {
         s.service.finish_passkey_registration(&u, authority, &registration, &credential).await

@@ -34,12 +34,20 @@ pub struct CreateSession {
     #[schema(min_length = 1, max_length = 128, nullable = false, pattern = "^[^\\u0000-\\u001f\\u007f]+$")]
     #[serde(default, deserialize_with = "non_null")]
     pub audience: Option<String>,
-    /// What a verify session needs: `["face"]` (the default) or `["face", "passkey"]` (the face and
-    /// an assertion from one of the user's passkeys over this session and capture; the user must
-    /// have registered one).
-    #[schema(value_type = Vec<String>, nullable = false, min_items = 1, max_items = 2)]
+    /// What a verify session needs besides the face, which is always checked: `["face"]` (the
+    /// default) or `["face", "passkey"]` (also an assertion from one of the user's passkeys over
+    /// this session and capture; the user must have registered one). Enrol sessions ignore it.
+    #[schema(value_type = std::collections::BTreeSet<Factor>, nullable = false, min_items = 1, max_items = 2)]
     #[serde(default, deserialize_with = "non_null")]
-    pub factors: Option<Vec<String>>,
+    pub factors: Option<Vec<Factor>>,
+}
+
+/// One factor a verify session asks for.
+#[derive(Deserialize, ToSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Factor {
+    Face,
+    Passkey,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -125,6 +133,7 @@ fn binding(value: Option<String>, name: &str) -> Result<Option<String>, ApiError
     request_body(content = CreateSession, content_type = "application/json"),
     responses(
         (status = 201, description = "Session created", body = SessionCreated),
+        (status = 409, description = "no_passkey: a face + passkey session for a user with no passkey", body = ErrorEnvelope),
         BackendJsonErrors,
     ),
     security(("bearer" = []), ("api_key" = []))
@@ -147,11 +156,12 @@ pub async fn create_session(
     };
     let factors = match request.factors.as_deref() {
         None => Factors::Face,
-        Some([face]) if face == "face" => Factors::Face,
-        Some([face, passkey]) if face == "face" && passkey == "passkey" => Factors::FaceAndPasskey,
-        Some(_) => {
-            return Err(ApiError::InvalidRequest("factors must be [\"face\"] or [\"face\", \"passkey\"]".into()));
+        Some(list) if list.is_empty() || (1..list.len()).any(|i| list[..i].contains(&list[i])) => {
+            return Err(ApiError::InvalidRequest("factors must be a list of distinct face and passkey".into()));
         }
+        // The face is always checked; factors say what is asked besides it, for a verify.
+        Some(list) if list.contains(&Factor::Passkey) && purpose == SessionPurpose::Verify => Factors::FaceAndPasskey,
+        Some(_) => Factors::Face,
     };
     let request = SessionRequest {
         user: user.clone(),

@@ -71,6 +71,7 @@ impl FaceAuth {
             Factors::FaceAndPasskey if request.purpose == SessionPurpose::Verify => {
                 Some(self.passkey_request(&request.user).await?)
             }
+            // An enrol session checks no assertion: a passkey asked of one would be a promise unkept.
             Factors::FaceAndPasskey => return Err(PasskeyError::NotAsked.into()),
             Factors::Face => None,
         };

@@ -34,7 +34,7 @@ pub enum Enrolment<'a> {
 /// released otherwise) and the lockout attempt (a face_mismatch counts as a failure).
 enum Held {
     Grant(crate::state::Claim),
-    Session(super::access::HeldSession),
+    Session(Box<super::access::HeldSession>),
 }
 
 #[derive(Debug, Clone)]
@@ -103,7 +103,9 @@ impl FaceAuth {
             }
             Enrolment::Session(token) => {
                 let generation = self.state.generation().await?;
-                Some(Held::Session(self.hold_session(token, user, SessionPurpose::Enroll, &generation).await?))
+                Some(Held::Session(Box::new(
+                    self.hold_session(token, user, SessionPurpose::Enroll, &generation).await?,
+                )))
             }
             Enrolment::Trusted { .. } => None,
         };

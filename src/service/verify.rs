@@ -8,17 +8,19 @@ use bytes::Bytes;
 
 use super::cache::{CachedReference, References};
 use super::liveness::plan::Plan;
-use super::liveness::{CaptureAnswer, LightCheck, replay};
+use super::liveness::{CaptureAnswer, replay};
 use super::passkeys::{PasskeyError, PasskeyProof};
-use super::sessions::{SessionOutcome, SessionPurpose, ValidSession};
+
+mod outcome;
+use super::sessions::{SessionPurpose, ValidSession};
 use super::{FaceAuth, IssuedToken, Liveness, LivenessMode, ServiceError, Timings, ms};
 use crate::domain::UserId;
 use crate::face::fingerprint::Fingerprint;
 use crate::face::quality::Quality;
 use crate::face::{Detection, Embedding, Purpose};
 use crate::store::photo_digest;
-use crate::token::now;
 use crate::token::result::ResultContext;
+use outcome::{amr, outcome};
 
 /// A verify as the API hands it over.
 #[derive(Debug, Clone)]
@@ -367,68 +369,5 @@ impl FaceAuth {
             self.cache.put(user, refs.clone(), epoch, version);
         }
         Ok((refs, ms(start)))
-    }
-}
-
-/// What was proven, as RFC 8176 names it where it can: `face`; `hwk` (a hardware-bound key signed
-/// the attempt) and `user` (the authenticator verified its user: a PIN or biometric on the device)
-/// with a passkey; then the liveness checks that passed, in faceauth's own names.
-pub fn amr(liveness: &Liveness, passkey: Option<&PasskeyProof>) -> Vec<&'static str> {
-    let mut amr = vec!["face"];
-    if let Some(passkey) = passkey {
-        amr.push("hwk");
-        if passkey.user_verified {
-            amr.push("user");
-        }
-    }
-    match liveness {
-        Liveness::Off => {}
-        Liveness::Passive { .. } => amr.push("passive_liveness"),
-        Liveness::Challenge { light, .. } => {
-            amr.extend(["passive_liveness", "challenge_liveness"]);
-            if *light == LightCheck::Passed {
-                amr.push("light_liveness");
-            }
-        }
-    }
-    amr
-}
-
-/// What a backend reads of a session's decided verify.
-fn outcome(result: &Result<Verification, ServiceError>, passkey: Option<&PasskeyProof>) -> SessionOutcome {
-    let completed_at = now();
-    match result {
-        Ok(v) => {
-            let (method, score) = match &v.liveness {
-                Liveness::Off => ("off", None),
-                Liveness::Passive { p_real, .. } => ("passive", Some(*p_real)),
-                Liveness::Challenge { p_real, .. } => ("challenge", *p_real),
-            };
-            SessionOutcome {
-                verified: v.verified,
-                code: None,
-                similarity: v.reference_id.as_ref().map(|_| v.similarity),
-                liveness_method: Some(method.into()),
-                liveness_score: score,
-                reference_id: v.reference_id.clone(),
-                token: v.token.as_ref().map(|t| t.token.clone()),
-                token_expires_at: v.token.as_ref().map(|t| t.expires_at),
-                amr: match v.verified {
-                    true => amr(&v.liveness, passkey).into_iter().map(str::to_string).collect(),
-                    false => Vec::new(),
-                },
-                passkey_id: passkey.filter(|_| v.verified).map(|p| p.credential_id.clone()),
-                completed_at,
-            }
-        }
-        Err(e) => SessionOutcome {
-            code: e.decided_code().map(str::to_string),
-            liveness_score: match e {
-                ServiceError::LivenessFailed(p) => Some(*p),
-                _ => None,
-            },
-            completed_at,
-            ..SessionOutcome::default()
-        },
     }
 }

@@ -215,6 +215,9 @@ async fn every_wrong_assertion_is_refused_with_its_code_and_counts_as_a_failure(
 async fn registration_needs_authority_user_verification_and_is_used_once() {
     let app = spawn_owned(&keyed(&[]));
     register_face(&app, "angelina", ANGELINA_1).await;
+    // A device joins a face: none for a user who has none.
+    let reply = json_as(&app, SECRET, "/api/passkeys/options", json!({ "user_id": "nobody" })).await;
+    assert_eq!((reply.status, reply.code()), (404, "user_not_found"));
     // A client key alone may not add a device to someone's account.
     let reply = json_as(&app, CLIENT, "/api/passkeys/options", json!({ "user_id": "angelina" })).await;
     assert_eq!((reply.status, reply.code()), (403, "session_required"));

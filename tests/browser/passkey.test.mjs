@@ -99,3 +99,20 @@ test("an authenticator that cannot verify its user is not registered, with a sen
     assert.deepEqual(user.passkeys, [], "nothing stored");
   });
 });
+
+test("the demo page registers a passkey and verifies the chosen photo with face + passkey", async () => {
+  await registerFace("obama", "dev/Barack_Obama/facerec_obama.jpg");
+  const video = await y4m([{ file: "dev/Barack_Obama/facerec_obama.jpg", seconds: 2 }]);
+  await withCamera(video, async (page) => {
+    await authenticator(page, true);
+    await page.goto(base + "/");
+    await page.fill("#api-key", SECRET);
+    await page.fill("#user-id", "obama");
+    await page.click("#passkey-register");
+    await page.waitForSelector('#outcome[data-outcome="passkey-registered"]');
+    await page.setInputFiles("#file", photo("dev/Barack_Obama/facerec_obama2.jpg"));
+    await page.click("#passkey-verify");
+    await page.waitForSelector('#outcome[data-outcome="verified"], #outcome[data-outcome="error"], #outcome[data-outcome="not-verified"]');
+    assert.equal(await page.getAttribute("#outcome", "data-amr"), "face hwk user", await page.textContent("#outcome"));
+  });
+});

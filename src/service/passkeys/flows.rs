@@ -146,6 +146,11 @@ impl FaceAuth {
     ) -> Result<RegistrationOptions, ServiceError> {
         let rp = self.relying_party()?;
         self.authorise_passkey(user, &authority).await?;
+        // A device joins a face: a user without references would hold credentials that no listing,
+        // export or retention sweep (all of which start from the references) would see.
+        if self.refs.load(user).await?.is_empty() {
+            return Err(ServiceError::UserNotFound);
+        }
         let (existing, mark) = tokio::join!(self.stored_passkeys(user), self.revocation_mark(user));
         let keys: Vec<Passkey> = existing?.into_iter().map(|p| p.passkey).collect();
         let (options, state) = rp.start_registration(user.as_str(), &keys)?;
@@ -169,10 +174,7 @@ impl FaceAuth {
         let rp = self.relying_party()?;
         let credential: RegisterPublicKeyCredential =
             serde_json::from_str(credential).map_err(|e| PasskeyError::Malformed(e.to_string()))?;
-        if let Some(session_id) = self.authorise_passkey(user, &authority).await? {
-            let claim = format!("passkey-enrol:{session_id}");
-            self.state.claim(&claim, REGISTRATION_TTL).await?.ok_or(PasskeyError::RegistrationUnknown)?.spend();
-        }
+        let session_id = self.authorise_passkey(user, &authority).await?;
         let key = registration_key(registration_id);
         let started: Started = self
             .state
@@ -183,6 +185,10 @@ impl FaceAuth {
             .ok_or(PasskeyError::RegistrationUnknown)?;
         self.state.claim(&key, REGISTRATION_TTL).await?.ok_or(PasskeyError::RegistrationUnknown)?.spend();
         self.state.drop_record(&key).await?;
+        if let Some(session_id) = session_id {
+            let slot = format!("passkey-enrol:{session_id}");
+            self.state.claim(&slot, REGISTRATION_TTL).await?.ok_or(PasskeyError::RegistrationUnknown)?.spend();
+        }
         if self.revocation_mark(user).await? != started.mark {
             return Err(PasskeyError::RegistrationUnknown.into());
         }

@@ -1,0 +1,71 @@
+//! What a decided verify leaves behind: what it proved (`amr`) and what a backend reads of it
+//! (the session's outcome).
+
+use super::{PasskeyProof, Verification};
+use crate::service::liveness::LightCheck;
+use crate::service::sessions::SessionOutcome;
+use crate::service::{Liveness, ServiceError};
+use crate::token::now;
+
+/// What was proven, as RFC 8176 names it where it can: `face`; `hwk` (a hardware-bound key signed
+/// the attempt) and `user` (the authenticator verified its user: a PIN or biometric on the device)
+/// with a passkey; then the liveness checks that passed, in faceauth's own names.
+pub(super) fn amr(liveness: &Liveness, passkey: Option<&PasskeyProof>) -> Vec<&'static str> {
+    let mut amr = vec!["face"];
+    if let Some(passkey) = passkey {
+        amr.push("hwk");
+        if passkey.user_verified {
+            amr.push("user");
+        }
+    }
+    match liveness {
+        Liveness::Off => {}
+        Liveness::Passive { .. } => amr.push("passive_liveness"),
+        Liveness::Challenge { light, .. } => {
+            amr.extend(["passive_liveness", "challenge_liveness"]);
+            if *light == LightCheck::Passed {
+                amr.push("light_liveness");
+            }
+        }
+    }
+    amr
+}
+
+/// What a backend reads of a session's decided verify.
+pub(super) fn outcome(result: &Result<Verification, ServiceError>, passkey: Option<&PasskeyProof>) -> SessionOutcome {
+    let completed_at = now();
+    match result {
+        Ok(v) => {
+            let (method, score) = match &v.liveness {
+                Liveness::Off => ("off", None),
+                Liveness::Passive { p_real, .. } => ("passive", Some(*p_real)),
+                Liveness::Challenge { p_real, .. } => ("challenge", *p_real),
+            };
+            SessionOutcome {
+                verified: v.verified,
+                code: None,
+                similarity: v.reference_id.as_ref().map(|_| v.similarity),
+                liveness_method: Some(method.into()),
+                liveness_score: score,
+                reference_id: v.reference_id.clone(),
+                token: v.token.as_ref().map(|t| t.token.clone()),
+                token_expires_at: v.token.as_ref().map(|t| t.expires_at),
+                amr: match v.verified {
+                    true => amr(&v.liveness, passkey).into_iter().map(str::to_string).collect(),
+                    false => Vec::new(),
+                },
+                passkey_id: passkey.filter(|_| v.verified).map(|p| p.credential_id.clone()),
+                completed_at,
+            }
+        }
+        Err(e) => SessionOutcome {
+            code: e.decided_code().map(str::to_string),
+            liveness_score: match e {
+                ServiceError::LivenessFailed(p) => Some(*p),
+                _ => None,
+            },
+            completed_at,
+            ..SessionOutcome::default()
+        },
+    }
+}
