@@ -7,7 +7,7 @@ MODEL_MIRROR ?=
 MIRROR_FLAG := $(if $(MODEL_MIRROR),--mirror $(MODEL_MIRROR),)
 export ORT_DYLIB_PATH ?= $(CURDIR)/.ort/libonnxruntime.so.1.31.1
 
-.PHONY: run setup models models-liveness guide build test test-setup lint bench bench-load bench-scale bench-sealed bench-capture bench-timing bench-packs check clean
+.PHONY: run setup models models-liveness guide build test test-setup lint bench bench-load bench-scale bench-sealed bench-capture bench-timing bench-packs fairness check clean
 
 run: setup build
 	./target/release/faceauth serve
@@ -78,6 +78,15 @@ bench-timing: test-setup
 # The model packs side by side: per-stage cost and verify p50 (docs/performance.md, README).
 bench-packs: test-setup
 	cargo bench --bench packs
+
+# Per-group error rates of the default pack on the shared FairFace set (docs/fairness.md): the
+# table on stdout and in target/fairness/, the plot into docs/fairness.svg.
+FACES_DIR ?= $(CURDIR)/../shared/faces
+fairness: test-setup
+	cargo build --locked
+	MODEL_DIR=$(CURDIR)/models LOG_LEVEL=warn ./target/debug/faceauth fairness $(FACES_DIR)/fairness \
+	  --labels $(FACES_DIR)/fairness/ground_truth.json --out target/fairness | tee target/fairness.md
+	cp target/fairness/fairness.svg docs/fairness.svg
 
 bench-scale: test-setup build
 	bash scripts/bench-scale.sh

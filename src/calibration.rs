@@ -2,6 +2,7 @@
 //! the threshold for a target false-match rate (FMR), and the genuine scores give the
 //! false-non-match rate (FNMR) there. Pure functions over scores; `cli::calibrate` feeds them.
 
+pub mod fairness;
 pub mod interval;
 
 /// Similarity scores of genuine (same person) and impostor (different people) comparisons.

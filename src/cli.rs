@@ -2,6 +2,9 @@
 
 pub mod calibrate;
 pub mod compare;
+pub mod embed;
+pub mod fairness;
+mod fairness_plot;
 pub mod inspect;
 pub mod reembed;
 pub mod retention;

@@ -54,6 +54,28 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Per-group error rates of the deployed pipeline on labelled photos (ISO/IEC 19795-10):
+    /// refusals by reason, false matches within and across groups at the threshold, the threshold
+    /// each group would need, false non-matches where identities are known; with 95 % intervals
+    /// and differentials. Prints a table and writes fairness.json and fairness.svg.
+    Fairness {
+        /// The folder the labels' image paths are relative to.
+        dir: PathBuf,
+        /// A CSV (header line: an image column and label columns) or FairFace's ground_truth.json.
+        #[arg(long)]
+        labels: PathBuf,
+        /// The column naming the photo (default: image, file, filename or path).
+        #[arg(long)]
+        image_column: Option<String>,
+        /// The column naming the person, when several photos show one (gives FNMR per group).
+        #[arg(long)]
+        identity_column: Option<String>,
+        /// The FMR each group's own threshold is computed for.
+        #[arg(long, default_value_t = 1e-4)]
+        target_fmr: f64,
+        #[arg(long, default_value = "fairness")]
+        out: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -78,6 +100,11 @@ fn main() -> ExitCode {
             Command::Calibrate { dir, pairs, target_fmr, out, max_impostors, seed } => {
                 let options = faceauth::cli::calibrate::Options { dir, pairs, target_fmr, out, max_impostors, seed };
                 faceauth::cli::calibrate::run(raw, options).await
+            }
+            Command::Fairness { dir, labels, image_column, identity_column, target_fmr, out } => {
+                let options =
+                    faceauth::cli::fairness::Options { dir, labels, image_column, identity_column, target_fmr, out };
+                faceauth::cli::fairness::run(raw, options).await
             }
         }
     });

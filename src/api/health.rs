@@ -50,6 +50,11 @@ pub struct ModelsDto {
     /// model (non-commercial research only) and for any file whose licence faceauth does not know.
     pub commercial_use: bool,
     pub files: Vec<ModelFileDto>,
+    /// The per-group error rates published for this pack (`faceauth fairness`): where, on what
+    /// data, and the headline; absent for a pack (or a file) not measured here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub fairness: Option<crate::face::pack::FairnessReport>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -83,7 +88,7 @@ fn models(info: &crate::face::ModelInfo) -> ModelsDto {
             training_data: m.licence.training_data,
         })
         .collect();
-    ModelsDto { pack: info.pack, commercial_use: info.commercial_use(), files }
+    ModelsDto { pack: info.pack, commercial_use: info.commercial_use(), files, fairness: info.fairness() }
 }
 
 /// The match threshold in use and what it means.

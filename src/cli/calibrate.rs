@@ -5,15 +5,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use bytes::Bytes;
-use futures::StreamExt;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use crate::calibration::{OperatingPoint, Scores, TARGETS, pairs};
 use crate::config::{Config, RawEnv};
-use crate::face::pool::PoolSettings;
-use crate::face::{Embedding, InferencePool, Purpose};
+use crate::face::{Embedding, Purpose};
 
 pub struct Options {
     pub dir: Option<PathBuf>,
@@ -99,42 +95,14 @@ pub async fn run(raw: RawEnv, options: Options) -> anyhow::Result<()> {
         (None, None) => bail!("give a folder of identity subfolders, or --pairs FILE.csv"),
     };
     let config = Config::from_raw(&raw)?;
-    let (spec, info) = crate::startup::model_spec(&config)?;
-    let workers = config.models.workers;
-    let queue = workers * 2;
-    let pool = tokio::task::spawn_blocking(move || InferencePool::start(&spec, PoolSettings { workers, queue }))
-        .await?
-        .context("the models could not be started")?;
-
-    // Each photo once, on every worker, with the verification policy (what a probe would get).
-    let bar = ProgressBar::new(plan.photos.len() as u64).with_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} photos  {per_sec}  eta {eta}").expect("template"),
-    );
-    let results: Vec<(usize, Result<Embedding, &'static str>)> = futures::stream::iter(plan.photos.iter().enumerate())
-        .map(|(i, path)| {
-            let pool = &pool;
-            let bar = &bar;
-            async move {
-                let outcome = match std::fs::read(path) {
-                    Ok(bytes) => match pool.analyze(Bytes::from(bytes), Purpose::Verify).await {
-                        Ok(a) => Ok(a.embedding),
-                        Err(crate::face::PoolError::Face(e)) => Err(super::code(e)),
-                        Err(_) => Err("internal_error"),
-                    },
-                    Err(_) => Err("unreadable"),
-                };
-                bar.inc(1);
-                (i, outcome)
-            }
-        })
-        .buffer_unordered(queue)
-        .collect()
-        .await;
-    bar.finish_and_clear();
-    pool.shutdown();
+    let embedder = super::embed::Embedder::start(&config).await?;
+    // Each photo once, with the verification policy (what a probe would get).
+    let results = embedder.run(&plan.photos, Purpose::Verify, "embedded").await;
+    embedder.shutdown();
+    let info = embedder.info;
     let mut embeddings: Vec<Option<Embedding>> = vec![None; plan.photos.len()];
     let mut unusable = Vec::new();
-    for (i, outcome) in results {
+    for (i, outcome) in results.into_iter().enumerate() {
         match outcome {
             Ok(e) => embeddings[i] = Some(e),
             Err(code) => unusable.push(json!({ "photo": plan.photos[i], "code": code })),

@@ -60,6 +60,16 @@ impl ModelInfo {
     pub fn commercial_use(&self) -> bool {
         self.models.iter().all(|m| m.licence.commercial_use)
     }
+
+    /// The pack's published per-group report, when its own detector and recognizer are loaded
+    /// (another file changes every rate).
+    pub fn fairness(&self) -> Option<super::pack::FairnessReport> {
+        let file = |stage| self.models.iter().find(|m| m.stage == stage).map(|m| m.file.as_str()).unwrap_or_default();
+        let pack = super::pack::Pack::by_name(self.pack)?;
+        let own = file(super::catalogue::Stage::Detector) == pack.detector
+            && file(super::catalogue::Stage::Recognizer) == pack.recognizer;
+        own.then_some(pack.fairness).flatten()
+    }
 }
 
 /// Everything a worker needs to build its own engine.

@@ -18,6 +18,7 @@ mod docs;
 mod dropped;
 mod encryption;
 mod errors;
+mod fairness;
 mod flow;
 mod hostile;
 mod instances;

@@ -173,12 +173,17 @@ async fn ready_and_the_startup_log_name_each_models_licence_and_warn_of_a_non_co
     );
     assert!(models["files"].as_array().unwrap().iter().all(|f| !f["training_data"].as_str().unwrap().is_empty()));
     assert!(app.logs().contains("MediaPipe BlazeFace short-range") && !app.logs().contains("NOT FOR COMMERCIAL USE"));
+    // The shipped pack's per-group report is named, and exists.
+    let report = models["fairness"]["report"].as_str().expect("a fairness report for the default pack");
+    assert!(root().join(report).exists(), "{report}");
+    assert!(models["fairness"]["data"].as_str().unwrap().contains("FairFace"));
 
     let scrfd = spawn(&[("DETECTOR_MODEL", "det_500m.onnx")]);
     let models = &scrfd.get("/ready").await.body["models"];
     assert_eq!(models["commercial_use"], json!(false), "{models}");
     assert_eq!(models["files"][0]["commercial_use"], json!(false));
     assert!(models["files"][0]["licence"].as_str().unwrap().contains("non-commercial"));
+    assert!(models.get("fairness").is_none(), "another detector: the published rates do not apply");
     let warning = scrfd.logs().lines().find(|l| l.contains("NOT FOR COMMERCIAL USE")).map(str::to_string);
     assert!(warning.as_deref().is_some_and(|l| l.contains("WARN") && l.contains("det_500m.onnx")), "{}", scrfd.logs());
 }

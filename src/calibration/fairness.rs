@@ -1,0 +1,334 @@
+//! Per-group error rates, as ISO/IEC 19795-10:2024 asks them reported: for every group of every
+//! combination of label columns, the refusals before comparison (detection, the enrolment quality
+//! gate, with their reasons), the false-match rate at the deployed threshold within the group and
+//! against everyone outside it, the threshold the group alone would need for the target FMR, and
+//! the false-non-match rate where identities are known; each with its 95 % interval, and the
+//! differentials (a group's rate over the overall rate; the highest group's over the lowest's).
+//! Pure functions over outcomes and scores; `cli::fairness` feeds them.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::Scores;
+use super::interval::{Rate, clopper_pearson};
+
+/// One photo: its labels (one value per column, in the columns' order), who it shows when known,
+/// and what the pipeline made of it as a probe (`verify`) and as a reference (`enrol`): `None`
+/// when it was used, the refusal's code when not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Photo {
+    pub labels: Vec<String>,
+    pub identity: Option<String>,
+    pub verify: Option<&'static str>,
+    pub enrol: Option<&'static str>,
+}
+
+/// A rate's relation to the overall rate and to the other groups of its combination.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Differential {
+    /// The group's rate over the overall rate (`None` when the overall rate is 0).
+    pub over_overall: Option<f64>,
+}
+
+/// The rates of one group.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GroupRates {
+    /// `column=value` for each column of the combination, joined by ", "; "all" for everyone.
+    pub group: String,
+    pub photos: usize,
+    /// Probes the pipeline could not use (no face, too small, several faces), by code.
+    pub not_detected: Rate,
+    pub not_detected_by_code: BTreeMap<&'static str, usize>,
+    /// Photos the enrolment gate refused (detection and quality: dark, blurry, not frontal …), by code.
+    pub enrol_refused: Rate,
+    pub enrol_refused_by_code: BTreeMap<&'static str, usize>,
+    /// Impostor comparisons within the group at or above the threshold.
+    pub fmr_within: Rate,
+    /// Impostor comparisons of the group's photos with everyone else's.
+    pub fmr_across: Rate,
+    /// The lowest threshold at which the group's own impostors stay within the target FMR, and
+    /// whether its comparisons can vouch for it (the FMR's upper bound under twice the target).
+    pub threshold_needed: f32,
+    pub threshold_needed_supported: bool,
+    /// Same-identity comparisons under the threshold (`None` without identities).
+    pub fnmr: Option<Rate>,
+    pub fmr_within_differential: Differential,
+    pub not_detected_differential: Differential,
+    pub enrol_refused_differential: Differential,
+    pub fnmr_differential: Option<Differential>,
+}
+
+/// One combination of columns (`age`, `gender`, `age, gender`) and its groups.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Combination {
+    pub columns: Vec<String>,
+    pub groups: Vec<GroupRates>,
+    /// The highest group rate over the lowest (`None` when the lowest is 0), per rate.
+    pub fmr_within_max_over_min: Option<f64>,
+    pub not_detected_max_over_min: Option<f64>,
+    pub enrol_refused_max_over_min: Option<f64>,
+    pub fnmr_max_over_min: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub threshold: f32,
+    pub target_fmr: f64,
+    pub overall: GroupRates,
+    pub combinations: Vec<Combination>,
+}
+
+fn ratio(value: f64, base: f64) -> Option<f64> {
+    (base > 0.0).then(|| value / base)
+}
+
+fn max_over_min(rates: impl Iterator<Item = f64> + Clone) -> Option<f64> {
+    let max = rates.clone().fold(f64::NAN, f64::max);
+    let min = rates.fold(f64::NAN, f64::min);
+    ratio(max, min)
+}
+
+/// Who is in a group: a membership flag per photo.
+fn rates_of(
+    name: String,
+    member: &[bool],
+    photos: &[Photo],
+    score: &dyn Fn(usize, usize) -> f32,
+    threshold: f32,
+    target_fmr: f64,
+) -> GroupRates {
+    let n = photos.len();
+    let members: Vec<usize> = (0..n).filter(|i| member[*i]).collect();
+    let mut not_detected_by_code = BTreeMap::new();
+    let mut enrol_refused_by_code = BTreeMap::new();
+    for &i in &members {
+        if let Some(code) = photos[i].verify {
+            *not_detected_by_code.entry(code).or_insert(0) += 1;
+        }
+        if let Some(code) = photos[i].enrol {
+            *enrol_refused_by_code.entry(code).or_insert(0) += 1;
+        }
+    }
+    let usable = |i: usize| photos[i].verify.is_none();
+    // Every photo is its own person unless the labels say who it shows.
+    let same_person = |a: usize, b: usize| match (&photos[a].identity, &photos[b].identity) {
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    };
+    let (mut within, mut genuine) = (Vec::new(), Vec::new());
+    let (mut across_false, mut across) = (0usize, 0usize);
+    for (k, &a) in members.iter().enumerate().filter(|(_, a)| usable(**a)) {
+        for &b in members[k + 1..].iter().filter(|b| usable(**b)) {
+            let s = score(a, b);
+            if same_person(a, b) { genuine.push(s) } else { within.push(s) }
+        }
+        for b in (0..n).filter(|b| !member[*b] && usable(*b) && !same_person(a, *b)) {
+            across += 1;
+            across_false += usize::from(score(a, b) >= threshold);
+        }
+    }
+    let own = Scores { genuine: genuine.clone(), impostor: within.clone() };
+    let (fmr_within, fnmr) = own.intervals(threshold);
+    let needed = own.at_fmr(target_fmr);
+    let identities = members.iter().any(|i| photos[*i].identity.is_some());
+    let none = Differential { over_overall: None };
+    GroupRates {
+        group: name,
+        photos: members.len(),
+        not_detected: clopper_pearson(not_detected_by_code.values().sum(), members.len()),
+        not_detected_by_code,
+        enrol_refused: clopper_pearson(enrol_refused_by_code.values().sum(), members.len()),
+        enrol_refused_by_code,
+        fmr_within,
+        fmr_across: clopper_pearson(across_false, across),
+        threshold_needed: needed.threshold,
+        threshold_needed_supported: needed.supported,
+        fnmr: identities.then_some(fnmr),
+        fmr_within_differential: none,
+        not_detected_differential: none,
+        enrol_refused_differential: none,
+        fnmr_differential: None,
+    }
+}
+
+/// Orders labels as people read them: `3-9` before `10-19` (a leading number by its value).
+fn natural(label: &str) -> (u64, &str) {
+    let digits = label.bytes().take_while(u8::is_ascii_digit).count();
+    (label[..digits].parse().unwrap_or(u64::MAX), label)
+}
+
+/// Every non-empty subset of the columns, single columns first, in column order.
+fn combinations(columns: usize) -> Vec<Vec<usize>> {
+    let mut all: Vec<Vec<usize>> =
+        (1u32..1 << columns).map(|mask| (0..columns).filter(|c| mask & (1 << c) != 0).collect()).collect();
+    all.sort_by_key(|c| (c.len(), c.clone()));
+    all
+}
+
+/// The report for `photos` labelled by `columns`, with `score(a, b)` the similarity of two usable
+/// photos (asked only for pairs where both were used).
+pub fn report(
+    columns: &[String],
+    photos: &[Photo],
+    score: &dyn Fn(usize, usize) -> f32,
+    threshold: f32,
+    target_fmr: f64,
+) -> Report {
+    let everyone = vec![true; photos.len()];
+    let overall = rates_of("all".into(), &everyone, photos, score, threshold, target_fmr);
+    // Across groups is within everyone for the overall row: all impostor pairs.
+    let overall = GroupRates { fmr_across: overall.fmr_within, ..overall };
+    let mut out = Vec::new();
+    for combo in combinations(columns.len()) {
+        let mut values: Vec<Vec<&str>> =
+            photos.iter().map(|p| combo.iter().map(|c| p.labels[*c].as_str()).collect()).collect();
+        values.sort_by(|a, b| a.iter().map(|v| natural(v)).cmp(b.iter().map(|v| natural(v))));
+        values.dedup();
+        let mut groups: Vec<GroupRates> = values
+            .iter()
+            .map(|value| {
+                let member: Vec<bool> =
+                    photos.iter().map(|p| combo.iter().zip(value).all(|(c, v)| p.labels[*c] == *v)).collect();
+                let name =
+                    combo.iter().zip(value).map(|(c, v)| format!("{}={v}", columns[*c])).collect::<Vec<_>>().join(", ");
+                rates_of(name, &member, photos, score, threshold, target_fmr)
+            })
+            .collect();
+        for g in &mut groups {
+            g.fmr_within_differential =
+                Differential { over_overall: ratio(g.fmr_within.value, overall.fmr_within.value) };
+            g.not_detected_differential =
+                Differential { over_overall: ratio(g.not_detected.value, overall.not_detected.value) };
+            g.enrol_refused_differential =
+                Differential { over_overall: ratio(g.enrol_refused.value, overall.enrol_refused.value) };
+            g.fnmr_differential =
+                g.fnmr.zip(overall.fnmr).map(|(f, o)| Differential { over_overall: ratio(f.value, o.value) });
+        }
+        let fnmrs: Vec<f64> = groups.iter().filter_map(|g| g.fnmr.map(|f| f.value)).collect();
+        out.push(Combination {
+            columns: combo.iter().map(|c| columns[*c].clone()).collect(),
+            fmr_within_max_over_min: max_over_min(groups.iter().map(|g| g.fmr_within.value)),
+            not_detected_max_over_min: max_over_min(groups.iter().map(|g| g.not_detected.value)),
+            enrol_refused_max_over_min: max_over_min(groups.iter().map(|g| g.enrol_refused.value)),
+            fnmr_max_over_min: if fnmrs.is_empty() { None } else { max_over_min(fnmrs.iter().copied()) },
+            groups,
+        });
+    }
+    Report { threshold, target_fmr, overall, combinations: out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn photo(labels: &[&str], identity: Option<&str>, verify: Option<&'static str>) -> Photo {
+        Photo {
+            labels: labels.iter().map(|s| s.to_string()).collect(),
+            identity: identity.map(str::to_string),
+            verify,
+            enrol: verify,
+        }
+    }
+
+    /// Four photos, two groups by `g`; the scores are given per pair.
+    fn four() -> (Vec<String>, Vec<Photo>) {
+        let columns = vec!["g".to_string()];
+        let photos = vec![
+            photo(&["a"], None, None),
+            photo(&["a"], None, None),
+            photo(&["b"], None, None),
+            photo(&["b"], None, None),
+        ];
+        (columns, photos)
+    }
+
+    fn score(a: usize, b: usize) -> f32 {
+        // Only (0,1), within a, and (1,2), across a and b, reach 0.5.
+        match (a.min(b), a.max(b)) {
+            (0, 1) | (1, 2) => 0.9,
+            _ => 0.1,
+        }
+    }
+
+    #[test]
+    fn rates_within_and_across_groups_are_counted_by_hand() {
+        let (columns, photos) = four();
+        let r = report(&columns, &photos, &score, 0.5, 1e-4);
+        // Overall: 6 impostor pairs, 2 at or above 0.5.
+        assert_eq!((r.overall.fmr_within.errors, r.overall.fmr_within.trials), (2, 6));
+        let g = &r.combinations[0].groups;
+        assert_eq!(g[0].group, "g=a");
+        assert_eq!((g[0].fmr_within.errors, g[0].fmr_within.trials), (1, 1), "(0,1)");
+        assert_eq!((g[1].fmr_within.errors, g[1].fmr_within.trials), (0, 1), "(2,3)");
+        // Across: a's photos against b's: (0,2) (0,3) (1,2) (1,3), one false match.
+        assert_eq!((g[0].fmr_across.errors, g[0].fmr_across.trials), (1, 4));
+        assert_eq!((g[1].fmr_across.errors, g[1].fmr_across.trials), (1, 4));
+        // Differentials: a's within-FMR 1.0 over the overall 1/3; max over min undefined (b has 0).
+        assert_eq!(g[0].fmr_within_differential.over_overall, Some(3.0));
+        assert_eq!(g[1].fmr_within_differential.over_overall, Some(0.0));
+        assert_eq!(r.combinations[0].fmr_within_max_over_min, None);
+        // Intervals are Clopper–Pearson's: 2 in 6.
+        assert_eq!(r.overall.fmr_within, clopper_pearson(2, 6));
+        assert!(g[0].fnmr.is_none(), "no identities, no FNMR");
+    }
+
+    #[test]
+    fn refusals_are_counted_by_reason_and_left_out_of_comparisons() {
+        let columns = vec!["g".to_string()];
+        let photos = vec![
+            photo(&["a"], None, Some("no_face")),
+            photo(&["a"], None, None),
+            photo(&["a"], None, None),
+            photo(&["b"], None, Some("face_too_small")),
+            photo(&["b"], None, None),
+        ];
+        let r = report(&columns, &photos, &|_, _| 0.0, 0.5, 1e-4);
+        let a = &r.combinations[0].groups[0];
+        assert_eq!((a.not_detected.errors, a.not_detected.trials), (1, 3));
+        assert_eq!(a.not_detected_by_code.get("no_face"), Some(&1));
+        assert_eq!(a.fmr_within.trials, 1, "only the two usable photos are compared");
+        assert_eq!(r.overall.fmr_within.trials, 3, "three usable photos: three pairs");
+        // a refuses 1/3, b 1/2: the highest over the lowest is 1.5.
+        let ratio = r.combinations[0].not_detected_max_over_min.unwrap();
+        assert!((ratio - 1.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn identities_give_false_non_match_rates_and_combinations_cover_every_subset() {
+        let columns = vec!["age".to_string(), "gender".to_string()];
+        let photos = vec![
+            photo(&["young", "f"], Some("p1"), None),
+            photo(&["young", "f"], Some("p1"), None),
+            photo(&["old", "m"], Some("p2"), None),
+            photo(&["old", "m"], Some("p2"), None),
+        ];
+        // p1's pair scores 0.9 (a match), p2's 0.2 (a miss); impostors 0.1.
+        let score = |a: usize, b: usize| match (a.min(b), a.max(b)) {
+            (0, 1) => 0.9,
+            (2, 3) => 0.2,
+            _ => 0.1,
+        };
+        let r = report(&columns, &photos, &score, 0.5, 1e-4);
+        let fnmr = r.overall.fnmr.unwrap();
+        assert_eq!((fnmr.errors, fnmr.trials), (1, 2));
+        assert_eq!(
+            (r.overall.fmr_within.errors, r.overall.fmr_within.trials),
+            (0, 4),
+            "genuine pairs are not impostors"
+        );
+        let names: Vec<Vec<String>> = r.combinations.iter().map(|c| c.columns.clone()).collect();
+        assert_eq!(
+            names,
+            [vec!["age".to_string()], vec!["gender".to_string()], vec!["age".to_string(), "gender".to_string()]]
+        );
+        let pairs = &r.combinations[2].groups;
+        assert!(natural("3-9") < natural("10-19") && natural("70+") > natural("60-69"));
+        assert_eq!(
+            pairs.iter().map(|g| g.group.as_str()).collect::<Vec<_>>(),
+            ["age=old, gender=m", "age=young, gender=f"]
+        );
+        assert_eq!(pairs[0].fnmr.unwrap().value, 1.0);
+        assert_eq!(pairs[0].fnmr_differential.unwrap().over_overall, Some(2.0));
+    }
+}
