@@ -279,3 +279,38 @@ async fn a_deleted_users_passkey_stays_refused_after_the_shared_state_is_flushed
     let reply = verify(&app, "angelina", &photo, &token, Some(&device.get(&challenge(&token, &[&photo])))).await;
     assert_eq!((reply.status, reply.code()), (422, "passkey_not_recognised"), "{:?}", reply.body);
 }
+
+#[tokio::test]
+async fn a_passkey_is_sealed_under_the_template_key_and_listed_exported_and_used_by_another_instance() {
+    let moto = Moto::start();
+    let bucket = moto.create_bucket().await;
+    let created = moto.call("TrentService.CreateKey", json!({ "Description": "faceauth templates" })).await;
+    let mut env = moto.env(&bucket);
+    env.extend(keyed(&[("TEMPLATE_KMS_KEY_ID", created["KeyMetadata"]["KeyId"].as_str().unwrap())]));
+    let app = spawn_owned(&env);
+    register_face(&app, "angelina", ANGELINA_1).await;
+    let mut device = Authenticator::new(ORIGIN);
+    assert_eq!(register_passkey(&app, SECRET, "angelina", None, &mut device).await.status, 201);
+
+    // A bucket reader without the key sees no credential: not JSON, no id, no public key.
+    let key = moto.keys(&bucket).await.into_iter().find(|k| k.starts_with("passkeys/angelina/")).expect("stored");
+    let out = moto.s3().get_object().bucket(&bucket).key(&key).send().await.unwrap();
+    let stored = out.body.collect().await.unwrap().into_bytes().to_vec();
+    assert!(serde_json::from_slice::<Value>(&stored).is_err(), "sealed, not JSON");
+    assert!(!stored.windows(device.id().len()).any(|w| w == device.id().as_bytes()), "the credential id is sealed too");
+
+    // Another instance, through the key: the session's options, the assertion, the counter kept.
+    let other = spawn_owned(&env);
+    let (_, token, options) = passkey_session(&other, "angelina").await;
+    assert_eq!(options["allowCredentials"][0]["id"], device.id());
+    let photo = face(ANGELINA_2);
+    let reply = verify(&other, "angelina", &photo, &token, Some(&device.get(&challenge(&token, &[&photo])))).await;
+    assert_eq!(reply.body["verified"], true, "{:?}", reply.body);
+    let listed = app.get_as(SECRET, "/api/users/angelina").await;
+    assert_eq!(listed.body["passkeys"][0]["counter"], 1);
+    // Her export names the passkey (Art. 15: the data kept about her).
+    let export =
+        app.client.get(format!("{}/api/users/angelina/export", app.base)).bearer_auth(SECRET).send().await.unwrap();
+    let zip = export.bytes().await.unwrap();
+    assert!(zip.windows(device.id().len()).any(|w| w == device.id().as_bytes()), "the manifest lists the credential");
+}
