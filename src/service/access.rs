@@ -52,10 +52,10 @@ impl FaceAuth {
         Ok(())
     }
 
-    /// Whether a token issued at `iat` carrying `mark` is still good for the user.
-    pub(super) async fn not_revoked(&self, user: &UserId, mark: Option<&str>, iat: u64) -> Result<bool, ServiceError> {
+    /// Whether a token carrying `mark` is still good for the user.
+    pub(super) async fn not_revoked(&self, user: &UserId, mark: Option<&str>) -> Result<bool, ServiceError> {
         let current = self.revocation_mark(user).await?;
-        Ok(survives_revocation(mark, iat, current.as_deref()))
+        Ok(survives_revocation(mark, current.as_deref()))
     }
 
     /// A session for the backend to hand to its frontend. In challenge mode a verify session
@@ -116,7 +116,7 @@ impl FaceAuth {
         {
             return Err(SessionError::Forged.into());
         }
-        if !self.not_revoked(user, session.epoch.as_deref(), session.iat).await? {
+        if !self.not_revoked(user, session.epoch.as_deref()).await? {
             return Err(SessionError::Revoked.into());
         }
         let claim = self.state.claim(&session.claim_id, session.valid_for).await?.ok_or(SessionError::Used)?;

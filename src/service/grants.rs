@@ -66,7 +66,6 @@ pub struct EnrollmentGrants {
 pub struct ValidGrant {
     pub id: String,
     pub valid_for: Duration,
-    pub iat: u64,
     pub epoch: Option<String>,
 }
 
@@ -103,7 +102,6 @@ impl EnrollmentGrants {
         Ok(ValidGrant {
             id: format!("grant:{}", claims.jti),
             valid_for: Duration::from_secs(claims.exp - now + 1),
-            iat: claims.iat,
             epoch: claims.extra.ep,
         })
     }

@@ -95,7 +95,7 @@ impl FaceAuth {
                 let generation = self.state.generation().await?;
                 let grant =
                     self.grants.check(token, user, &generation).map_err(ServiceError::InvalidEnrollmentToken)?;
-                if !self.not_revoked(user, grant.epoch.as_deref(), grant.iat).await? {
+                if !self.not_revoked(user, grant.epoch.as_deref()).await? {
                     return Err(ServiceError::InvalidEnrollmentToken(GrantError::Revoked));
                 }
                 let claim = self.state.claim(&grant.id, grant.valid_for).await?;

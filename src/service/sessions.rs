@@ -117,7 +117,6 @@ pub struct ValidSession {
     pub nonce: Option<String>,
     pub audience: Option<String>,
     pub plan: Option<Plan>,
-    pub iat: u64,
     pub epoch: Option<String>,
     /// The attempt needs a passkey assertion as well.
     pub passkey: bool,
@@ -180,16 +179,16 @@ impl SessionRecord {
     }
 }
 
-/// Whether a token issued at `iat` with revocation mark `token_mark` survives the user's current
-/// mark. A token minted elsewhere (a grant from the backend's own JWT library) carries no mark and
-/// is judged by its issue time: issued in the same second as a revocation, it is refused.
-pub fn survives_revocation(token_mark: Option<&str>, iat: u64, current: Option<&str>) -> bool {
+/// Whether a token issued with revocation mark `token_mark` survives the user's current mark.
+/// faceauth names the current mark in everything it issues, so a token without one was issued
+/// before the user's first revocation (or minted outside faceauth): refused once there is one.
+pub fn survives_revocation(token_mark: Option<&str>, current: Option<&str>) -> bool {
     match (current, token_mark) {
         (None, None) => true,
         // The mark is gone while tokens still name it: the state was lost; refuse rather than guess.
         (None, Some(_)) => false,
         (Some(current), Some(mark)) => current == mark,
-        (Some(current), None) => current.parse::<u64>().is_ok_and(|revoked_ms| iat.saturating_mul(1000) > revoked_ms),
+        (Some(_), None) => false,
     }
 }
 
@@ -268,7 +267,6 @@ impl Sessions {
             nonce: claims.extra.nonce,
             audience: claims.extra.rp_aud,
             plan: claims.extra.plan,
-            iat: claims.iat,
             epoch: claims.extra.ep,
             passkey: claims.extra.pk,
         })
@@ -346,12 +344,10 @@ mod tests {
 
     #[test]
     fn a_revocation_refuses_every_token_issued_before_it() {
-        assert!(survives_revocation(None, 100, None));
-        assert!(!survives_revocation(None, 100, Some("100500")), "issued before the delete");
-        assert!(!survives_revocation(None, 100, Some("100000")), "issued in the same second");
-        assert!(survives_revocation(None, 102, Some("100500")), "minted after it");
-        assert!(survives_revocation(Some("100500"), 100, Some("100500")), "issued after it, with its mark");
-        assert!(!survives_revocation(Some("100500"), 100, Some("200000")), "a later revocation");
-        assert!(!survives_revocation(Some("100500"), 100, None), "state lost: refused");
+        assert!(survives_revocation(None, None));
+        assert!(!survives_revocation(None, Some("100500")), "issued before the first revocation");
+        assert!(survives_revocation(Some("100500"), Some("100500")), "issued after it, with its mark");
+        assert!(!survives_revocation(Some("100500"), Some("200000")), "a later revocation");
+        assert!(!survives_revocation(Some("100500"), None), "state lost: refused");
     }
 }

@@ -1,7 +1,9 @@
-//! Clients that hang up half-way. S3 sits behind a slow relay (each chunk held 25 ms each way), so
-//! a register takes about 100 ms of round trips, and the client gives up after a little longer each time:
-//! it is dropped at every stage. Afterwards there is either nothing (and the grant still works),
-//! or a complete result: the reference stored, its audit record in the bucket, the grant spent.
+//! Clients that hang up half-way: a register, a delete, a verify within a session. S3 sits behind
+//! a slow relay (each chunk held 25 ms each way), so each takes about 100 ms of round trips, and
+//! the client gives up after a little longer each time: it is dropped at every stage. Afterwards
+//! there is either nothing (and the grant or session still works), or a complete result: the
+//! reference stored (or removed, or the attempt decided), its audit record in the bucket, the
+//! grant or session spent.
 
 use std::time::Duration;
 
@@ -28,6 +30,10 @@ async fn audited(moto: &Moto, bucket: &str, event: &str, user: &str) -> usize {
 
 /// The service with S3 behind the slow relay, audit records in the bucket.
 async fn behind_slow_s3() -> (Moto, String, Relay, TestApp) {
+    behind_slow_s3_with(&[]).await
+}
+
+async fn behind_slow_s3_with(extra: &[(&str, &str)]) -> (Moto, String, Relay, TestApp) {
     let moto = Moto::start();
     let bucket = moto.create_bucket().await;
     let relay = Relay::slow(moto.port(), Duration::from_millis(25)).await;
@@ -36,6 +42,7 @@ async fn behind_slow_s3() -> (Moto, String, Relay, TestApp) {
     for (k, v) in [("API_KEYS", SECRET), ("CLIENT_API_KEYS", CLIENT), ("AUDIT_S3_PREFIX", "faceauth-audit/")] {
         env.push((k.into(), v.into()));
     }
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let app = spawn_owned(&env);
     (moto, bucket, relay, app)
 }
@@ -141,4 +148,71 @@ async fn a_delete_dropped_at_any_stage_is_all_or_nothing() {
     }
     assert!(dropped >= 4, "the client hung up {dropped} times");
     assert!(completed >= 2, "{completed} dropped deletes ran to completion");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_verify_dropped_at_any_stage_decides_once_or_not_at_all() {
+    // The same photo is sent twice per round (the dropped try, then the retry): the replay memory
+    // would refuse the retry as a copy, which is not what this test is about.
+    let (moto, bucket, _relay, app) = behind_slow_s3_with(&[("REPLAY_WINDOW_SECS", "0")]).await;
+    let session = |user: String| {
+        let app = &app;
+        async move {
+            let url = format!("{}/api/sessions", app.base);
+            let body = json!({ "user_id": user, "purpose": "verify" });
+            let reply = app.send(app.client.post(url).bearer_auth(SECRET).json(&body)).await;
+            (
+                reply.body["session_id"].as_str().unwrap().to_string(),
+                reply.body["session_token"].as_str().unwrap().to_string(),
+            )
+        }
+    };
+    let verify = |user: &str, token: &str, timeout: Duration| {
+        let form = TestApp::form(user, face(ANGELINA_2)).text("session_token", token.to_string());
+        let url = format!("{}/api/verify", app.base);
+        app.client.post(url).bearer_auth(CLIENT).multipart(form).timeout(timeout).send()
+    };
+    assert_eq!(app.post_form_as(SECRET, "/api/register", TestApp::form("probe", face(ANGELINA_1))).await.status, 201);
+    let (_, token) = session("probe".into()).await;
+    let started = std::time::Instant::now();
+    assert_eq!(verify("probe", &token, Duration::from_secs(30)).await.unwrap().status(), 200);
+    let whole = started.elapsed();
+    let (mut completed, mut dropped) = (0, 0);
+    for i in 0..14u32 {
+        let after_ms = (whole.as_millis() as u64 * u64::from(i) / 10).max(1);
+        let user = format!("verifier{i}");
+        assert_eq!(app.post_form_as(SECRET, "/api/register", TestApp::form(&user, face(ANGELINA_1))).await.status, 201);
+        let (id, token) = session(user.clone()).await;
+        let hung_up = match verify(&user, &token, Duration::from_millis(after_ms)).await {
+            Ok(reply) => {
+                assert_eq!(reply.status(), 200);
+                false
+            }
+            Err(e) => {
+                assert!(e.is_timeout(), "{e}");
+                dropped += 1;
+                true
+            }
+        };
+        let ended = |l: &str| l.contains("audit") && l.contains("event=\"verify\"") && l.contains(&user);
+        let ended = app.wait_for_line(ended, Duration::from_secs(5)).is_some();
+        let outcome = app.get_as(SECRET, &format!("/api/sessions/{id}")).await;
+        let retry = verify(&user, &token, Duration::from_secs(30)).await.unwrap();
+        if ended {
+            // Decided once: the session spent with its outcome, the record in the bucket.
+            assert_eq!(outcome.body["status"], "completed", "{:?}", outcome.body);
+            assert_eq!(outcome.body["verified"], true);
+            assert_eq!(retry.status(), 401, "the session was spent by the dropped verify");
+            assert_eq!(audited(&moto, &bucket, "verify", &user).await, 1);
+            completed += usize::from(hung_up);
+        } else {
+            // Not at all: the session still pending and good for the retry.
+            assert!(hung_up, "an answered verify was audited");
+            assert_eq!(outcome.body["status"], "pending", "{:?}", outcome.body);
+            assert_eq!(retry.status(), 200);
+            assert_eq!(audited(&moto, &bucket, "verify", &user).await, 1, "the retry's record only");
+        }
+    }
+    assert!(dropped >= 4, "the client hung up {dropped} times");
+    assert!(completed >= 2, "{completed} dropped verifies ran to completion");
 }

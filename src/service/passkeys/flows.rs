@@ -132,7 +132,7 @@ impl FaceAuth {
         let generation = self.state.generation().await?;
         let PasskeyAuthority::Session(token) = authority else { return Ok(None) };
         let session = self.sessions.check(token, user, SessionPurpose::Enroll, &generation)?;
-        if !self.not_revoked(user, session.epoch.as_deref(), session.iat).await? {
+        if !self.not_revoked(user, session.epoch.as_deref()).await? {
             return Err(crate::service::SessionError::Revoked.into());
         }
         Ok(Some(session.id))
