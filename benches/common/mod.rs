@@ -14,10 +14,9 @@ use std::time::{Duration, Instant};
 pub mod relay;
 
 use faceauth::face::align::norm_crop;
-use faceauth::face::detect::DetectorSettings;
 use faceauth::face::engine::EngineSpec;
 use faceauth::face::runtime::{self, Threads};
-use faceauth::face::{FaceEngine, FacePolicy, ModelProfile, PipelineMode, Purpose};
+use faceauth::face::{FaceEngine, ModelProfile, PipelineMode, Purpose};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -55,16 +54,13 @@ pub fn spec(detector: &str, recognizer: &str, mode: PipelineMode) -> EngineSpec 
     let path = models.join(recognizer);
     let sha = faceauth::face::models::sha256_file(&path).expect("models: run scripts/setup-test.sh");
     EngineSpec {
-        detector_path: models.join(detector),
-        landmark_path: models.join("face_landmark.onnx"),
-        recognizer_path: path,
-        profile: ModelProfile::by_sha256(&sha).expect("a pinned recognizer").clone(),
-        detector: DetectorSettings::default(),
-        policy: FacePolicy::default(),
-        max_pixels: 40_000_000,
-        intra_threads: 1,
-        liveness: Vec::new(),
         mode,
+        ..EngineSpec::with_defaults(
+            models.join(detector),
+            models.join("face_landmark.onnx"),
+            path,
+            ModelProfile::by_sha256(&sha).expect("a pinned recognizer").clone(),
+        )
     }
 }
 

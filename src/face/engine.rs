@@ -89,6 +89,26 @@ pub struct EngineSpec {
     pub mode: PipelineMode,
 }
 
+impl EngineSpec {
+    /// The service's defaults around three files and a profile: default detector settings and face
+    /// policy, MAX_IMAGE_PIXELS' 40 MP, one intra-op thread, no passive liveness, the adaptive
+    /// pipeline. For tools and tests that need an engine without a configuration.
+    pub fn with_defaults(detector: PathBuf, landmarks: PathBuf, recognizer: PathBuf, profile: ModelProfile) -> Self {
+        Self {
+            detector_path: detector,
+            landmark_path: landmarks,
+            recognizer_path: recognizer,
+            profile,
+            detector: DetectorSettings::default(),
+            policy: FacePolicy::default(),
+            max_pixels: 40_000_000,
+            intra_threads: 1,
+            liveness: Vec::new(),
+            mode: PipelineMode::Adaptive,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
 pub struct StageTimings {
     pub decode_ms: f64,

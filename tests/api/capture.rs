@@ -11,9 +11,8 @@
 
 use std::sync::OnceLock;
 
-use faceauth::face::detect::DetectorSettings;
 use faceauth::face::engine::EngineSpec;
-use faceauth::face::{FaceEngine, FacePolicy, ModelProfile, PipelineMode, Purpose, runtime};
+use faceauth::face::{FaceEngine, ModelProfile, Purpose, runtime};
 use image::RgbImage;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
@@ -133,18 +132,12 @@ fn engine() -> std::sync::MutexGuard<'static, FaceEngine> {
             // default pack; where this engine puts the box only decides where the light falls).
             let recognizer = root().join("models/arcface_mobilefacenet_128d.onnx");
             let sha = faceauth::face::models::sha256_file(&recognizer).unwrap();
-            let spec = EngineSpec {
-                detector_path: root().join("models/det_500m.onnx"),
-                landmark_path: root().join("models/face_landmark.onnx"),
-                recognizer_path: recognizer,
-                profile: ModelProfile::by_sha256(&sha).unwrap().clone(),
-                detector: DetectorSettings::default(),
-                policy: FacePolicy::default(),
-                max_pixels: 40_000_000,
-                intra_threads: 1,
-                liveness: Vec::new(),
-                mode: PipelineMode::Adaptive,
-            };
+            let spec = EngineSpec::with_defaults(
+                root().join("models/det_500m.onnx"),
+                root().join("models/face_landmark.onnx"),
+                recognizer,
+                ModelProfile::by_sha256(&sha).unwrap().clone(),
+            );
             std::sync::Mutex::new(FaceEngine::load(&spec).unwrap())
         })
         .lock()

@@ -2,9 +2,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
-use faceauth::face::detect::DetectorSettings;
 use faceauth::face::engine::EngineSpec;
-use faceauth::face::{FaceEngine, FacePolicy, ModelProfile, PipelineMode, runtime};
+use faceauth::face::{FaceEngine, ModelProfile, PipelineMode, runtime};
 use serde::Deserialize;
 
 pub const SFACE: &str = "face_recognition_sface_2021dec_int8bq.onnx";
@@ -89,16 +88,13 @@ pub fn spec(recognizer: &str) -> EngineSpec {
     let path = model_dir().join(recognizer);
     let sha = faceauth::face::models::sha256_file(&path).expect("models: run scripts/setup-test.sh");
     EngineSpec {
-        detector_path: model_dir().join("det_500m.onnx"),
-        landmark_path: model_dir().join("face_landmark.onnx"),
-        recognizer_path: path,
-        profile: ModelProfile::by_sha256(&sha).unwrap().clone(),
-        detector: DetectorSettings::default(),
-        policy: FacePolicy::default(),
-        max_pixels: 40_000_000,
-        intra_threads: 1,
-        liveness: Vec::new(),
         mode: PipelineMode::Reference,
+        ..EngineSpec::with_defaults(
+            model_dir().join("det_500m.onnx"),
+            model_dir().join("face_landmark.onnx"),
+            path,
+            ModelProfile::by_sha256(&sha).unwrap().clone(),
+        )
     }
 }
 
