@@ -7,7 +7,7 @@ MODEL_MIRROR ?=
 MIRROR_FLAG := $(if $(MODEL_MIRROR),--mirror $(MODEL_MIRROR),)
 export ORT_DYLIB_PATH ?= $(CURDIR)/.ort/libonnxruntime.so.1.31.1
 
-.PHONY: run setup models models-liveness guide build test test-setup lint bench bench-load bench-scale bench-sealed bench-capture bench-timing bench-packs fairness check clean
+.PHONY: run setup models models-liveness guide build test test-setup lint bench bench-load bench-scale bench-sealed bench-capture bench-timing bench-packs bench-recognizers fairness check clean
 
 run: setup build
 	./target/release/faceauth serve
@@ -87,6 +87,13 @@ fairness: test-setup
 	MODEL_DIR=$(CURDIR)/models LOG_LEVEL=warn ./target/debug/faceauth fairness $(FACES_DIR)/fairness \
 	  --labels $(FACES_DIR)/fairness/ground_truth.json --out target/fairness | tee target/fairness.md
 	cp target/fairness/fairness.svg docs/fairness.svg
+
+# Each recognizer's cost side by side, buffalo_l's IResNet-50 built from its architecture with
+# random weights (it cannot be brought here): docs/performance.md.
+bench-recognizers: test-setup
+	python3 -m venv target/recognizer-venv
+	target/recognizer-venv/bin/pip install -q onnx==1.17.0 onnxruntime==1.31.1 numpy
+	target/recognizer-venv/bin/python scripts/recognizer-cost.py models
 
 bench-scale: test-setup build
 	bash scripts/bench-scale.sh
