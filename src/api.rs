@@ -109,7 +109,7 @@ pub fn router(state: AppState) -> Router {
         // A token may be up to 8 KiB (the documented maxLength), and only a secret key reaches this.
         .route(
             "/api/tokens/introspect",
-            post(tokens::introspect).route_layer(DefaultBodyLimit::max(4 * JSON_BODY_LIMIT)),
+            post(tokens::introspect).route_layer(DefaultBodyLimit::max(tokens::INTROSPECT_BODY_LIMIT)),
         )
         .route_layer(axum::middleware::from_fn(middleware::require_trusted_caller));
     let protected = uploads

@@ -137,14 +137,17 @@ where
 
 /// A JSON body, or the envelope's error naming what to send (`example`).
 pub fn json_body<T>(body: Result<Json<T>, JsonRejection>, example: &str) -> Result<T, ApiError> {
+    json_body_within(body, example, super::JSON_BODY_LIMIT)
+}
+
+/// As [`json_body`] on a route whose body limit is `limit` (the 413 names it).
+pub fn json_body_within<T>(body: Result<Json<T>, JsonRejection>, example: &str, limit: usize) -> Result<T, ApiError> {
     let Json(request) = body.map_err(|e| match e {
         // As the upload routes answer a body that is not multipart: the media type is wrong.
         JsonRejection::MissingJsonContentType(_) => {
             ApiError::UnsupportedMediaType(format!("send JSON {example} with Content-Type: application/json"))
         }
-        e if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::PayloadTooLarge(super::JSON_BODY_LIMIT)
-        }
+        e if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge(limit),
         e => ApiError::InvalidRequest(format!("send JSON {example}: {}", e.body_text())),
     })?;
     Ok(request)

@@ -10,7 +10,7 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::dto::{json_body, non_null};
+use super::dto::{json_body_within, non_null};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::UserId;
@@ -98,10 +98,7 @@ fn authority(caller: &Caller, session_token: Option<String>) -> Result<PasskeyAu
 pub const BODY_LIMIT: usize = 4 * super::JSON_BODY_LIMIT;
 
 fn body<T>(body: Result<Json<T>, JsonRejection>, example: &str) -> Result<T, ApiError> {
-    match body {
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::PayloadTooLarge(BODY_LIMIT)),
-        other => json_body(other, example),
-    }
+    json_body_within(body, example, BODY_LIMIT)
 }
 
 /// What the contract says of the text fields, checked here (serde knows no lengths).

@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::dto::json_body;
+use super::dto::json_body_within;
 use super::schema::BackendJsonErrors;
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -59,6 +59,9 @@ pub struct IntrospectResponse {
     pub token_type: Option<&'static str>,
 }
 
+/// Introspection's body limit (`api.rs`): a token may be up to 8 KiB, the documented maxLength.
+pub const INTROSPECT_BODY_LIMIT: usize = 4 * super::JSON_BODY_LIMIT;
+
 /// Whether a verification token is valid now, with its claims; `consume` makes it single use.
 #[utoipa::path(
     post,
@@ -75,7 +78,8 @@ pub async fn introspect(
     State(state): State<AppState>,
     body: Result<Json<IntrospectRequest>, JsonRejection>,
 ) -> Result<Json<IntrospectResponse>, ApiError> {
-    let request: IntrospectRequest = json_body(body, r#"{"token": "...", "consume": false}"#)?;
+    let request: IntrospectRequest =
+        json_body_within(body, r#"{"token": "...", "consume": false}"#, INTROSPECT_BODY_LIMIT)?;
     if request.token.is_empty() || request.token.chars().count() > MAX_TOKEN_LEN {
         return Err(ApiError::InvalidRequest(format!("token must be 1-{MAX_TOKEN_LEN} characters")));
     }

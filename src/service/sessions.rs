@@ -312,28 +312,18 @@ mod tests {
         assert_eq!(s.check(&issued.token, &alice, SessionPurpose::Verify, "g2").err(), Some(SessionError::Void));
     }
 
+    fn plain() -> SessionExtra {
+        SessionExtra { purpose: SessionPurpose::Verify, nonce: None, rp_aud: None, ep: None, plan: None, pk: false }
+    }
+
     #[test]
     fn a_session_signed_right_but_longer_than_the_policy_is_void() {
         let s = sessions();
         let alice = UserId::parse("alice").unwrap();
-        let extra = SessionExtra {
-            purpose: SessionPurpose::Verify,
-            nonce: None,
-            rp_aud: None,
-            ep: None,
-            plan: None,
-            pk: false,
-        };
+        let extra = plain();
         let long = SessionClaims::new(AUDIENCE, "alice", Duration::from_secs(10 * 365 * 86_400), "g1", extra);
         assert_eq!(s.check(&s.jwt.sign(&long), &alice, SessionPurpose::Verify, "g1").err(), Some(SessionError::Void));
-        let extra = SessionExtra {
-            purpose: SessionPurpose::Verify,
-            nonce: None,
-            rp_aud: None,
-            ep: None,
-            plan: None,
-            pk: false,
-        };
+        let extra = plain();
         let unnamed = SessionClaims { sg: None, ..SessionClaims::new(AUDIENCE, "alice", s.ttl, "g1", extra) };
         assert_eq!(
             s.check(&s.jwt.sign(&unnamed), &alice, SessionPurpose::Verify, "g1").err(),

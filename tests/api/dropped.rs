@@ -28,6 +28,21 @@ async fn audited(moto: &Moto, bucket: &str, event: &str, user: &str) -> usize {
     count
 }
 
+/// Whether the client hung up (its timeout struck, counted in `dropped`); an answer must be `ok`.
+fn hung_up(outcome: reqwest::Result<reqwest::Response>, ok: u16, dropped: &mut usize) -> bool {
+    match outcome {
+        Ok(reply) => {
+            assert_eq!(reply.status(), ok);
+            false
+        }
+        Err(e) => {
+            assert!(e.is_timeout(), "{e}");
+            *dropped += 1;
+            true
+        }
+    }
+}
+
 /// The service with S3 behind the slow relay, audit records in the bucket.
 async fn behind_slow_s3() -> (Moto, String, Relay, TestApp) {
     behind_slow_s3_with(&[]).await
@@ -63,17 +78,7 @@ async fn a_register_dropped_at_any_stage_is_all_or_nothing() {
         let url = format!("{}/api/enrollments", app.base);
         let grant = app.send(app.client.post(url).bearer_auth(SECRET).json(&json!({ "user_id": user }))).await;
         let grant = grant.body["enrollment_token"].as_str().unwrap().to_string();
-        let hung_up = match register(&user, &grant, Duration::from_millis(after_ms)).await {
-            Ok(reply) => {
-                assert_eq!(reply.status(), 201);
-                false
-            }
-            Err(e) => {
-                assert!(e.is_timeout(), "{e}");
-                dropped += 1;
-                true
-            }
-        };
+        let hung_up = hung_up(register(&user, &grant, Duration::from_millis(after_ms)).await, 201, &mut dropped);
         // The operation's own audit line says it ended (it is logged before it is written). A
         // client that hung up before its upload reached the handler started nothing: no line.
         let ended = |l: &str| l.contains("audit") && l.contains("event=\"register\"") && l.contains(&user);
@@ -114,17 +119,7 @@ async fn a_delete_dropped_at_any_stage_is_all_or_nothing() {
         let grant = app.enrollment(SECRET, &user).await.body["enrollment_token"].as_str().unwrap().to_string();
         let url = format!("{}/api/users/{user}", app.base);
         let request = app.client.delete(url).bearer_auth(SECRET).timeout(Duration::from_millis(after_ms));
-        let hung_up = match request.send().await {
-            Ok(reply) => {
-                assert_eq!(reply.status(), 200);
-                false
-            }
-            Err(e) => {
-                assert!(e.is_timeout(), "{e}");
-                dropped += 1;
-                true
-            }
-        };
+        let hung_up = hung_up(request.send().await, 200, &mut dropped);
         let ended = |l: &str| l.contains("audit") && l.contains("event=\"delete\"") && l.contains(&user);
         let ended = app.wait_for_line(ended, Duration::from_secs(5)).is_some();
         let left: Vec<String> =
@@ -183,17 +178,7 @@ async fn a_verify_dropped_at_any_stage_decides_once_or_not_at_all() {
         let user = format!("verifier{i}");
         assert_eq!(app.post_form_as(SECRET, "/api/register", TestApp::form(&user, face(ANGELINA_1))).await.status, 201);
         let (id, token) = session(user.clone()).await;
-        let hung_up = match verify(&user, &token, Duration::from_millis(after_ms)).await {
-            Ok(reply) => {
-                assert_eq!(reply.status(), 200);
-                false
-            }
-            Err(e) => {
-                assert!(e.is_timeout(), "{e}");
-                dropped += 1;
-                true
-            }
-        };
+        let hung_up = hung_up(verify(&user, &token, Duration::from_millis(after_ms)).await, 200, &mut dropped);
         let ended = |l: &str| l.contains("audit") && l.contains("event=\"verify\"") && l.contains(&user);
         let ended = app.wait_for_line(ended, Duration::from_secs(5)).is_some();
         let outcome = app.get_as(SECRET, &format!("/api/sessions/{id}")).await;

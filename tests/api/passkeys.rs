@@ -218,6 +218,11 @@ async fn registration_needs_authority_user_verification_and_is_used_once() {
     // A device joins a face: none for a user who has none.
     let reply = json_as(&app, SECRET, "/api/passkeys/options", json!({ "user_id": "nobody" })).await;
     assert_eq!((reply.status, reply.code()), (404, "user_not_found"));
+    // A body over the routes' 16 KiB is refused, and the answer names that limit.
+    let huge = json!({ "user_id": "angelina", "registration_id": "r", "credential": { "pad": "x".repeat(20_000) } });
+    let reply = json_as(&app, SECRET, "/api/passkeys", huge).await;
+    assert_eq!((reply.status, reply.code()), (413, "payload_too_large"));
+    assert!(reply.body["error"]["message"].as_str().unwrap().contains("16384"), "{:?}", reply.body);
     // A client key alone may not add a device to someone's account.
     let reply = json_as(&app, CLIENT, "/api/passkeys/options", json!({ "user_id": "angelina" })).await;
     assert_eq!((reply.status, reply.code()), (403, "session_required"));
