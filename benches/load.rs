@@ -10,7 +10,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    Service, client, closed_loop, cores, env_num, faces, median, model_floor, register, rss_kib, start_service,
+    OPEN_PACK, Service, client, closed_loop, cores, env_num, faces, median, model_floor, register, rss_kib,
+    start_service,
 };
 
 const PROBE: &str = "dev/Angelina_Jolie/deepface_img1.jpg"; // 1382x1868, 2.3 MB
@@ -20,8 +21,8 @@ const SMALL_PROBE: &str = "dev/Adel_Al-Jubeir/Adel_Al-Jubeir_0002.jpg";
 const SMALL_REFERENCE: &str = "dev/Adel_Al-Jubeir/Adel_Al-Jubeir_0001.jpg";
 
 fn main() {
-    let floor = model_floor(PROBE, 1);
-    let small_floor = model_floor(SMALL_PROBE, 1);
+    let floor = model_floor(PROBE, 1, OPEN_PACK);
+    let small_floor = model_floor(SMALL_PROBE, 1, OPEN_PACK);
     let requests = env_num("LOAD_REQUESTS", 200);
     let soak = env_num("LOAD_SOAK", 5000);
     let data = tempfile::tempdir().unwrap();
@@ -53,7 +54,7 @@ fn main() {
         let probe = [common::read(PROBE)];
         closed_loop(&client, base, "one-ref", &probe, 2, 20).await; // warm caches and connections
 
-        println!("\nmachine: {} cores; model floor (det_500m + mobilefacenet, in-process, median of 60): {floor:.1} ms", cores());
+        println!("\nmachine: {} cores; default pack (open: BlazeFace + FaceMesh + SFace); model floor (in-process, median of 60): {floor:.1} ms", cores());
         println!("service ready (models loaded and warmed, storage checked) {:.0} ms after start\n", service.ready_ms);
         println!("| concurrency | requests/s | p50 ms | p90 ms | p99 ms | errors |\n|---|---|---|---|---|---|");
         let mut runs = Vec::new();

@@ -134,15 +134,39 @@ fetch_one() {
   echo "fetched  $name (sha256 ${sha:0:12}… verified)"
 }
 
+# The exact rewrites (scripts/rewrite-models.py): made once per source file, in a venv kept in the
+# cache (onnx + onnxruntime + numpy from PyPI), and checked by what they compute.
+rewrite_venv="$cache/rewrite-venv"
+ensure_rewriter() {
+  [ -x "$rewrite_venv/bin/python" ] && "$rewrite_venv/bin/python" -c "import onnx, onnxruntime, numpy" 2>/dev/null && return 0
+  echo "note     installing onnx 1.17.0 + onnxruntime 1.31.1 (PyPI) into $rewrite_venv for the model rewrites"
+  rm -rf "$rewrite_venv"
+  python3 -m venv "$rewrite_venv"
+  "$rewrite_venv/bin/pip" install --quiet --disable-pip-version-check onnx==1.17.0 onnxruntime==1.31.1 "numpy<3" \
+    || fail "pip install of the rewriter"
+}
+rewrite_one() {
+  local name=$1 target="$dest/$1" fast="$dest/${1%.onnx}.fast.onnx"
+  python3 -c 'import json, sys; sys.exit(0 if sys.argv[2] in json.load(open(sys.argv[1])) else 1)' \
+    "$root/models/rewrites.json" "$name" || return 0
+  if [ -f "$fast" ] && [ -f "$fast.json" ] && grep -q "\"$(sha256sum "$target" | cut -d' ' -f1)\"" "$fast.json"; then
+    echo "ok       ${fast##*/} (rewrite of these bytes, already made)"; return 0
+  fi
+  ensure_rewriter || return 1
+  "$rewrite_venv/bin/python" "$root/scripts/rewrite-models.py" rewrite "$target" || { rm -f "$fast" "$fast.json"; return 1; }
+}
+
 found=0
 missing=()
 while IFS=$'\t' read -r name bytes sha source packlist; do
   [[ -z "$name" || "$name" == \#* ]] && continue
   for pack in "${packs[@]}"; do
     if [[ ",$packlist," == *",$pack,"* ]]; then
-      found=1; fetch_one "$name" "$bytes" "$sha" "$source" || exit 1; break
+      found=1; fetch_one "$name" "$bytes" "$sha" "$source" || exit 1; rewrite_one "$name" || exit 1; break
     elif [[ ",$packlist," == *",$pack?,"* ]]; then
-      found=1; fetch_one "$name" "$bytes" "$sha" "$source" || missing+=("$name"); break
+      found=1
+      if fetch_one "$name" "$bytes" "$sha" "$source"; then rewrite_one "$name" || exit 1; else missing+=("$name"); fi
+      break
     fi
   done
 done < "$manifest"

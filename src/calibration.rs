@@ -4,6 +4,7 @@
 
 pub mod fairness;
 pub mod interval;
+pub mod per_identity;
 
 /// Similarity scores of genuine (same person) and impostor (different people) comparisons.
 #[derive(Debug, Clone, Default, PartialEq)]

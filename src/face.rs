@@ -21,6 +21,7 @@ pub mod pool;
 pub mod profile;
 pub mod quality;
 pub mod resolution;
+pub mod rewrite;
 pub mod runtime;
 pub mod scans;
 

@@ -64,16 +64,18 @@ pub fn spec(detector: &str, recognizer: &str, mode: PipelineMode) -> EngineSpec 
     }
 }
 
-/// The reference detector (det_500m at 640²) then the recognizer, back to back on an already decoded
-/// photo, with `threads` intra-op threads: inference alone, which no request of the reference
-/// pipeline can beat. Median of 60.
-pub fn model_floor(photo: &str, threads: usize) -> f64 {
+/// The default pack's files: BlazeFace (with FaceMesh) and SFace.
+pub const OPEN_PACK: (&str, &str) = ("face_detection_short_range.onnx", "face_recognition_sface_2021dec_int8bq.onnx");
+/// The SCRFD-500M + MobileFaceNet test pair.
+pub const TEST_FILES: (&str, &str) = ("det_500m.onnx", "arcface_mobilefacenet_128d.onnx");
+
+/// The detector (on the reference canvas: det_500m at 640², BlazeFace at 128² then FaceMesh) then
+/// the recognizer, back to back on an already decoded photo, with `threads` intra-op threads:
+/// inference alone, which no request can beat. Median of 60.
+pub fn model_floor(photo: &str, threads: usize, (detector, recognizer): (&str, &str)) -> f64 {
     runtime::init(&root().join(".ort/libonnxruntime.so.1.31.1"), Threads::PerSession(1))
         .expect("run scripts/setup-test.sh");
-    let spec = EngineSpec {
-        intra_threads: threads,
-        ..spec("det_500m.onnx", "arcface_mobilefacenet_128d.onnx", PipelineMode::Reference)
-    };
+    let spec = EngineSpec { intra_threads: threads, ..spec(detector, recognizer, PipelineMode::Reference) };
     let mut engine = FaceEngine::load(&spec).unwrap();
     let image = engine.decode(&read(photo)).unwrap();
     let face = engine.analyze_image(&image, Purpose::Verify).unwrap().face;
@@ -133,7 +135,13 @@ pub fn s3_env<'a>(bucket: &'a str, endpoint: &'a str) -> Vec<(&'a str, &'a str)>
     ]
 }
 
-/// The release binary with the local store, det_500m + MobileFaceNet, limits off, `extra` on top.
+/// The SCRFD-500M + MobileFaceNet test pair (not for commercial use): set beside the default pack
+/// where a figure compares with it, and labelled so.
+pub const TEST_PAIR: [(&str, &str); 2] =
+    [("DETECTOR_MODEL", "det_500m.onnx"), ("RECOGNIZER_MODEL", "arcface_mobilefacenet_128d.onnx")];
+
+/// The release binary with the local store and the default pack (MODEL_PACK=open, the rewritten
+/// graphs `scripts/fetch-models.sh` made), limits off, `extra` on top ([`TEST_PAIR`] for the test pair).
 pub fn start_service(data: &Path, extra: &[(&str, &str)]) -> Service {
     let mut command = Command::new(env!("CARGO_BIN_EXE_faceauth"));
     command
@@ -148,8 +156,6 @@ pub fn start_service(data: &Path, extra: &[(&str, &str)]) -> Service {
         .env("LOG_LEVEL", "warn,faceauth::startup=info")
         .env("DATA_DIR", data)
         .env("MODEL_DIR", root().join("models"))
-        .env("DETECTOR_MODEL", "det_500m.onnx")
-        .env("RECOGNIZER_MODEL", "arcface_mobilefacenet_128d.onnx")
         .env("ORT_DYLIB_PATH", root().join(".ort/libonnxruntime.so.1.31.1"))
         .env("RATE_LIMIT_PER_IP", "0")
         .env("LOCKOUT_MAX_FAILURES", "0")
@@ -161,17 +167,32 @@ pub fn start_service(data: &Path, extra: &[(&str, &str)]) -> Service {
     spawn_listening(command)
 }
 
-/// The Python peer (`scripts/peer.py`: InsightFace FaceAnalysis behind FastAPI/uvicorn) on the same
-/// models, from the test venv (`scripts/setup-peer.sh`). None when it is not installed.
-pub fn start_peer() -> Option<Service> {
+/// A Python peer, from the test venv (`scripts/setup-peer.sh`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Peer {
+    /// OpenCV's face stack on the default pack's recognizer (`scripts/peer_opencv.py`: YuNet,
+    /// alignCrop, SFace on onnxruntime).
+    OpenCv,
+    /// InsightFace FaceAnalysis on the test pair (`scripts/peer.py`).
+    InsightFace,
+}
+
+/// The peer behind FastAPI/uvicorn. None when it is not installed.
+pub fn start_peer(peer: Peer) -> Option<Service> {
     let python = root().join(".venv/bin/python");
-    let probe = Command::new(&python).args(["-c", "import insightface, fastapi, uvicorn"]).output().ok()?;
-    if !probe.status.success() {
+    let (script, needs, model) = match peer {
+        Peer::OpenCv => {
+            ("scripts/peer_opencv.py", "import cv2, onnxruntime, fastapi, uvicorn", "face_detection_yunet_2023mar.onnx")
+        }
+        Peer::InsightFace => ("scripts/peer.py", "import insightface, fastapi, uvicorn", "det_500m.onnx"),
+    };
+    let probe = Command::new(&python).args(["-c", needs]).output().ok()?;
+    if !probe.status.success() || !root().join("models").join(model).is_file() {
         return None;
     }
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut command = Command::new(python);
-    command.arg(root().join("scripts/peer.py")).arg(root().join("models")).arg(port.to_string()).stderr(Stdio::null());
+    command.arg(root().join(script)).arg(root().join("models")).arg(port.to_string()).stderr(Stdio::null());
     let service = spawn_listening(command);
     // The line comes before uvicorn binds (it logs nothing at level warning): wait for the port.
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

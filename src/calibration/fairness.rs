@@ -51,6 +51,8 @@ pub struct GroupRates {
     /// whether its comparisons can vouch for it (the FMR's upper bound under twice the target).
     pub threshold_needed: f32,
     pub threshold_needed_supported: bool,
+    /// The FNMR with every identity weighted equally (`calibration::per_identity`).
+    pub fnmr_identities_equal: Option<Rate>,
     /// Same-identity comparisons under the threshold (`None` without identities).
     pub fnmr: Option<Rate>,
     pub fmr_within_differential: Differential,
@@ -117,11 +119,21 @@ fn rates_of(
         _ => false,
     };
     let (mut within, mut genuine) = (Vec::new(), Vec::new());
+    // Each genuine pair's identity, numbered, for the FNMR with every person weighted equally.
+    let mut people: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut genuine_people = Vec::new();
     let (mut across_false, mut across) = (0usize, 0usize);
     for (k, &a) in members.iter().enumerate().filter(|(_, a)| usable(**a)) {
         for &b in members[k + 1..].iter().filter(|b| usable(**b)) {
             let s = score(a, b);
-            if same_person(a, b) { genuine.push(s) } else { within.push(s) }
+            if same_person(a, b) {
+                genuine.push(s);
+                let person = photos[a].identity.as_deref().unwrap_or_default();
+                let next = people.len();
+                genuine_people.push((s, *people.entry(person).or_insert(next)));
+            } else {
+                within.push(s)
+            }
         }
         for b in (0..n).filter(|b| !member[*b] && usable(*b) && !same_person(a, *b)) {
             across += 1;
@@ -145,6 +157,7 @@ fn rates_of(
         threshold_needed: needed.threshold,
         threshold_needed_supported: needed.supported,
         fnmr: identities.then_some(fnmr),
+        fnmr_identities_equal: identities.then(|| super::per_identity::fnmr(&genuine_people, threshold)),
         fmr_within_differential: none,
         not_detected_differential: none,
         enrol_refused_differential: none,

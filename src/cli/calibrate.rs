@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use crate::calibration::{OperatingPoint, Scores, TARGETS, pairs};
+use crate::calibration::interval::Rate;
+use crate::calibration::{OperatingPoint, Scores, TARGETS, pairs, per_identity};
 use crate::config::{Config, RawEnv};
 use crate::face::{Embedding, Purpose};
 
@@ -118,6 +119,11 @@ pub async fn run(raw: RawEnv, options: Options) -> anyhow::Result<()> {
     let (eer, eer_threshold) = scores.eer();
     let table: Vec<OperatingPoint> = TARGETS.iter().map(|t| scores.at_fmr(*t)).collect();
     let chosen = scores.at_fmr(options.target_fmr);
+    // FNMR with every identity weighted equally, beside the per-pair figure of each row.
+    let identity = per_identity::identities_from_pairs(plan.photos.len(), &plan.genuine);
+    let genuine_by_identity: Vec<(f32, usize)> = genuine.iter().map(|((a, _), s)| (*s, identity[*a])).collect();
+    let by_identity: Vec<Rate> = table.iter().map(|p| per_identity::fnmr(&genuine_by_identity, p.threshold)).collect();
+    let identities = genuine_by_identity.iter().map(|(_, i)| *i).collect::<std::collections::BTreeSet<_>>().len();
 
     std::fs::create_dir_all(&options.out).with_context(|| options.out.display().to_string())?;
     write_files(&options.out, &plan.photos, &genuine, &impostor, &table, &scores)?;
@@ -125,24 +131,30 @@ pub async fn run(raw: RawEnv, options: Options) -> anyhow::Result<()> {
         "model": info.profile.name, "photos": plan.photos.len(), "unusable": unusable,
         "genuine": scores.genuine.len(), "impostor": scores.impostor.len(),
         "eer": eer, "eer_threshold": eer_threshold, "table": table,
+        "fnmr_identities_equal": by_identity, "genuine_identities": identities,
         "target_fmr": options.target_fmr, "suggested_threshold": chosen.threshold,
         "suggested_supported": chosen.supported, "current_threshold": info.threshold,
     });
     std::fs::write(options.out.join("summary.json"), serde_json::to_vec_pretty(&summary)?)?;
 
     println!("model {} on {} photos ({} unusable)", info.profile.name, plan.photos.len(), unusable.len());
-    println!("{} genuine and {} impostor comparisons", scores.genuine.len(), scores.impostor.len());
+    println!(
+        "{} genuine comparisons of {identities} people and {} impostor comparisons",
+        scores.genuine.len(),
+        scores.impostor.len()
+    );
     println!("EER {:.4} at threshold {eer_threshold:.4}\n", eer);
     println!(
-        "| target FMR | threshold | FMR [95 % interval] | FNMR [95 % interval] | supported (upper bound < 2x target) | \
-         impostors needed (rule of 30) |\n|---|---|---|---|---|---|"
+        "| target FMR | threshold | FMR [95 % interval] | FNMR per pair [95 %] | FNMR, each person equal [95 %] | \
+         supported (upper bound < 2x target) | impostors needed (rule of 30) |\n|---|---|---|---|---|---|---|"
     );
-    for p in &table {
+    for (p, person) in table.iter().zip(&by_identity) {
         let mark = if p.supported { "yes" } else { "no: too few impostor pairs" };
         let [fm, fml, fmu, fnm, fnml, fnmu] = rates(p);
         println!(
-            "| {:e} | {:.4} | {fm:.2e} [{fml:.2e}, {fmu:.2e}] | {fnm:.4} [{fnml:.4}, {fnmu:.4}] | {mark} | {} |",
-            p.target_fmr, p.threshold, p.impostors_needed
+            "| {:e} | {:.4} | {fm:.2e} [{fml:.2e}, {fmu:.2e}] | {fnm:.4} [{fnml:.4}, {fnmu:.4}] | {:.4} [{:.4}, {:.4}] | \
+             {mark} | {} |",
+            p.target_fmr, p.threshold, person.value, person.lower, person.upper, p.impostors_needed
         );
     }
     for u in &unusable {

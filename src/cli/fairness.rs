@@ -183,7 +183,7 @@ fn row(g: &GroupRates) -> String {
     };
     let needed = format!("{:.3}{}", g.threshold_needed, if g.threshold_needed_supported { "" } else { " (n/s)" });
     format!(
-        "| {} | {} | {} {} | {} {} | {} ({}) | {} | {} | {} |\n",
+        "| {} | {} | {} {} | {} {} | {} ({}) | {} | {} | {} | {} |\n",
         g.group,
         g.photos,
         pct(&g.not_detected),
@@ -195,6 +195,7 @@ fn row(g: &GroupRates) -> String {
         fmr(&g.fmr_across),
         needed,
         g.fnmr.as_ref().map_or("–".into(), pct),
+        g.fnmr_identities_equal.as_ref().map_or("–".into(), pct),
     )
 }
 
@@ -203,8 +204,9 @@ fn row(g: &GroupRates) -> String {
 pub fn table(r: &Report) -> String {
     let mut out = String::from(
         "| group | photos | not detected as a probe [95 %] | refused at enrolment [95 %] | FMR within the group \
-         [95 %] (× overall) | FMR against other groups [95 %] | threshold for FMR target | FNMR [95 %] |\n\
-         |---|---|---|---|---|---|---|---|\n",
+         [95 %] (× overall) | FMR against other groups [95 %] | threshold for FMR target | FNMR per pair [95 %] | FNMR, \
+         each person equal [95 %] |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
     );
     out.push_str(&row(&r.overall));
     for c in &r.combinations {

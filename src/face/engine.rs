@@ -134,6 +134,45 @@ pub struct Analysis {
     pub light: Option<LightSample>,
 }
 
+/// Who a frame shows: the recognizer's embedding, the replay fingerprint, the passive score.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub embedding: Embedding,
+    pub fingerprint: Fingerprint,
+    pub liveness: Option<LivenessScore>,
+}
+
+/// One frame of a capture: the face, its pose and light on every frame; who it is on the frames the
+/// service asked to identify.
+#[derive(Debug, Clone)]
+pub struct CaptureFrame {
+    pub face: Detection,
+    pub quality: Quality,
+    pub light: Option<LightSample>,
+    pub identity: Option<Identity>,
+    pub timings: StageTimings,
+}
+
+impl From<Analysis> for CaptureFrame {
+    /// A single photo is a capture of one identified frame.
+    fn from(a: Analysis) -> Self {
+        let identity = Identity { embedding: a.embedding, fingerprint: a.fingerprint, liveness: a.liveness };
+        Self { face: a.face, quality: a.quality, light: a.light, identity: Some(identity), timings: a.timings }
+    }
+}
+
+/// The subject found, in the photo's pixels and in the decoded image's.
+struct Located {
+    face: Detection,
+    local: Detection,
+    image: RgbImage,
+    width: u32,
+    height: u32,
+    quality: Quality,
+    light: Option<LightSample>,
+    timings: StageTimings,
+}
+
 pub struct FaceEngine {
     detector: Detector,
     recognizer: Recognizer,
@@ -278,6 +317,40 @@ impl FaceEngine {
         bytes: Option<&[u8]>,
         purpose: Purpose,
     ) -> Result<Analysis, FaceError> {
+        let located = self.locate(decoded, bytes, purpose)?;
+        if purpose == Purpose::Enroll {
+            self.policy.quality.check(&located.quality).map_err(Rejection::from)?;
+        }
+        let (identity, timings) = self.identify(&located, purpose)?;
+        let Located { face, quality, light, width, height, .. } = located;
+        let Identity { embedding, fingerprint, liveness } = identity;
+        Ok(Analysis { liveness, quality, embedding, fingerprint, light, face, width, height, timings })
+    }
+
+    /// One frame of a capture: where the face is, its pose and its light always; the recognizer,
+    /// the fingerprint and passive liveness only when `identity` (the service picks which frames
+    /// need them: `service/liveness/sampling.rs`).
+    pub fn analyze_frame(&mut self, bytes: &[u8], identity: bool) -> Result<CaptureFrame, FaceError> {
+        let start = Instant::now();
+        let decoded =
+            decode_reduced(bytes, self.max_pixels, self.decode_side(Purpose::Frame), Scans::SkipAcRefinements)?;
+        let decode_ms = ms(start);
+        let located = self.locate(decoded, Some(bytes), Purpose::Frame)?;
+        let (identity, mut timings) = match identity {
+            true => {
+                let (identity, timings) = self.identify(&located, Purpose::Frame)?;
+                (Some(identity), timings)
+            }
+            false => (None, located.timings),
+        };
+        timings.decode_ms += decode_ms;
+        let Located { face, quality, light, .. } = located;
+        Ok(CaptureFrame { face, quality, light, identity, timings })
+    }
+
+    /// Decode refinement, detection, subject selection, quality and light: everything but the
+    /// recognizer and passive liveness.
+    fn locate(&mut self, decoded: Decoded, bytes: Option<&[u8]>, purpose: Purpose) -> Result<Located, FaceError> {
         let start = Instant::now();
         let (sx, sy) = decoded.scale();
         let (found, coarse) = self.find_faces(&decoded.image)?;
@@ -301,51 +374,42 @@ impl FaceEngine {
         // The subject in the pixels of the image at hand (the identity when it is the full photo).
         let local = face.scaled(image.width() as f32 / width as f32, image.height() as f32 / height as f32);
         let quality = measure(&image, &local);
-        if purpose == Purpose::Enroll {
-            self.policy.quality.check(&quality).map_err(Rejection::from)?;
-        }
-        let mut liveness_ms = 0.0;
-        let start = Instant::now();
-        let crop = norm_crop(&image, &local.landmarks).ok_or(Rejection::NoFace)?;
-        let align_ms = ms(start);
-        let start = Instant::now();
-        let embedding = self.recognizer.embed(&crop)?;
-        // The sketch is of the face and its mirror image together, so a mirrored copy sketches
-        // alike: a recognizer's embeddings of a face and its mirror differ (up to 45 of 256 bits on
-        // the dev photos, as far as two photos of one person). One more recognizer run (~2 ms).
-        let mirrored = self.recognizer.embed(&image::imageops::flip_horizontal(&crop))?;
-        let fingerprint = Fingerprint::of(&crop, &embedding, &mirrored);
         let light = LightSample::measure(&image, &local);
-        let embed_ms = ms(start);
+        let timings = StageTimings { decode_ms, detect_ms, align_ms: 0.0, embed_ms: 0.0 };
+        Ok(Located { face, local, image, width, height, quality, light, timings })
+    }
+
+    /// The recognizer (one run), the fingerprint, and passive liveness on probes.
+    fn identify(&mut self, located: &Located, purpose: Purpose) -> Result<(Identity, StageTimings), FaceError> {
+        let Located { image, local, .. } = located;
+        let mut timings = located.timings;
+        let start = Instant::now();
+        let crop = norm_crop(image, &local.landmarks).ok_or(Rejection::NoFace)?;
+        timings.align_ms = ms(start);
+        let start = Instant::now();
+        // One recognizer run a photo: a mirrored copy is caught by the face hash's mirror image.
+        let embedding = self.recognizer.embed(&crop)?;
+        let fingerprint = Fingerprint::of(&crop, &embedding);
+        timings.embed_ms = ms(start);
         // Liveness is a property of a capture, asked of probes; references were checked at enrolment.
         let liveness = match purpose != Purpose::Enroll && self.anti_spoof.is_some() {
             true => {
                 let start = Instant::now();
                 // A capture's frames are scored on their own boxes: the reference canvas's second
                 // detection (17-24 ms a frame here) would double a capture's cost, and the capture
-                // is judged on the mean of some fifty scores, not on one.
+                // is judged on the mean of many scores, not on one.
                 let box_ = match purpose {
                     Purpose::Frame => local.clone(),
-                    _ => self.liveness_box(&image, &local)?,
+                    _ => self.liveness_box(image, local)?,
                 };
                 let anti_spoof = self.anti_spoof.as_mut().expect("checked above");
-                let score = anti_spoof.score(&image, &box_)?;
-                liveness_ms = ms(start);
+                let score = anti_spoof.score(image, &box_)?;
+                timings.detect_ms += ms(start);
                 Some(score)
             }
             false => None,
         };
-        Ok(Analysis {
-            liveness,
-            quality,
-            embedding,
-            fingerprint,
-            light,
-            face,
-            width,
-            height,
-            timings: StageTimings { decode_ms, detect_ms: detect_ms + liveness_ms, align_ms, embed_ms },
-        })
+        Ok((Identity { embedding, fingerprint, liveness }, timings))
     }
 
     /// The box MiniFASNet's crop is cut around: the one the reference pipeline would give (SCRFD

@@ -3,16 +3,20 @@
 //! captures of the same person stay apart.
 //!
 //! Two parts, both bit strings compared by Hamming distance:
-//! - a perceptual hash of the aligned face (the recognizer's 112×112 input): grey levels with their
-//!   best-fitting plane removed (a uniform brightness change or a lighting ramp moves nothing),
-//!   a 32×32 DCT, and the signs of its 8×8 lowest frequencies but the constant one against their
-//!   median. Alignment puts eyes and mouth at fixed places, so crops and rescales barely move it; a
-//!   mirror image flips the sign of every odd horizontal frequency, so the mirrored hash is derived
-//!   from the same coefficients.
-//! - a sketch of the embedding (of the face and its mirror image, summed): the signs of 1,024 fixed
-//!   random projections (SimHash, Charikar 2002), whose Hamming distance estimates the angle between
-//!   two embeddings (bits differ with probability angle/π). 1,024 bits because the estimate's
-//!   spread shrinks with the bit count: at 256 bits copies and new photos overlapped on the dev set.
+//! - a perceptual hash of the aligned face (the recognizer's 112×112 input), in the manner of PDQ
+//!   (Meta's photo-matching hash: a 64×64 grey image, its 16×16 lowest DCT frequencies, each
+//!   against their median): grey levels with their best-fitting plane removed (a uniform brightness
+//!   change or a lighting ramp moves nothing), then the signs of the 255 coefficients but the
+//!   constant one against their median. Alignment puts eyes and mouth at fixed places, so crops and
+//!   rescales barely move it. A mirror image negates every odd horizontal frequency, so the
+//!   mirrored copy's hash is derived from the same coefficients: mirrors are caught in the pixel
+//!   domain, with no second recognizer run.
+//! - a sketch of the embedding: the signs of 1,024 fixed random projections (SimHash, Charikar
+//!   2002), whose Hamming distance estimates the angle between two embeddings (bits differ with
+//!   probability angle/π). It tells a copy of this person's photo from a photo of someone else at
+//!   the same pose. A recognizer's embeddings of a face and its mirror image differ about as much as
+//!   two photos of one person, so a mirrored copy is judged on the hash alone
+//!   (`service/liveness/replay.rs`).
 //!
 //! Neither can be turned back into a photo; the sketch is still derived biometric data (it compares
 //! faces coarsely), so the replay memory keeps it only for REPLAY_WINDOW_SECS (PRIVACY.md).
@@ -22,82 +26,98 @@ use image::imageops::FilterType;
 
 use super::embed::Embedding;
 
-const SIDE: usize = 32;
-const LOW: usize = 8;
+const SIDE: usize = 64;
+const LOW: usize = 16;
+/// Words of the face hash: 255 bits used (every low frequency but the constant one).
+const HASH_WORDS: usize = LOW * LOW / 64;
 /// Bits of the embedding sketch.
 pub const SKETCH_BITS: usize = 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fingerprint {
     /// Perceptual hash of the aligned face, and of its mirror image.
-    pub hash: u64,
-    pub mirrored: u64,
+    pub hash: [u64; HASH_WORDS],
+    pub mirrored: [u64; HASH_WORDS],
     /// Embedding sketch, [`SKETCH_BITS`] bits.
     pub sketch: [u64; SKETCH_BITS / 64],
 }
 
+/// How far apart two fingerprints are, in bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Distance {
+    /// Between the face hashes as they are.
+    pub hash: u32,
+    /// Between one face hash and the other's mirror image.
+    pub mirrored: u32,
+    /// Between the embedding sketches.
+    pub sketch: u32,
+}
+
+fn hamming(a: &[u64], b: &[u64]) -> u32 {
+    a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
+}
+
 impl Fingerprint {
-    /// `embedding` and `mirrored`: the recognizer's embeddings of the aligned face and of its
-    /// mirror image; the sketch is of their sum, the same for a photo and its mirrored copy.
-    pub fn of(aligned: &RgbImage, embedding: &Embedding, mirrored: &Embedding) -> Self {
-        let (hash, mirrored_hash) = perceptual_hash(aligned);
-        let both: Vec<f32> = embedding.as_slice().iter().zip(mirrored.as_slice()).map(|(a, b)| a + b).collect();
-        Self { hash, mirrored: mirrored_hash, sketch: sketch(&both) }
+    /// `embedding`: the recognizer's embedding of the aligned face.
+    pub fn of(aligned: &RgbImage, embedding: &Embedding) -> Self {
+        let (hash, mirrored) = perceptual_hash(aligned);
+        Self { hash, mirrored, sketch: sketch(embedding.as_slice()) }
     }
 
-    /// The Hamming distance of the face hashes, the other taken as it is or mirrored (whichever
-    /// is closer), and of the sketches.
-    pub fn distance(&self, other: &Fingerprint) -> (u32, u32) {
-        let hash = (self.hash ^ other.hash).count_ones().min((self.hash ^ other.mirrored).count_ones());
-        let sketch = self.sketch.iter().zip(&other.sketch).map(|(a, b)| (a ^ b).count_ones()).sum();
-        (hash, sketch)
-    }
-
-    /// 48 bytes as 96 hex digits: how the replay memory stores it.
-    pub fn to_hex(&self) -> String {
-        let mut out = format!("{:016x}{:016x}", self.hash, self.mirrored);
-        for word in self.sketch {
-            out.push_str(&format!("{word:016x}"));
+    pub fn distance(&self, other: &Fingerprint) -> Distance {
+        Distance {
+            hash: hamming(&self.hash, &other.hash),
+            mirrored: hamming(&self.hash, &other.mirrored),
+            sketch: hamming(&self.sketch, &other.sketch),
         }
-        out
     }
 
+    /// 192 bytes as 384 hex digits: how the replay memory stores it.
+    pub fn to_hex(&self) -> String {
+        self.hash.iter().chain(&self.mirrored).chain(&self.sketch).map(|w| format!("{w:016x}")).collect()
+    }
+
+    /// `None` for anything else, fingerprints of an earlier format included (they are forgotten).
     pub fn from_hex(text: &str) -> Option<Self> {
-        if text.len() != 16 * (2 + SKETCH_BITS / 64) || !text.is_ascii() {
+        if text.len() != 16 * (2 * HASH_WORDS + SKETCH_BITS / 64) || !text.is_ascii() {
             return None;
         }
         let word = |i: usize| u64::from_str_radix(&text[i * 16..(i + 1) * 16], 16).ok();
-        let mut sketch = [0u64; SKETCH_BITS / 64];
-        for (i, slot) in sketch.iter_mut().enumerate() {
-            *slot = word(2 + i)?;
+        let mut out = Self { hash: [0; HASH_WORDS], mirrored: [0; HASH_WORDS], sketch: [0; SKETCH_BITS / 64] };
+        let slots = out.hash.iter_mut().chain(out.mirrored.iter_mut()).chain(out.sketch.iter_mut());
+        for (i, slot) in slots.enumerate() {
+            *slot = word(i)?;
         }
-        Some(Self { hash: word(0)?, mirrored: word(1)?, sketch })
+        Some(out)
     }
 }
 
-fn perceptual_hash(aligned: &RgbImage) -> (u64, u64) {
+fn perceptual_hash(aligned: &RgbImage) -> ([u64; HASH_WORDS], [u64; HASH_WORDS]) {
     let small = image::imageops::resize(aligned, SIDE as u32, SIDE as u32, FilterType::Triangle);
     let mut grey: Vec<f64> =
         small.pixels().map(|p| 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64).collect();
     remove_plane(&mut grey);
     let coefficients = dct_low(&grey);
-    // The constant term is gone with the plane; the rest against their median.
+    // The constant term is gone with the plane. Mirroring the image negates every coefficient of
+    // odd horizontal frequency: the mirror image's coefficients, from the same transform.
     let rest: Vec<f64> = coefficients[1..].to_vec();
-    let mut sorted = rest.clone();
-    sorted.sort_by(f64::total_cmp);
-    let median = sorted[sorted.len() / 2];
-    let (mut hash, mut mirrored) = (0u64, 0u64);
-    for (i, &c) in rest.iter().enumerate() {
-        let u = (i + 1) % LOW;
-        // Mirroring the image negates every coefficient of odd horizontal frequency.
-        let m = if u % 2 == 1 { -c } else { c };
-        hash |= u64::from(c > median) << i;
-        mirrored |= u64::from(m > median) << i;
-    }
-    (hash, mirrored)
+    let flipped: Vec<f64> =
+        rest.iter().enumerate().map(|(i, &c)| if ((i + 1) % LOW) % 2 == 1 { -c } else { c }).collect();
+    (signs(&rest), signs(&flipped))
 }
 
-/// Subtracts the least-squares plane a + b·x + c·y (x and y centred, so the three fits are independent).
+/// Each coefficient against the median of them all, as bits.
+fn signs(coefficients: &[f64]) -> [u64; HASH_WORDS] {
+    let mut sorted = coefficients.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let mut bits = [0u64; HASH_WORDS];
+    for (i, &c) in coefficients.iter().enumerate() {
+        bits[i / 64] |= u64::from(c > median) << (i % 64);
+    }
+    bits
+}
+
 fn remove_plane(values: &mut [f64]) {
     let n = values.len() as f64;
     let centre = (SIDE as f64 - 1.0) / 2.0;
@@ -116,7 +136,7 @@ fn remove_plane(values: &mut [f64]) {
     }
 }
 
-/// The 8×8 lowest coefficients of the 2-D DCT-II, row-major by (v, u), u the horizontal frequency.
+/// The 16×16 lowest coefficients of the 2-D DCT-II, row-major by (v, u), u the horizontal frequency.
 fn dct_low(values: &[f64]) -> Vec<f64> {
     let basis = |k: usize, n: usize| ((std::f64::consts::PI / SIDE as f64) * (n as f64 + 0.5) * k as f64).cos();
     let mut rows = vec![0.0; SIDE * LOW];
@@ -182,12 +202,10 @@ mod tests {
     fn a_mirror_image_hashes_as_the_mirrored_hash() {
         let image = face(3);
         let flipped = image::imageops::flip_horizontal(&image);
-        let (a, b) = (
-            Fingerprint::of(&image, &embedding(1), &embedding(2)),
-            Fingerprint::of(&flipped, &embedding(2), &embedding(1)),
-        );
-        assert!((a.mirrored ^ b.hash).count_ones() <= 4, "{}", (a.mirrored ^ b.hash).count_ones());
-        assert_eq!(a.distance(&b).1, 0);
+        let (a, b) = (Fingerprint::of(&image, &embedding(1)), Fingerprint::of(&flipped, &embedding(2)));
+        let d = a.distance(&b);
+        assert!(d.mirrored <= 8, "{d:?}");
+        assert!(d.hash > 40, "a mirror image is another picture until it is flipped back: {d:?}");
     }
 
     #[test]
@@ -197,27 +215,22 @@ mod tests {
             let p = image.get_pixel(x, y).0;
             image::Rgb(p.map(|v| (v as f32 * 0.8 + x as f32 * 0.3 + 10.0).min(255.0) as u8))
         });
-        let (a, b) = (
-            Fingerprint::of(&image, &embedding(1), &embedding(1)),
-            Fingerprint::of(&ramped, &embedding(1), &embedding(1)),
-        );
-        assert!(a.distance(&b).0 <= 4, "{:?}", a.distance(&b));
+        let (a, b) = (Fingerprint::of(&image, &embedding(1)), Fingerprint::of(&ramped, &embedding(1)));
+        assert!(a.distance(&b).hash <= 12, "{:?}", a.distance(&b));
     }
 
     #[test]
     fn different_faces_and_embeddings_are_far_apart() {
-        let (a, b) = (
-            Fingerprint::of(&face(1), &embedding(1), &embedding(1)),
-            Fingerprint::of(&face(9), &embedding(40), &embedding(40)),
-        );
-        let (hash, sketch) = a.distance(&b);
-        assert!(hash > 12 && sketch > 60, "{hash} {sketch}");
+        let (a, b) = (Fingerprint::of(&face(1), &embedding(1)), Fingerprint::of(&face(9), &embedding(40)));
+        let d = a.distance(&b);
+        assert!(d.hash > 50 && d.mirrored > 50 && d.sketch > 60, "{d:?}");
     }
 
     #[test]
-    fn hex_round_trips() {
-        let a = Fingerprint::of(&face(2), &embedding(2), &embedding(3));
+    fn hex_round_trips_and_the_old_format_is_forgotten() {
+        let a = Fingerprint::of(&face(2), &embedding(2));
         assert_eq!(Fingerprint::from_hex(&a.to_hex()), Some(a));
         assert_eq!(Fingerprint::from_hex("zz"), None);
+        assert_eq!(Fingerprint::from_hex(&"0".repeat(16 * 18)), None, "the 64-bit hash format");
     }
 }

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 use tracing::Span;
 
-use super::engine::{Analysis, EngineSpec, FaceEngine, FaceError};
+use super::engine::{Analysis, CaptureFrame, EngineSpec, FaceEngine, FaceError};
 use super::policy::Purpose;
 use super::runtime::{InferenceError, ModelError};
 
@@ -27,14 +27,35 @@ pub enum PoolError {
     Face(#[from] FaceError),
 }
 
-type Reply = oneshot::Sender<Vec<Result<Analysis, FaceError>>>;
+type Reply<T> = oneshot::Sender<Vec<Result<T, FaceError>>>;
+type Answer<T> = oneshot::Receiver<Vec<Result<T, FaceError>>>;
 
 /// One photo, or a run of a capture's frames that one worker analyses in order.
 struct Job {
     bytes: Vec<Bytes>,
-    purpose: Purpose,
+    work: Work,
     span: Span,
-    reply: Reply,
+}
+
+enum Work {
+    Photos {
+        purpose: Purpose,
+        reply: Reply<Analysis>,
+    },
+    /// Frames of a capture, each identified (recognizer, fingerprint, passive liveness) or not.
+    Frames {
+        identity: Vec<bool>,
+        reply: Reply<CaptureFrame>,
+    },
+}
+
+impl Work {
+    fn caller_gone(&self) -> bool {
+        match self {
+            Work::Photos { reply, .. } => reply.is_closed(),
+            Work::Frames { reply, .. } => reply.is_closed(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -82,39 +103,40 @@ impl InferencePool {
     }
 
     pub async fn analyze(&self, bytes: Bytes, purpose: Purpose) -> Result<Analysis, PoolError> {
-        let answer = self.submit(vec![bytes], purpose)?;
+        let (reply, answer) = oneshot::channel();
+        self.submit(vec![bytes], Work::Photos { purpose, reply })?;
         let mut results = answer.await.map_err(|_| PoolError::Stopped)?;
         Ok(results.pop().ok_or(PoolError::Stopped)??)
     }
 
-    /// A capture's frames, in order: split into one run per worker, so a burst of fifty frames
-    /// takes as many queue places as there are workers (not fifty, which would overflow the queue
-    /// that protects latency) and every worker shares the work.
-    pub async fn analyze_many(
+    /// A capture's frames, in order, `identity[i]` saying which to identify: split into one run per
+    /// worker, so a burst of fifty frames takes as many queue places as there are workers (not
+    /// fifty, which would overflow the queue that protects latency) and every worker shares the
+    /// work. The identified frames are dealt evenly between the runs, as they cost the most.
+    pub async fn analyze_frames(
         &self,
         frames: Vec<Bytes>,
-        purpose: Purpose,
-    ) -> Result<Vec<Result<Analysis, PoolError>>, PoolError> {
-        let per_run = frames.len().div_ceil(self.size.max(1)).max(1);
+        identity: Vec<bool>,
+    ) -> Result<Vec<Result<CaptureFrame, PoolError>>, PoolError> {
+        let runs = balanced_runs(&identity, self.size.max(1));
         let mut answers = Vec::new();
-        let mut frames = frames.into_iter().peekable();
-        while frames.peek().is_some() {
-            answers.push(self.submit(frames.by_ref().take(per_run).collect(), purpose)?);
+        let mut frames = frames.into_iter();
+        let mut identity = identity.into_iter();
+        for len in runs {
+            let (reply, answer) = oneshot::channel();
+            let work = Work::Frames { identity: identity.by_ref().take(len).collect(), reply };
+            self.submit(frames.by_ref().take(len).collect(), work)?;
+            answers.push(answer);
         }
         let mut out = Vec::new();
         for answer in answers {
-            out.extend(answer.await.map_err(|_| PoolError::Stopped)?.into_iter().map(|r| r.map_err(PoolError::from)));
+            out.extend(await_all(answer).await?);
         }
         Ok(out)
     }
 
-    fn submit(
-        &self,
-        bytes: Vec<Bytes>,
-        purpose: Purpose,
-    ) -> Result<oneshot::Receiver<Vec<Result<Analysis, FaceError>>>, PoolError> {
-        let (reply, answer) = oneshot::channel();
-        let job = Job { bytes, purpose, span: Span::current(), reply };
+    fn submit(&self, bytes: Vec<Bytes>, work: Work) -> Result<(), PoolError> {
+        let job = Job { bytes, work, span: Span::current() };
         let guard = self.sender.lock().unwrap_or_else(|e| e.into_inner());
         let sender = guard.as_ref().ok_or(PoolError::Stopped)?;
         self.queued.fetch_add(1, Ordering::Relaxed);
@@ -125,7 +147,7 @@ impl InferencePool {
                 TrySendError::Disconnected(_) => PoolError::Stopped,
             });
         }
-        Ok(answer)
+        Ok(())
     }
 
     /// Closes the queue and waits for the workers to finish what they hold.
@@ -136,6 +158,36 @@ impl InferencePool {
             let _ = handle.join();
         }
     }
+}
+
+async fn await_all<T>(answer: Answer<T>) -> Result<Vec<Result<T, PoolError>>, PoolError> {
+    Ok(answer.await.map_err(|_| PoolError::Stopped)?.into_iter().map(|r| r.map_err(PoolError::from)).collect())
+}
+
+/// Lengths of consecutive runs, one per worker at most, each holding about as many identified
+/// frames (the recognizer and MiniFASNet are most of a frame's cost) and as many frames overall.
+fn balanced_runs(identity: &[bool], workers: usize) -> Vec<usize> {
+    if identity.is_empty() {
+        return Vec::new();
+    }
+    let workers = workers.min(identity.len());
+    // Cost in tracked-frame units: an identified frame costs about five tracked ones.
+    let cost = |i: bool| if i { 5 } else { 1 };
+    let total: usize = identity.iter().map(|&i| cost(i)).sum();
+    let mut runs = Vec::with_capacity(workers);
+    let (mut len, mut spent, mut done) = (0, 0, 0);
+    for &i in identity {
+        len += 1;
+        spent += cost(i);
+        if runs.len() + 1 < workers && spent * workers >= total * (runs.len() + 1) {
+            runs.push(len);
+            done += len;
+            len = 0;
+        }
+    }
+    runs.push(identity.len() - done);
+    runs.retain(|&n| n > 0);
+    runs
 }
 
 impl Drop for InferencePool {
@@ -153,19 +205,46 @@ fn work(mut engine: FaceEngine, receiver: Arc<Mutex<Receiver<Job>>>, queued: Arc
         let Ok(job) = job else { return };
         queued.fetch_sub(1, Ordering::Relaxed);
         // A caller that gave up (timeout, disconnect) no longer needs the answer: skip the work.
-        if job.reply.is_closed() {
+        if job.work.caller_gone() {
             continue;
         }
-        // A decoder bug on hostile input must cost one request, not a worker thread.
-        let result = job.span.in_scope(|| {
-            job.bytes
-                .iter()
-                .map(|bytes| {
-                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.analyze(bytes, job.purpose)))
-                        .unwrap_or_else(|_| Err(FaceError::Inference(InferenceError::Panicked)))
-                })
-                .collect::<Vec<_>>()
-        });
-        let _ = job.reply.send(result);
+        let Job { bytes, work, span } = job;
+        let _entered = span.enter();
+        match work {
+            Work::Photos { purpose, reply } => {
+                let _ = reply.send(bytes.iter().map(|b| guarded(|| engine.analyze(b, purpose))).collect());
+            }
+            Work::Frames { identity, reply } => {
+                let result =
+                    bytes.iter().zip(identity).map(|(b, id)| guarded(|| engine.analyze_frame(b, id))).collect();
+                let _ = reply.send(result);
+            }
+        }
+    }
+}
+
+/// A decoder bug on hostile input must cost one request, not a worker thread.
+fn guarded<T>(run: impl FnOnce() -> Result<T, FaceError>) -> Result<T, FaceError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(run))
+        .unwrap_or_else(|_| Err(FaceError::Inference(InferenceError::Panicked)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::balanced_runs;
+
+    #[test]
+    fn runs_cover_every_frame_in_order_and_share_the_identified_ones() {
+        let identity: Vec<bool> = (0..78).map(|i| i % 4 == 0 || i < 10).collect();
+        let runs = balanced_runs(&identity, 2);
+        assert_eq!(runs.iter().sum::<usize>(), 78);
+        assert_eq!(runs.len(), 2);
+        // Shared by cost (an identified frame about five tracked ones), within a frame either side.
+        let cost = |frames: &[bool]| frames.iter().map(|&i| if i { 5 } else { 1 }).sum::<usize>();
+        let (first, second) = (cost(&identity[..runs[0]]), cost(&identity[runs[0]..]));
+        assert!(first.abs_diff(second) <= 10, "{first} against {second}");
+        assert_eq!(balanced_runs(&[true], 4), vec![1]);
+        assert!(balanced_runs(&[], 2).is_empty());
+        assert_eq!(balanced_runs(&[false; 5], 8).iter().sum::<usize>(), 5);
     }
 }

@@ -130,11 +130,13 @@ fn environment() -> Result<&'static Environment, String> {
 /// Opens one inference session. Each worker thread owns its own (`Session::run` needs `&mut`).
 /// `intra_threads` applies without a shared pool. Optimisation level `All` is what Python's
 /// onnxruntime uses by default (ort's `Level3` is only the layout level, `ORT_ENABLE_LAYOUT`).
+/// The graph opened is the file's exact rewrite when one was verified for it (`face/rewrite.rs`).
 pub fn open_session(path: &Path, intra_threads: usize) -> Result<Session, ModelError> {
     let load = |message: String| ModelError::Load { path: path.to_path_buf(), message };
     if !path.is_file() {
         return Err(load("no such file".into()));
     }
+    let graph = super::rewrite::served_graph(path);
     let env = environment().map_err(load)?;
     let shared = SHARED_POOL.get().copied().unwrap_or(false);
     Session::builder(env)
@@ -148,7 +150,7 @@ pub fn open_session(path: &Path, intra_threads: usize) -> Result<Session, ModelE
         .and_then(|b| Ok(b.with_config_entry("session.disable_quant_qdq", "1")?))
         .and_then(|b| if shared { Ok(b) } else { Ok(b.with_intra_threads(intra_threads.max(1))?) })
         .and_then(|b| if shared { Ok(b) } else { Ok(b.with_inter_threads(1)?) })
-        .and_then(|mut b| b.commit_from_file(path))
+        .and_then(|mut b| b.commit_from_file(&graph))
         .map_err(|source| ModelError::Session { path: path.to_path_buf(), source })
 }
 

@@ -5,20 +5,23 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use crate::face::engine::CaptureFrame;
 use crate::face::{Analysis, InferencePool, PoolError, Purpose};
 
 #[async_trait]
 pub trait Inference: Send + Sync + 'static {
     async fn analyze(&self, image: Bytes, purpose: Purpose) -> Result<Analysis, PoolError>;
-    /// A capture's frames, in order; the outer error when the burst could not be queued at all.
-    async fn analyze_many(
+    /// A capture's frames, in order, identified where `identity` says; the outer error when the
+    /// burst could not be queued at all. By default every frame is analysed in full.
+    async fn analyze_frames(
         &self,
         frames: Vec<Bytes>,
-        purpose: Purpose,
-    ) -> Result<Vec<Result<Analysis, PoolError>>, PoolError> {
+        identity: Vec<bool>,
+    ) -> Result<Vec<Result<CaptureFrame, PoolError>>, PoolError> {
         let mut out = Vec::with_capacity(frames.len());
-        for frame in frames {
-            out.push(self.analyze(frame, purpose).await);
+        for (frame, identify) in frames.into_iter().zip(identity) {
+            let analysed = self.analyze(frame, Purpose::Frame).await.map(CaptureFrame::from);
+            out.push(analysed.map(|f| if identify { f } else { CaptureFrame { identity: None, ..f } }));
         }
         Ok(out)
     }
@@ -32,12 +35,12 @@ impl Inference for InferencePool {
         InferencePool::analyze(self, image, purpose).await
     }
 
-    async fn analyze_many(
+    async fn analyze_frames(
         &self,
         frames: Vec<Bytes>,
-        purpose: Purpose,
-    ) -> Result<Vec<Result<Analysis, PoolError>>, PoolError> {
-        InferencePool::analyze_many(self, frames, purpose).await
+        identity: Vec<bool>,
+    ) -> Result<Vec<Result<CaptureFrame, PoolError>>, PoolError> {
+        InferencePool::analyze_frames(self, frames, identity).await
     }
 
     fn queue_depth(&self) -> usize {

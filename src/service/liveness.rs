@@ -9,6 +9,7 @@ mod pending;
 pub mod plan;
 pub mod pose;
 pub mod replay;
+pub mod sampling;
 
 use capture::{CaptureRefusal, Observation};
 use light::LightRefusal;
@@ -17,7 +18,8 @@ use pose::{PoseLimits, PoseRefusal};
 
 use super::{FaceAuth, LivenessMode, ServiceError, Step};
 use crate::domain::UserId;
-use crate::face::{Analysis, Embedding};
+use crate::face::Embedding;
+use crate::face::engine::{CaptureFrame, Identity};
 
 /// Consecutive frames of one face, a few tens of milliseconds apart, are far closer than two photos
 /// of one person; a face swapped in mid-capture is not. The real recordings' lowest
@@ -70,7 +72,7 @@ pub enum Liveness {
 /// A capture as the verify received it, analysed.
 pub struct CaptureAnswer<'a> {
     pub plan: &'a Plan,
-    pub frames: &'a [Analysis],
+    pub frames: &'a [CaptureFrame],
     pub times: &'a [f32],
     pub digests: &'a [String],
     pub light_declined: bool,
@@ -84,12 +86,12 @@ pub struct CaptureVerdict {
 
 impl FaceAuth {
     /// The passive verdict on a single photo (LIVENESS=off or passive).
-    pub(super) fn photo_liveness(&self, image: &Analysis) -> Result<Liveness, ServiceError> {
+    pub(super) fn photo_liveness(&self, image: &CaptureFrame) -> Result<Liveness, ServiceError> {
         match self.liveness.mode {
             LivenessMode::Off => Ok(Liveness::Off),
             LivenessMode::Passive => {
                 // Configured but not scored would be a wiring fault: count it as 0, refuse rather than pass.
-                let p_real = image.liveness.map_or(0.0, |s| s.p_real);
+                let p_real = image.identity.as_ref().and_then(|id| id.liveness).map_or(0.0, |s| s.p_real);
                 if p_real < self.liveness.threshold {
                     return Err(ServiceError::LivenessFailed(p_real));
                 }
@@ -130,11 +132,19 @@ impl FaceAuth {
             min_nod_pitch: self.liveness.min_nod_pitch,
         };
         let reached = pose::check(&observed, plan, &limits)?;
-        let probe = probe_frame(plan, frames, times, references);
-        for (i, frame) in frames.iter().enumerate() {
-            let neighbour = i.checked_sub(1).map(|p| frame.embedding.cosine(&frames[p].embedding));
+        // The frames `sampling.rs` picked: one person throughout, judged on them (the continuity
+        // checks above read every frame in between).
+        let identified: Vec<(usize, &Identity)> =
+            frames.iter().enumerate().filter_map(|(i, f)| Some((i, f.identity.as_ref()?))).collect();
+        let Some(probe) = probe_frame(plan, &identified, times, references) else {
+            // No frame identified is a wiring fault: refused, never passed.
+            return Err(ServiceError::IdentityChanged { frame: 1 });
+        };
+        let probe_embedding = &frames[probe].identity.as_ref().expect("the probe is identified").embedding;
+        for (k, (i, id)) in identified.iter().enumerate() {
+            let neighbour = k.checked_sub(1).map(|p| id.embedding.cosine(&identified[p].1.embedding));
             if neighbour.is_some_and(|s| s < NEIGHBOUR_SIMILARITY)
-                || frame.embedding.cosine(&frames[probe].embedding) < CAPTURE_IDENTITY
+                || id.embedding.cosine(probe_embedding) < CAPTURE_IDENTITY
             {
                 return Err(ServiceError::IdentityChanged { frame: i + 1 });
             }
@@ -149,9 +159,11 @@ impl FaceAuth {
                 LightCheck::Passed
             }
         };
-        // Every frame scored; their mean judged, so one blurred frame of a real turn does not
-        // decide. Configured but not scored would be a wiring fault: counted as 0, refused.
-        let p_real = frames.iter().map(|f| f.liveness.map_or(0.0, |s| s.p_real)).sum::<f64>() / frames.len() as f64;
+        // The identified frames scored, spread over the capture; their mean judged, so one blurred
+        // frame of a real turn does not decide. Configured but not scored would be a wiring fault:
+        // counted as 0, refused.
+        let p_real = identified.iter().map(|(_, id)| id.liveness.map_or(0.0, |s| s.p_real)).sum::<f64>()
+            / identified.len() as f64;
         if p_real < self.liveness.threshold {
             return Err(ServiceError::LivenessFailed(p_real));
         }
@@ -177,15 +189,22 @@ impl FaceAuth {
     }
 }
 
-/// The level frame (before the first prompt) closest to the user's references; the first level
-/// frame when there are none (an unknown user is answered after the same work).
-fn probe_frame(plan: &Plan, frames: &[Analysis], times: &[f32], references: &[Embedding]) -> usize {
+/// The identified level frame (before the first prompt) closest to the user's references; the first
+/// identified frame when there are none (an unknown user is answered after the same work).
+fn probe_frame(
+    plan: &Plan,
+    identified: &[(usize, &Identity)],
+    times: &[f32],
+    references: &[Embedding],
+) -> Option<usize> {
     let first_prompt = plan.prompts.first().map_or(f32::MAX, |p| p.at_ms as f32);
-    let best = |a: &Analysis| references.iter().map(|r| r.cosine(&a.embedding)).fold(f32::MIN, f32::max);
-    (0..frames.len())
-        .filter(|&i| times[i] < first_prompt)
-        .max_by(|&a, &b| best(&frames[a]).total_cmp(&best(&frames[b])))
-        .unwrap_or(0)
+    let best = |id: &Identity| references.iter().map(|r| r.cosine(&id.embedding)).fold(f32::MIN, f32::max);
+    identified
+        .iter()
+        .filter(|(i, _)| times[*i] < first_prompt)
+        .max_by(|a, b| best(a.1).total_cmp(&best(b.1)))
+        .or(identified.first())
+        .map(|(i, _)| *i)
 }
 
 impl From<CaptureRefusal> for ServiceError {

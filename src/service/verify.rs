@@ -8,13 +8,14 @@ use bytes::Bytes;
 
 use super::cache::{CachedReference, References};
 use super::liveness::plan::Plan;
-use super::liveness::{CaptureAnswer, replay};
+use super::liveness::{CaptureAnswer, replay, sampling};
 use super::passkeys::{PasskeyError, PasskeyProof};
 
 mod outcome;
 use super::sessions::{SessionPurpose, ValidSession};
 use super::{FaceAuth, IssuedToken, Liveness, LivenessMode, ServiceError, Timings, ms};
 use crate::domain::UserId;
+use crate::face::engine::CaptureFrame;
 use crate::face::fingerprint::Fingerprint;
 use crate::face::quality::Quality;
 use crate::face::{Detection, Embedding, Purpose};
@@ -245,11 +246,14 @@ impl FaceAuth {
             Probe::Photo(image) => {
                 let (analysis, references) =
                     tokio::join!(self.inference.analyze(image, Purpose::Verify), self.load_references(user));
-                (analysis.map(|a| (vec![a], Vec::new(), false)).map_err(ServiceError::from), references)
+                let frame = analysis.map(CaptureFrame::from);
+                (frame.map(|a| (vec![a], Vec::new(), false)).map_err(ServiceError::from), references)
             }
             Probe::Capture { frames, times, light_declined } => {
+                // A capture without a plan was refused before (`verify`); identify every frame then.
+                let identity = plan.map_or_else(|| vec![true; times.len()], |p| sampling::identified_frames(&times, p));
                 let (analysed, references) =
-                    tokio::join!(self.inference.analyze_many(frames, Purpose::Frame), self.load_references(user));
+                    tokio::join!(self.inference.analyze_frames(frames, identity), self.load_references(user));
                 let analysed = analysed
                     .map_err(ServiceError::from)
                     .and_then(|all| all.into_iter().collect::<Result<Vec<_>, _>>().map_err(ServiceError::from));
@@ -271,7 +275,8 @@ impl FaceAuth {
         {
             return (Err(ServiceError::ReplayedImage), Vec::new());
         }
-        let every: Vec<Fingerprint> = frames.iter().map(|f| f.fingerprint).collect();
+        let every: Vec<Fingerprint> =
+            frames.iter().filter_map(|f| f.identity.as_ref()).map(|id| id.fingerprint).collect();
         match self.content_seen(user, &every).await {
             Ok(true) => return (Err(ServiceError::ReplayedImage), Vec::new()),
             Ok(false) => {}
@@ -291,9 +296,13 @@ impl FaceAuth {
             Err(e) => return (Err(e), fingerprints),
         };
         let analysis = frames.into_iter().nth(probe).expect("the probe is one of the frames");
+        let Some(identity) = &analysis.identity else {
+            // The probe is identified by construction (`judge`); anything else is refused, not matched.
+            return (Err(ServiceError::IdentityChanged { frame: probe + 1 }), fingerprints);
+        };
         let match_start = Instant::now();
         let best =
-            references.iter().map(|r| (r, r.embedding.cosine(&analysis.embedding))).max_by(|a, b| a.1.total_cmp(&b.1));
+            references.iter().map(|r| (r, r.embedding.cosine(&identity.embedding))).max_by(|a, b| a.1.total_cmp(&b.1));
         let (reference_id, similarity) = match (best, disclosure) {
             (Some((r, similarity)), _) => (Some(r.reference_id.clone()), similarity),
             (None, Disclosure::PassFail) => (None, 0.0),

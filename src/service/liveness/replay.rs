@@ -13,15 +13,22 @@
 use super::super::{FaceAuth, ServiceError};
 use super::plan::{Plan, STEP_MS};
 use crate::domain::UserId;
-use crate::face::Analysis;
+use crate::face::engine::CaptureFrame;
 use crate::face::fingerprint::Fingerprint;
 
-/// Two fingerprints are one capture when their hashes' and sketches' Hamming distances add up to at
-/// most this (of 63 + 1024 bits). On the dev photos (`tests/pipeline/replay.rs`): disguised copies
-/// at most 122, different photos of one person at least 152; the threshold sits between, a little
-/// toward the copies (a refused genuine photo costs the user a retry; a missed copy still has to
-/// pass the challenge).
-pub const MAX_DISTANCE: u32 = 136;
+/// Two fingerprints are one capture when twice their hashes' Hamming distance plus their sketches'
+/// is at most this (hash 255 bits, counted twice: it tells copies from new photos better than the
+/// sketch does; sketch 1,024 bits). On the dev photos (`tests/pipeline/replay.rs`, which prints
+/// both sides): disguised copies at most 217, different photos of one person at least 293; the
+/// threshold sits between, a little toward the copies (a refused genuine photo costs the user a
+/// retry; a missed copy still has to pass the challenge).
+pub const MAX_DISTANCE: u32 = 250;
+/// A mirrored copy is one capture when twice the distance of its hash, flipped back, plus the
+/// sketches' distance is at most this. The sketch is of the embedding of the face as presented, and
+/// a face's embedding and its mirror image's differ (up to 149 of 1,024 bits on the dev photos), so
+/// this bound is wider: mirrored copies at most 293, different photos of one person (either
+/// flipped) at least 347.
+pub const MAX_MIRRORED: u32 = 318;
 
 /// How the replay memory stores a fingerprint, apart from digests.
 const PREFIX: &str = "fp:";
@@ -38,8 +45,8 @@ pub fn seen_before(new: &[Fingerprint], remembered: &[String]) -> bool {
 }
 
 pub fn same_capture(a: &Fingerprint, b: &Fingerprint) -> bool {
-    let (hash, sketch) = a.distance(b);
-    hash + sketch <= MAX_DISTANCE
+    let d = a.distance(b);
+    2 * d.hash + d.sketch <= MAX_DISTANCE || 2 * d.mirrored + d.sketch <= MAX_MIRRORED
 }
 
 impl FaceAuth {
@@ -86,22 +93,30 @@ impl FaceAuth {
     }
 }
 
-/// The frames whose fingerprints the replay memory keeps: the probe, and the frame nearest each
-/// prompt's reach (a third of a step after it). A replayed capture repeats all of them.
+/// The frames nearest each prompt's reach (a third of a step after it): with the probe, what the
+/// replay memory keeps of a capture. A replayed capture repeats all of them.
+pub fn prompt_frames(times: &[f32], plan: &Plan) -> Vec<usize> {
+    let mut picked = Vec::new();
+    for prompt in &plan.prompts {
+        let target = prompt.at_ms as f32 + STEP_MS as f32 / 3.0;
+        let nearest = (0..times.len()).min_by(|&a, &b| (times[a] - target).abs().total_cmp(&(times[b] - target).abs()));
+        picked.extend(nearest.filter(|i| !picked.contains(i)));
+    }
+    picked
+}
+
+/// The fingerprints the replay memory keeps: the probe's and those of [`prompt_frames`] (identified
+/// by construction: `sampling.rs`).
 pub(in crate::service) fn sample_fingerprints(
-    frames: &[Analysis],
+    frames: &[CaptureFrame],
     times: &[f32],
     plan: Option<&Plan>,
     probe: usize,
 ) -> Vec<Fingerprint> {
-    let mut picked = vec![probe.min(frames.len().saturating_sub(1))];
+    let probe = probe.min(frames.len().saturating_sub(1));
+    let mut picked = vec![probe];
     if let Some(plan) = plan {
-        for prompt in &plan.prompts {
-            let target = prompt.at_ms as f32 + STEP_MS as f32 / 3.0;
-            let nearest =
-                (0..times.len()).min_by(|&a, &b| (times[a] - target).abs().total_cmp(&(times[b] - target).abs()));
-            picked.extend(nearest.filter(|i| !picked.contains(i)));
-        }
+        picked.extend(prompt_frames(times, plan).into_iter().filter(|i| *i != probe));
     }
-    picked.into_iter().filter_map(|i| frames.get(i)).map(|f| f.fingerprint).collect()
+    picked.into_iter().filter_map(|i| frames.get(i)?.identity.as_ref()).map(|id| id.fingerprint).collect()
 }
