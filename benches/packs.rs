@@ -1,12 +1,12 @@
 //! The model packs side by side: per-stage cost in the engine and verify p50 through HTTP, for the
-//! open pack (BlazeFace + FaceMesh, SFace) beside SCRFD det_500m with the same recognizer and
-//! with MobileFaceNet (the packs measured before it). `make bench-packs`.
+//! default, open pack (BlazeFace + FaceMesh, SFace; the rewritten graphs faceauth serves) beside
+//! SCRFD det_500m with the same recognizer and the SCRFD-500M + MobileFaceNet test pair (not for
+//! commercial use), labelled. `make bench-packs`.
 //!
 //! Engine figures: the adaptive pipeline (the default) on one intra-op thread, median of
 //! PACKS_RUNS (40) runs per photo, the packs taking turns so drift in the machine's load hits all
 //! alike. HTTP figures: the release binary on the local store, one client, the packs' services
-//! taking turns, median of PACKS_REQUESTS (60) verifies each. Ratios are against the SCRFD +
-//! MobileFaceNet pair.
+//! taking turns, median of PACKS_REQUESTS (60) verifies each. Ratios are against the default pack.
 
 mod common;
 
@@ -20,9 +20,9 @@ const SFACE: &str = "face_recognition_sface_2021dec_int8bq.onnx";
 const MOBILEFACENET: &str = "arcface_mobilefacenet_128d.onnx";
 /// (label, detector, recognizer)
 const PACKS: [(&str, &str, &str); 3] = [
-    ("SCRFD-500M + MobileFaceNet", "det_500m.onnx", MOBILEFACENET),
-    ("SCRFD-500M + SFace", "det_500m.onnx", SFACE),
-    ("open: BlazeFace + FaceMesh + SFace", "face_detection_short_range.onnx", SFACE),
+    ("default, open: BlazeFace + FaceMesh + SFace", "face_detection_short_range.onnx", SFACE),
+    ("SCRFD-500M + SFace (non-commercial)", "det_500m.onnx", SFACE),
+    ("test pair: SCRFD-500M + MobileFaceNet", "det_500m.onnx", MOBILEFACENET),
 ];
 const PHOTOS: [(&str, &str); 3] = [
     ("phone photo", "dev/Angelina_Jolie/deepface_img1.jpg"),
@@ -65,7 +65,7 @@ fn main() {
         for (i, (label, _, _)) in PACKS.iter().enumerate() {
             let t = median(total[i].clone());
             println!(
-                "    {label:<36} {:>6.1} | {:>5.1} | {t:>6.1}   ({:.2}x)",
+                "    {label:<44} {:>6.1} | {:>5.1} | {t:>6.1}   ({:.2}x)",
                 median(detect[i].clone()),
                 median(embed[i].clone()),
                 t / base
@@ -108,6 +108,6 @@ fn main() {
     });
     println!("HTTP verify p50, one client, {requests} each (2500 px progressive JPEG):");
     for (i, (label, _, _)) in PACKS.iter().enumerate() {
-        println!("  {label:<36} {:>6.1} ms   ({:.2}x)", p50[i], p50[i] / p50[0]);
+        println!("  {label:<44} {:>6.1} ms   ({:.2}x)", p50[i], p50[i] / p50[0]);
     }
 }

@@ -124,6 +124,9 @@ pub async fn run(raw: RawEnv, options: Options) -> anyhow::Result<()> {
     let genuine_by_identity: Vec<(f32, usize)> = genuine.iter().map(|((a, _), s)| (*s, identity[*a])).collect();
     let by_identity: Vec<Rate> = table.iter().map(|p| per_identity::fnmr(&genuine_by_identity, p.threshold)).collect();
     let identities = genuine_by_identity.iter().map(|(_, i)| *i).collect::<std::collections::BTreeSet<_>>().len();
+    // The deployed threshold as it stands, measured on these photos: what users meet today.
+    let (now_fmr, now_fnmr) = scores.intervals(info.threshold);
+    let now_by_identity = per_identity::fnmr(&genuine_by_identity, info.threshold);
 
     std::fs::create_dir_all(&options.out).with_context(|| options.out.display().to_string())?;
     write_files(&options.out, &plan.photos, &genuine, &impostor, &table, &scores)?;
@@ -132,6 +135,7 @@ pub async fn run(raw: RawEnv, options: Options) -> anyhow::Result<()> {
         "genuine": scores.genuine.len(), "impostor": scores.impostor.len(),
         "eer": eer, "eer_threshold": eer_threshold, "table": table,
         "fnmr_identities_equal": by_identity, "genuine_identities": identities,
+        "at_current_threshold": { "fmr": now_fmr, "fnmr": now_fnmr, "fnmr_identities_equal": now_by_identity },
         "target_fmr": options.target_fmr, "suggested_threshold": chosen.threshold,
         "suggested_supported": chosen.supported, "current_threshold": info.threshold,
     });
@@ -157,6 +161,20 @@ pub async fn run(raw: RawEnv, options: Options) -> anyhow::Result<()> {
             p.target_fmr, p.threshold, person.value, person.lower, person.upper, p.impostors_needed
         );
     }
+    println!(
+        "\nat the threshold in force ({:.4}): FMR {:.2e} [{:.2e}, {:.2e}], FNMR per pair {:.4} [{:.4}, {:.4}], FNMR with \
+         each person equal {:.4} [{:.4}, {:.4}]",
+        info.threshold,
+        now_fmr.value,
+        now_fmr.lower,
+        now_fmr.upper,
+        now_fnmr.value,
+        now_fnmr.lower,
+        now_fnmr.upper,
+        now_by_identity.value,
+        now_by_identity.lower,
+        now_by_identity.upper
+    );
     for u in &unusable {
         println!("unusable: {} ({})", u["photo"].as_str().unwrap_or_default(), u["code"].as_str().unwrap_or_default());
     }

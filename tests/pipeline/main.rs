@@ -4,6 +4,7 @@
 mod support;
 
 mod adaptive;
+mod background;
 mod liveness;
 mod open_pack;
 mod quality;
