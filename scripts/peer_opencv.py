@@ -11,6 +11,7 @@ usage: peer_opencv.py MODELS_DIR PORT (prints "listening on http://127.0.0.1:POR
 """
 import os
 import sys
+import threading
 
 import cv2
 import numpy as np
@@ -24,9 +25,20 @@ YUNET = os.path.join(MODELS, "face_detection_yunet_2023mar.onnx")
 
 # YuNet's fixed 640x640 export: every photo is scaled to fit it, as OpenCV Zoo's demo does.
 DETECT_SIDE = 640
-detector = cv2.FaceDetectorYN.create(YUNET, "", (DETECT_SIDE, DETECT_SIDE), 0.6, 0.3, 5000)
-# alignCrop needs only the instance; the embedding runs on onnxruntime below.
-aligner = cv2.FaceRecognizerSF.create(SFACE, "")
+# OpenCV's detector and aligner objects are not safe to share between FastAPI's worker threads: one
+# each per thread. alignCrop needs only the instance; the embedding runs on onnxruntime below (its
+# session is thread-safe).
+local = threading.local()
+
+
+def opencv():
+    if not hasattr(local, "detector"):
+        local.detector = cv2.FaceDetectorYN.create(YUNET, "", (DETECT_SIDE, DETECT_SIDE), 0.6, 0.3, 5000)
+        local.aligner = cv2.FaceRecognizerSF.create(SFACE, "")
+    return local.detector, local.aligner
+
+
+opencv()  # fail at startup, not on the first request
 options = ort.SessionOptions()
 options.log_severity_level = 3
 session = ort.InferenceSession(SFACE, options, providers=["CPUExecutionProvider"])
@@ -48,6 +60,7 @@ def subject(data: bytes) -> np.ndarray:
     canvas = np.zeros((DETECT_SIDE, DETECT_SIDE, 3), np.uint8)
     small = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))))
     canvas[: small.shape[0], : small.shape[1]] = small
+    detector, aligner = opencv()
     _, faces = detector.detect(canvas)
     if faces is None or len(faces) == 0:
         raise HTTPException(422, "no_face")
