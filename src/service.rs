@@ -181,7 +181,7 @@ pub enum LivenessMode {
     /// The photo's P(real) (MiniFASNet, scored by the engine) at or above the threshold.
     Passive,
     /// One continuous capture following a plan (movements, and colours unless LIGHT_CHALLENGE=off),
-    /// one person throughout, every frame scored by the passive model.
+    /// one person throughout, the identified frames scored by the passive model.
     Challenge,
 }
 

@@ -1,7 +1,7 @@
 //! Liveness: what the verify must show beyond the right face. Passive: the photo's P(real).
 //! Challenge: one continuous capture that follows the plan the server drew — its timing and
 //! continuity (`capture`), its movements (`pose`), the screen's colours on the face (`light`),
-//! one person throughout, and every frame scored by the passive model.
+//! one person throughout, and the identified frames (`sampling`) scored by the passive model.
 
 pub mod capture;
 pub mod light;

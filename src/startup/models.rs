@@ -70,7 +70,7 @@ pub fn model_spec(config: &Config) -> Result<(EngineSpec, ModelInfo), StartupErr
             light = ?config.face.light,
             steps = config.face.challenge_steps,
             fps = config.face.capture_fps,
-            "liveness: challenge (one continuous capture, movements{}, every frame scored)",
+            "liveness: challenge (one continuous capture, movements{}, a sample of frames identified and scored)",
             if config.face.light == LightChallenge::Off { "" } else { " and screen colours" }
         ),
         (true, mode) => tracing::warn!(
