@@ -8,6 +8,7 @@ mod fairness_plot;
 pub mod inspect;
 pub mod reembed;
 pub mod retention;
+mod within;
 
 use crate::error::ApiError;
 use crate::face::{FaceError, PoolError};

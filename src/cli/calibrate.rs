@@ -12,6 +12,8 @@ use crate::calibration::{OperatingPoint, Scores, TARGETS, pairs, per_identity};
 use crate::config::{Config, RawEnv};
 use crate::face::{Embedding, Purpose};
 
+use super::within::within;
+
 pub struct Options {
     pub dir: Option<PathBuf>,
     pub pairs: Option<PathBuf>,
@@ -46,8 +48,13 @@ fn plan_from_dir(dir: &Path, max_impostors: usize, seed: u64) -> anyhow::Result<
         .collect();
     folders.sort();
     for (id, folder) in folders.iter().enumerate() {
-        let mut files: Vec<PathBuf> =
-            std::fs::read_dir(folder)?.flatten().map(|e| e.path()).filter(|p| is_photo(p)).collect();
+        // Links are followed only to photos under DIR, as in a labels or pairs file.
+        let mut files: Vec<PathBuf> = std::fs::read_dir(folder)?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| is_photo(p))
+            .map(|p| within(dir, &p.strip_prefix(dir).unwrap_or(&p).to_string_lossy()))
+            .collect::<anyhow::Result<_>>()?;
         files.sort();
         identities.extend(std::iter::repeat_n(id, files.len()));
         photos.extend(files);
@@ -72,14 +79,16 @@ fn plan_from_csv(file: &Path) -> anyhow::Result<Plan> {
         if n == 0 && !matches!(label, "genuine" | "impostor" | "1" | "0") {
             continue; // a header line
         }
-        let mut id = |p: &str| {
-            let path = base.join(p);
-            *index.entry(path.clone()).or_insert_with(|| {
+        // Photos are read only under the pairs file's folder (links followed): the file may come
+        // from someone else.
+        let mut id = |p: &str| -> anyhow::Result<usize> {
+            let path = within(base, p).with_context(|| format!("{}:{}", file.display(), n + 1))?;
+            Ok(*index.entry(path.clone()).or_insert_with(|| {
                 photos.push(path);
                 photos.len() - 1
-            })
+            }))
         };
-        let pair = (id(a), id(b));
+        let pair = (id(a)?, id(b)?);
         match label {
             "genuine" | "1" => genuine.push(pair),
             "impostor" | "0" => impostor.push(pair),

@@ -13,6 +13,8 @@ use crate::calibration::interval::Rate;
 use crate::config::{Config, RawEnv};
 use crate::face::Purpose;
 
+use super::within::{markdown_cell, within};
+
 pub struct Options {
     pub dir: PathBuf,
     pub labels: PathBuf,
@@ -69,9 +71,9 @@ fn labelled(
         .into_iter()
         .map(|row| {
             let labels = label_columns.iter().map(|c| row[*c].clone()).collect();
-            (dir.join(&row[image]), labels, identity.map(|c| row[c].clone()))
+            Ok((within(dir, &row[image])?, labels, identity.map(|c| row[c].clone())))
         })
-        .collect();
+        .collect::<anyhow::Result<_>>()?;
     Ok(Labelled { columns: label_columns.iter().map(|c| names[*c].clone()).collect(), photos })
 }
 
@@ -184,7 +186,7 @@ fn row(g: &GroupRates) -> String {
     let needed = format!("{:.3}{}", g.threshold_needed, if g.threshold_needed_supported { "" } else { " (n/s)" });
     format!(
         "| {} | {} | {} {} | {} {} | {} ({}) | {} | {} | {} | {} |\n",
-        g.group,
+        markdown_cell(&g.group),
         g.photos,
         pct(&g.not_detected),
         reasons(&g.not_detected_by_code),
@@ -218,7 +220,7 @@ pub fn table(r: &Report) -> String {
     for c in &r.combinations {
         out.push_str(&format!(
             "| {} | {} | {} | {} | {} |\n",
-            c.columns.join(" × "),
+            c.columns.iter().map(|c| markdown_cell(c)).collect::<Vec<_>>().join(" × "),
             times(c.fmr_within_max_over_min),
             times(c.not_detected_max_over_min),
             times(c.enrol_refused_max_over_min),

@@ -79,14 +79,15 @@ fn the_fairface_set_adds_up_matches_calibrate_and_plots() {
     assert!(cells.iter().all(|g| g["photos"] == 30), "30 photos a cell, as the set's README says");
 
     // calibrate on the same photos, each its own identity: the same impostor comparisons, the
-    // same false matches at the shipped threshold.
+    // same false matches at the shipped threshold. Copied, not linked: calibrate reads only under
+    // its folder, links resolved.
     let tree = work.path().join("identities");
     let labels: Vec<Value> = serde_json::from_slice(&std::fs::read(set.join("ground_truth.json")).unwrap()).unwrap();
     for entry in &labels {
         let name = entry["filename"].as_str().unwrap();
         let folder = tree.join(name.trim_end_matches(".jpg"));
         std::fs::create_dir_all(&folder).unwrap();
-        std::os::unix::fs::symlink(set.join(name), folder.join(name)).unwrap();
+        std::fs::copy(set.join(name), folder.join(name)).unwrap();
     }
     let out = work.path().join("calibration");
     let (code, _, stderr) = faceauth(&["calibrate", tree.to_str().unwrap(), "--out", out.to_str().unwrap()], &[]);
@@ -151,4 +152,39 @@ fn a_csv_with_identities_gives_false_non_match_rates_per_group() {
         // Only different people are impostors: two people per group, 4 photos each → 16 pairs.
         assert_eq!(trials(&g["fmr_within"]), 16);
     }
+}
+
+#[test]
+fn a_labels_file_cannot_reach_outside_its_folder_and_its_labels_cannot_forge_rows() {
+    let work = tempfile::tempdir().unwrap();
+    let set = work.path().join("set");
+    std::fs::create_dir_all(&set).unwrap();
+    let photo = "Angelina_Jolie/deepface_img2.jpg";
+    std::fs::create_dir_all(set.join("Angelina_Jolie")).unwrap();
+    std::fs::copy(faces().join("dev").join(photo), set.join(photo)).unwrap();
+    std::fs::write(work.path().join("outside.jpg"), std::fs::read(faces().join("dev").join(photo)).unwrap()).unwrap();
+    std::os::unix::fs::symlink(work.path().join("outside.jpg"), set.join("link.jpg")).unwrap();
+    let out = work.path().join("out");
+    for (name, why) in [("/etc/passwd", "absolute"), ("../outside.jpg", "climbs out"), ("link.jpg", "a link out")] {
+        let labels = work.path().join("labels.csv");
+        std::fs::write(&labels, format!("file,group\n{photo},a\n{name},b\n")).unwrap();
+        let args =
+            ["fairness", set.to_str().unwrap(), "--labels", labels.to_str().unwrap(), "--out", out.to_str().unwrap()];
+        let (code, _, stderr) = faceauth(&args, &[]);
+        assert_ne!(code, Some(0), "{why}: {name} was read");
+        assert!(stderr.contains(name), "{why}: the refusal names the entry: {stderr}");
+    }
+    // A label with a pipe and a line break stays in its cell of the Markdown table.
+    let labels = work.path().join("labels.json");
+    let hostile = "x | 1\n| forged | row |";
+    std::fs::write(&labels, serde_json::json!([{ "filename": photo, "group": hostile }]).to_string()).unwrap();
+    let args =
+        ["fairness", set.to_str().unwrap(), "--labels", labels.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let (code, stdout, stderr) = faceauth(&args, &[]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stdout.lines().any(|l| l.starts_with("| forged")), "a label added a row: {stdout}");
+    let row = stdout.lines().find(|l| l.contains("group=x")).expect("the group's row");
+    assert!(row.contains("group=x \\| 1 \\| forged \\| row \\|"), "{row}");
+    let json: Value = serde_json::from_slice(&std::fs::read(out.join("fairness.json")).unwrap()).unwrap();
+    assert!(json.to_string().contains("forged"), "the JSON keeps the label as given");
 }
