@@ -11,8 +11,9 @@ import tempfile
 
 import cv2
 import numpy as np
-import uvicorn
-from fastapi import FastAPI, File, Form, HTTPException, UploadFile
+from fastapi import HTTPException
+
+import peer_app
 from insightface.app import FaceAnalysis
 
 MODELS, PORT = sys.argv[1], int(sys.argv[2])
@@ -28,8 +29,6 @@ analysis = FaceAnalysis(name="bench", root=root, providers=["CPUExecutionProvide
 analysis.prepare(ctx_id=-1, det_size=(640, 640), det_thresh=0.5)
 
 THRESHOLD = 0.35
-references: dict[str, np.ndarray] = {}
-app = FastAPI()
 
 
 def subject(data: bytes) -> np.ndarray:
@@ -43,22 +42,5 @@ def subject(data: bytes) -> np.ndarray:
     return face.normed_embedding
 
 
-# Plain `def` handlers: FastAPI runs them on its thread pool, so inference never blocks the loop.
-@app.post("/api/register", status_code=201)
-def register(user_id: str = Form(...), image: UploadFile = File(...)):
-    references[user_id] = subject(image.file.read())
-    return {"user_id": user_id}
-
-
-@app.post("/api/verify")
-def verify(user_id: str = Form(...), image: UploadFile = File(...)):
-    reference = references.get(user_id)
-    if reference is None:
-        raise HTTPException(404, "user_not_found")
-    similarity = float(np.dot(subject(image.file.read()), reference))
-    return {"verified": similarity >= THRESHOLD, "similarity": similarity, "threshold": THRESHOLD}
-
-
 if __name__ == "__main__":
-    print(f"listening on http://127.0.0.1:{PORT}", flush=True)
-    uvicorn.run(app, host="127.0.0.1", port=PORT, log_level="warning")
+    peer_app.serve(subject, THRESHOLD, PORT)

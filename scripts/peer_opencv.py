@@ -16,8 +16,9 @@ import threading
 import cv2
 import numpy as np
 import onnxruntime as ort
-import uvicorn
-from fastapi import FastAPI, File, Form, HTTPException, UploadFile
+from fastapi import HTTPException
+
+import peer_app
 
 MODELS, PORT = os.path.abspath(sys.argv[1]), int(sys.argv[2])
 SFACE = os.path.join(MODELS, "face_recognition_sface_2021dec_int8bq.onnx")
@@ -47,8 +48,6 @@ first, *stale = session.get_inputs()
 extra = {i.name: np.zeros([d if isinstance(d, int) and d > 0 else 1 for d in i.shape], np.float32) for i in stale}
 
 THRESHOLD = 0.363  # OpenCV Zoo's SFace cosine threshold
-references: dict[str, np.ndarray] = {}
-app = FastAPI()
 
 
 def subject(data: bytes) -> np.ndarray:
@@ -72,22 +71,5 @@ def subject(data: bytes) -> np.ndarray:
     return embedding / np.linalg.norm(embedding)
 
 
-# Plain `def` handlers: FastAPI runs them on its thread pool, so inference never blocks the loop.
-@app.post("/api/register", status_code=201)
-def register(user_id: str = Form(...), image: UploadFile = File(...)):
-    references[user_id] = subject(image.file.read())
-    return {"user_id": user_id}
-
-
-@app.post("/api/verify")
-def verify(user_id: str = Form(...), image: UploadFile = File(...)):
-    reference = references.get(user_id)
-    if reference is None:
-        raise HTTPException(404, "user_not_found")
-    similarity = float(np.dot(subject(image.file.read()), reference))
-    return {"verified": similarity >= THRESHOLD, "similarity": similarity, "threshold": THRESHOLD}
-
-
 if __name__ == "__main__":
-    print(f"listening on http://127.0.0.1:{PORT}", flush=True)
-    uvicorn.run(app, host="127.0.0.1", port=PORT, log_level="warning")
+    peer_app.serve(subject, THRESHOLD, PORT)

@@ -12,6 +12,7 @@ use super::decode::{DecodeError, Decoded, Scans, decode_reduced, decode_rgb};
 use super::detect::{Detection, Detector, DetectorSettings};
 use super::embed::{Embedding, Recognizer};
 use super::fingerprint::Fingerprint;
+use super::frame::{CaptureFrame, Identity, StageTimings};
 use super::light::LightSample;
 use super::liveness::{AntiSpoof, LivenessScore};
 use super::policy::{FacePolicy, Purpose, Rejection};
@@ -109,14 +110,6 @@ impl EngineSpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
-pub struct StageTimings {
-    pub decode_ms: f64,
-    pub detect_ms: f64,
-    pub align_ms: f64,
-    pub embed_ms: f64,
-}
-
 #[derive(Debug, Clone)]
 pub struct Analysis {
     pub embedding: Embedding,
@@ -132,25 +125,6 @@ pub struct Analysis {
     pub fingerprint: Fingerprint,
     /// The light on the face and around it (the light challenge); `None` when the face fills the frame.
     pub light: Option<LightSample>,
-}
-
-/// Who a frame shows: the recognizer's embedding, the replay fingerprint, the passive score.
-#[derive(Debug, Clone)]
-pub struct Identity {
-    pub embedding: Embedding,
-    pub fingerprint: Fingerprint,
-    pub liveness: Option<LivenessScore>,
-}
-
-/// One frame of a capture: the face, its pose and light on every frame; who it is on the frames the
-/// service asked to identify.
-#[derive(Debug, Clone)]
-pub struct CaptureFrame {
-    pub face: Detection,
-    pub quality: Quality,
-    pub light: Option<LightSample>,
-    pub identity: Option<Identity>,
-    pub timings: StageTimings,
 }
 
 impl From<Analysis> for CaptureFrame {

@@ -13,7 +13,8 @@ use bytes::Bytes;
 use tokio::sync::oneshot;
 use tracing::Span;
 
-use super::engine::{Analysis, CaptureFrame, EngineSpec, FaceEngine, FaceError};
+use super::engine::{Analysis, EngineSpec, FaceEngine, FaceError};
+use super::frame::CaptureFrame;
 use super::policy::Purpose;
 use super::runtime::{InferenceError, ModelError};
 

@@ -56,11 +56,6 @@ pub fn served_graph(path: &Path) -> PathBuf {
     choice.unwrap_or_else(|| path.to_path_buf())
 }
 
-/// Whether `path` has a served rewrite, for reports (`/ready`, `faceauth check`).
-pub fn is_rewritten(path: &Path) -> bool {
-    served_graph(path) != path
-}
-
 fn verified_rewrite(path: &Path) -> Option<PathBuf> {
     let (fast, record) = rewrite_paths(path)?;
     if !fast.is_file() {
@@ -87,7 +82,6 @@ mod tests {
         std::fs::write(&source, b"abc").unwrap();
         write_record(dir.path(), "m", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
         assert_eq!(served_graph(&source), dir.path().join("m.fast.onnx"));
-        assert!(is_rewritten(&source));
     }
 
     #[test]

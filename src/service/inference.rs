@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::face::engine::CaptureFrame;
+use crate::face::frame::CaptureFrame;
 use crate::face::{Analysis, InferencePool, PoolError, Purpose};
 
 #[async_trait]

@@ -19,7 +19,7 @@ use pose::{PoseLimits, PoseRefusal};
 use super::{FaceAuth, LivenessMode, ServiceError, Step};
 use crate::domain::UserId;
 use crate::face::Embedding;
-use crate::face::engine::{CaptureFrame, Identity};
+use crate::face::frame::{CaptureFrame, Identity};
 
 /// Consecutive frames of one face, a few tens of milliseconds apart, are far closer than two photos
 /// of one person; a face swapped in mid-capture is not. The real recordings' lowest

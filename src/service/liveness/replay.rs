@@ -13,8 +13,8 @@
 use super::super::{FaceAuth, ServiceError};
 use super::plan::{Plan, STEP_MS};
 use crate::domain::UserId;
-use crate::face::engine::CaptureFrame;
 use crate::face::fingerprint::Fingerprint;
+use crate::face::frame::CaptureFrame;
 
 /// Two fingerprints are one capture when twice their hashes' Hamming distance plus their sketches'
 /// is at most this (hash 255 bits, counted twice: it tells copies from new photos better than the
