@@ -250,8 +250,12 @@ impl FaceAuth {
                 (frame.map(|a| (vec![a], Vec::new(), false)).map_err(ServiceError::from), references)
             }
             Probe::Capture { frames, times, light_declined } => {
-                // A capture without a plan was refused before (`verify`); identify every frame then.
-                let identity = plan.map_or_else(|| vec![true; times.len()], |p| sampling::identified_frames(&times, p));
+                // Every frame identified unless a plan and one time per frame say which need it (the
+                // API guarantees both; a caller that does not still gets every frame analysed).
+                let identity = match plan {
+                    Some(p) if times.len() == frames.len() => sampling::identified_frames(&times, p),
+                    _ => vec![true; frames.len()],
+                };
                 let (analysed, references) =
                     tokio::join!(self.inference.analyze_frames(frames, identity), self.load_references(user));
                 let analysed = analysed
