@@ -120,8 +120,14 @@ pub enum ApiError {
     LightNotFollowed,
     #[error("the colours changed across the whole picture, not on your face: try again with the live camera")]
     LightNotReflected,
-    #[error("this service requires the light check: it cannot be skipped")]
+    #[error(
+        "this sign-in needs the colour check: it cannot be skipped (if flashing colours are a problem, ask for \
+         another way to sign in)"
+    )]
     LightRequired,
+    /// The backend asked a session for a liveness the server's configuration does not offer.
+    #[error("{0}: ask for one of those the server offers (docs/liveness.md)")]
+    LivenessNotOffered(String),
     #[error("challenges are issued only with LIVENESS=challenge")]
     ChallengesDisabled,
     #[error(
@@ -191,7 +197,7 @@ impl ApiError {
             | CaptureDiscontinuous | CaptureIncomplete | LightNotFollowed | LightNotReflected | LightRequired => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ChallengeRequired | ConsentRequired => StatusCode::BAD_REQUEST,
+            ChallengeRequired | ConsentRequired | LivenessNotOffered(_) => StatusCode::BAD_REQUEST,
             ChallengeNotFound => StatusCode::NOT_FOUND,
             ChallengeExpired => StatusCode::GONE,
             ChallengeUsed | ChallengesDisabled => StatusCode::CONFLICT,
@@ -255,6 +261,7 @@ impl ApiError {
             LightNotFollowed => "light_not_followed",
             LightNotReflected => "light_not_reflected",
             LightRequired => "light_required",
+            LivenessNotOffered(_) => "liveness_not_offered",
             ChallengesDisabled => "challenges_disabled",
             UserNotFound => "user_not_found",
             ReferencesOutdated => "references_outdated",
@@ -338,6 +345,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Light(LightRefusal::NotFollowed | LightRefusal::Unmeasured) => ApiError::LightNotFollowed,
             ServiceError::Light(LightRefusal::NotReflected) => ApiError::LightNotReflected,
             ServiceError::Light(LightRefusal::Declined) => ApiError::LightRequired,
+            ServiceError::LivenessNotOffered(e) => ApiError::LivenessNotOffered(e.to_string()),
             // Which check failed is for the log (the audit line), not for whoever holds the token.
             ServiceError::InvalidEnrollmentToken(_) => ApiError::InvalidEnrollmentToken,
             ServiceError::Session(_) => ApiError::InvalidSession,

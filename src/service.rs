@@ -27,6 +27,7 @@ pub use challenges::{Axis, Challenge, ChallengeError, Challenges, Step};
 pub use export::ExportStream;
 pub use grants::{EnrollmentGrants, Grant, GrantError, ValidGrant};
 pub use inference::Inference;
+pub use liveness::offer::{LightOffer, NotOffered, Requirement};
 pub use liveness::plan::{Colour, Flash, Plan, Prompt};
 pub use liveness::{LightCheck, Liveness};
 pub use passkeys::{
@@ -75,6 +76,9 @@ pub enum ServiceError {
     /// Passive anti-spoofing judged the verify photo not live (a print, a screen).
     #[error("the photo does not look like a live person (P(real) {0:.3})")]
     LivenessFailed(f64),
+    /// A backend asked a session for a liveness the configuration does not offer.
+    #[error(transparent)]
+    LivenessNotOffered(#[from] NotOffered),
     /// LIVENESS=challenge and the verify presented no challenge.
     #[error("a liveness challenge is required")]
     ChallengeRequired,
@@ -196,8 +200,8 @@ pub struct LivenessPolicy {
     pub min_turn_yaw: f32,
     /// A nod: pitch of the asked sign, relative to the capture's level start, by at least this, degrees.
     pub min_nod_pitch: f32,
-    /// LIGHT_CHALLENGE=required: a client may not decline the colours (prefers-reduced-motion).
-    pub light_required: bool,
+    /// LIGHT_CHALLENGE: whether plans carry colours, and whether a backend may ask for `movement`.
+    pub light: liveness::offer::LightOffer,
 }
 
 /// The false-match rate expected at the threshold in use: the profile's measured figure with its

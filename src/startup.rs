@@ -209,7 +209,11 @@ pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<Fa
             frontal_yaw: config.face.challenge_frontal_yaw,
             min_turn_yaw: config.face.challenge_min_yaw,
             min_nod_pitch: config.face.challenge_min_pitch,
-            light_required: config.face.light == LightChallenge::Required,
+            light: match config.face.light {
+                LightChallenge::Off => service::LightOffer::Off,
+                LightChallenge::On => service::LightOffer::Optional,
+                LightChallenge::Required => service::LightOffer::Required,
+            },
         },
         challenges: Challenges::new(
             &config.security.secret_key,

@@ -2,7 +2,7 @@
 // the challenge flow. The camera, the capture and the challenge's prompts are the web SDK's
 // (/sdk/faceauth.js, the module integrators use); this page adds the developer view: the API key
 // field, raw JSON, scores and stage timings.
-import { openCamera, closeCamera, captureFrame, recordCapture, prefersReducedMotion, DEFAULT_MESSAGES, FaceAuthClient } from "/sdk/faceauth.js";
+import { openCamera, closeCamera, captureFrame, recordCapture, DEFAULT_MESSAGES, FaceAuthClient } from "/sdk/faceauth.js";
 
 const $ = (id) => document.getElementById(id);
 let photo = null; // Blob to send
@@ -117,7 +117,8 @@ $("verify").addEventListener("click", () => send("verify"));
 
 // The guided challenge: fetch a challenge, record one continuous capture that follows its plan
 // (the SDK's recordCapture: prompts in the user's own terms, "your left", at their times, and the
-// screen's colours around the video unless reduced motion is asked for), and verify it.
+// screen's colours around the video), and verify it. A standalone challenge always carries the
+// server's strongest liveness: only a backend's session may ask for `movement` (reduced motion).
 
 function authHeaders() {
   return keyInput.value ? { Authorization: "Bearer " + keyInput.value } : {};
@@ -143,7 +144,6 @@ async function runChallenge() {
     video.hidden = false;
     camera = await openCamera(video);
     const capture = await recordCapture(video, challenge.capture, {
-      light: !prefersReducedMotion(),
       onPrompt: (step) => {
         stepText.textContent = DEFAULT_MESSAGES[step];
         stepText.dataset.step = step;

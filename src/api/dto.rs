@@ -187,8 +187,9 @@ pub struct PlanDto {
     /// after each prompt, move, hold a moment and come back.
     pub prompts: Vec<PromptDto>,
     /// The screen colours to show around the face oval, in order, each from `at_ms` for `ms`
-    /// (none a saturated red; at most 2.5 changes a second). Empty with LIGHT_CHALLENGE=off. A client
-    /// that cannot show them (prefers-reduced-motion) sends `capture_light=declined`.
+    /// (none a saturated red; at most 2.5 changes a second). Empty when the session asked for
+    /// `movement` only, or with LIGHT_CHALLENGE=off. The backend chose: a client that shows none
+    /// when there are some is refused (`light_required`).
     pub light: Vec<FlashDto>,
 }
 

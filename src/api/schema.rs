@@ -27,8 +27,9 @@ pub struct UploadForm {
     /// since the capture started, from the client's monotonic clock (e.g. `[0, 66.6, 133.4]`).
     #[schema(nullable = false, max_length = 4320)]
     capture_ms: Option<String>,
-    /// With `capture`: `declined` when the client showed no screen colours (prefers-reduced-motion);
-    /// the result then says the light check did not run. Default `shown`.
+    /// With `capture`: `declined` when the client showed no screen colours. The plan says whether
+    /// colours are asked (the backend chose when it created the session): `declined` against a
+    /// plan with colours is refused as `light_required`, and counts as a failed attempt. Default `shown`.
     #[schema(nullable = false, pattern = "^(shown|declined)$")]
     capture_light: Option<String>,
     /// LIVENESS=challenge without a session: the id from `POST /api/challenges`.

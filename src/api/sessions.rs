@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::domain::UserId;
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::service::{Factors, SessionPurpose, SessionRecord, SessionRequest, SessionStatus};
+use crate::service::{Factors, Requirement, SessionPurpose, SessionRecord, SessionRequest, SessionStatus};
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -40,6 +40,16 @@ pub struct CreateSession {
     #[schema(value_type = std::collections::BTreeSet<Factor>, nullable = false, min_items = 1, max_items = 2)]
     #[serde(default, deserialize_with = "non_null")]
     pub factors: Option<Vec<Factor>>,
+    /// What a verify session requires to prove the person is present, chosen by your backend
+    /// (the client cannot lower it): `movement_and_light` (the prompted moves under the screen's
+    /// colours; the default with LIVENESS=challenge), `movement` (the moves only, for a person who
+    /// cannot take flashing light: the web SDK's `prefersReducedMotion()` tells your app; refused
+    /// when the operator set LIGHT_CHALLENGE=required), or `passive` (one photo; LIVENESS=passive).
+    /// Absent: the strongest the server offers. One the server does not offer is refused
+    /// (`liveness_not_offered`). Not for enrol sessions.
+    #[schema(value_type = String, pattern = "^(movement_and_light|movement|passive)$", nullable = false)]
+    #[serde(default, deserialize_with = "non_null")]
+    pub liveness: Option<String>,
 }
 
 /// One factor a verify session asks for.
@@ -57,6 +67,10 @@ pub struct SessionCreated {
     pub session_token: String,
     /// Unix seconds.
     pub expires_at: u64,
+    /// Verify sessions: the liveness the attempt must show (`movement_and_light`, `movement`,
+    /// `passive`); absent with LIVENESS=off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<&'static str>,
     /// LIVENESS=challenge, verify sessions: the movements, in order (as in `capture.prompts`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<String>>,
@@ -82,6 +96,10 @@ pub struct SessionView {
     pub status: &'static str,
     /// Unix seconds.
     pub expires_at: u64,
+    /// Verify sessions: the liveness the backend required (`movement_and_light`, `movement`,
+    /// `passive`); what ran is in `amr` once verified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<&'static str>,
     /// Once completed: whether the face was verified (or, for an enrol session, stored).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub verified: Option<bool>,
@@ -135,6 +153,7 @@ fn binding(value: Option<String>, name: &str) -> Result<Option<String>, ApiError
         (status = 201, description = "Session created", body = SessionCreated),
         (status = 409, description = "no_passkey: a face + passkey session for a user with no passkey", body = ErrorEnvelope),
         BackendJsonErrors,
+        (status = 400, description = "invalid_user_id, invalid_request, or liveness_not_offered (the liveness asked is not one the server's configuration offers: LIVENESS, LIGHT_CHALLENGE)", body = ErrorEnvelope),
     ),
     security(("bearer" = []), ("api_key" = []))
 )]
@@ -163,12 +182,22 @@ pub async fn create_session(
         Some(list) if list.contains(&Factor::Passkey) && purpose == SessionPurpose::Verify => Factors::FaceAndPasskey,
         Some(_) => Factors::Face,
     };
+    let liveness = match (request.liveness.as_deref(), purpose) {
+        (None, _) => None,
+        (Some(_), SessionPurpose::Enroll) => {
+            return Err(ApiError::InvalidRequest("liveness is asked of verify sessions only".into()));
+        }
+        (Some(name), SessionPurpose::Verify) => Some(Requirement::parse(name).ok_or_else(|| {
+            ApiError::InvalidRequest("liveness must be movement_and_light, movement or passive".into())
+        })?),
+    };
     let request = SessionRequest {
         user: user.clone(),
         purpose,
         nonce: binding(request.nonce, "nonce")?,
         audience: binding(request.audience, "audience")?,
         factors,
+        liveness,
     };
     let issued =
         super::audited(&state, event, &user, caller, |s, _| async move { s.service.create_session(request).await })
@@ -181,6 +210,7 @@ pub async fn create_session(
             session_id: issued.id,
             session_token: issued.token,
             expires_at: issued.expires_at,
+            liveness: issued.liveness.map(Requirement::as_str),
             steps,
             capture,
             passkey: issued.passkey,
@@ -234,6 +264,7 @@ fn view(session_id: String, record: SessionRecord) -> SessionView {
         purpose,
         status,
         expires_at: record.expires_at,
+        liveness: record.liveness.map(Requirement::as_str),
         verified: completed.then_some(outcome.verified),
         code: outcome.code,
         similarity: outcome.similarity.map(super::dto::round_score),

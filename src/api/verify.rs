@@ -77,10 +77,12 @@ pub struct LivenessDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub steps: Option<Vec<StepDto>>,
     /// With `challenge`: the checks that ran: `movement`, `light` (the face reflected the screen's
-    /// colours; absent when the client declined them or LIGHT_CHALLENGE=off) and `passive`.
+    /// colours; absent when the session asked for `movement` only, or LIGHT_CHALLENGE=off) and
+    /// `passive`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checks: Option<Vec<&'static str>>,
-    /// With `challenge`: `passed`, `declined` (the client showed no colours) or `off`.
+    /// With `challenge`: `passed`, `not_asked` (the session asked for `movement` only) or `off`
+    /// (LIGHT_CHALLENGE=off).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub light: Option<&'static str>,
     /// With `challenge`: how many frames the capture had.
@@ -140,7 +142,7 @@ impl From<Liveness> for LivenessDto {
         (status = 410, description = "challenge_expired", body = ErrorEnvelope),
         (status = 409, description = "references_outdated (every reference was enrolled with another model and none could be converted), challenge_used", body = ErrorEnvelope),
         (status = 423, description = "verification_disabled: LOCKOUT_DISABLE_AFTER consecutive failures; a backend unlocks the user (POST /api/users/{user_id}/unlock) or replaces the references", body = ErrorEnvelope),
-        (status = 422, description = "no_face, multiple_faces, face_too_small (the photo or any frame of the capture), replayed_image (a photo or frame already presented within REPLAY_WINDOW_SECS, also re-encoded, rescaled, cropped, mirrored or brightened, or the bytes of a reference photo), liveness_failed (a photo, or the capture's frames on average, looks like a print or a screen); a capture: capture_discontinuous (not one continuous recording: times out of order, a pause, a repeated frame, a jump), capture_incomplete (too short, too few frames), pose_mismatch (the movements do not follow the prompts), identity_changed, light_not_followed (the face does not reflect the screen's colours), light_not_reflected (the whole picture changes colour, not the face), light_required (LIGHT_CHALLENGE=required and capture_light=declined)", body = ErrorEnvelope),
+        (status = 422, description = "no_face, multiple_faces, face_too_small (the photo or any frame of the capture), replayed_image (a photo or frame already presented within REPLAY_WINDOW_SECS, also re-encoded, rescaled, cropped, mirrored or brightened, or the bytes of a reference photo), liveness_failed (a photo, or the capture's frames on average, looks like a print or a screen); a capture: capture_discontinuous (not one continuous recording: times out of order, a pause, a repeated frame, a jump), capture_incomplete (too short, too few frames), pose_mismatch (the movements do not follow the prompts), identity_changed, light_not_followed (the face does not reflect the screen's colours), light_not_reflected (the whole picture changes colour, not the face), light_required (the session asked for the screen colours and capture_light=declined)", body = ErrorEnvelope),
     ),
     security(("bearer" = []), ("api_key" = []))
 )]

@@ -4,12 +4,14 @@
 
 use std::time::Duration;
 
+use super::liveness::offer::Requirement;
+use super::liveness::plan::Plan;
 use super::passkeys::PasskeyError;
 use super::sessions::{
     Factors, IssuedSession, OUTCOME_KEPT, SessionError, SessionOutcome, SessionPurpose, SessionRecord, SessionRequest,
     ValidSession, survives_revocation,
 };
-use super::{FaceAuth, LivenessMode, ServiceError};
+use super::{FaceAuth, ServiceError};
 use crate::domain::UserId;
 use crate::state::Claim;
 use crate::store::Mark;
@@ -58,14 +60,21 @@ impl FaceAuth {
         Ok(survives_revocation(mark, current.as_deref()))
     }
 
-    /// A session for the backend to hand to its frontend. In challenge mode a verify session
-    /// carries the plan the capture must follow: the user's pending plan while there is one.
+    /// A session for the backend to hand to its frontend. A verify session carries the liveness
+    /// the backend required (within what the server offers) and, for a capture, the plan it must
+    /// follow: the user's pending plan while there is one, without its colours for `movement`.
     pub async fn create_session(&self, request: SessionRequest) -> Result<IssuedSession, ServiceError> {
+        let liveness = match request.purpose {
+            SessionPurpose::Verify => self.liveness_offer().settle(request.liveness)?,
+            SessionPurpose::Enroll => None,
+        };
         let (mark, generation) = tokio::join!(self.revocation_mark(&request.user), self.state.generation());
         let (mark, generation) = (mark?, generation?);
-        let plan = match self.liveness.mode == LivenessMode::Challenge && request.purpose == SessionPurpose::Verify {
-            true => Some(self.pending_plan(&request.user).await?),
-            false => None,
+        let plan = match liveness {
+            Some(Requirement::MovementAndLight) => Some(self.pending_plan(&request.user).await?),
+            // The same moves as any other live token of the user (no free re-draw), no colours.
+            Some(Requirement::Movement) => Some(Plan { light: Vec::new(), ..self.pending_plan(&request.user).await? }),
+            Some(Requirement::Passive) | None => None,
         };
         let passkey = match request.factors {
             Factors::FaceAndPasskey if request.purpose == SessionPurpose::Verify => {
@@ -75,11 +84,12 @@ impl FaceAuth {
             Factors::FaceAndPasskey => return Err(PasskeyError::NotAsked.into()),
             Factors::Face => None,
         };
-        let issued = IssuedSession { passkey, ..self.sessions.issue(&request, &generation, mark, plan) };
+        let issued = IssuedSession { passkey, ..self.sessions.issue(&request, &generation, mark, liveness, plan) };
         let record = SessionRecord {
             user_id: request.user.to_string(),
             purpose: request.purpose,
             expires_at: issued.expires_at,
+            liveness,
             outcome: None,
         };
         self.put_session(&issued.id, &record).await?;
@@ -108,19 +118,28 @@ impl FaceAuth {
         generation: &str,
     ) -> Result<HeldSession, ServiceError> {
         let session = self.sessions.check(token, user, purpose, generation)?;
-        // A verify session in challenge mode without a plan this server would draw (an old or
-        // forged token) cannot skip the challenge.
-        if self.liveness.mode == LivenessMode::Challenge
-            && purpose == SessionPurpose::Verify
-            && !session.plan.as_ref().is_some_and(|p| p.is_well_formed(self.challenges.min_steps()))
-        {
-            return Err(SessionError::Forged.into());
+        if purpose == SessionPurpose::Verify && !self.within_offer(&session) {
+            return Err(SessionError::Void.into());
         }
         if !self.not_revoked(user, session.epoch.as_deref()).await? {
             return Err(SessionError::Revoked.into());
         }
         let claim = self.state.claim(&session.claim_id, session.valid_for).await?.ok_or(SessionError::Used)?;
         Ok(HeldSession { session, claim })
+    }
+
+    /// Whether a verify session's liveness is one this server offers now and its plan answers it:
+    /// a session issued before the operator forbade `movement`, an old token without a plan
+    /// this server would draw, or a plan whose colours disagree with the requirement cannot
+    /// skip a check.
+    fn within_offer(&self, session: &ValidSession) -> bool {
+        let well_formed = |p: &Plan| p.is_well_formed(self.challenges.min_steps());
+        match (self.liveness_offer().settle(session.liveness), session.plan.as_ref()) {
+            (Ok(Some(Requirement::MovementAndLight)), Some(plan)) => !plan.light.is_empty() && well_formed(plan),
+            (Ok(Some(Requirement::Movement)), Some(plan)) => plan.light.is_empty() && well_formed(plan),
+            (Ok(Some(Requirement::Passive) | None), None) => true,
+            _ => false,
+        }
     }
 
     /// Records how the session's attempt came out, for `GET /api/sessions/{id}`. The decision
@@ -137,6 +156,7 @@ impl FaceAuth {
             user_id: user.to_string(),
             purpose,
             expires_at: now() + session.valid_for.as_secs(),
+            liveness: session.liveness,
             outcome: Some(outcome),
         };
         if let Err(e) = self.put_session(&session.id, &record).await {

@@ -138,8 +138,9 @@ mod tests {
             nonce: None,
             audience: None,
             factors: crate::service::Factors::Face,
+            liveness: None,
         };
-        let session = sessions.issue(&request, "g1", None, None);
+        let session = sessions.issue(&request, "g1", None, None, None);
         assert_eq!(grants.check(&session.token, &alice, "g1").err(), Some(GrantError::Forged));
         let other = EnrollmentGrants::new(&SecretString::from("other-key".to_string()), Duration::from_secs(600));
         assert_eq!(grants.check(&other.issue(&alice, "g1", None).token, &alice, "g1").err(), Some(GrantError::Forged));

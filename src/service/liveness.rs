@@ -5,6 +5,7 @@
 
 pub mod capture;
 pub mod light;
+pub mod offer;
 mod pending;
 pub mod plan;
 pub mod pose;
@@ -13,6 +14,7 @@ pub mod sampling;
 
 use capture::{CaptureRefusal, Observation};
 use light::LightRefusal;
+use offer::{LightOffer, Offer};
 use plan::Plan;
 use pose::{PoseLimits, PoseRefusal};
 
@@ -36,9 +38,9 @@ pub const CAPTURE_IDENTITY: f32 = 0.15;
 pub enum LightCheck {
     /// The face followed the screen's colours.
     Passed,
-    /// The client declined it (prefers-reduced-motion, or the app's option): movement only.
-    Declined,
-    /// LIGHT_CHALLENGE=off: the plan had no colours.
+    /// The backend asked for `movement` only: the plan had no colours.
+    NotAsked,
+    /// LIGHT_CHALLENGE=off: no plan has colours.
     Off,
 }
 
@@ -46,7 +48,7 @@ impl LightCheck {
     pub fn as_str(self) -> &'static str {
         match self {
             LightCheck::Passed => "passed",
-            LightCheck::Declined => "declined",
+            LightCheck::NotAsked => "not_asked",
             LightCheck::Off => "off",
         }
     }
@@ -85,6 +87,15 @@ pub struct CaptureVerdict {
 }
 
 impl FaceAuth {
+    /// What this server's configuration lets a backend ask of a verify session.
+    pub(super) fn liveness_offer(&self) -> Offer {
+        match self.liveness.mode {
+            LivenessMode::Off => Offer::Nothing,
+            LivenessMode::Passive => Offer::Passive,
+            LivenessMode::Challenge => Offer::Capture(self.liveness.light),
+        }
+    }
+
     /// The passive verdict on a single photo (LIVENESS=off or passive).
     pub(super) fn photo_liveness(&self, image: &CaptureFrame) -> Result<Liveness, ServiceError> {
         match self.liveness.mode {
@@ -149,10 +160,12 @@ impl FaceAuth {
                 return Err(ServiceError::IdentityChanged { frame: i + 1 });
             }
         }
+        // The plan says whether colours were asked (the backend chose, in the signed session);
+        // a client that says it showed none when they were asked is refused, never downgraded.
         let light = match (plan.light.is_empty(), light_declined) {
-            (true, _) => LightCheck::Off,
-            (false, true) if self.liveness.light_required => return Err(LightRefusal::Declined.into()),
-            (false, true) => LightCheck::Declined,
+            (true, _) if self.liveness.light == LightOffer::Off => LightCheck::Off,
+            (true, _) => LightCheck::NotAsked,
+            (false, true) => return Err(LightRefusal::Declined.into()),
             (false, false) => {
                 let samples: Vec<_> = frames.iter().map(|f| f.light).collect();
                 light::check(times, &samples, plan)?;

@@ -13,6 +13,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use super::liveness::offer::Requirement;
 use super::liveness::plan::Plan;
 use crate::domain::UserId;
 use crate::token::{Hs256, TokenError, UserClaims, now};
@@ -53,6 +54,10 @@ struct SessionExtra {
     /// The user's revocation mark when the session was issued (none if never revoked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ep: Option<String>,
+    /// For a verify session: the liveness the backend required (absent on sessions issued before
+    /// the backend chose; then the server's default, which the plan must agree with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lv: Option<Requirement>,
     /// In challenge mode, for a verify session: what the capture must follow.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     plan: Option<Plan>,
@@ -71,6 +76,8 @@ pub struct SessionRequest {
     pub nonce: Option<String>,
     pub audience: Option<String>,
     pub factors: Factors,
+    /// The liveness the backend asks of a verify session; the server's strongest when `None`.
+    pub liveness: Option<Requirement>,
 }
 
 /// A freshly issued session.
@@ -80,6 +87,8 @@ pub struct IssuedSession {
     pub token: String,
     /// Unix seconds.
     pub expires_at: u64,
+    /// The liveness the verify session requires (none: LIVENESS=off, or an enrol session).
+    pub liveness: Option<Requirement>,
     /// In challenge mode, for a verify session: the movements and colours the capture must follow.
     pub plan: Option<Plan>,
     /// Face + passkey: the WebAuthn request options (`publicKey`, without the challenge, which the
@@ -116,6 +125,7 @@ pub struct ValidSession {
     pub valid_for: Duration,
     pub nonce: Option<String>,
     pub audience: Option<String>,
+    pub liveness: Option<Requirement>,
     pub plan: Option<Plan>,
     pub epoch: Option<String>,
     /// The attempt needs a passkey assertion as well.
@@ -128,6 +138,9 @@ pub struct SessionRecord {
     pub user_id: String,
     pub purpose: SessionPurpose,
     pub expires_at: u64,
+    /// A verify session: the liveness the backend required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness: Option<Requirement>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<SessionOutcome>,
 }
@@ -211,6 +224,7 @@ impl Sessions {
         request: &SessionRequest,
         generation: &str,
         epoch: Option<String>,
+        liveness: Option<Requirement>,
         plan: Option<Plan>,
     ) -> IssuedSession {
         let extra = SessionExtra {
@@ -218,6 +232,7 @@ impl Sessions {
             nonce: request.nonce.clone(),
             rp_aud: request.audience.clone(),
             ep: epoch,
+            lv: liveness,
             plan,
             pk: request.factors == Factors::FaceAndPasskey,
         };
@@ -226,6 +241,7 @@ impl Sessions {
             id: claims.jti.clone(),
             token: self.jwt.sign(&claims),
             expires_at: claims.exp,
+            liveness: claims.extra.lv,
             plan: claims.extra.plan.clone(),
             passkey: None,
         }
@@ -266,6 +282,7 @@ impl Sessions {
             valid_for: Duration::from_secs(claims.exp - now + 1),
             nonce: claims.extra.nonce,
             audience: claims.extra.rp_aud,
+            liveness: claims.extra.lv,
             plan: claims.extra.plan,
             epoch: claims.extra.ep,
             passkey: claims.extra.pk,
@@ -288,13 +305,14 @@ mod tests {
             nonce: Some("n".into()),
             audience: None,
             factors: Factors::Face,
+            liveness: None,
         }
     }
 
     #[test]
     fn a_session_is_for_one_user_and_one_purpose() {
         let s = sessions();
-        let issued = s.issue(&request("alice", SessionPurpose::Verify), "g1", None, None);
+        let issued = s.issue(&request("alice", SessionPurpose::Verify), "g1", None, None, None);
         let alice = UserId::parse("alice").unwrap();
         let valid = s.check(&issued.token, &alice, SessionPurpose::Verify, "g1").unwrap();
         assert_eq!((valid.id.as_str(), valid.nonce.as_deref()), (issued.id.as_str(), Some("n")));
@@ -313,7 +331,15 @@ mod tests {
     }
 
     fn plain() -> SessionExtra {
-        SessionExtra { purpose: SessionPurpose::Verify, nonce: None, rp_aud: None, ep: None, plan: None, pk: false }
+        SessionExtra {
+            purpose: SessionPurpose::Verify,
+            nonce: None,
+            rp_aud: None,
+            ep: None,
+            lv: None,
+            plan: None,
+            pk: false,
+        }
     }
 
     #[test]

@@ -140,7 +140,7 @@ async fn fixture() -> Fixture {
             frontal_yaw: 12.0,
             min_turn_yaw: 18.0,
             min_nod_pitch: 15.0,
-            light_required: false,
+            light: crate::service::LightOffer::Optional,
         },
         challenges: Challenges::new(
             &SecretString::from("k".to_string()),
@@ -244,6 +244,7 @@ async fn session(f: &Fixture, user: &UserId, purpose: SessionPurpose) -> IssuedS
         nonce: Some("n-1".into()),
         audience: Some("bank".into()),
         factors: crate::service::Factors::Face,
+        liveness: None,
     };
     f.service.create_session(request).await.unwrap()
 }

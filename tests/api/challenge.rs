@@ -204,24 +204,43 @@ async fn twenty_asks_give_one_plan_until_it_is_answered() {
     assert!(!plans.contains(&first.body["capture"].to_string()), "a new plan after the answer");
 }
 
+/// The backend decides the liveness when it creates the session; the client answers the plan it is
+/// handed and cannot lower it (an attacker's own client declining the colours is refused and
+/// counted), and the result says exactly what ran.
 #[tokio::test]
-async fn a_verify_session_carries_the_plan_and_a_client_that_declines_the_colours_is_told_apart() {
+async fn the_backend_chooses_the_liveness_and_a_client_that_declines_the_colours_is_refused() {
     let mut with_keys = env(&[]);
     with_keys.extend([("API_KEYS", SECRET), ("CLIENT_API_KEYS", CLIENT)]);
     let app = spawn(&with_keys);
     assert_eq!(app.post_form_as(SECRET, "/api/register", TestApp::form("maria", reference())).await.status, 201);
     let url = format!("{}/api/sessions", app.base);
-    let create = || {
-        app.send(app.client.post(&url).bearer_auth(SECRET).json(&json!({ "user_id": "maria", "purpose": "verify" })))
-    };
-    let created = create().await;
+    let create = |body: Value| app.send(app.client.post(&url).bearer_auth(SECRET).json(&body));
+
+    // The default (LIGHT_CHALLENGE=on): movement and light. The attacker's client says it showed
+    // no colours, to skip the check that stops a replayed recording: refused, and counted.
+    let created = create(json!({ "user_id": "maria", "purpose": "verify" })).await;
     assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(created.body["liveness"], "movement_and_light");
+    assert!(!created.body["capture"]["light"].as_array().unwrap().is_empty());
     let token = created.body["session_token"].as_str().unwrap();
-    // prefers-reduced-motion: no colours shown, the movement alone (the recording, unsynthesised),
-    // at the SDK's rate and size (15 fps, 480 px).
     let capture = at_rate(&genuine(&steps_of(&created.body)), 15.0);
     let declined = form("maria", &capture, Some(token), None).text("capture_light", "declined");
-    let verified = app.post_form_as(CLIENT, "/api/verify", declined).await;
+    let downgraded = app.post_form_as(CLIENT, "/api/verify", declined).await;
+    refused(&downgraded, 422, "light_required");
+    assert!(downgraded.body["error"]["attempts_left"].is_u64(), "counted: {:?}", downgraded.body);
+    let id = created.body["session_id"].as_str().unwrap();
+    let outcome = app.get_as(SECRET, &format!("/api/sessions/{id}")).await.body;
+    assert_eq!((&outcome["status"], &outcome["code"]), (&json!("completed"), &json!("light_required")));
+
+    // The backend asks for the moves only (its user cannot take flashing light): the plan has no
+    // colours and the recording, unsynthesised, at the SDK's rate and size (15 fps, 480 px), passes.
+    let created = create(json!({ "user_id": "maria", "purpose": "verify", "liveness": "movement" })).await;
+    assert_eq!(created.status, 201, "{:?}", created.body);
+    assert_eq!(created.body["liveness"], "movement");
+    assert_eq!(created.body["capture"]["light"], json!([]), "no colours for movement");
+    let token = created.body["session_token"].as_str().unwrap();
+    let capture = at_rate(&genuine(&steps_of(&created.body)), 15.0);
+    let verified = app.post_form_as(CLIENT, "/api/verify", form("maria", &capture, Some(token), None)).await;
     assert_eq!(verified.body["verified"], true, "{:?}", verified.body);
     assert_eq!(verified.body["liveness"], json!({ "passed": true }), "a client key learns pass or fail");
     let claims = verify_with_jwks(&app, verified.body["token"].as_str().unwrap()).await.unwrap();
@@ -230,20 +249,27 @@ async fn a_verify_session_carries_the_plan_and_a_client_that_declines_the_colour
     let id = created.body["session_id"].as_str().unwrap();
     let outcome = app.get_as(SECRET, &format!("/api/sessions/{id}")).await.body;
     assert_eq!((&outcome["status"], &outcome["liveness_method"]), (&json!("completed"), &json!("challenge")));
+    assert_eq!(outcome["liveness"], "movement", "the session view says what the backend required");
 
-    // With LIGHT_CHALLENGE=required the same is refused.
+    // What the server does not offer is refused, not quietly changed.
+    for body in [
+        json!({ "user_id": "maria", "purpose": "verify", "liveness": "passive" }),
+        json!({ "user_id": "maria", "purpose": "verify", "liveness": "none" }),
+        json!({ "user_id": "maria", "purpose": "enroll", "liveness": "movement" }),
+    ] {
+        let reply = create(body.clone()).await;
+        let expected = if body["liveness"] == "passive" { "liveness_not_offered" } else { "invalid_request" };
+        assert_eq!((reply.status, reply.code()), (400, expected), "{body}: {:?}", reply.body);
+    }
+
+    // LIGHT_CHALLENGE=required: the operator forbids `movement`.
     let mut required = with_keys.clone();
     required.push(("LIGHT_CHALLENGE", "required"));
     let strict = spawn(&required);
-    let form_register = TestApp::form("maria", reference());
-    assert_eq!(strict.post_form_as(SECRET, "/api/register", form_register).await.status, 201);
     let url = format!("{}/api/sessions", strict.base);
-    let body = json!({ "user_id": "maria", "purpose": "verify" });
-    let created = strict.send(strict.client.post(url).bearer_auth(SECRET).json(&body)).await;
-    let token = created.body["session_token"].as_str().unwrap();
-    let declined =
-        form("maria", &genuine(&steps_of(&created.body)), Some(token), None).text("capture_light", "declined");
-    refused(&strict.post_form_as(CLIENT, "/api/verify", declined).await, 422, "light_required");
+    let body = json!({ "user_id": "maria", "purpose": "verify", "liveness": "movement" });
+    let refused_movement = strict.send(strict.client.post(url).bearer_auth(SECRET).json(&body)).await;
+    assert_eq!((refused_movement.status, refused_movement.code()), (400, "liveness_not_offered"));
 }
 
 /// A challenge token as the service signs them (the key derivation is public; SECRET_KEY is not).

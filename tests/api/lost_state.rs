@@ -270,17 +270,20 @@ async fn a_replica_promoted_while_requests_run_keeps_what_it_replicated_and_pass
     // of the last moments (a refused replay's counters) had not replicated, the instance notices the
     // rollback and voids everything issued before. Either way it is never used twice.
     let fresh = client_verify(&a, "198.51.100.3", "angelina", ANGELINA_4, Some(&unspent)).await;
-    let rolled_back = resets(&metrics(&a).await, "rolled_back") + resets(&metrics(&b).await, "rolled_back");
+    let twice = client_verify(&b, "198.51.100.4", "angelina", ANGELINA_4, Some(&unspent)).await;
+    assert_eq!((twice.status, twice.code()), (401, "invalid_session"), "{:?}", twice.body);
+    let (a_metrics, b_metrics) = (metrics(&a).await, metrics(&b).await);
+    let rolled_back = resets(&a_metrics, "rolled_back") + resets(&b_metrics, "rolled_back");
+    let replaced = resets(&a_metrics, "replaced") + resets(&b_metrics, "replaced");
     match fresh.body["verified"].as_bool() {
-        Some(true) => assert_eq!(rolled_back, 0, "kept, and no loss reported"),
+        // The promoted replica held the generation: nothing was reported lost.
+        Some(true) => assert_eq!((rolled_back, replaced), (0, 0), "kept, and no loss reported"),
+        // One instance saw the tick go back and renewed the generation; the other may learn of the
+        // new generation only by finding it changed (reported as `replaced`). A replacement is
+        // never reported without a rollback: the replica itself held the generation key.
         _ => {
             assert_eq!((fresh.status, fresh.code()), (401, "invalid_session"), "{:?}", fresh.body);
             assert!(rolled_back >= 1, "voided, and the loss reported");
         }
-    }
-    let twice = client_verify(&b, "198.51.100.4", "angelina", ANGELINA_4, Some(&unspent)).await;
-    assert_eq!((twice.status, twice.code()), (401, "invalid_session"), "{:?}", twice.body);
-    for app in [&a, &b] {
-        assert_eq!(resets(&metrics(app).await, "replaced"), 0, "a promoted replica holds the generation");
     }
 }

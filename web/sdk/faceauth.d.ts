@@ -71,10 +71,11 @@ export interface RecordedCapture {
   frames: Blob[];
   /** Each frame's time in ms since the capture started. */
   times: number[];
-  /** "declined" when no colours were shown (reduced motion, or the app's choice). */
+  /** "declined" when the plan carried no colours (the backend asked for `movement`). */
   light: "shown" | "declined";
 }
 
+/** The person's prefers-reduced-motion: tell your backend, which may ask for `liveness: "movement"`. */
 export declare function prefersReducedMotion(): boolean;
 export declare function recordCapture(
   video: HTMLVideoElement,
@@ -82,7 +83,6 @@ export declare function recordCapture(
   options?: {
     onPrompt?: (step: "front" | Step) => void;
     onColour?: (css: string | null) => void;
-    light?: boolean;
     maxSide?: number;
     /** Aborted: the recording stops with code `cancelled`. */
     signal?: AbortSignal;
@@ -148,8 +148,6 @@ export interface WidgetOptions extends ClientOptions {
   messages?: Messages;
   /** Milliseconds before a still photo is taken (1500). */
   captureMs?: number;
-  /** Show the light challenge's colours (default: unless prefers-reduced-motion). */
-  light?: boolean;
   /** Use the face guide when the service serves it (true). */
   guide?: boolean;
   /** How long to wait for a ready face before rejecting with what to change (30000). */

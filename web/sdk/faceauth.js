@@ -49,7 +49,7 @@ export const DEFAULT_MESSAGES = Object.freeze({
   capture_incomplete: "Keep this page open and your face in view until the end, then try again.",
   light_not_followed: "We could not see the screen's colours on your face. Turn the screen brightness up, hold the device closer, and avoid bright light behind you.",
   light_not_reflected: "We need the live camera, not a recording. Please try again with your camera.",
-  light_required: "This sign-in needs the colour check. Turn off reduced motion for this page, or ask for another way to sign in.",
+  light_required: "This sign-in needs the colour check, which cannot be skipped. If flashing colours are a problem for you, ask for another way to sign in.",
   colours: "The screen will change colour for a few seconds. Keep looking at it.",
   liveness_failed: "We could not confirm a live person. Use your camera directly, not a photo or a screen.",
   replayed_image: "Please take a new picture with your camera.",
@@ -163,7 +163,11 @@ export async function captureFrame(video, quality = 0.92) {
   return { blob, brightness: n ? sum / n : 0 };
 }
 
-/** Whether the person asked the system for less motion (the light challenge's flashes are then off). */
+/**
+ * Whether the person asked the system for less motion. The SDK does not act on it: tell your
+ * backend, which may then create the session with `liveness: "movement"` (no flashing colours).
+ * The plan a session carries decides what is shown; a client cannot lower it.
+ */
 export function prefersReducedMotion() {
   return Boolean(globalThis.matchMedia?.("(prefers-reduced-motion: reduce)").matches);
 }
@@ -172,18 +176,19 @@ export function prefersReducedMotion() {
  * One continuous capture that follows a challenge's `plan` (the `capture` object of a session or
  * challenge): frames at `plan.fps` for `plan.duration_ms`, each stamped with its time since the
  * start (the monotonic clock), each prompt shown at its `at_ms` (`onPrompt(step)`; "front" first),
- * each colour painted at its `at_ms` (`onColour(css)`, `null` at the end) unless `light` is false.
+ * each colour the plan carries painted at its `at_ms` (`onColour(css)`, `null` at the end).
  * Frames are at most `maxSide` px on their longer side (JPEG): a 5 s capture at 15 fps is about
  * 1–2 MB. Resolves to `{ frames: Blob[], times: number[], light: "shown" | "declined" }`; an
  * aborted `signal` stops it with code `cancelled`.
  */
-export async function recordCapture(video, plan, { onPrompt = () => {}, onColour = () => {}, light = true, maxSide = 480, quality = 0.85, signal } = {}) {
+export async function recordCapture(video, plan, { onPrompt = () => {}, onColour = () => {}, maxSide = 480, quality = 0.85, signal } = {}) {
   const scale = Math.min(1, maxSide / Math.max(video.videoWidth, video.videoHeight));
   const canvas = document.createElement("canvas");
   canvas.width = Math.round(video.videoWidth * scale);
   canvas.height = Math.round(video.videoHeight * scale);
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
-  const showsLight = light && (plan.light || []).length > 0;
+  // The backend chose, in the session: a plan with colours is answered with them.
+  const showsLight = (plan.light || []).length > 0;
   const prompts = [{ step: "front", at_ms: 0 }, ...(plan.prompts || [])];
   const flashes = showsLight ? plan.light : [];
   const interval = 1000 / (plan.fps || 15);
@@ -555,12 +560,10 @@ export class FaceAuthClient {
  * sentence (with the tries left, when the service says) is on screen.
  */
 export class FaceAuthWidget {
-  constructor(container, { baseUrl = "", apiKey = "", messages = {}, captureMs = 1500, light, guide = true, guideTimeoutMs = 30000 } = {}) {
+  constructor(container, { baseUrl = "", apiKey = "", messages = {}, captureMs = 1500, guide = true, guideTimeoutMs = 30000 } = {}) {
     this.client = new FaceAuthClient({ baseUrl, apiKey });
     this.messages = { ...DEFAULT_MESSAGES, ...messages };
     this.captureMs = captureMs;
-    // The light challenge's colours, unless the person asked for reduced motion or the app opts out.
-    this.light = light ?? !prefersReducedMotion();
     this.baseUrl = baseUrl;
     this.guide = guide;
     this.guideTimeoutMs = guideTimeoutMs;
@@ -768,13 +771,13 @@ export class FaceAuthWidget {
       let answer;
       if (capture) {
         const start = await this.#ready(guide, signal);
-        if (this.light && (capture.light || []).length) this.say("colours", "busy");
+        if ((capture.light || []).length) this.say("colours", "busy");
         const stop = { done: false };
         const tracking = this.#track(guide, start, capture.fps || 15, stop);
         try {
           answer = {
             capture: await recordCapture(this.video, capture, {
-              onPrompt: this.#onPrompt, onColour: this.#onColour, light: this.light, signal,
+              onPrompt: this.#onPrompt, onColour: this.#onColour, signal,
             }),
           };
         } finally {

@@ -31,8 +31,9 @@ pub enum LightRefusal {
     NotReflected,
     #[error("the face's light could not be measured in enough frames")]
     Unmeasured,
-    /// LIGHT_CHALLENGE=required and the client declined the colours.
-    #[error("the light challenge is required")]
+    /// The plan carried colours and the client says it showed none: the backend chose the
+    /// challenge, and a client cannot lower it.
+    #[error("the plan asked for the screen's colours and the client declined them")]
     Declined,
 }
 
