@@ -158,7 +158,12 @@ pub async fn verify(
         return Err(ApiError::SessionRequired);
     }
     let probe = match (upload.image, upload.capture) {
-        (_, Some(c)) => Probe::Capture { frames: c.frames, times: c.times, light_declined: c.light_declined },
+        (_, Some(c)) => Probe::Capture {
+            frames: c.frames,
+            times: c.times,
+            times_sha256: c.times_sha256,
+            light_declined: c.light_declined,
+        },
         (Some(image), None) => Probe::Photo(image),
         (None, None) => return Err(ApiError::MissingField("image")),
     };

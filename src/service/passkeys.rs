@@ -19,7 +19,7 @@ use webauthn_rs::prelude::{
 };
 use webauthn_rs::{Webauthn, WebauthnBuilder};
 
-pub use binding::challenge;
+pub use binding::{Answer as PasskeyAnswer, challenge};
 pub use flows::{PasskeyAuthority, PasskeyInfo, PasskeyProof, RegistrationOptions};
 
 /// How long a started registration may take (WebAuthn's own suggested ceiling is 5 minutes).

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use super::cache::{CachedReference, References};
 use super::liveness::plan::Plan;
 use super::liveness::{CaptureAnswer, replay, sampling};
-use super::passkeys::{PasskeyError, PasskeyProof};
+use super::passkeys::{PasskeyAnswer, PasskeyError, PasskeyProof};
 
 mod outcome;
 use super::sessions::{SessionPurpose, ValidSession};
@@ -43,12 +43,22 @@ pub enum Probe {
     /// One photo (LIVENESS=off or passive).
     Photo(Bytes),
     /// LIVENESS=challenge: one continuous capture, its frames in order with their times (ms since
-    /// the capture started, the client's monotonic clock); `light_declined` when the client showed
-    /// no colours (prefers-reduced-motion).
-    Capture { frames: Vec<Bytes>, times: Vec<f32>, light_declined: bool },
+    /// the capture started, the client's monotonic clock), the hex SHA-256 of the times' field as
+    /// sent (a passkey signs it), and `light_declined` when the client says it showed no colours.
+    Capture { frames: Vec<Bytes>, times: Vec<f32>, times_sha256: String, light_declined: bool },
 }
 
 impl Probe {
+    /// What a passkey's assertion covers of this probe besides its images.
+    fn answer(&self) -> PasskeyAnswer<'_> {
+        match self {
+            Probe::Photo(_) => PasskeyAnswer::Photo,
+            Probe::Capture { times_sha256, light_declined, .. } => {
+                PasskeyAnswer::Capture { times_sha256, light_declined: *light_declined }
+            }
+        }
+    }
+
     fn photos(&self) -> Vec<&Bytes> {
         match self {
             Probe::Photo(image) => vec![image],
@@ -133,11 +143,13 @@ impl FaceAuth {
         let attempt = self.state.begin_attempt(&user, client).await?.map_err(ServiceError::TooManyAttempts)?;
         // The device first: a refused assertion decides the attempt without any inference.
         let (proof, refused) = match (assertion, session_token.as_deref()) {
-            (Some(assertion), Some(token)) => match self.check_passkey(&user, token, &digests, &assertion).await {
-                Ok(proof) => (Some(proof), None),
-                Err(e) if e.decided_code().is_none() => return Err(e),
-                Err(e) => (None, Some(e)),
-            },
+            (Some(assertion), Some(token)) => {
+                match self.check_passkey(&user, token, &digests, probe.answer(), &assertion).await {
+                    Ok(proof) => (Some(proof), None),
+                    Err(e) if e.decided_code().is_none() => return Err(e),
+                    Err(e) => (None, Some(e)),
+                }
+            }
             _ => (None, None),
         };
         // A refused device leaves the photos unexamined: they are not remembered as presented.
@@ -249,7 +261,7 @@ impl FaceAuth {
                 let frame = analysis.map(CaptureFrame::from);
                 (frame.map(|a| (vec![a], Vec::new(), false)).map_err(ServiceError::from), references)
             }
-            Probe::Capture { frames, times, light_declined } => {
+            Probe::Capture { frames, times, light_declined, .. } => {
                 // Every frame identified unless a plan and one time per frame say which need it (the
                 // API guarantees both; a caller that does not still gets every frame analysed).
                 let identity = match plan {

@@ -49,9 +49,20 @@ fn cbor_text(text: &str) -> Vec<u8> {
     out
 }
 
-/// The SHA-256 of each frame, lower-case hex, and the challenge faceauth expects over them.
+/// The challenge faceauth expects over one photo (docs/passkeys.md, written out as another client would).
 pub fn challenge(session_token: &str, frames: &[&[u8]]) -> Vec<u8> {
-    let mut text = format!("faceauth passkey v1\n{}\n", hex::encode(Sha256::digest(session_token.as_bytes())));
+    derive(session_token, frames, "-", "-")
+}
+
+/// The challenge over a capture: its frames, the `capture_ms` field as sent, and `capture_light`.
+pub fn capture_challenge(session_token: &str, frames: &[&[u8]], capture_ms: &str, light: &str) -> Vec<u8> {
+    derive(session_token, frames, &hex::encode(Sha256::digest(capture_ms.as_bytes())), light)
+}
+
+fn derive(session_token: &str, frames: &[&[u8]], times: &str, light: &str) -> Vec<u8> {
+    let token = hex::encode(Sha256::digest(session_token.as_bytes()));
+    let mut text =
+        format!("faceauth passkey v2\n{token}\nimages {}\ncapture_ms {times}\ncapture_light {light}\n", frames.len());
     for frame in frames {
         text.push_str(&hex::encode(Sha256::digest(frame)));
         text.push('\n');

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use reqwest::multipart::Form;
 use serde_json::{Value, json};
 
-use crate::authenticator::{Authenticator, challenge};
+use crate::authenticator::{Authenticator, capture_challenge, challenge};
 use crate::helpers::*;
 
 const SECRET: &str = "backend-secret-key-0123456789";
@@ -124,6 +124,48 @@ async fn a_face_and_passkey_session_verifies_with_both_and_every_record_says_so(
     let reply = verify(&app, "angelina", &face(ANGELINA_4), plain_token, None).await;
     assert_eq!(claims(reply.body["token"].as_str().unwrap())["amr"], json!(["face"]));
     assert!(claims(reply.body["token"].as_str().unwrap()).get("passkey_id").is_none());
+}
+
+/// A capture's assertion covers everything that shapes the verdict: the frames, the times exactly
+/// as sent, whether the colours were shown, and how many frames. The same assertion with retimed
+/// frames or with the colours declined is refused before any inference, and counted.
+#[tokio::test]
+async fn a_capture_assertion_covers_its_times_its_light_and_its_frame_count() {
+    let app = spawn_owned(&keyed(&[("LIVENESS", "challenge"), ("CHALLENGE_MOVES", "turn_left,turn_right")]));
+    register_face(&app, "angelina", ANGELINA_1).await;
+    let mut device = Authenticator::new(ORIGIN);
+    assert_eq!(register_passkey(&app, SECRET, "angelina", None, &mut device).await.status, 201);
+    let frames = [face(ANGELINA_2), face(ANGELINA_4)];
+    let refs: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
+    let send = |token: String, times: &'static str, light: &'static str, assertion: String, count: usize| {
+        let mut form = Form::new().text("user_id", "angelina").text("session_token", token);
+        for frame in &frames[..count] {
+            form = form.part("capture", reqwest::multipart::Part::bytes(frame.clone()).file_name("frame.jpg"));
+        }
+        let form = form.text("capture_ms", times).text("capture_light", light).text("passkey", assertion);
+        app.post_form_as(CLIENT, "/api/verify", form)
+    };
+    let signed =
+        |device: &mut Authenticator, token: &str| device.get(&capture_challenge(token, &refs, "[0,66.6]", "shown"));
+
+    // Signed over these frames at these times, shown: the device's part passes (the capture, two
+    // frames, is then refused by the liveness checks, not by the passkey).
+    let (_, token, _) = passkey_session(&app, "angelina").await;
+    let assertion = signed(&mut device, &token);
+    let honest = send(token, "[0,66.6]", "shown", assertion, 2).await;
+    assert!(!honest.code().starts_with("passkey_"), "{:?}", honest.body);
+    for (times, light, count, what) in [
+        ("[0,70]", "shown", 2, "retimed"),
+        ("[0, 66.6]", "shown", 2, "the same times written otherwise"),
+        ("[0,66.6]", "declined", 2, "the colours declined"),
+        ("[0]", "shown", 1, "a frame dropped"),
+    ] {
+        let (_, token, _) = passkey_session(&app, "angelina").await;
+        let assertion = signed(&mut device, &token);
+        let reply = send(token, times, light, assertion, count).await;
+        assert_eq!((reply.status, reply.code()), (422, "passkey_challenge_mismatch"), "{what}: {:?}", reply.body);
+        assert!(reply.body["error"]["attempts_left"].is_u64(), "{what}: counted");
+    }
 }
 
 #[tokio::test]

@@ -129,7 +129,12 @@ export interface PasskeyResult {
 }
 
 /** The challenge a face + passkey attempt signs (the session token and the images, in order). */
-export declare function passkeyChallenge(sessionToken: string, images: Blob[]): Promise<Uint8Array>;
+/** For a capture, `captureMs` is the `capture_ms` field's exact text and `captureLight` what `capture_light` sends. */
+export declare function passkeyChallenge(
+  sessionToken: string,
+  images: Blob[],
+  capture?: { captureMs?: string | null; captureLight?: "shown" | "declined" | null },
+): Promise<Uint8Array>;
 /** Signs `challenge` with a credential `options` allows; the assertion as JSON text. */
 export declare function signWithPasskey(options: PasskeyRequestOptions, challenge: Uint8Array): Promise<string>;
 /** Creates a credential for the `public_key` of POST /api/passkeys/options; the answer as JSON. */

@@ -417,12 +417,18 @@ function requirePasskeys() {
 }
 
 /**
- * The challenge a face + passkey attempt signs: SHA-256 over "faceauth passkey v1\n", the hex
- * SHA-256 of the session token, and the hex SHA-256 of each uploaded image in order, each line
- * ended by "\n" (docs/passkeys.md). The server derives the same from what it receives.
+ * The challenge a face + passkey attempt signs: SHA-256 over "faceauth passkey v2\n", the hex
+ * SHA-256 of the session token, the number of images, the hex SHA-256 of the `capture_ms` field
+ * exactly as sent and the `capture_light` sent ("-" and "-" for a photo), and the hex SHA-256 of
+ * each uploaded image in order, each line ended by "\n" (docs/passkeys.md). The server derives the
+ * same from what it receives, so nothing that shapes the verdict can change after the device signed.
  */
-export async function passkeyChallenge(sessionToken, images) {
-  let text = "faceauth passkey v1\n" + hex(await sha256(new TextEncoder().encode(sessionToken))) + "\n";
+export async function passkeyChallenge(sessionToken, images, { captureMs = null, captureLight = null } = {}) {
+  const utf8 = (text) => new TextEncoder().encode(text);
+  const times = captureMs === null ? "-" : hex(await sha256(utf8(captureMs)));
+  const light = captureMs === null ? "-" : (captureLight || "shown");
+  let text = "faceauth passkey v2\n" + hex(await sha256(utf8(sessionToken))) + "\n";
+  text += "images " + images.length + "\ncapture_ms " + times + "\ncapture_light " + light + "\n";
   for (const image of images) text += hex(await sha256(await image.arrayBuffer())) + "\n";
   return new Uint8Array(await sha256(new TextEncoder().encode(text)));
 }
@@ -521,9 +527,11 @@ export class FaceAuthClient {
     const form = new FormData();
     form.append("user_id", userId);
     const images = capture ? capture.frames : [photo];
+    // The exact text sent is what the passkey signs of the times.
+    const captureMs = capture ? JSON.stringify(capture.times) : null;
     if (capture) {
       capture.frames.forEach((blob) => form.append("capture", blob, "frame.jpg"));
-      form.append("capture_ms", JSON.stringify(capture.times));
+      form.append("capture_ms", captureMs);
       form.append("capture_light", capture.light);
     } else {
       form.append("image", photo, "face.jpg");
@@ -534,7 +542,7 @@ export class FaceAuthClient {
     // these images, so neither can be swapped after it signed.
     if (passkey) {
       onPasskey();
-      form.append("passkey", await signWithPasskey(passkey, await passkeyChallenge(sessionToken, images)));
+      form.append("passkey", await signWithPasskey(passkey, await passkeyChallenge(sessionToken, images, { captureMs, captureLight: capture?.light })));
     }
     return this.#post("/api/verify", form);
   }

@@ -2,6 +2,7 @@
 //! each other once the multipart body is read.
 
 use bytes::Bytes;
+use sha2::Digest;
 
 use crate::error::ApiError;
 
@@ -10,6 +11,8 @@ use crate::error::ApiError;
 pub struct Capture {
     pub frames: Vec<Bytes>,
     pub times: Vec<f32>,
+    /// The hex SHA-256 of the `capture_ms` field's bytes as sent: what a passkey signs of the times.
+    pub times_sha256: String,
     pub light_declined: bool,
 }
 
@@ -35,6 +38,7 @@ pub(super) fn capture(
         return Err(ApiError::InvalidImage("a capture frame is empty".into()));
     }
     let times = times.ok_or(ApiError::MissingField("capture_ms"))?;
+    let times_sha256 = hex::encode(sha2::Sha256::digest(&times));
     let times: Vec<f64> = serde_json::from_slice(&times).map_err(|_| {
         ApiError::InvalidRequest("capture_ms must be a JSON array of numbers: each frame's time in ms".into())
     })?;
@@ -53,5 +57,5 @@ pub(super) fn capture(
         Some(Ok("declined")) => true,
         _ => return Err(ApiError::InvalidRequest("capture_light must be shown or declined".into())),
     };
-    Ok(Some(Capture { frames, times: times.into_iter().map(|t| t as f32).collect(), light_declined }))
+    Ok(Some(Capture { frames, times: times.into_iter().map(|t| t as f32).collect(), times_sha256, light_declined }))
 }

@@ -228,6 +228,7 @@ impl FaceAuth {
         user: &UserId,
         session_token: &str,
         digests: &[String],
+        answer: binding::Answer<'_>,
         assertion: &str,
     ) -> Result<PasskeyProof, ServiceError> {
         let rp = self.relying_party()?;
@@ -238,7 +239,7 @@ impl FaceAuth {
             return Err(PasskeyError::NotRecognised.into());
         }
         let keys: Vec<Passkey> = stored.iter().map(|p| p.passkey.clone()).collect();
-        let result = rp.finish(&credential, &keys, binding::challenge(session_token, digests))?;
+        let result = rp.finish(&credential, &keys, binding::challenge(session_token, digests, answer))?;
         let entry =
             stored.iter_mut().find(|p| p.passkey.cred_id() == result.cred_id()).ok_or(PasskeyError::NotRecognised)?;
         entry.passkey.update_credential(&result);
