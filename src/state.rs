@@ -30,6 +30,34 @@ pub enum StateError {
     Unavailable(#[source] ::redis::RedisError),
     #[error("the shared state server answered something unexpected: {0}")]
     Protocol(String),
+    /// A single-use decision found the generation it was read under gone, or the state gone back
+    /// past what this instance saw: the state was flushed, restarted or failed over while the
+    /// request ran. Nothing was decided; the retry finds the token void.
+    #[error("the shared state was lost while the request ran (flushed, restarted or failed over)")]
+    Lost,
+}
+
+/// A single-use decision, made in one atomic step only while the generation it was read under is
+/// in force and the state has not gone back past what this instance saw (`state/generation.rs`):
+/// a flush or a failover between the request's reads and this write refuses instead of
+/// re-admitting what was spent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision<'a> {
+    /// Marks a one-time token used until `ttl` from now, unless it already is.
+    Claim { id: &'a str, ttl: Duration },
+    /// Moves a counter forward to `value` (kept `ttl`), unless it is already there or past it.
+    Advance { id: &'a str, value: u64, ttl: Duration },
+}
+
+/// What came of a [`Decision`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decided {
+    /// Made; the state's tick after it.
+    Made { tick: u64 },
+    /// Refused: the token was used, the counter is there already.
+    Refused,
+    /// Not made: the generation is gone or the state went back.
+    Lost,
 }
 
 /// How long a user's count of consecutive failed verifications is kept after the last one: long
@@ -82,6 +110,9 @@ pub trait StateBackend: Send + Sync + 'static {
     async fn claim_once(&self, token_id: &str, ttl: Duration) -> Result<bool, StateError>;
     /// Takes back a claim whose use did not happen (from a drop guard, like `withdraw_attempt`).
     fn release_once(&self, token_id: String);
+    /// A single-use decision under `generation`, unless the state's tick is below `seen_tick`.
+    /// A claim uses the same key as [`StateBackend::claim_once`], so `release_once` takes it back.
+    async fn decide(&self, decision: Decision<'_>, generation: &str, seen_tick: u64) -> Result<Decided, StateError>;
     /// The user's current version: changes on every register, replace and delete, on any instance.
     async fn user_version(&self, user: &UserId) -> Result<Option<String>, StateError>;
     async fn bump_user_version(&self, user: &UserId) -> Result<(), StateError>;
@@ -220,7 +251,53 @@ impl Drop for Claim {
 }
 
 impl SharedState {
+    /// Claims a single-use token until `ttl` from now, as a decision under `generation` (the one the
+    /// request checked the token against); `None` when it was already used (or is in use), and
+    /// [`StateError::Lost`] when the state was lost since that check.
+    pub async fn claim_under(
+        &self,
+        token_id: &str,
+        ttl: Duration,
+        generation: &str,
+    ) -> Result<Option<Claim>, StateError> {
+        Ok(self
+            .decide(Decision::Claim { id: token_id, ttl }, generation)
+            .await?
+            .then(|| Claim { state: self.clone(), token_id: Some(token_id.to_string()) }))
+    }
+
+    /// Moves the counter `id` forward to `value` under `generation`; `false` when it is already
+    /// there or past it (of two racing with one value, one wins).
+    pub async fn advance_under(
+        &self,
+        id: &str,
+        value: u64,
+        ttl: Duration,
+        generation: &str,
+    ) -> Result<bool, StateError> {
+        self.decide(Decision::Advance { id, value, ttl }, generation).await
+    }
+
+    async fn decide(&self, decision: Decision<'_>, generation: &str) -> Result<bool, StateError> {
+        match self.backend.decide(decision, generation, self.watch.seen_tick()).await? {
+            Decided::Made { tick } => {
+                self.watch.saw_tick(tick);
+                Ok(true)
+            }
+            Decided::Refused => Ok(false),
+            Decided::Lost => {
+                // Looked again so the loss is noticed, logged and counted now (and a rollback
+                // renews the generation), not at some later request.
+                if let Err(e) = self.generation().await {
+                    tracing::warn!(error = %crate::telemetry::chain(&e), "shared state: generation not looked at again");
+                }
+                Err(StateError::Lost)
+            }
+        }
+    }
+
     /// Claims a one-time token until `ttl` from now; `None` when it was already used (or is in use).
+    /// For housekeeping leases; a single-use decision of a request is [`SharedState::claim_under`].
     pub async fn claim(&self, token_id: &str, ttl: Duration) -> Result<Option<Claim>, StateError> {
         Ok(self
             .backend

@@ -124,7 +124,11 @@ impl FaceAuth {
         if !self.not_revoked(user, session.epoch.as_deref()).await? {
             return Err(SessionError::Revoked.into());
         }
-        let claim = self.state.claim(&session.claim_id, session.valid_for).await?.ok_or(SessionError::Used)?;
+        let claim = self
+            .state
+            .claim_under(&session.claim_id, session.valid_for, generation)
+            .await?
+            .ok_or(SessionError::Used)?;
         Ok(HeldSession { session, claim })
     }
 
@@ -172,7 +176,8 @@ impl FaceAuth {
     /// active: its consumption may have been forgotten with the state.
     pub async fn introspect(&self, token: &str, consume: bool) -> Result<Option<ResultClaims>, ServiceError> {
         let Ok(claims) = self.tokens.verify(token) else { return Ok(None) };
-        if claims.generation() != Some(self.state.generation().await?.as_str()) {
+        let generation = self.state.generation().await?;
+        if claims.generation() != Some(generation.as_str()) {
             return Ok(None);
         }
         let used = format!("result-used:{}", claims.jti);
@@ -181,7 +186,7 @@ impl FaceAuth {
             return Ok(self.state.get_record(&used).await?.is_none().then_some(claims));
         }
         // Claimed atomically (of two consumers racing, one wins), then marked for plain lookups.
-        match self.state.claim(&format!("result:{}", claims.jti), ttl).await? {
+        match self.state.claim_under(&format!("result:{}", claims.jti), ttl, &generation).await? {
             Some(claim) => claim.spend(),
             None => return Ok(None),
         }

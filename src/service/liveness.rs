@@ -196,7 +196,7 @@ impl FaceAuth {
         generation: &str,
     ) -> Result<Plan, ServiceError> {
         let valid = self.challenges.check(challenge_id, user, generation)?;
-        let claim = self.state.claim(&valid.claim_id, valid.valid_for).await?;
+        let claim = self.state.claim_under(&valid.claim_id, valid.valid_for, generation).await?;
         claim.ok_or(super::ChallengeError::Used)?.spend();
         Ok(valid.plan)
     }

@@ -98,7 +98,7 @@ impl FaceAuth {
                 if !self.not_revoked(user, grant.epoch.as_deref()).await? {
                     return Err(ServiceError::InvalidEnrollmentToken(GrantError::Revoked));
                 }
-                let claim = self.state.claim(&grant.id, grant.valid_for).await?;
+                let claim = self.state.claim_under(&grant.id, grant.valid_for, &generation).await?;
                 Some(Held::Grant(claim.ok_or(ServiceError::InvalidEnrollmentToken(GrantError::Used))?))
             }
             Enrolment::Session(token) => {

@@ -144,7 +144,7 @@ impl FaceAuth {
         // The device first: a refused assertion decides the attempt without any inference.
         let (proof, refused) = match (assertion, session_token.as_deref()) {
             (Some(assertion), Some(token)) => {
-                match self.check_passkey(&user, token, &digests, probe.answer(), &assertion).await {
+                match self.check_passkey(&user, token, &digests, probe.answer(), &assertion, &generation).await {
                     Ok(proof) => (Some(proof), None),
                     Err(e) if e.decided_code().is_none() => return Err(e),
                     Err(e) => (None, Some(e)),

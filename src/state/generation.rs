@@ -38,6 +38,22 @@ end
 return g
 ";
 
+/// KEYS: the decision's key, the generation, the tick. ARGV: the generation the request read, the
+/// highest tick the instance saw, ttl ms, `claim` or `advance`, the counter's value. Returns
+/// {0, tick} when made, {1, 0} when refused (used, or the counter is there), {2, 0} when the
+/// generation is gone or the tick went back (nothing written).
+pub(super) const DECIDE: &str = r"
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return { 2, 0 } end
+if tonumber(redis.call('GET', KEYS[3]) or '0') < tonumber(ARGV[2]) then return { 2, 0 } end
+if ARGV[4] == 'claim' then
+  if not redis.call('SET', KEYS[1], 1, 'NX', 'PX', ARGV[3]) then return { 1, 0 } end
+else
+  if tonumber(ARGV[5]) <= tonumber(redis.call('GET', KEYS[1]) or '-1') then return { 1, 0 } end
+  redis.call('SET', KEYS[1], ARGV[5], 'PX', ARGV[3])
+end
+return { 0, redis.call('INCR', KEYS[3]) }
+";
+
 /// A fresh generation: 12 hex digits from the operating system's random source.
 pub fn candidate() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
@@ -67,6 +83,17 @@ enum Loss {
 }
 
 impl Watch {
+    /// The highest tick this instance saw: a decision refuses a state that went back below it.
+    pub(super) fn seen_tick(&self) -> u64 {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).tick
+    }
+
+    /// A decision raised the tick to `tick`.
+    pub(super) fn saw_tick(&self, tick: u64) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.tick = seen.tick.max(tick);
+    }
+
     /// The generation in force, renewing it when the state was rolled back.
     ///
     /// Looks run concurrently and their answers may come back out of order, so an answer is

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 pub use rate::burst;
 
-use super::{AttemptKey, Policy, RateKind, StateBackend, StateError};
+use super::{AttemptKey, Decided, Decision, Policy, RateKind, StateBackend, StateError};
 use crate::domain::UserId;
 
 /// One-time tokens remembered at once; beyond it new claims are refused rather than forgotten.
@@ -25,6 +25,8 @@ pub struct LocalState {
     lockout: lockout::Lockout,
     rates: rate::RateLimits,
     claims: Mutex<HashMap<String, Instant>>,
+    /// Counters moved forward by decisions, with when each is forgotten.
+    counters: Mutex<HashMap<String, (u64, Instant)>>,
     records: Mutex<HashMap<String, (String, Instant)>>,
     /// Per user: photo digest → until when it is remembered.
     photos: Mutex<HashMap<String, HashMap<String, Instant>>>,
@@ -41,6 +43,7 @@ impl LocalState {
             lockout: lockout::Lockout::new(policy.lockout_per_client, policy.lockout_per_user, policy.lockout_window),
             rates: rate::RateLimits::new(policy.rate_per_ip, policy.rate_per_key),
             claims: Mutex::new(HashMap::new()),
+            counters: Mutex::new(HashMap::new()),
             records: Mutex::new(HashMap::new()),
             photos: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
@@ -84,6 +87,34 @@ impl StateBackend for LocalState {
 
     fn release_once(&self, token_id: String) {
         self.claims.lock().unwrap_or_else(|e| e.into_inner()).remove(&token_id);
+    }
+
+    /// One process is its own generation: only another one (a restart) is lost, and a token of
+    /// another generation never gets here. Refused rather than made when asked under another.
+    async fn decide(&self, decision: Decision<'_>, generation: &str, _seen_tick: u64) -> Result<Decided, StateError> {
+        if generation != self.generation {
+            return Ok(Decided::Lost);
+        }
+        let made = match decision {
+            Decision::Claim { id, ttl } => self.claim_once(id, ttl).await?,
+            Decision::Advance { id, value, ttl } => {
+                let now = Instant::now();
+                let mut counters = self.counters.lock().unwrap_or_else(|e| e.into_inner());
+                if counters.len() >= MAX_CLAIMS {
+                    counters.retain(|_, (_, until)| *until > now);
+                }
+                let current = counters.get(id).filter(|(_, until)| *until > now).map(|(v, _)| *v);
+                let made = current.is_none_or(|c| value > c) && counters.len() < MAX_CLAIMS;
+                if made {
+                    counters.insert(id.to_string(), (value, now + ttl));
+                }
+                made
+            }
+        };
+        Ok(match made {
+            true => Decided::Made { tick: self.tick.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 },
+            false => Decided::Refused,
+        })
     }
 
     /// One process needs no versions: register and delete invalidate its own cache directly.

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
-use super::{AttemptKey, Policy, RateKind, StateBackend, StateError};
+use super::{AttemptKey, Decided, Decision, Policy, RateKind, StateBackend, StateError};
 use crate::domain::UserId;
 
 /// Lockout: drop expired entries, refuse if this client or everyone is at the limit (returning
@@ -124,6 +124,7 @@ pub struct RedisState {
     keep_record: Script,
     look_generation: Script,
     renew_generation: Script,
+    decide: Script,
 }
 
 fn unavailable(e: redis::RedisError) -> StateError {
@@ -156,6 +157,7 @@ impl RedisState {
             keep_record: Script::new(KEEP_RECORD),
             look_generation: Script::new(super::generation::LOOK),
             renew_generation: Script::new(super::generation::RENEW),
+            decide: Script::new(super::generation::DECIDE),
         })
     }
 
@@ -269,6 +271,23 @@ impl StateBackend for RedisState {
             pipeline.del(key).ignore();
             pipeline
         });
+    }
+
+    async fn decide(&self, decision: Decision<'_>, generation: &str, seen_tick: u64) -> Result<Decided, StateError> {
+        let (key, ttl, mode, value) = match decision {
+            Decision::Claim { id, ttl } => (self.key(&format!("once:{id}")), ttl, "claim", 0),
+            Decision::Advance { id, value, ttl } => (self.key(&format!("counter:{id}")), ttl, "advance", value),
+        };
+        let mut invocation = self.decide.prepare_invoke();
+        invocation.key(key).key(self.key("generation")).key(self.key("generation:tick"));
+        invocation.arg(generation).arg(seen_tick).arg(millis(ttl)).arg(mode).arg(value);
+        let (outcome, tick): (u8, u64) =
+            invocation.invoke_async(&mut self.connection.clone()).await.map_err(unavailable)?;
+        Ok(match outcome {
+            0 => Decided::Made { tick },
+            1 => Decided::Refused,
+            _ => Decided::Lost,
+        })
     }
 
     async fn user_version(&self, user: &UserId) -> Result<Option<String>, StateError> {

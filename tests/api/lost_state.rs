@@ -287,3 +287,86 @@ async fn a_replica_promoted_while_requests_run_keeps_what_it_replicated_and_pass
         }
     }
 }
+
+/// The primitive under every single-use decision, against a real redis-server: a decision made
+/// under a generation that was flushed away, or after the state went back past what this instance
+/// saw, writes nothing and says so; otherwise a token is claimed once and a counter only moves up.
+#[tokio::test]
+async fn a_single_use_decision_read_under_a_lost_generation_writes_nothing() {
+    use faceauth::state::{Policy, RedisState, RedisTarget, SharedState, StateError};
+    let redis = Redis::start();
+    let policy = Policy {
+        lockout_per_client: 5,
+        lockout_per_user: 20,
+        lockout_window: std::time::Duration::from_secs(60),
+        rate_per_ip: 0,
+        rate_per_key: 0,
+    };
+    let target = RedisTarget { url: redis.url.clone(), prefix: "t:".into() };
+    let state =
+        SharedState::new(RedisState::connect(target, policy, std::time::Duration::from_secs(60)).await.unwrap());
+    let ttl = std::time::Duration::from_secs(60);
+    let read_under = state.generation().await.unwrap();
+    // A flush between the request's check and its write: the claim is not made on the empty state.
+    command(&redis.url, &["FLUSHALL"]).await;
+    let lost = state.claim_under("session:s1", ttl, &read_under).await;
+    assert!(matches!(lost, Err(StateError::Lost)), "{:?}", lost.map(|c| c.is_some()));
+    assert_eq!(command(&redis.url, &["EXISTS", "t:once:session:s1"]).await, redis::Value::Int(0), "nothing written");
+    let counter = state.advance_under("pk", 7, ttl, &read_under).await;
+    assert!(matches!(counter, Err(StateError::Lost)));
+    // Under the generation in force: once, and only once.
+    let now = state.generation().await.unwrap();
+    assert_ne!(now, read_under, "the flush made a new generation");
+    state.claim_under("session:s1", ttl, &now).await.unwrap().expect("the first claim").spend();
+    assert!(state.claim_under("session:s1", ttl, &now).await.unwrap().is_none(), "the second");
+    assert!(state.advance_under("pk", 7, ttl, &now).await.unwrap());
+    assert!(!state.advance_under("pk", 7, ttl, &now).await.unwrap(), "the same counter twice");
+    assert!(!state.advance_under("pk", 6, ttl, &now).await.unwrap(), "a counter going back");
+    assert!(state.advance_under("pk", 8, ttl, &now).await.unwrap());
+    // The generation survives but the state went back (a lagging replica, a snapshot restored):
+    // the tick is below what this instance saw, and nothing is decided.
+    command(&redis.url, &["SET", "t:generation:tick", "1"]).await;
+    command(&redis.url, &["DEL", "t:once:session:s1"]).await;
+    let rolled_back = state.claim_under("session:s1", ttl, &now).await;
+    assert!(matches!(rolled_back, Err(StateError::Lost)), "{:?}", rolled_back.map(|c| c.is_some()));
+    assert_eq!(command(&redis.url, &["EXISTS", "t:once:session:s1"]).await, redis::Value::Int(0));
+}
+
+/// Flushes *during* concurrent replays of a spent session and a consumed token, on two instances:
+/// a request that checked the token before the flush and writes after it is refused, never
+/// re-admitted (503 while it cannot tell, 401 / inactive after).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flushes_during_concurrent_replays_re_admit_nothing() {
+    let cluster = cluster(2).await;
+    let (a, b) = (&cluster.apps[0], &cluster.apps[1]);
+    assert_eq!(register_as(a, SECRET, TestApp::form("angelina", face(ANGELINA_1))).await.status, 201);
+    let mut readmitted = Vec::new();
+    for round in 0..8 {
+        let spent = session(a).await.body["session_token"].as_str().unwrap().to_string();
+        let from = format!("198.51.{round}.1");
+        let verified = client_verify(a, &from, "angelina", ANGELINA_2, Some(&spent)).await;
+        let Some(result) = verified.body["token"].as_str().map(str::to_string) else {
+            panic!("round {round}: {:?}", verified.body)
+        };
+        // Results are checked by the instance that signed them (no TOKEN_SIGNING_KEY: a key per process).
+        let consumed = backend_json(a, "/api/tokens/introspect", json!({ "token": result, "consume": true })).await;
+        assert_eq!(consumed.body["active"], true, "{:?}", consumed.body);
+        let replays = futures::future::join_all((0..8).map(|i| {
+            let (app, spent, result) = (if i % 2 == 0 { a } else { b }, spent.clone(), result.clone());
+            async move {
+                let from = format!("203.0.{round}.{i}");
+                let session = client_verify(app, &from, "angelina", ANGELINA_4, Some(&spent));
+                let token = backend_json(a, "/api/tokens/introspect", json!({ "token": result, "consume": true }));
+                let (session, token) = tokio::join!(session, token);
+                (session, token)
+            }
+        }));
+        let (replays, ()) = tokio::join!(replays, flushall(&cluster));
+        for (session, token) in replays {
+            if session.status == 200 || token.body["active"] == true {
+                readmitted.push((round, session.body, token.body));
+            }
+        }
+    }
+    assert!(readmitted.is_empty(), "re-admitted after a flush: {readmitted:?}");
+}

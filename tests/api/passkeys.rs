@@ -168,6 +168,34 @@ async fn a_capture_assertion_covers_its_times_its_light_and_its_frame_count() {
     }
 }
 
+/// A cloned authenticator and the original signing at the same counter, sent at once: both read
+/// the same stored counter, and the conditional write in the shared state lets only one move it.
+/// The replay memory is off here so that only the counter can stop the second.
+#[tokio::test]
+async fn a_clone_and_the_original_racing_at_one_counter_never_both_pass() {
+    let app = spawn_owned(&keyed(&[("REPLAY_WINDOW_SECS", "0")]));
+    register_face(&app, "angelina", ANGELINA_1).await;
+    let mut device = Authenticator::new(ORIGIN);
+    assert_eq!(register_passkey(&app, SECRET, "angelina", None, &mut device).await.status, 201);
+    let photo = face(ANGELINA_2);
+    for trial in 0..6 {
+        let ((_, first, _), (_, second, _)) =
+            tokio::join!(passkey_session(&app, "angelina"), passkey_session(&app, "angelina"));
+        let counter = device.counter;
+        let original = device.get(&challenge(&first, &[&photo]));
+        device.counter = counter;
+        let clone = device.get(&challenge(&second, &[&photo]));
+        let (a, b) = tokio::join!(
+            verify(&app, "angelina", &photo, &first, Some(&original)),
+            verify(&app, "angelina", &photo, &second, Some(&clone))
+        );
+        let passed = [&a, &b].iter().filter(|r| r.body["verified"] == true).count();
+        assert_eq!(passed, 1, "trial {trial}: {:?} {:?}", a.body, b.body);
+        let refused = if a.body["verified"] == true { &b } else { &a };
+        assert_eq!(refused.code(), "passkey_counter_regressed", "trial {trial}: {:?}", refused.body);
+    }
+}
+
 #[tokio::test]
 async fn every_wrong_assertion_is_refused_with_its_code_and_counts_as_a_failure() {
     // Many refusals for one user from one client: the lockout is raised so each is seen (the

@@ -15,6 +15,9 @@ use crate::service::sessions::SessionPurpose;
 use crate::service::{FaceAuth, ServiceError};
 
 const STORED_VERSION: u32 = 1;
+/// How long the shared state holds a passkey's last counter: long past any race between two
+/// assertions (seconds); after it the bucket's counter, saved with every use, is the floor.
+const COUNTER_KEPT: std::time::Duration = std::time::Duration::from_secs(86_400);
 
 /// Who adds the passkey: a backend (secret key), or a client holding an enrol session for the user.
 #[derive(Debug, Clone)]
@@ -223,6 +226,11 @@ impl FaceAuth {
     /// Checks an assertion over this session and these frames against the user's credentials, read
     /// from the bucket (a deleted user's are gone, whatever the shared state remembers), and keeps
     /// the new counter.
+    ///
+    /// The counter is compared with the bucket's (by `webauthn-rs`), then moved forward in the
+    /// shared state by one conditional write under `generation` before it is saved: of a cloned
+    /// authenticator and the original signing at the same counter and sent at once, both read the
+    /// same stored counter, and only one moves it (the other is `passkey_counter_regressed`).
     pub(in crate::service) async fn check_passkey(
         &self,
         user: &UserId,
@@ -230,6 +238,7 @@ impl FaceAuth {
         digests: &[String],
         answer: binding::Answer<'_>,
         assertion: &str,
+        generation: &str,
     ) -> Result<PasskeyProof, ServiceError> {
         let rp = self.relying_party()?;
         let credential: PublicKeyCredential =
@@ -242,6 +251,13 @@ impl FaceAuth {
         let result = rp.finish(&credential, &keys, binding::challenge(session_token, digests, answer))?;
         let entry =
             stored.iter_mut().find(|p| p.passkey.cred_id() == result.cred_id()).ok_or(PasskeyError::NotRecognised)?;
+        // An authenticator that keeps no counter (0 always, as synced passkeys do) has nothing to race.
+        if result.counter() > 0 {
+            let id = format!("passkey-counter:{user}:{}", entry.credential_id);
+            if !self.state.advance_under(&id, u64::from(result.counter()), COUNTER_KEPT, generation).await? {
+                return Err(PasskeyError::CounterRegressed.into());
+            }
+        }
         entry.passkey.update_credential(&result);
         entry.last_used_at = Some(now_rfc3339());
         self.save_passkey(user, entry).await?;
