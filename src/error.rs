@@ -114,6 +114,11 @@ pub enum ApiError {
     #[error("the capture is too short or has too few frames: keep the page open and your face in view until the end")]
     CaptureIncomplete,
     #[error(
+        "the capture has more frames, or larger frames, than its plan asks for (its `fps`, `duration_ms` and \
+         `max_side`): record it as the plan says"
+    )]
+    CaptureTooLarge,
+    #[error(
         "the screen's colours were not seen on your face: turn the screen's brightness up, hold the phone closer \
          and avoid strong light behind you"
     )]
@@ -192,7 +197,7 @@ impl ApiError {
                 StatusCode::BAD_REQUEST
             }
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            PayloadTooLarge(_) | ImageTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            PayloadTooLarge(_) | ImageTooLarge(_) | CaptureTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Face(_) | TooManyReferences(_) | ReplayedImage | LivenessFailed | PoseMismatch | IdentityChanged
             | CaptureDiscontinuous | CaptureIncomplete | LightNotFollowed | LightNotReflected | LightRequired => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -258,6 +263,7 @@ impl ApiError {
             IdentityChanged => "identity_changed",
             CaptureDiscontinuous => "capture_discontinuous",
             CaptureIncomplete => "capture_incomplete",
+            CaptureTooLarge => "capture_too_large",
             LightNotFollowed => "light_not_followed",
             LightNotReflected => "light_not_reflected",
             LightRequired => "light_required",
@@ -339,6 +345,7 @@ impl From<ServiceError> for ApiError {
             // client, who is told what to do (an attacker learns nothing to tune against).
             ServiceError::Capture(CaptureRefusal::Discontinuous(_)) => ApiError::CaptureDiscontinuous,
             ServiceError::Capture(CaptureRefusal::Incomplete(_)) => ApiError::CaptureIncomplete,
+            ServiceError::Capture(CaptureRefusal::TooLarge(_)) => ApiError::CaptureTooLarge,
             ServiceError::Pose(_) => ApiError::PoseMismatch,
             e @ ServiceError::CaptureWithoutChallenge => ApiError::InvalidRequest(e.to_string()),
             ServiceError::IdentityChanged { .. } => ApiError::IdentityChanged,

@@ -183,6 +183,10 @@ pub struct PlanDto {
     pub fps: u32,
     pub frames: usize,
     pub duration_ms: u32,
+    /// The longest side a frame may have, in pixels. A capture with larger frames, more frames than
+    /// a 30 fps camera gives over `duration_ms`, or more pixels in all than that many 4:3 frames
+    /// at this size is refused on the headers, before decoding (`413 capture_too_large`, counted).
+    pub max_side: u32,
     /// Each movement and when to prompt it (ms after the capture starts). Start facing the camera;
     /// after each prompt, move, hold a moment and come back.
     pub prompts: Vec<PromptDto>,
@@ -217,6 +221,7 @@ impl From<&service::Plan> for PlanDto {
             fps: plan.fps,
             frames: plan.frames(),
             duration_ms: plan.duration_ms,
+            max_side: service::liveness::budget::MAX_SIDE,
             prompts: plan.prompts.iter().map(|p| PromptDto { step: p.step.as_str().into(), at_ms: p.at_ms }).collect(),
             light: plan
                 .light

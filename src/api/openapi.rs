@@ -20,7 +20,7 @@ use super::{challenges, enrollments, health, metrics, passkeys, register, sessio
             passkey_origin_mismatch, passkey_counter_regressed, passkey_user_not_verified, passkey_invalid, \
             passkey_registration_refused (422); unauthorized, invalid_enrollment_token (401); \
             invalid_session (401); forbidden, enrollment_required, session_required (403); session_not_found (404); user_not_found, not_found (404); method_not_allowed (405); \
-            face_mismatch, references_outdated (409); verification_disabled (423); payload_too_large, image_too_large (413); \
+            face_mismatch, references_outdated (409); verification_disabled (423); payload_too_large, image_too_large, capture_too_large (413); \
             unsupported_media_type (415); no_face, multiple_faces, face_too_small, face_too_dark, face_overexposed, \
             face_blurry, face_not_frontal, too_many_references, replayed_image, \
             liveness_failed, pose_mismatch, identity_changed, capture_discontinuous, capture_incomplete, \

@@ -97,7 +97,10 @@ pub enum UploadErrors {
         description = "session_required (CLIENT_ACCESS=session: a client key without session_token), forbidden, enrollment_required (register)"
     )]
     Forbidden(ErrorEnvelope),
-    #[response(status = 413, description = "payload_too_large or image_too_large")]
+    #[response(
+        status = 413,
+        description = "payload_too_large, image_too_large, or capture_too_large (more frames, larger frames or more pixels than the plan asks for: counted)"
+    )]
     TooLarge(ErrorEnvelope),
     #[response(status = 415, description = "unsupported_media_type")]
     UnsupportedMediaType(ErrorEnvelope),

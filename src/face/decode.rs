@@ -26,6 +26,23 @@ pub fn sniff_format(bytes: &[u8]) -> Option<ImageFormat> {
     }
 }
 
+/// The width and height the image's header declares, read without decoding a pixel: what a
+/// capture's budget is checked against before any frame is decoded.
+pub fn dimensions(bytes: &[u8]) -> Result<(u32, u32), DecodeError> {
+    let format = sniff_format(bytes).ok_or(DecodeError::Unsupported)?;
+    let (width, height) = match format {
+        ImageFormat::Jpeg => {
+            let header = turbojpeg::read_header(bytes).map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+            (header.width as u32, header.height as u32)
+        }
+        _ => ImageReader::with_format(Cursor::new(bytes), format).into_dimensions().map_err(classify)?,
+    };
+    if width == 0 || height == 0 {
+        return Err(DecodeError::Corrupt("the image has no pixels".into()));
+    }
+    Ok((width, height))
+}
+
 /// Decodes JPEG/PNG/WebP, applies EXIF orientation, drops alpha and expands grayscale.
 ///
 /// The header's dimensions are checked against `max_pixels` before any pixel buffer is allocated, and

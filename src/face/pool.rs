@@ -216,8 +216,15 @@ fn work(mut engine: FaceEngine, receiver: Arc<Mutex<Receiver<Job>>>, queued: Arc
                 let _ = reply.send(bytes.iter().map(|b| guarded(|| engine.analyze(b, purpose))).collect());
             }
             Work::Frames { identity, reply } => {
-                let result =
-                    bytes.iter().zip(identity).map(|(b, id)| guarded(|| engine.analyze_frame(b, id))).collect();
+                let mut result = Vec::with_capacity(bytes.len());
+                for (b, id) in bytes.iter().zip(identity) {
+                    // The caller gave up mid-run (its request timed out or was dropped): the rest
+                    // of its frames are not decoded for nobody.
+                    if reply.is_closed() {
+                        break;
+                    }
+                    result.push(guarded(|| engine.analyze_frame(b, id)));
+                }
                 let _ = reply.send(result);
             }
         }

@@ -3,6 +3,7 @@
 //! continuity (`capture`), its movements (`pose`), the screen's colours on the face (`light`),
 //! one person throughout, and the identified frames (`sampling`) scored by the passive model.
 
+pub mod budget;
 pub mod capture;
 pub mod light;
 pub mod offer;

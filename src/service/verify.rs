@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::cache::{CachedReference, References};
 use super::liveness::plan::Plan;
-use super::liveness::{CaptureAnswer, replay, sampling};
+use super::liveness::{CaptureAnswer, budget, replay, sampling};
 use super::passkeys::{PasskeyAnswer, PasskeyError, PasskeyProof};
 
 mod outcome;
@@ -46,6 +46,13 @@ pub enum Probe {
     /// the capture started, the client's monotonic clock), the hex SHA-256 of the times' field as
     /// sent (a passkey signs it), and `light_declined` when the client says it showed no colours.
     Capture { frames: Vec<Bytes>, times: Vec<f32>, times_sha256: String, light_declined: bool },
+}
+
+/// The capture's frames against its plan's budget (`liveness/budget.rs`): `Err` for a header that
+/// cannot be read (the upload's fault, not decided), `Ok(Err)` for a decided refusal.
+fn within_budget(plan: &Plan, frames: &[Bytes]) -> Result<Result<(), ServiceError>, ServiceError> {
+    let sizes = frames.iter().map(|f| crate::face::decode::dimensions(f)).collect::<Result<Vec<_>, _>>()?;
+    Ok(budget::check(plan, &sizes).map_err(|e| ServiceError::Capture(e.into())))
 }
 
 impl Probe {
@@ -152,7 +159,13 @@ impl FaceAuth {
             }
             _ => (None, None),
         };
-        // A refused device leaves the photos unexamined: they are not remembered as presented.
+        // More work than the plan asked for is refused on the frames' headers, before any decode,
+        // and counted like any decided refusal.
+        let refused = match (refused, plan.as_ref(), &probe) {
+            (None, Some(plan), Probe::Capture { frames, .. }) => within_budget(plan, frames)?.err(),
+            (refused, ..) => refused,
+        };
+        // A refused device or budget leaves the photos unexamined: they are not remembered as presented.
         let photos_judged = refused.is_none();
         let (mut result, fingerprints) = match refused {
             Some(error) => (Err(error), Vec::new()),

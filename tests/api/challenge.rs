@@ -272,6 +272,35 @@ async fn the_backend_chooses_the_liveness_and_a_client_that_declines_the_colours
     assert_eq!((refused_movement.status, refused_movement.code()), (400, "liveness_not_offered"));
 }
 
+/// One capture must not hold an instance: 360 frames of 40 MP lossless WebP (a flat picture, so a
+/// few hundred KiB in all) are refused on their headers before any decode, counted, and cost the
+/// server little, read from its own accounting (CPU seconds and peak memory in /proc). Before the
+/// budget, this capture took ~119 CPU-seconds and 843 MiB.
+#[tokio::test]
+async fn a_capture_of_huge_frames_is_refused_unread_and_counted() {
+    let app = spawn(&env(&[]));
+    assert_eq!(app.post_form("/api/register", TestApp::form("maria", reference())).await.status, 201);
+    let plan = challenge(&app, "maria").await;
+    let huge = image::RgbImage::from_pixel(8000, 5000, image::Rgb([128, 120, 110]));
+    let mut webp = Vec::new();
+    image::codecs::webp::WebPEncoder::new_lossless(&mut webp)
+        .encode(huge.as_raw(), 8000, 5000, image::ExtendedColorType::Rgb8)
+        .unwrap();
+    let capture = Capture { frames: vec![webp; 360], times: (0..360).map(|i| f64::from(i) * 33.4).collect() };
+    let (cpu_before, peak_before) = app.usage();
+    let reply = answer(&app, "maria", &plan, &capture).await;
+    let (cpu_after, peak_after) = app.usage();
+    refused(&reply, 413, "capture_too_large");
+    assert!(reply.body["error"]["attempts_left"].is_u64(), "counted: {:?}", reply.body);
+    assert!(cpu_after - cpu_before < 1.0, "{:.2} CPU-seconds", cpu_after - cpu_before);
+    assert!(peak_after - peak_before < 100 * 1024, "peak memory grew by {} KiB", peak_after - peak_before);
+    // A frame over the plan's side is refused too, alone among frames of the SDK's size.
+    let plan = challenge(&app, "maria").await;
+    let mut capture = genuine_lit(&plan);
+    capture.frames[5] = jpeg(&image::RgbImage::from_pixel(1280, 720, image::Rgb([90, 80, 70])), 85);
+    refused(&answer(&app, "maria", &plan, &capture).await, 413, "capture_too_large");
+}
+
 /// A challenge token as the service signs them (the key derivation is public; SECRET_KEY is not).
 fn signed_challenge(user: &str, plan: &Plan, iat: u64, exp: u64) -> String {
     let mut derive = Hmac::<Sha256>::new_from_slice(SIGNING_KEY.as_bytes()).unwrap();

@@ -62,6 +62,8 @@ export interface CapturePlan {
   fps: number;
   frames: number;
   duration_ms: number;
+  /** The longest side a frame may have (px); larger frames are refused unread. */
+  max_side: number;
   prompts: { step: Step; at_ms: number }[];
   light: { colour: string; css: string; at_ms: number; ms: number }[];
 }

@@ -49,6 +49,7 @@ export const DEFAULT_MESSAGES = Object.freeze({
   capture_incomplete: "Keep this page open and your face in view until the end, then try again.",
   light_not_followed: "We could not see the screen's colours on your face. Turn the screen brightness up, hold the device closer, and avoid bright light behind you.",
   light_not_reflected: "We need the live camera, not a recording. Please try again with your camera.",
+  capture_too_large: "This app sent more than the sign-in asked for. Update the app and try again.",
   light_required: "This sign-in needs the colour check, which cannot be skipped. If flashing colours are a problem for you, ask for another way to sign in.",
   colours: "The screen will change colour for a few seconds. Keep looking at it.",
   liveness_failed: "We could not confirm a live person. Use your camera directly, not a photo or a screen.",
@@ -182,7 +183,9 @@ export function prefersReducedMotion() {
  * aborted `signal` stops it with code `cancelled`.
  */
 export async function recordCapture(video, plan, { onPrompt = () => {}, onColour = () => {}, maxSide = 480, quality = 0.85, signal } = {}) {
-  const scale = Math.min(1, maxSide / Math.max(video.videoWidth, video.videoHeight));
+  // Never larger than the plan allows (the server refuses larger frames unread).
+  const side = Math.min(maxSide, plan.max_side || maxSide);
+  const scale = Math.min(1, side / Math.max(video.videoWidth, video.videoHeight));
   const canvas = document.createElement("canvas");
   canvas.width = Math.round(video.videoWidth * scale);
   canvas.height = Math.round(video.videoHeight * scale);

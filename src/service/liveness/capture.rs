@@ -176,6 +176,9 @@ pub enum CaptureRefusal {
     Discontinuous(#[from] Discontinuity),
     #[error(transparent)]
     Incomplete(#[from] Incomplete),
+    /// More frames, larger frames or more pixels than the plan asked for (`budget.rs`).
+    #[error(transparent)]
+    TooLarge(#[from] super::budget::Oversize),
 }
 
 impl CaptureRefusal {
@@ -183,6 +186,7 @@ impl CaptureRefusal {
         match self {
             CaptureRefusal::Discontinuous(_) => "capture_discontinuous",
             CaptureRefusal::Incomplete(_) => "capture_incomplete",
+            CaptureRefusal::TooLarge(_) => "capture_too_large",
         }
     }
 }
