@@ -289,7 +289,7 @@ impl SharedState {
                 // Looked again so the loss is noticed, logged and counted now (and a rollback
                 // renews the generation), not at some later request.
                 if let Err(e) = self.generation().await {
-                    tracing::warn!(error = %crate::telemetry::chain(&e), "shared state: generation not looked at again");
+                    tracing::warn!(error = %e, "shared state: generation not looked at again");
                 }
                 Err(StateError::Lost)
             }
