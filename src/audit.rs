@@ -11,6 +11,15 @@
 //! `AUDIT_BUFFER_RECORDS`; past that, biometric operations are refused (`503 audit_unavailable`)
 //! rather than happen unrecorded. A graceful stop and the CLI commands flush before they exit.
 //!
+//! **Write-ahead.** An operation that changes stored biometric data (a register or replace, a
+//! delete) first writes an `intent` record — the event, the user and the request id — and waits
+//! until it is durable ([`AuditTrail::intend`]); only then does the change happen, and the
+//! outcome record (`ok` or `error`, same request id) follows it before the answer. A trail that
+//! cannot take the intent refuses the change (`503 audit_unavailable`). So after a SIGKILL at any
+//! point every stored reference has a record before it, every `ok` or `error` record is true, and
+//! an `intent` without an outcome says exactly what is unknown: the change of that request may or
+//! may not have happened (the bucket says which).
+//!
 //! No photo, embedding, key or secret is ever part of a record: user id, key id and kind, event,
 //! outcome, the failure's code and the request id.
 
@@ -170,6 +179,33 @@ impl AuditTrail {
             }
             Err(e) => tracing::error!(error = %e, "an audit record could not be serialised"),
         }
+    }
+
+    /// Write-ahead: records that `kind` is about to change `user`'s stored data (outcome `intent`,
+    /// the request id linking it to the outcome record) and returns once the record is durable.
+    /// Without a durable trail (log only) the log line is the record. Fails, and the caller must
+    /// not make the change, when the record cannot be written now.
+    pub async fn intend(&self, kind: &'static str, user: &UserId) -> Result<(), AuditUnavailable> {
+        tracing::info!(target: "audit", event = kind, user_id = user.as_str(), outcome = "intent");
+        let Some(durable) = &self.durable else { return Ok(()) };
+        let record = Record {
+            seq: self.seq.fetch_add(1, Ordering::SeqCst),
+            at: OffsetDateTime::now_utc().format(&Rfc3339).unwrap_or_default(),
+            instance: &self.instance,
+            event: kind,
+            user_id: user.as_str(),
+            key_id: "none",
+            key_kind: "service",
+            outcome: "intent",
+            detail: None,
+            request_id: crate::telemetry::request::current_request_id(),
+        };
+        let line = serde_json::to_string(&record).expect("a record serialises");
+        durable.lines.lock().unwrap_or_else(|p| p.into_inner()).push_back(line);
+        // A flush that returns Ok wrote every line buffered when it began: its batch, or a
+        // concurrent flush's that took the line and succeeded (a failed one leaves its batch
+        // pending, which this flush writes first). Concurrent intents share one write.
+        self.flush().await.map(|_| ()).map_err(|_| AuditUnavailable { buffered: durable.buffered() })
     }
 
     /// Writes this instance's first record (`audit_start`, sequence 0) at once: proves, before the

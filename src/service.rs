@@ -392,8 +392,10 @@ impl FaceAuth {
         self.reset_ladder(user).await
     }
 
-    /// Every outstanding session and grant of the user is revoked first.
+    /// Every outstanding session and grant of the user is revoked first; before that, the intent
+    /// is durable in the audit trail (write-ahead).
     pub async fn delete_user(&self, user: &UserId) -> Result<usize, ServiceError> {
+        self.audit.intend("delete", user).await.map_err(ServiceError::AuditUnavailable)?;
         self.revoke_tokens(user).await?;
         self.state.bump_user_version(user).await?;
         let removed = self.refs.delete_user(user).await;

@@ -191,6 +191,9 @@ impl FaceAuth {
             // New references restore verification after the failure ladder disabled it.
             self.reset_ladder(user).await?;
         }
+        // Write-ahead: the intent is durable before anything stored changes.
+        let kind = if placement == Placement::ReplaceAll { "replace" } else { "register" };
+        self.audit.intend(kind, user).await.map_err(ServiceError::AuditUnavailable)?;
         // Other instances learn of the change from the user's version, bumped before the write (no
         // stored change goes unnoticed) and after it (a load in between is not trusted either).
         self.state.bump_user_version(user).await?;

@@ -20,8 +20,13 @@ async fn audit_records(moto: &Moto, bucket: &str) -> Vec<Value> {
     records
 }
 
+/// `event:detail`, or `event:intent` for a write-ahead intent.
 fn events(records: &[Value]) -> Vec<String> {
-    records.iter().map(|r| format!("{}:{}", r["event"].as_str().unwrap(), r["detail"].as_str().unwrap_or(""))).collect()
+    let detail = |r: &Value| match r["outcome"].as_str() {
+        Some("intent") => "intent".to_string(),
+        _ => r["detail"].as_str().unwrap_or("").to_string(),
+    };
+    records.iter().map(|r| format!("{}:{}", r["event"].as_str().unwrap(), detail(r))).collect()
 }
 
 #[tokio::test]
@@ -34,7 +39,11 @@ async fn every_event_is_in_the_bucket_before_its_answer_and_survives_a_sigkill()
     let app = spawn_owned(&env);
     let form = TestApp::form("angelina", face(ANGELINA_1)).text("consent", "biometric-notice-v3");
     assert_eq!(app.post_form("/api/register", form).await.status, 201);
-    assert_eq!(events(&audit_records(&moto, &bucket).await)[1..], ["register:", "consent:biometric-notice-v3"]);
+    // The register's intent was durable before the reference was stored, its outcome before the answer.
+    assert_eq!(
+        events(&audit_records(&moto, &bucket).await)[1..],
+        ["register:intent", "register:", "consent:biometric-notice-v3"]
+    );
     assert_eq!(app.verify("angelina", ANGELINA_2).await.body["verified"], json!(true));
     assert_eq!(app.verify("angelina", ANISTON).await.body["verified"], json!(false));
     let session = app
@@ -54,19 +63,22 @@ async fn every_event_is_in_the_bucket_before_its_answer_and_survives_a_sigkill()
     assert_eq!(
         events(&records)[1..],
         [
+            "register:intent",
             "register:",
             "consent:biometric-notice-v3",
             "verify:match",
             "verify:no_match",
             "session_verify:",
             "export:",
+            "delete:intent",
             "delete:"
         ]
     );
     let seqs: Vec<u64> = records.iter().map(|r| r["seq"].as_u64().unwrap()).collect();
-    assert_eq!(seqs, (0..8).collect::<Vec<u64>>(), "one instance, no gap");
+    assert_eq!(seqs, (0..10).collect::<Vec<u64>>(), "one instance, no gap");
     for record in &records[1..] {
-        assert_eq!((&record["user_id"], &record["outcome"]), (&json!("angelina"), &json!("ok")), "{record}");
+        let outcome = if record["key_kind"] == "service" { "intent" } else { "ok" };
+        assert_eq!((&record["user_id"], &record["outcome"]), (&json!("angelina"), &json!(outcome)), "{record}");
         assert!(record["request_id"].as_str().is_some_and(|id| !id.is_empty()), "{record}");
     }
     // Nothing biometric in the trail: no embedding, no image bytes, no key material.
@@ -95,11 +107,16 @@ async fn records_are_written_on_schedule_while_the_service_runs() {
 async fn a_trail_that_cannot_be_written_shows_on_ready_then_refuses_biometric_operations_until_it_is() {
     let app = spawn(&[("AUDIT_S3_PREFIX", "audit/"), ("AUDIT_FLUSH_SECS", "1"), ("AUDIT_BUFFER_RECORDS", "10")]);
     assert_eq!(app.get("/ready").await.body["checks"]["audit"], "ok");
+    assert_eq!(app.register("angelina", ANGELINA_1).await.status, 201);
     // A file where the audit folder is: every write fails from now on, even for root.
     let folder = app.data_dir.path().join("data/audit");
     std::fs::remove_dir_all(&folder).unwrap();
     std::fs::write(&folder, b"in the way").unwrap();
-    assert_eq!(app.register("angelina", ANGELINA_1).await.status, 201);
+    // Write-ahead: a change to stored data waits for its intent to be durable, so it is refused
+    // at once, and nothing is stored.
+    let carol = app.register("carol", ANISTON).await;
+    assert_eq!((carol.status, carol.code()), (503, "audit_unavailable"), "{:?}", carol.body);
+    assert!(!app.data_dir.path().join("data/users/carol").exists());
     let ready = wait_for_ready(&app, |checks| checks["audit"].as_str().unwrap().starts_with("failing")).await;
     assert_eq!(ready.status, 200, "still ready while records fit in the buffer: {:?}", ready.body);
 

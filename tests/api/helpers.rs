@@ -428,6 +428,15 @@ impl TestApp {
         guard.iter().find(|x| wanted(x)).cloned()
     }
 
+    /// Waits until `n` logged lines satisfy `wanted` (or `timeout`); returns how many do.
+    pub fn wait_for_lines(&self, wanted: impl Fn(&str) -> bool, n: usize, timeout: Duration) -> usize {
+        let (lines, more) = &*self.logs;
+        let guard = lines.lock().unwrap();
+        let count = |l: &Vec<String>| l.iter().filter(|x| wanted(x)).count();
+        let (guard, _) = more.wait_timeout_while(guard, timeout, |l| count(l) < n).unwrap();
+        count(&guard)
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
