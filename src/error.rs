@@ -202,7 +202,9 @@ impl ApiError {
             | CaptureDiscontinuous | CaptureIncomplete | LightNotFollowed | LightNotReflected | LightRequired => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            ChallengeRequired | ConsentRequired | LivenessNotOffered(_) => StatusCode::BAD_REQUEST,
+            ChallengeRequired | ConsentRequired => StatusCode::BAD_REQUEST,
+            // A well-formed ask this server's configuration cannot honour, not a malformed one.
+            LivenessNotOffered(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ChallengeNotFound => StatusCode::NOT_FOUND,
             ChallengeExpired => StatusCode::GONE,
             ChallengeUsed | ChallengesDisabled => StatusCode::CONFLICT,

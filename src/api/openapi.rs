@@ -24,7 +24,7 @@ use super::{challenges, enrollments, health, metrics, passkeys, register, sessio
             unsupported_media_type (415); no_face, multiple_faces, face_too_small, face_too_dark, face_overexposed, \
             face_blurry, face_not_frontal, too_many_references, replayed_image, \
             liveness_failed, pose_mismatch, identity_changed, capture_discontinuous, capture_incomplete, \
-            light_not_followed, light_not_reflected, light_required (422); challenge_required, liveness_not_offered (400); \
+            light_not_followed, light_not_reflected, light_required, liveness_not_offered (422); challenge_required (400); \
             challenge_not_found (404); challenge_used, challenges_disabled (409); challenge_expired (410); \
             rate_limited, too_many_attempts (429, Retry-After); storage_unavailable, state_unavailable, \
             audit_unavailable, overloaded, timeout (503, Retry-After); internal_error (500)."

@@ -46,7 +46,7 @@ pub struct CreateSession {
     /// cannot take flashing light: the web SDK's `prefersReducedMotion()` tells your app; refused
     /// when the operator set LIGHT_CHALLENGE=required), or `passive` (one photo; LIVENESS=passive).
     /// Absent: the strongest the server offers. One the server does not offer is refused
-    /// (`liveness_not_offered`). Not for enrol sessions.
+    /// (`422 liveness_not_offered`). Not for enrol sessions.
     #[schema(value_type = String, pattern = "^(movement_and_light|movement|passive)$", nullable = false)]
     #[serde(default, deserialize_with = "non_null")]
     pub liveness: Option<String>,
@@ -152,8 +152,8 @@ fn binding(value: Option<String>, name: &str) -> Result<Option<String>, ApiError
     responses(
         (status = 201, description = "Session created", body = SessionCreated),
         (status = 409, description = "no_passkey: a face + passkey session for a user with no passkey", body = ErrorEnvelope),
+        (status = 422, description = "liveness_not_offered: the liveness asked is not one the server's configuration offers (LIVENESS, LIGHT_CHALLENGE)", body = ErrorEnvelope),
         BackendJsonErrors,
-        (status = 400, description = "invalid_user_id, invalid_request, or liveness_not_offered (the liveness asked is not one the server's configuration offers: LIVENESS, LIGHT_CHALLENGE)", body = ErrorEnvelope),
     ),
     security(("bearer" = []), ("api_key" = []))
 )]

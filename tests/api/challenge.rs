@@ -258,8 +258,9 @@ async fn the_backend_chooses_the_liveness_and_a_client_that_declines_the_colours
         json!({ "user_id": "maria", "purpose": "enroll", "liveness": "movement" }),
     ] {
         let reply = create(body.clone()).await;
-        let expected = if body["liveness"] == "passive" { "liveness_not_offered" } else { "invalid_request" };
-        assert_eq!((reply.status, reply.code()), (400, expected), "{body}: {:?}", reply.body);
+        let expected =
+            if body["liveness"] == "passive" { (422, "liveness_not_offered") } else { (400, "invalid_request") };
+        assert_eq!((reply.status, reply.code()), expected, "{body}: {:?}", reply.body);
     }
 
     // LIGHT_CHALLENGE=required: the operator forbids `movement`.
@@ -269,7 +270,7 @@ async fn the_backend_chooses_the_liveness_and_a_client_that_declines_the_colours
     let url = format!("{}/api/sessions", strict.base);
     let body = json!({ "user_id": "maria", "purpose": "verify", "liveness": "movement" });
     let refused_movement = strict.send(strict.client.post(url).bearer_auth(SECRET).json(&body)).await;
-    assert_eq!((refused_movement.status, refused_movement.code()), (400, "liveness_not_offered"));
+    assert_eq!((refused_movement.status, refused_movement.code()), (422, "liveness_not_offered"));
 }
 
 /// One capture must not hold an instance: 360 frames of 40 MP lossless WebP (a flat picture, so a
