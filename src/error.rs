@@ -433,6 +433,7 @@ impl IntoResponse for ApiError {
     }
 }
 
+pub mod codes;
 mod passkey;
 #[cfg(test)]
 mod tests;

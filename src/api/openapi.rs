@@ -13,21 +13,8 @@ use super::{challenges, enrollments, health, metrics, passkeys, register, sessio
     info(
         title = "faceauth",
         description = "Face authentication: register reference photos, verify new photos against them.\n\n\
-            Every error answers `{\"error\": {\"code\", \"message\", \"request_id\"}}`; codes: invalid_user_id, \
-            missing_field, duplicate_field, invalid_request, invalid_image, consent_required, passkey_required, \
-            passkey_not_asked, invalid_passkey, passkeys_not_configured (400); no_passkey (409); \
-            passkey_registration_not_found (404); passkey_not_recognised, passkey_challenge_mismatch, \
-            passkey_origin_mismatch, passkey_counter_regressed, passkey_user_not_verified, passkey_invalid, \
-            passkey_registration_refused (422); unauthorized, invalid_enrollment_token (401); \
-            invalid_session (401); forbidden, enrollment_required, session_required (403); session_not_found (404); user_not_found, not_found (404); method_not_allowed (405); \
-            face_mismatch, references_outdated (409); verification_disabled (423); payload_too_large, image_too_large, capture_too_large (413); \
-            unsupported_media_type (415); no_face, multiple_faces, face_too_small, face_too_dark, face_overexposed, \
-            face_blurry, face_not_frontal, too_many_references, replayed_image, \
-            liveness_failed, pose_mismatch, identity_changed, capture_discontinuous, capture_incomplete, \
-            light_not_followed, light_not_reflected, light_required, liveness_not_offered (422); challenge_required (400); \
-            challenge_not_found (404); challenge_used, challenges_disabled (409); challenge_expired (410); \
-            rate_limited, too_many_attempts (429, Retry-After); storage_unavailable, state_unavailable, \
-            audit_unavailable, overloaded, timeout (503, Retry-After); internal_error (500)."
+            Every error answers `{\"error\": {\"code\", \"message\", \"request_id\"}}`; codes: (written from \
+            src/error/codes.rs)."
     ),
     paths(
         register::register,
@@ -66,6 +53,11 @@ impl Modify for Security {
         components
             .add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
         link_register_to_the_user_routes(openapi);
+        // The codes come from the one table, so the document cannot drift from what is answered.
+        if let Some(description) = openapi.info.description.as_mut() {
+            *description = description
+                .replace("(written from src/error/codes.rs).", &format!("{}.", crate::error::codes::listing()));
+        }
     }
 }
 

@@ -46,7 +46,7 @@ pub struct CreateSession {
     /// cannot take flashing light: the web SDK's `prefersReducedMotion()` tells your app; refused
     /// when the operator set LIGHT_CHALLENGE=required), or `passive` (one photo; LIVENESS=passive).
     /// Absent: the strongest the server offers. One the server does not offer is refused
-    /// (`422 liveness_not_offered`). Not for enrol sessions.
+    /// (`422 liveness_not_offered`). Enrol sessions ignore it.
     #[schema(value_type = String, pattern = "^(movement_and_light|movement|passive)$", nullable = false)]
     #[serde(default, deserialize_with = "non_null")]
     pub liveness: Option<String>,
@@ -182,12 +182,9 @@ pub async fn create_session(
         Some(list) if list.contains(&Factor::Passkey) && purpose == SessionPurpose::Verify => Factors::FaceAndPasskey,
         Some(_) => Factors::Face,
     };
-    let liveness = match (request.liveness.as_deref(), purpose) {
-        (None, _) => None,
-        (Some(_), SessionPurpose::Enroll) => {
-            return Err(ApiError::InvalidRequest("liveness is asked of verify sessions only".into()));
-        }
-        (Some(name), SessionPurpose::Verify) => Some(Requirement::parse(name).ok_or_else(|| {
+    let liveness = match request.liveness.as_deref() {
+        None => None,
+        Some(name) => Some(Requirement::parse(name).ok_or_else(|| {
             ApiError::InvalidRequest("liveness must be movement_and_light, movement or passive".into())
         })?),
     };

@@ -255,13 +255,16 @@ async fn the_backend_chooses_the_liveness_and_a_client_that_declines_the_colours
     for body in [
         json!({ "user_id": "maria", "purpose": "verify", "liveness": "passive" }),
         json!({ "user_id": "maria", "purpose": "verify", "liveness": "none" }),
-        json!({ "user_id": "maria", "purpose": "enroll", "liveness": "movement" }),
     ] {
         let reply = create(body.clone()).await;
         let expected =
             if body["liveness"] == "passive" { (422, "liveness_not_offered") } else { (400, "invalid_request") };
         assert_eq!((reply.status, reply.code()), expected, "{body}: {:?}", reply.body);
     }
+
+    // An enrol session ignores it, as it does `factors`.
+    let enrol = create(json!({ "user_id": "maria", "purpose": "enroll", "liveness": "movement" })).await;
+    assert_eq!((enrol.status, enrol.body.get("liveness")), (201, None), "{:?}", enrol.body);
 
     // LIGHT_CHALLENGE=required: the operator forbids `movement`.
     let mut required = with_keys.clone();

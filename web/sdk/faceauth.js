@@ -77,6 +77,10 @@ export const DEFAULT_MESSAGES = Object.freeze({
   camera_unavailable: "No camera could be opened. Check that one is connected and not used by another app.",
   camera_insecure: "The camera needs a secure page (https).",
   unavailable: "The service is busy. Please try again in a moment.",
+  invalid_image: "The picture could not be read. Please take a new picture with your camera.",
+  too_many_references: "This account already holds as many face pictures as it may. Contact support to start over.",
+  references_outdated: "Your face needs to be enrolled again before you can sign in with it. Please enrol a new picture.",
+  app_misconfigured: "This sign-in is not set up correctly. Please contact the site's support.",
   network: "We could not reach the server. Check your connection and try again.",
   unknown: "Something went wrong. Please try again.",
 });
@@ -91,6 +95,14 @@ const SAME_AS = {
   invalid_passkey: "passkey_invalid", passkeys_not_configured: "passkey_unavailable",
   storage_unavailable: "unavailable", state_unavailable: "unavailable", audit_unavailable: "unavailable",
   overloaded: "unavailable", timeout: "unavailable", internal_error: "unavailable",
+  image_too_large: "invalid_image",
+  // The app's own mistakes (a wrong key, a missing field, a liveness the server does not run): the
+  // person cannot fix them, the site's support can.
+  invalid_user_id: "app_misconfigured", missing_field: "app_misconfigured", duplicate_field: "app_misconfigured",
+  invalid_request: "app_misconfigured", unauthorized: "app_misconfigured", forbidden: "app_misconfigured",
+  not_found: "app_misconfigured", method_not_allowed: "app_misconfigured", challenge_required: "app_misconfigured",
+  challenges_disabled: "app_misconfigured", unsupported_media_type: "app_misconfigured",
+  payload_too_large: "app_misconfigured",
 };
 
 /** The sentence for an error code (a service code, or one of the SDK's own: camera_*, network). */
