@@ -199,7 +199,7 @@ fn the_sdk_has_a_sentence_for_every_code_a_client_key_can_receive() {
     let end = sdk[start..].find("export function describeError").expect("describeError") + start;
     // Every `key: "…"` in the sentences and in SAME_AS (codes that share a sentence).
     let keys: std::collections::BTreeSet<&str> = sdk[start..end]
-        .split(|c: char| c == '\n' || c == ',' || c == '{')
+        .split(['\n', ',', '{'])
         .filter_map(|part| part.trim().split_once(": \"").map(|(k, _)| k.trim()))
         .collect();
     let missing: Vec<&str> = codes::CODES
