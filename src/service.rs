@@ -17,6 +17,7 @@ mod readiness;
 mod reembed;
 mod register;
 mod sessions;
+mod ticket;
 mod verify;
 
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub use sessions::{
     Factors, IssuedSession, MAX_BINDING_LEN, SessionError, SessionOutcome, SessionPurpose, SessionRecord,
     SessionRequest, SessionStatus, Sessions,
 };
+pub use ticket::RESULT_KEY_CONTEXT;
 pub use verify::{Disclosure, Probe, Verification, VerifyRequest};
 
 use crate::audit::AuditTrail;

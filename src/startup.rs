@@ -35,7 +35,6 @@ use crate::store::StoreError;
 use crate::token::Hs256;
 
 /// What the HS256 result key is derived for (HMAC-SHA256 of SECRET_KEY over this).
-const RESULT_KEY_CONTEXT: &[u8] = b"faceauth result v1";
 use crate::token::result::{ResultKey, ResultSigner};
 use storage::open_store;
 
@@ -49,7 +48,7 @@ fn result_signer(config: &Config) -> ResultSigner {
         TokenKeys::Asymmetric { active, previous, .. } => (ResultKey::Asymmetric(active.clone()), previous.clone()),
         TokenKeys::Hs256 => {
             // A key of its own, derived: SECRET_KEY itself never has to leave faceauth.
-            (ResultKey::Hs256(Hs256::derived(&security.secret_key, RESULT_KEY_CONTEXT)), Vec::new())
+            (ResultKey::Hs256(Hs256::derived(&security.secret_key, service::RESULT_KEY_CONTEXT)), Vec::new())
         }
     };
     let tokens = &security.tokens;

@@ -12,11 +12,8 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use super::liveness::plan::Plan;
+use super::ticket::{self, TicketError, Tickets};
 use crate::domain::UserId;
-use crate::token::{Hs256, TokenError, UserClaims, now};
-
-const AUDIENCE: &str = "faceauth:challenge";
-const KEY_CONTEXT: &[u8] = b"faceauth liveness challenge v1";
 
 /// One head movement, defined on the photo as the camera took it (not a mirrored preview).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -78,8 +75,6 @@ struct ChallengeExtra {
     plan: Plan,
 }
 
-type ChallengeClaims = UserClaims<ChallengeExtra>;
-
 /// A freshly issued challenge.
 #[derive(Debug, Clone)]
 pub struct Challenge {
@@ -110,8 +105,7 @@ pub struct ValidChallenge {
 }
 
 pub struct Challenges {
-    jwt: Hs256,
-    ttl: Duration,
+    tickets: Tickets<ChallengeExtra>,
     steps: usize,
     moves: Vec<Step>,
     fps: u32,
@@ -144,8 +138,7 @@ impl Challenges {
             distinct = Step::ALL.to_vec();
         }
         Self {
-            jwt: Hs256::derived(secret_key, KEY_CONTEXT),
-            ttl,
+            tickets: Tickets::new(secret_key, ticket::CHALLENGE, ttl),
             steps: steps.clamp(1, 8),
             moves: distinct,
             fps: fps.clamp(10, 30),
@@ -155,7 +148,7 @@ impl Challenges {
 
     /// How long a plan may be answered.
     pub fn ttl(&self) -> Duration {
-        self.ttl
+        self.tickets.ttl()
     }
 
     /// CHALLENGE_STEPS: the fewest steps a plan presented back may have.
@@ -196,44 +189,33 @@ impl Challenges {
 
     /// A challenge token carrying `plan` (the user's pending one, or a new draw).
     pub fn issue(&self, user: &UserId, generation: &str, plan: Plan) -> Challenge {
-        let claims = ChallengeClaims::new(AUDIENCE, user.as_str(), self.ttl, generation, ChallengeExtra { plan });
-        let id = self.jwt.sign(&claims);
-        Challenge { id, plan: claims.extra.plan, expires_at: claims.exp }
+        let issued = self.tickets.issue(user, generation, ChallengeExtra { plan });
+        Challenge { id: issued.token, plan: issued.extra.plan, expires_at: issued.expires_at }
     }
 
     /// A challenge outside the policy (longer than CHALLENGE_TTL_SECS, another generation of the
-    /// shared state, fewer steps than CHALLENGE_STEPS) is no challenge.
+    /// shared state), of the old format (steps only) or with a plan this server would not draw
+    /// (fewer steps than CHALLENGE_STEPS, off the schedule) is no challenge.
     pub fn check(&self, id: &str, user: &UserId, generation: &str) -> Result<ValidChallenge, ChallengeError> {
-        let claims: ChallengeClaims = self.jwt.open(id).map_err(|e| match e {
-            TokenError::Expired => ChallengeError::Expired,
-            TokenError::Malformed | TokenError::BadSignature => ChallengeError::NotFound,
+        let valid = self.tickets.check(id, user, generation).map_err(|e| match e {
+            TicketError::Expired => ChallengeError::Expired,
+            TicketError::Forged | TicketError::Void => ChallengeError::NotFound,
+            TicketError::OtherUser => ChallengeError::Used,
         })?;
-        let now = now();
-        // Expired first: "get a new one" is the right answer to any stale token.
-        if claims.exp < now {
-            return Err(ChallengeError::Expired);
-        }
-        // A token of the old format (steps only) or a plan this server would not draw is no challenge.
-        if !claims.is_for(AUDIENCE)
-            || !claims.extra.plan.is_well_formed(self.steps)
-            || !claims.within_policy(self.ttl, generation)
-        {
+        if !valid.extra.plan.is_well_formed(self.steps) {
             return Err(ChallengeError::NotFound);
         }
-        if claims.sub != user.as_str() {
-            return Err(ChallengeError::Used);
-        }
-        Ok(ValidChallenge {
-            claim_id: format!("challenge:{}", claims.jti),
-            valid_for: Duration::from_secs(claims.exp - now + 1),
-            plan: claims.extra.plan,
-        })
+        Ok(ValidChallenge { claim_id: valid.claim_id, valid_for: valid.valid_for, plan: valid.extra.plan })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::{UserClaims, now};
+
+    type ChallengeClaims = UserClaims<ChallengeExtra>;
+    const AUDIENCE: &str = ticket::CHALLENGE.audience;
 
     fn challenges(steps: usize, moves: &[Step]) -> Challenges {
         Challenges::new(&SecretString::from("k".to_string()), Duration::from_secs(60), steps, moves, 15, true)
@@ -253,10 +235,16 @@ mod tests {
         let extra = ChallengeExtra { plan: challenges.draw() };
         let expired =
             ChallengeClaims { iat: 1, exp: 2, ..ChallengeClaims::new(AUDIENCE, "alice", Duration::ZERO, "g1", extra) };
-        assert_eq!(challenges.check(&challenges.jwt.sign(&expired), &alice, "g1").err(), Some(ChallengeError::Expired));
+        assert_eq!(
+            challenges.check(&challenges.tickets.sign(&expired), &alice, "g1").err(),
+            Some(ChallengeError::Expired)
+        );
         let extra = ChallengeExtra { plan: challenges.draw() };
         let long = ChallengeClaims::new(AUDIENCE, "alice", Duration::from_secs(86_400), "g1", extra);
-        assert_eq!(challenges.check(&challenges.jwt.sign(&long), &alice, "g1").err(), Some(ChallengeError::NotFound));
+        assert_eq!(
+            challenges.check(&challenges.tickets.sign(&long), &alice, "g1").err(),
+            Some(ChallengeError::NotFound)
+        );
     }
 
     #[test]
@@ -268,7 +256,10 @@ mod tests {
         assert_eq!(challenges.check(&issued.id, &alice, "g1").err(), Some(ChallengeError::NotFound));
         let old = serde_json::json!({ "iss": "faceauth", "aud": AUDIENCE, "sub": "alice", "iat": now(),
                                       "exp": now() + 60, "jti": "x", "steps": [] });
-        assert_eq!(challenges.check(&challenges.jwt.sign(&old), &alice, "g1").err(), Some(ChallengeError::NotFound));
+        assert_eq!(
+            challenges.check(&challenges.tickets.sign(&old), &alice, "g1").err(),
+            Some(ChallengeError::NotFound)
+        );
     }
 
     #[test]

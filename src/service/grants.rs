@@ -13,20 +13,15 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+use super::ticket::{self, TicketError, Tickets};
 use crate::domain::UserId;
-use crate::token::{Hs256, TokenError, UserClaims, now};
-
-pub const AUDIENCE: &str = "faceauth:enrollment";
-const KEY_CONTEXT: &[u8] = b"faceauth enrollment grant v2";
 
 /// What a grant adds to the common claims: the user's revocation mark when it was issued.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct GrantExtra {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ep: Option<String>,
 }
-
-type GrantClaims = UserClaims<GrantExtra>;
 
 /// A freshly issued grant.
 #[derive(Debug, Clone)]
@@ -56,8 +51,7 @@ pub enum GrantError {
 }
 
 pub struct EnrollmentGrants {
-    jwt: Hs256,
-    ttl: Duration,
+    tickets: Tickets<GrantExtra>,
 }
 
 /// A grant whose signature and claims are good: single use is the shared state's to enforce
@@ -71,45 +65,33 @@ pub struct ValidGrant {
 
 impl EnrollmentGrants {
     pub fn new(secret_key: &SecretString, ttl: Duration) -> Self {
-        Self { jwt: Hs256::derived(secret_key, KEY_CONTEXT), ttl }
+        Self { tickets: Tickets::new(secret_key, ticket::GRANT, ttl) }
     }
 
     pub fn issue(&self, user: &UserId, generation: &str, epoch: Option<String>) -> Grant {
-        let claims = GrantClaims::new(AUDIENCE, user.as_str(), self.ttl, generation, GrantExtra { ep: epoch });
-        Grant { token: self.jwt.sign(&claims), expires_at: claims.exp }
+        let issued = self.tickets.issue(user, generation, GrantExtra { ep: epoch });
+        Grant { token: issued.token, expires_at: issued.expires_at }
     }
 
-    /// Checks the grant's signature, policy and claims for `user`.
+    /// Checks the grant's signature, policy and claims for `user` (`ticket.rs`).
     pub fn check(&self, token: &str, user: &UserId, generation: &str) -> Result<ValidGrant, GrantError> {
-        let claims: GrantClaims = self.jwt.open(token).map_err(|e| match e {
-            TokenError::Expired => GrantError::Expired,
-            TokenError::Malformed | TokenError::BadSignature => GrantError::Forged,
+        let valid = self.tickets.check(token, user, generation).map_err(|e| match e {
+            TicketError::Forged => GrantError::Forged,
+            TicketError::Expired => GrantError::Expired,
+            TicketError::Void => GrantError::Void,
+            TicketError::OtherUser => GrantError::OtherUser,
         })?;
-        let now = now();
-        if !claims.is_for(AUDIENCE) || !(1..=128).contains(&claims.jti.len()) {
-            return Err(GrantError::Forged);
-        }
-        if !claims.within_policy(self.ttl, generation) {
-            return Err(GrantError::Void);
-        }
-        if claims.exp < now {
-            return Err(GrantError::Expired);
-        }
-        if claims.sub != user.as_str() {
-            return Err(GrantError::OtherUser);
-        }
-        // Remembered one second past its expiry, so it is refused as expired before it is forgotten.
-        Ok(ValidGrant {
-            id: format!("grant:{}", claims.jti),
-            valid_for: Duration::from_secs(claims.exp - now + 1),
-            epoch: claims.extra.ep,
-        })
+        Ok(ValidGrant { id: valid.claim_id, valid_for: valid.valid_for, epoch: valid.extra.ep })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::{Hs256, UserClaims};
+
+    type GrantClaims = UserClaims<GrantExtra>;
+    const AUDIENCE: &str = ticket::GRANT.audience;
 
     fn grants() -> EnrollmentGrants {
         EnrollmentGrants::new(&SecretString::from("secret-key".to_string()), Duration::from_secs(600))
@@ -149,7 +131,7 @@ mod tests {
             exp: 2,
             ..GrantClaims::new(AUDIENCE, "alice", Duration::ZERO, "g1", GrantExtra { ep: None })
         };
-        assert_eq!(grants.check(&grants.jwt.sign(&expired), &alice, "g1").err(), Some(GrantError::Expired));
+        assert_eq!(grants.check(&grants.tickets.sign(&expired), &alice, "g1").err(), Some(GrantError::Expired));
     }
 
     /// What docs/api.md told backends to do before version 2: mint a grant with SECRET_KEY. The
@@ -165,9 +147,9 @@ mod tests {
             ..GrantClaims::new(AUDIENCE, "alice", Duration::from_secs(600), "g1", GrantExtra { ep: None })
         };
         assert_eq!(grants.check(&v1.sign(&minted), &alice, "g1").err(), Some(GrantError::Forged));
-        assert_eq!(grants.check(&grants.jwt.sign(&minted), &alice, "g1").err(), Some(GrantError::Void));
+        assert_eq!(grants.check(&grants.tickets.sign(&minted), &alice, "g1").err(), Some(GrantError::Void));
         let long =
             GrantClaims::new(AUDIENCE, "alice", Duration::from_secs(10 * 365 * 86_400), "g1", GrantExtra { ep: None });
-        assert_eq!(grants.check(&grants.jwt.sign(&long), &alice, "g1").err(), Some(GrantError::Void));
+        assert_eq!(grants.check(&grants.tickets.sign(&long), &alice, "g1").err(), Some(GrantError::Void));
     }
 }

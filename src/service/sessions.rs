@@ -15,11 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use super::liveness::offer::Requirement;
 use super::liveness::plan::Plan;
+use super::ticket::{self, TicketError, Tickets};
 use crate::domain::UserId;
-use crate::token::{Hs256, TokenError, UserClaims, now};
-
-const AUDIENCE: &str = "faceauth:session";
-const KEY_CONTEXT: &[u8] = b"faceauth session v1";
+use crate::token::now;
 /// How long a session's outcome stays readable after the session's own expiry.
 pub const OUTCOME_KEPT: Duration = Duration::from_secs(600);
 /// The longest nonce and audience a session takes.
@@ -44,7 +42,7 @@ pub enum Factors {
 }
 
 /// What a session adds to the common claims.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct SessionExtra {
     purpose: SessionPurpose,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -65,8 +63,6 @@ struct SessionExtra {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pk: bool,
 }
-
-type SessionClaims = UserClaims<SessionExtra>;
 
 /// What the backend asks for.
 #[derive(Debug, Clone)]
@@ -206,17 +202,16 @@ pub fn survives_revocation(token_mark: Option<&str>, current: Option<&str>) -> b
 }
 
 pub struct Sessions {
-    jwt: Hs256,
-    ttl: Duration,
+    tickets: Tickets<SessionExtra>,
 }
 
 impl Sessions {
     pub fn new(secret_key: &SecretString, ttl: Duration) -> Self {
-        Self { jwt: Hs256::derived(secret_key, KEY_CONTEXT), ttl }
+        Self { tickets: Tickets::new(secret_key, ticket::SESSION, ttl) }
     }
 
     pub fn ttl(&self) -> Duration {
-        self.ttl
+        self.tickets.ttl()
     }
 
     pub fn issue(
@@ -236,19 +231,19 @@ impl Sessions {
             plan,
             pk: request.factors == Factors::FaceAndPasskey,
         };
-        let claims = SessionClaims::new(AUDIENCE, request.user.as_str(), self.ttl, generation, extra);
+        let issued = self.tickets.issue(&request.user, generation, extra);
         IssuedSession {
-            id: claims.jti.clone(),
-            token: self.jwt.sign(&claims),
-            expires_at: claims.exp,
-            liveness: claims.extra.lv,
-            plan: claims.extra.plan.clone(),
+            id: issued.id,
+            token: issued.token,
+            expires_at: issued.expires_at,
+            liveness: issued.extra.lv,
+            plan: issued.extra.plan,
             passkey: None,
         }
     }
 
-    /// Checks signature, policy (lifetime, generation), expiry, user and purpose; revocation and
-    /// single use are the caller's.
+    /// Checks the ticket (`ticket.rs`: signature, policy, expiry, user), then the purpose;
+    /// revocation and single use are the caller's.
     pub fn check(
         &self,
         token: &str,
@@ -256,36 +251,26 @@ impl Sessions {
         purpose: SessionPurpose,
         generation: &str,
     ) -> Result<ValidSession, SessionError> {
-        let claims: SessionClaims = self.jwt.open(token).map_err(|e| match e {
-            TokenError::Expired => SessionError::Expired,
-            TokenError::Malformed | TokenError::BadSignature => SessionError::Forged,
+        let valid = self.tickets.check(token, user, generation).map_err(|e| match e {
+            TicketError::Forged => SessionError::Forged,
+            TicketError::Expired => SessionError::Expired,
+            TicketError::Void => SessionError::Void,
+            TicketError::OtherUser => SessionError::OtherUser,
         })?;
-        if !claims.is_for(AUDIENCE) {
-            return Err(SessionError::Forged);
-        }
-        if !claims.within_policy(self.ttl, generation) {
-            return Err(SessionError::Void);
-        }
-        let now = now();
-        if claims.exp < now {
-            return Err(SessionError::Expired);
-        }
-        if claims.sub != user.as_str() {
-            return Err(SessionError::OtherUser);
-        }
-        if claims.extra.purpose != purpose {
+        let extra = valid.extra;
+        if extra.purpose != purpose {
             return Err(SessionError::OtherPurpose);
         }
         Ok(ValidSession {
-            claim_id: format!("session:{}", claims.jti),
-            id: claims.jti,
-            valid_for: Duration::from_secs(claims.exp - now + 1),
-            nonce: claims.extra.nonce,
-            audience: claims.extra.rp_aud,
-            liveness: claims.extra.lv,
-            plan: claims.extra.plan,
-            epoch: claims.extra.ep,
-            passkey: claims.extra.pk,
+            id: valid.id,
+            claim_id: valid.claim_id,
+            valid_for: valid.valid_for,
+            nonce: extra.nonce,
+            audience: extra.rp_aud,
+            liveness: extra.lv,
+            plan: extra.plan,
+            epoch: extra.ep,
+            passkey: extra.pk,
         })
     }
 }
@@ -293,6 +278,10 @@ impl Sessions {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::token::UserClaims;
+
+    type SessionClaims = UserClaims<SessionExtra>;
+    const AUDIENCE: &str = ticket::SESSION.audience;
 
     fn sessions() -> Sessions {
         Sessions::new(&SecretString::from("k".to_string()), Duration::from_secs(180))
@@ -348,11 +337,14 @@ mod tests {
         let alice = UserId::parse("alice").unwrap();
         let extra = plain();
         let long = SessionClaims::new(AUDIENCE, "alice", Duration::from_secs(10 * 365 * 86_400), "g1", extra);
-        assert_eq!(s.check(&s.jwt.sign(&long), &alice, SessionPurpose::Verify, "g1").err(), Some(SessionError::Void));
-        let extra = plain();
-        let unnamed = SessionClaims { sg: None, ..SessionClaims::new(AUDIENCE, "alice", s.ttl, "g1", extra) };
         assert_eq!(
-            s.check(&s.jwt.sign(&unnamed), &alice, SessionPurpose::Verify, "g1").err(),
+            s.check(&s.tickets.sign(&long), &alice, SessionPurpose::Verify, "g1").err(),
+            Some(SessionError::Void)
+        );
+        let extra = plain();
+        let unnamed = SessionClaims { sg: None, ..SessionClaims::new(AUDIENCE, "alice", s.ttl(), "g1", extra) };
+        assert_eq!(
+            s.check(&s.tickets.sign(&unnamed), &alice, SessionPurpose::Verify, "g1").err(),
             Some(SessionError::Void),
             "an old-format token, without a generation"
         );
