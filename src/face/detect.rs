@@ -17,7 +17,7 @@ pub use self::mesh::{FaceMesh, MESH_POINTS, Mesh};
 pub use self::scrfd::{Head, Scrfd, decode_heads};
 use self::tiles::{NEAR, meshed, tiles};
 use super::letterbox::Region;
-use super::runtime::{InferenceError, ModelError, open_session};
+use super::runtime::{InferenceError, ModelError, open_session, open_single_threaded};
 
 /// One detected face in original image pixels.
 #[derive(Debug, Clone, PartialEq)]
@@ -137,14 +137,16 @@ impl Detector {
         if !is_mediapipe(&input_dims(&session)) {
             return Ok(Self::Scrfd(Scrfd::new(path, session, settings)?));
         }
-        let blazeface = BlazeFace::new(path, session)?;
+        // BlazeFace (128²) and FaceMesh (192²) run in a millisecond or two: on the worker's own thread.
+        drop(session);
+        let blazeface = BlazeFace::new(path, open_single_threaded(path)?)?;
         let Some(landmarks) = landmarks else {
             return Err(ModelError::Interface {
                 path: path.to_path_buf(),
                 message: "a BlazeFace detector needs the FaceMesh landmark model: set LANDMARK_MODEL".into(),
             });
         };
-        let mesh = FaceMesh::new(landmarks, open_session(landmarks, intra_threads)?)?;
+        let mesh = FaceMesh::new(landmarks, open_single_threaded(landmarks)?)?;
         Ok(Self::Mesh { blazeface, mesh, settings })
     }
 

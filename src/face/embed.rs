@@ -9,7 +9,7 @@ use ort::value::TensorRef;
 
 use super::align::CROP_SIZE;
 use super::profile::{ColorOrder, ModelProfile};
-use super::runtime::{InferenceError, ModelError, open_session};
+use super::runtime::{InferenceError, ModelError, open_session, open_single_threaded, shared_pool};
 
 /// A unit-length face embedding; similarity between two is their cosine (= dot product).
 #[derive(Debug, Clone, PartialEq)]
@@ -46,8 +46,22 @@ impl Embedding {
     }
 }
 
+/// Which threads a recognizer run is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// The configured threads: with the shared pool, a lone photo gets every core.
+    Pooled,
+    /// The worker's own thread: a capture's frames already keep every worker busy, and spread over
+    /// the shared pool too, two workers' runs would wait on each other at every operator
+    /// (`benches/capture.rs`: per-worker threads decided captures faster than the shared pool).
+    Own,
+}
+
 pub struct Recognizer {
     session: Session,
+    /// The same graph on one thread of its own, for [`Lane::Own`]; only when the configured
+    /// threads are the shared pool (otherwise they are the worker's own already).
+    own: Option<Session>,
     input_name: String,
     profile: ModelProfile,
     input: Array4<f32>,
@@ -78,17 +92,28 @@ impl Recognizer {
             )));
         }
         let n = CROP_SIZE as usize;
-        Ok(Self { input_name: input.name().to_string(), session, profile, input: Array4::zeros((1, 3, n, n)) })
+        let input_name = input.name().to_string();
+        let own = match shared_pool() {
+            true => Some(open_single_threaded(path)?),
+            false => None,
+        };
+        Ok(Self { input_name, session, own, profile, input: Array4::zeros((1, 3, n, n)) })
     }
 
     pub fn embed(&mut self, crop: &RgbImage) -> Result<Embedding, InferenceError> {
+        self.embed_on(crop, Lane::Pooled)
+    }
+
+    pub fn embed_on(&mut self, crop: &RgbImage, lane: Lane) -> Result<Embedding, InferenceError> {
         fill_input(&mut self.input, crop, &self.profile);
         let output = |detail: String| InferenceError::Output { model: "recognizer", detail };
         let input = TensorRef::from_array_view(&self.input).map_err(InferenceError::run("recognizer"))?;
-        let outputs = self
-            .session
-            .run(ort::inputs![self.input_name.as_str() => input])
-            .map_err(InferenceError::run("recognizer"))?;
+        let session = match (lane, &mut self.own) {
+            (Lane::Own, Some(own)) => own,
+            _ => &mut self.session,
+        };
+        let outputs =
+            session.run(ort::inputs![self.input_name.as_str() => input]).map_err(InferenceError::run("recognizer"))?;
         let (_, data) = outputs[0].try_extract_tensor::<f32>().map_err(InferenceError::run("recognizer"))?;
         if data.len() != self.profile.embedding_dim {
             return Err(output(format!("{} values, expected {}", data.len(), self.profile.embedding_dim)));

@@ -10,9 +10,9 @@ use super::align::norm_crop;
 use super::catalogue::LoadedModel;
 use super::decode::{DecodeError, Decoded, Scans, decode_reduced, decode_rgb};
 use super::detect::{Detection, Detector, DetectorSettings};
-use super::embed::{Embedding, Recognizer};
+use super::embed::{Embedding, Lane, Recognizer};
 use super::fingerprint::Fingerprint;
-use super::frame::{CaptureFrame, Identity, StageTimings};
+use super::frame::{CaptureFrame, FrameWork, Identity, StageTimings};
 use super::light::LightSample;
 use super::liveness::{AntiSpoof, LivenessScore};
 use super::policy::{FacePolicy, Purpose, Rejection};
@@ -172,9 +172,7 @@ impl FaceEngine {
             recognizer: Recognizer::load(&spec.recognizer_path, spec.intra_threads, spec.profile.clone())?,
             anti_spoof: match spec.liveness.as_slice() {
                 [] => None,
-                paths => {
-                    Some(AntiSpoof::load(&paths.iter().map(PathBuf::as_path).collect::<Vec<_>>(), spec.intra_threads)?)
-                }
+                paths => Some(AntiSpoof::load(&paths.iter().map(PathBuf::as_path).collect::<Vec<_>>())?),
             },
             policy: spec.policy,
             max_pixels: spec.max_pixels,
@@ -193,7 +191,9 @@ impl FaceEngine {
                 &Detection { bbox: [300.0, 200.0, 340.0, 250.0], score: 1.0, landmarks: [[0.0; 2]; 5], pose: None },
             )?;
         }
-        self.recognizer.embed(&RgbImage::from_pixel(112, 112, image::Rgb([128, 100, 90]))).map(|_| ())
+        let grey = RgbImage::from_pixel(112, 112, image::Rgb([128, 100, 90]));
+        self.recognizer.embed_on(&grey, Lane::Own)?;
+        self.recognizer.embed(&grey).map(|_| ())
     }
 
     pub fn decode(&self, bytes: &[u8]) -> Result<RgbImage, DecodeError> {
@@ -295,24 +295,24 @@ impl FaceEngine {
         if purpose == Purpose::Enroll {
             self.policy.quality.check(&located.quality).map_err(Rejection::from)?;
         }
-        let (identity, timings) = self.identify(&located, purpose)?;
+        let (identity, timings) = self.identify(&located, purpose, true)?;
         let Located { face, quality, light, width, height, .. } = located;
         let Identity { embedding, fingerprint, liveness } = identity;
         Ok(Analysis { liveness, quality, embedding, fingerprint, light, face, width, height, timings })
     }
 
-    /// One frame of a capture: where the face is, its pose and its light always; the recognizer,
-    /// the fingerprint and passive liveness only when `identity` (the service picks which frames
-    /// need them: `service/liveness/sampling.rs`).
-    pub fn analyze_frame(&mut self, bytes: &[u8], identity: bool) -> Result<CaptureFrame, FaceError> {
+    /// One frame of a capture: where the face is, its pose and its light always; the recognizer
+    /// and the fingerprint, and passive liveness, only as `work` asks (the service picks which
+    /// frames need them: `service/liveness/sampling.rs`).
+    pub fn analyze_frame(&mut self, bytes: &[u8], work: FrameWork) -> Result<CaptureFrame, FaceError> {
         let start = Instant::now();
         let decoded =
             decode_reduced(bytes, self.max_pixels, self.decode_side(Purpose::Frame), Scans::SkipAcRefinements)?;
         let decode_ms = ms(start);
         let located = self.locate(decoded, Some(bytes), Purpose::Frame)?;
-        let (identity, mut timings) = match identity {
+        let (identity, mut timings) = match work.identifies() {
             true => {
-                let (identity, timings) = self.identify(&located, Purpose::Frame)?;
+                let (identity, timings) = self.identify(&located, Purpose::Frame, work.scores())?;
                 (Some(identity), timings)
             }
             false => (None, located.timings),
@@ -353,8 +353,13 @@ impl FaceEngine {
         Ok(Located { face, local, image, width, height, quality, light, timings })
     }
 
-    /// The recognizer (one run), the fingerprint, and passive liveness on probes.
-    fn identify(&mut self, located: &Located, purpose: Purpose) -> Result<(Identity, StageTimings), FaceError> {
+    /// The recognizer (one run), the fingerprint, and passive liveness on probes when `passive`.
+    fn identify(
+        &mut self,
+        located: &Located,
+        purpose: Purpose,
+        passive: bool,
+    ) -> Result<(Identity, StageTimings), FaceError> {
         let Located { image, local, .. } = located;
         let mut timings = located.timings;
         let start = Instant::now();
@@ -362,11 +367,16 @@ impl FaceEngine {
         timings.align_ms = ms(start);
         let start = Instant::now();
         // One recognizer run a photo: a mirrored copy is caught by the face hash's mirror image.
-        let embedding = self.recognizer.embed(&crop)?;
+        // A capture's frames run on the worker's own thread (`Lane::Own`).
+        let lane = match purpose {
+            Purpose::Frame => Lane::Own,
+            _ => Lane::Pooled,
+        };
+        let embedding = self.recognizer.embed_on(&crop, lane)?;
         let fingerprint = Fingerprint::of(&crop, &embedding);
         timings.embed_ms = ms(start);
         // Liveness is a property of a capture, asked of probes; references were checked at enrolment.
-        let liveness = match purpose != Purpose::Enroll && self.anti_spoof.is_some() {
+        let liveness = match passive && purpose != Purpose::Enroll && self.anti_spoof.is_some() {
             true => {
                 let start = Instant::now();
                 // A capture's frames are scored on their own boxes: the reference canvas's second

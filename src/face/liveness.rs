@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::detect::Detection;
 use super::letterbox::{Region, resize_region};
-use super::runtime::{InferenceError, ModelError, open_session};
+use super::runtime::{InferenceError, ModelError, open_single_threaded};
 
 const SIDE: u32 = 80;
 
@@ -97,14 +97,14 @@ fn softmax(logits: &[f32]) -> [f64; 3] {
 }
 
 impl AntiSpoof {
-    pub fn load(paths: &[&Path], intra_threads: usize) -> Result<Self, ModelError> {
+    pub fn load(paths: &[&Path]) -> Result<Self, ModelError> {
         let mut models = Vec::new();
         for path in paths {
             let interface = |message: String| ModelError::Interface { path: path.to_path_buf(), message };
             let scale = scale_from_name(path).ok_or_else(|| {
                 interface("the file name must start with the crop scale, e.g. 2.7_80x80_MiniFASNetV2.onnx".into())
             })?;
-            let session = open_session(path, intra_threads)?;
+            let session = open_single_threaded(path)?;
             let input = session.inputs().first().ok_or_else(|| interface("the model declares no input".into()))?;
             let input_name = input.name().to_string();
             models.push(Model { session, input_name, scale });

@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 use tracing::Span;
 
 use super::engine::{Analysis, EngineSpec, FaceEngine, FaceError};
-use super::frame::CaptureFrame;
+use super::frame::{CaptureFrame, FrameWork};
 use super::policy::Purpose;
 use super::runtime::{InferenceError, ModelError};
 
@@ -43,9 +43,9 @@ enum Work {
         purpose: Purpose,
         reply: Reply<Analysis>,
     },
-    /// Frames of a capture, each identified (recognizer, fingerprint, passive liveness) or not.
+    /// Frames of a capture, each with what it is run through.
     Frames {
-        identity: Vec<bool>,
+        needs: Vec<FrameWork>,
         reply: Reply<CaptureFrame>,
     },
 }
@@ -110,22 +110,22 @@ impl InferencePool {
         Ok(results.pop().ok_or(PoolError::Stopped)??)
     }
 
-    /// A capture's frames, in order, `identity[i]` saying which to identify: split into one run per
-    /// worker, so a burst of fifty frames takes as many queue places as there are workers (not
-    /// fifty, which would overflow the queue that protects latency) and every worker shares the
-    /// work. The identified frames are dealt evenly between the runs, as they cost the most.
+    /// A capture's frames, in order, `needs[i]` saying what frame i is run through: split into one
+    /// run per worker, so a burst of fifty frames takes as many queue places as there are workers
+    /// (not fifty, which would overflow the queue that protects latency) and every worker shares
+    /// the work. The runs are balanced by cost, as identified frames cost several located ones.
     pub async fn analyze_frames(
         &self,
         frames: Vec<Bytes>,
-        identity: Vec<bool>,
+        needs: Vec<FrameWork>,
     ) -> Result<Vec<Result<CaptureFrame, PoolError>>, PoolError> {
-        let runs = balanced_runs(&identity, self.size.max(1));
+        let runs = balanced_runs(&needs, self.size.max(1));
         let mut answers = Vec::new();
         let mut frames = frames.into_iter();
-        let mut identity = identity.into_iter();
+        let mut needs = needs.into_iter();
         for len in runs {
             let (reply, answer) = oneshot::channel();
-            let work = Work::Frames { identity: identity.by_ref().take(len).collect(), reply };
+            let work = Work::Frames { needs: needs.by_ref().take(len).collect(), reply };
             self.submit(frames.by_ref().take(len).collect(), work)?;
             answers.push(answer);
         }
@@ -165,28 +165,26 @@ async fn await_all<T>(answer: Answer<T>) -> Result<Vec<Result<T, PoolError>>, Po
     Ok(answer.await.map_err(|_| PoolError::Stopped)?.into_iter().map(|r| r.map_err(PoolError::from)).collect())
 }
 
-/// Lengths of consecutive runs, one per worker at most, each holding about as many identified
-/// frames (the recognizer and MiniFASNet are most of a frame's cost) and as many frames overall.
-fn balanced_runs(identity: &[bool], workers: usize) -> Vec<usize> {
-    if identity.is_empty() {
+/// Lengths of consecutive runs, one per worker at most, each of about the same cost (the recognizer
+/// and MiniFASNet are most of a frame's cost: [`FrameWork::cost`]).
+fn balanced_runs(needs: &[FrameWork], workers: usize) -> Vec<usize> {
+    if needs.is_empty() {
         return Vec::new();
     }
-    let workers = workers.min(identity.len());
-    // Cost in tracked-frame units: an identified frame costs about five tracked ones.
-    let cost = |i: bool| if i { 5 } else { 1 };
-    let total: usize = identity.iter().map(|&i| cost(i)).sum();
+    let workers = workers.min(needs.len());
+    let total: usize = needs.iter().map(|w| w.cost()).sum();
     let mut runs = Vec::with_capacity(workers);
     let (mut len, mut spent, mut done) = (0, 0, 0);
-    for &i in identity {
+    for need in needs {
         len += 1;
-        spent += cost(i);
+        spent += need.cost();
         if runs.len() + 1 < workers && spent * workers >= total * (runs.len() + 1) {
             runs.push(len);
             done += len;
             len = 0;
         }
     }
-    runs.push(identity.len() - done);
+    runs.push(needs.len() - done);
     runs.retain(|&n| n > 0);
     runs
 }
@@ -215,15 +213,15 @@ fn work(mut engine: FaceEngine, receiver: Arc<Mutex<Receiver<Job>>>, queued: Arc
             Work::Photos { purpose, reply } => {
                 let _ = reply.send(bytes.iter().map(|b| guarded(|| engine.analyze(b, purpose))).collect());
             }
-            Work::Frames { identity, reply } => {
+            Work::Frames { needs, reply } => {
                 let mut result = Vec::with_capacity(bytes.len());
-                for (b, id) in bytes.iter().zip(identity) {
+                for (b, need) in bytes.iter().zip(needs) {
                     // The caller gave up mid-run (its request timed out or was dropped): the rest
                     // of its frames are not decoded for nobody.
                     if reply.is_closed() {
                         break;
                     }
-                    result.push(guarded(|| engine.analyze_frame(b, id)));
+                    result.push(guarded(|| engine.analyze_frame(b, need)));
                 }
                 let _ = reply.send(result);
             }
@@ -240,19 +238,26 @@ fn guarded<T>(run: impl FnOnce() -> Result<T, FaceError>) -> Result<T, FaceError
 #[cfg(test)]
 mod tests {
     use super::balanced_runs;
+    use crate::face::frame::FrameWork;
 
     #[test]
-    fn runs_cover_every_frame_in_order_and_share_the_identified_ones() {
-        let identity: Vec<bool> = (0..78).map(|i| i % 4 == 0 || i < 10).collect();
-        let runs = balanced_runs(&identity, 2);
+    fn runs_cover_every_frame_in_order_and_share_the_cost() {
+        let needs: Vec<FrameWork> = (0..78)
+            .map(|i| match i {
+                _ if i % 12 == 0 => FrameWork::Score,
+                _ if i % 4 == 0 || i < 10 => FrameWork::Identify,
+                _ => FrameWork::Locate,
+            })
+            .collect();
+        let runs = balanced_runs(&needs, 2);
         assert_eq!(runs.iter().sum::<usize>(), 78);
         assert_eq!(runs.len(), 2);
-        // Shared by cost (an identified frame about five tracked ones), within a frame either side.
-        let cost = |frames: &[bool]| frames.iter().map(|&i| if i { 5 } else { 1 }).sum::<usize>();
-        let (first, second) = (cost(&identity[..runs[0]]), cost(&identity[runs[0]..]));
+        // Shared by cost, within a frame either side.
+        let cost = |frames: &[FrameWork]| frames.iter().map(|w| w.cost()).sum::<usize>();
+        let (first, second) = (cost(&needs[..runs[0]]), cost(&needs[runs[0]..]));
         assert!(first.abs_diff(second) <= 10, "{first} against {second}");
-        assert_eq!(balanced_runs(&[true], 4), vec![1]);
+        assert_eq!(balanced_runs(&[FrameWork::Score], 4), vec![1]);
         assert!(balanced_runs(&[], 2).is_empty());
-        assert_eq!(balanced_runs(&[false; 5], 8).iter().sum::<usize>(), 5);
+        assert_eq!(balanced_runs(&[FrameWork::Locate; 5], 8).iter().sum::<usize>(), 5);
     }
 }

@@ -119,6 +119,11 @@ pub fn init(dylib: &Path, threads: Threads) -> Result<(), RuntimeError> {
 /// Whether the environment was built with a shared pool (sessions then have none of their own).
 static SHARED_POOL: OnceLock<bool> = OnceLock::new();
 
+/// Whether sessions opened with the configured threads draw on one pool shared by every worker.
+pub fn shared_pool() -> bool {
+    SHARED_POOL.get().copied().unwrap_or(false)
+}
+
 fn environment() -> Result<&'static Environment, String> {
     match ENVIRONMENT.get() {
         Some(Ok(env)) => Ok(env),
@@ -132,13 +137,28 @@ fn environment() -> Result<&'static Environment, String> {
 /// onnxruntime uses by default (ort's `Level3` is only the layout level, `ORT_ENABLE_LAYOUT`).
 /// The graph opened is the file's exact rewrite when one was verified for it (`face/rewrite.rs`).
 pub fn open_session(path: &Path, intra_threads: usize) -> Result<Session, ModelError> {
+    open(path, Some(intra_threads))
+}
+
+/// Opens a session for a model whose runs take a millisecond or two (BlazeFace, FaceMesh,
+/// MiniFASNet): on the calling worker's thread alone, outside the shared pool. Spread over a pool,
+/// such a run spends more on synchronising its threads at every operator than a second core
+/// gains, and a capture's frames already keep every worker busy (`benches/capture.rs`).
+pub fn open_single_threaded(path: &Path) -> Result<Session, ModelError> {
+    open(path, None)
+}
+
+/// `intra_threads`: the configured threads (the shared pool when there is one); `None`: one
+/// thread of the session's own.
+fn open(path: &Path, intra_threads: Option<usize>) -> Result<Session, ModelError> {
     let load = |message: String| ModelError::Load { path: path.to_path_buf(), message };
     if !path.is_file() {
         return Err(load("no such file".into()));
     }
     let graph = super::rewrite::served_graph(path);
     let env = environment().map_err(load)?;
-    let shared = SHARED_POOL.get().copied().unwrap_or(false);
+    let shared = intra_threads.is_some() && shared_pool();
+    let intra_threads = intra_threads.unwrap_or(1);
     Session::builder(env)
         .and_then(|b| Ok(b.with_optimization_level(GraphOptimizationLevel::All)?))
         // SCRFD exports carry their 640² output shapes as hints; every other canvas would log a
@@ -148,6 +168,7 @@ pub fn open_session(path: &Path, intra_threads: usize) -> Result<Session, ModelE
         // ~45 ms on these cores; left unfused, ONNX Runtime runs it in float at ~27 ms with the same
         // embeddings (largest difference 3e-7 on the dev photos). No other model here is quantised.
         .and_then(|b| Ok(b.with_config_entry("session.disable_quant_qdq", "1")?))
+        .and_then(|b| if shared { Ok(b) } else { Ok(b.with_independent_thread_pool()?) })
         .and_then(|b| if shared { Ok(b) } else { Ok(b.with_intra_threads(intra_threads.max(1))?) })
         .and_then(|b| if shared { Ok(b) } else { Ok(b.with_inter_threads(1)?) })
         .and_then(|mut b| b.commit_from_file(&graph))

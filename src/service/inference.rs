@@ -5,23 +5,28 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use crate::face::frame::CaptureFrame;
+use crate::face::frame::{CaptureFrame, FrameWork, Identity};
 use crate::face::{Analysis, InferencePool, PoolError, Purpose};
 
 #[async_trait]
 pub trait Inference: Send + Sync + 'static {
     async fn analyze(&self, image: Bytes, purpose: Purpose) -> Result<Analysis, PoolError>;
-    /// A capture's frames, in order, identified where `identity` says; the outer error when the
-    /// burst could not be queued at all. By default every frame is analysed in full.
+    /// A capture's frames, in order, each run through what `needs` says; the outer error when the
+    /// burst could not be queued at all. By default every frame is analysed in full and what was
+    /// not asked for is dropped.
     async fn analyze_frames(
         &self,
         frames: Vec<Bytes>,
-        identity: Vec<bool>,
+        needs: Vec<FrameWork>,
     ) -> Result<Vec<Result<CaptureFrame, PoolError>>, PoolError> {
         let mut out = Vec::with_capacity(frames.len());
-        for (frame, identify) in frames.into_iter().zip(identity) {
+        for (frame, need) in frames.into_iter().zip(needs) {
             let analysed = self.analyze(frame, Purpose::Frame).await.map(CaptureFrame::from);
-            out.push(analysed.map(|f| if identify { f } else { CaptureFrame { identity: None, ..f } }));
+            out.push(analysed.map(|f| {
+                let identity = f.identity.filter(|_| need.identifies());
+                let identity = identity.map(|id| Identity { liveness: id.liveness.filter(|_| need.scores()), ..id });
+                CaptureFrame { identity, ..f }
+            }));
         }
         Ok(out)
     }
@@ -38,9 +43,9 @@ impl Inference for InferencePool {
     async fn analyze_frames(
         &self,
         frames: Vec<Bytes>,
-        identity: Vec<bool>,
+        needs: Vec<FrameWork>,
     ) -> Result<Vec<Result<CaptureFrame, PoolError>>, PoolError> {
-        InferencePool::analyze_frames(self, frames, identity).await
+        InferencePool::analyze_frames(self, frames, needs).await
     }
 
     fn queue_depth(&self) -> usize {

@@ -173,11 +173,14 @@ impl FaceAuth {
                 LightCheck::Passed
             }
         };
-        // The identified frames scored, spread over the capture; their mean judged, so one blurred
-        // frame of a real turn does not decide. Configured but not scored would be a wiring fault:
-        // counted as 0, refused.
-        let p_real = identified.iter().map(|(_, id)| id.liveness.map_or(0.0, |s| s.p_real)).sum::<f64>()
-            / identified.len() as f64;
+        // The frames scored (`sampling::PASSIVE_SAMPLES`, spread over the capture); their mean
+        // judged, so one blurred frame of a real turn does not decide. Configured but none scored
+        // would be a wiring fault: 0, refused.
+        let scores: Vec<f64> = identified.iter().filter_map(|(_, id)| Some(id.liveness?.p_real)).collect();
+        let p_real = match scores.len() {
+            0 => 0.0,
+            n => scores.iter().sum::<f64>() / n as f64,
+        };
         if p_real < self.liveness.threshold {
             return Err(ServiceError::LivenessFailed(p_real));
         }

@@ -24,7 +24,7 @@ struct LiveRef {
 fn anti_spoof() -> AntiSpoof {
     let (v2, v1se) =
         (model_dir().join("2.7_80x80_MiniFASNetV2.onnx"), model_dir().join("4_0_0_80x80_MiniFASNetV1SE.onnx"));
-    AntiSpoof::load(&[&v2, &v1se], 1).expect("liveness models: run scripts/setup-test.sh")
+    AntiSpoof::load(&[&v2, &v1se]).expect("liveness models: run scripts/setup-test.sh")
 }
 
 /// The reference takes the largest box as the subject.

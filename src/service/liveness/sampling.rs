@@ -11,20 +11,46 @@
 //!   unseen: the continuity checks (`capture.rs`) refuse a face box that jumps or vanishes
 //!   between consecutive frames, and a swap that keeps the box in place is still seen at the next
 //!   identified frame, a fifth of a second later;
-//! - passive liveness: the mean over the identified frames (about one in three at 15 fps),
-//!   a sample spread over the whole capture.
+//! - passive liveness: the mean over [`PASSIVE_SAMPLES`] of the identified frames, spread evenly
+//!   over the whole capture. MiniFASNet judges the texture of a presentation (paper, screen),
+//!   which does not change from one frame to the next of one capture; the mean is over enough
+//!   frames that one blurred frame of a real turn does not decide.
 
 use super::plan::Plan;
 use super::replay;
+use crate::face::frame::FrameWork;
 
 /// At most this long between two identified frames: five a second, faster than a head can be
-/// swapped in and out of a continuous capture without its box jumping.
+/// swapped in and out of a continuous capture without its box jumping. Not longer: the neighbour
+/// check compares frames this far apart, and a real turn with a hand near the face brings frames
+/// 250 ms apart below its limit (0.475 in `tests/pipeline/video.rs`; 300 ms: 0.447).
 pub const IDENTITY_STRIDE_MS: f32 = 200.0;
 /// Probe candidates among the level frames before the first prompt.
 pub const LEVEL_CANDIDATES: usize = 4;
+/// Identified frames also scored by passive liveness.
+pub const PASSIVE_SAMPLES: usize = 8;
 
-/// `times[i]`: frame i's time in ms since the capture started. True for each frame to identify.
-pub fn identified_frames(times: &[f32], plan: &Plan) -> Vec<bool> {
+/// What each frame is run through: located, identified, or identified and scored.
+/// `times[i]`: frame i's time in ms since the capture started.
+pub fn frame_work(times: &[f32], plan: &Plan) -> Vec<FrameWork> {
+    let identified = identified_frames(times, plan);
+    let picked: Vec<usize> = (0..times.len()).filter(|&i| identified[i]).collect();
+    let mut work: Vec<FrameWork> =
+        identified.iter().map(|&i| if i { FrameWork::Identify } else { FrameWork::Locate }).collect();
+    let samples = PASSIVE_SAMPLES.min(picked.len());
+    for k in 0..samples {
+        // Evenly over the identified frames, the first and the last included.
+        let at = match samples {
+            1 => 0,
+            _ => k * (picked.len() - 1) / (samples - 1),
+        };
+        work[picked[at]] = FrameWork::Score;
+    }
+    work
+}
+
+/// True for each frame to identify.
+fn identified_frames(times: &[f32], plan: &Plan) -> Vec<bool> {
     let n = times.len();
     let mut pick = vec![false; n];
     if n == 0 {
@@ -87,6 +113,19 @@ mod tests {
             // The point of it: a fraction of the frames.
             assert!(chosen.len() * 2 <= times.len() || fps <= 10.0, "{fps} fps: {} of {}", chosen.len(), times.len());
         }
+    }
+
+    #[test]
+    fn passive_liveness_scores_a_sample_of_the_identified_frames_spread_over_the_capture() {
+        let times: Vec<f32> = (0..78).map(|i| i as f32 * 1000.0 / 15.0).collect();
+        let work = frame_work(&times, &plan());
+        let scored: Vec<usize> = (0..78).filter(|&i| work[i] == FrameWork::Score).collect();
+        assert_eq!(scored.len(), PASSIVE_SAMPLES);
+        assert_eq!((scored[0], scored[PASSIVE_SAMPLES - 1]), (0, 77), "first and last: {scored:?}");
+        let identified = identified_frames(&times, &plan());
+        assert!((0..78).all(|i| work[i].identifies() == identified[i]));
+        assert!(frame_work(&[0.0], &plan()) == vec![FrameWork::Score]);
+        assert!(frame_work(&[], &plan()).is_empty());
     }
 
     #[test]
