@@ -26,3 +26,6 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod token;
+
+#[cfg(test)]
+mod architecture;
