@@ -133,13 +133,14 @@ impl Detector {
         intra_threads: usize,
         settings: DetectorSettings,
     ) -> Result<Self, ModelError> {
-        let session = open_session(path, intra_threads)?;
+        // BlazeFace (128²) and FaceMesh (192²) run in a millisecond or two: on the worker's own
+        // thread. SCRFD's 640² canvas gains from the configured threads: opened again with them.
+        let session = open_single_threaded(path)?;
         if !is_mediapipe(&input_dims(&session)) {
-            return Ok(Self::Scrfd(Scrfd::new(path, session, settings)?));
+            drop(session);
+            return Ok(Self::Scrfd(Scrfd::new(path, open_session(path, intra_threads)?, settings)?));
         }
-        // BlazeFace (128²) and FaceMesh (192²) run in a millisecond or two: on the worker's own thread.
-        drop(session);
-        let blazeface = BlazeFace::new(path, open_single_threaded(path)?)?;
+        let blazeface = BlazeFace::new(path, session)?;
         let Some(landmarks) = landmarks else {
             return Err(ModelError::Interface {
                 path: path.to_path_buf(),
