@@ -130,6 +130,11 @@ pub enum ApiError {
          another way to sign in)"
     )]
     LightRequired,
+    #[error(
+        "the camera saw a flat picture, not a face: look at the camera yourself (not a photo or a screen) and turn \
+         your head as asked"
+    )]
+    CaptureFlat,
     /// The backend asked a session for a liveness the server's configuration does not offer.
     #[error("{0}: ask for one of those the server offers (docs/liveness.md)")]
     LivenessNotOffered(String),
@@ -199,9 +204,8 @@ impl ApiError {
             UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             PayloadTooLarge(_) | ImageTooLarge(_) | CaptureTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Face(_) | TooManyReferences(_) | ReplayedImage | LivenessFailed | PoseMismatch | IdentityChanged
-            | CaptureDiscontinuous | CaptureIncomplete | LightNotFollowed | LightNotReflected | LightRequired => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
+            | CaptureDiscontinuous | CaptureIncomplete | CaptureFlat | LightNotFollowed | LightNotReflected
+            | LightRequired => StatusCode::UNPROCESSABLE_ENTITY,
             ChallengeRequired | ConsentRequired => StatusCode::BAD_REQUEST,
             // A well-formed ask this server's configuration cannot honour, not a malformed one.
             LivenessNotOffered(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -269,6 +273,7 @@ impl ApiError {
             LightNotFollowed => "light_not_followed",
             LightNotReflected => "light_not_reflected",
             LightRequired => "light_required",
+            CaptureFlat => "capture_flat",
             LivenessNotOffered(_) => "liveness_not_offered",
             ChallengesDisabled => "challenges_disabled",
             UserNotFound => "user_not_found",
@@ -354,6 +359,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Light(LightRefusal::NotFollowed | LightRefusal::Unmeasured) => ApiError::LightNotFollowed,
             ServiceError::Light(LightRefusal::NotReflected) => ApiError::LightNotReflected,
             ServiceError::Light(LightRefusal::Declined) => ApiError::LightRequired,
+            ServiceError::Planarity(_) => ApiError::CaptureFlat,
             ServiceError::LivenessNotOffered(e) => ApiError::LivenessNotOffered(e.to_string()),
             // Which check failed is for the log (the audit line), not for whoever holds the token.
             ServiceError::InvalidEnrollmentToken(_) => ApiError::InvalidEnrollmentToken,

@@ -95,6 +95,9 @@ pub enum ServiceError {
     /// The face does not reflect the screen's colours (or the client declined with LIGHT_CHALLENGE=required).
     #[error(transparent)]
     Light(liveness::light::LightRefusal),
+    /// The face moved as a flat picture, not as a head.
+    #[error(transparent)]
+    Planarity(liveness::planarity::PlanarityRefusal),
     /// A capture sent while LIVENESS is not challenge.
     #[error("a capture answers a challenge, and LIVENESS is not challenge: send one photo as image")]
     CaptureWithoutChallenge,
@@ -151,6 +154,7 @@ impl ServiceError {
             ServiceError::Capture(r) => r.code(),
             ServiceError::Pose(_) => "pose_mismatch",
             ServiceError::Light(r) => r.code(),
+            ServiceError::Planarity(_) => "capture_flat",
             ServiceError::IdentityChanged { .. } => "identity_changed",
             ServiceError::FaceMismatch => "face_mismatch",
             ServiceError::Passkey(e) => return e.decided_code(),
@@ -202,6 +206,8 @@ pub struct LivenessPolicy {
     pub min_turn_yaw: f32,
     /// A nod: pitch of the asked sign, relative to the capture's level start, by at least this, degrees.
     pub min_nod_pitch: f32,
+    /// The least parallax some prompted move must show (`liveness::planarity`); 0 turns it off.
+    pub min_parallax: f32,
     /// LIGHT_CHALLENGE: whether plans carry colours, and whether a backend may ask for `movement`.
     pub light: liveness::offer::LightOffer,
 }

@@ -81,6 +81,11 @@ pub enum StartupError {
         "passkeys: {0}\n  fix: set PASSKEY_RP_ID to the site's domain and PASSKEY_ORIGINS to the pages' origins (https)"
     )]
     Passkeys(String),
+    #[error(
+        "LIVENESS=challenge checks that the face moves as a head (CHALLENGE_MIN_PARALLAX), which needs FaceMesh's \
+         points: use the default detector (BlazeFace + FaceMesh), or set CHALLENGE_MIN_PARALLAX=0 to run without it"
+    )]
+    PlanarityNeedsMesh,
     #[error("cannot listen on {addr} (is another process using the port? set PORT/HOST)")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -208,6 +213,7 @@ pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<Fa
             frontal_yaw: config.face.challenge_frontal_yaw,
             min_turn_yaw: config.face.challenge_min_yaw,
             min_nod_pitch: config.face.challenge_min_pitch,
+            min_parallax: config.face.challenge_min_parallax,
             light: match config.face.light {
                 LightChallenge::Off => service::LightOffer::Off,
                 LightChallenge::On => service::LightOffer::Optional,
@@ -289,4 +295,16 @@ pub async fn prepare(config: &Config, sdk: Option<SdkConfig>) -> Result<AppState
             hsts: config.is_production(),
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, RawEnv};
+    use crate::service::liveness::planarity::MIN_PARALLAX;
+
+    #[test]
+    fn the_planarity_check_is_on_by_default_at_the_limit_it_was_measured_at() {
+        let config = Config::from_raw(&RawEnv::from_pairs([])).unwrap();
+        assert_eq!(config.face.challenge_min_parallax, MIN_PARALLAX);
+    }
 }

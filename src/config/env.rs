@@ -85,6 +85,7 @@ variables! {
     ChallengeTtlSecs = "CHALLENGE_TTL_SECS",
     ChallengeFrontalYaw = "CHALLENGE_FRONTAL_YAW",
     ChallengeMinYaw = "CHALLENGE_MIN_YAW",
+    ChallengeMinParallax = "CHALLENGE_MIN_PARALLAX",
     QualityMinSharpness = "QUALITY_MIN_SHARPNESS",
     QualityMinBrightness = "QUALITY_MIN_BRIGHTNESS",
     QualityMaxBrightness = "QUALITY_MAX_BRIGHTNESS",

@@ -54,6 +54,9 @@ pub struct FaceConfig {
     pub challenge_frontal_yaw: f32,
     /// CHALLENGE_MIN_YAW: a turn's smallest yaw in the asked direction, degrees.
     pub challenge_min_yaw: f32,
+    /// CHALLENGE_MIN_PARALLAX: the least parallax, in eye distances, some prompted move must show
+    /// (the planarity check; 0 turns it off). The default is the service's `planarity::MIN_PARALLAX`.
+    pub challenge_min_parallax: f32,
     /// MAX_IMAGE_PIXELS: refused before decoding (decompression bombs).
     pub max_image_pixels: u64,
     /// MAX_REFERENCES_PER_USER.
@@ -116,6 +119,7 @@ impl FaceConfig {
             challenge_ttl: p.secs(Var::ChallengeTtlSecs, 60, 3600),
             challenge_frontal_yaw: p.ranged(Var::ChallengeFrontalYaw, 12.0f32, 0.0, 90.0),
             challenge_min_yaw: p.ranged(Var::ChallengeMinYaw, 18.0f32, 0.0, 90.0),
+            challenge_min_parallax: p.ranged(Var::ChallengeMinParallax, 0.025f32, 0.0, 1.0),
             match_threshold,
             match_fmr: match p.parse(Var::MatchFmr, 1e-4f64, "a rate such as 1e-4") {
                 fmr if fmr > 0.0 && fmr < 1.0 => fmr,

@@ -78,6 +78,7 @@ pub const CODES: &[Code] = &[
     client("identity_changed", 422),
     client("capture_discontinuous", 422),
     client("capture_incomplete", 422),
+    client("capture_flat", 422),
     client("light_not_followed", 422),
     client("light_not_reflected", 422),
     client("light_required", 422),

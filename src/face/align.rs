@@ -71,31 +71,35 @@ pub fn warp(image: &RgbImage, forward: &Similarity, size: u32) -> Option<RgbImag
     let inv = forward.inverse()?;
     let (w, h) = (image.width() as i64, image.height() as i64);
     let src = image.as_raw();
+    let stride = (w * 3) as usize;
     let mut out = RgbImage::new(size, size);
-    for (x, y, px) in out.enumerate_pixels_mut() {
-        let [sx, sy] = inv.apply([x as f64, y as f64]);
-        let (qx, qy) = (round_f64(sx * 32.0), round_f64(sy * 32.0));
-        let (x0, y0) = (qx >> 5, qy >> 5);
-        let (fx, fy) = ((qx & 31) as f32 / 32.0, (qy & 31) as f32 / 32.0);
-        let blend = |a: f32, b: f32, c: f32, d: f32| {
-            let (top, bottom) = (a * (1.0 - fx) + b * fx, c * (1.0 - fx) + d * fx);
-            round_u8(top * (1.0 - fy) + bottom * fy)
-        };
-        if x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h {
-            // All four neighbours inside (nearly every pixel of a face crop): no border tests.
-            let at = ((y0 * w + x0) * 3) as usize;
-            let below = at + (w * 3) as usize;
-            for c in 0..3 {
-                let p = |i: usize| src[i + c] as f32;
-                px.0[c] = blend(p(at), p(at + 3), p(below), p(below + 3));
+    let row_len = size as usize * 3;
+    for (y, row) in out.chunks_exact_mut(row_len).enumerate() {
+        for (x, px) in row.chunks_exact_mut(3).enumerate() {
+            let [sx, sy] = inv.apply([x as f64, y as f64]);
+            let (qx, qy) = (round_f64(sx * 32.0), round_f64(sy * 32.0));
+            let (x0, y0) = (qx >> 5, qy >> 5);
+            let (fx, fy) = ((qx & 31) as f32 / 32.0, (qy & 31) as f32 / 32.0);
+            let blend = |a: f32, b: f32, c: f32, d: f32| {
+                let (top, bottom) = (a * (1.0 - fx) + b * fx, c * (1.0 - fx) + d * fx);
+                round_u8(top * (1.0 - fy) + bottom * fy)
+            };
+            if x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h {
+                // All four neighbours inside (nearly every pixel of a face crop): no border tests.
+                let at = y0 as usize * stride + x0 as usize * 3;
+                let (top, bottom) = (&src[at..at + 6], &src[at + stride..at + stride + 6]);
+                for c in 0..3 {
+                    px[c] = blend(top[c] as f32, top[c + 3] as f32, bottom[c] as f32, bottom[c + 3] as f32);
+                }
+                continue;
             }
-            continue;
-        }
-        let sample = |xi: i64, yi: i64, c: usize| -> f32 {
-            if xi < 0 || yi < 0 || xi >= w || yi >= h { 0.0 } else { src[((yi * w + xi) * 3) as usize + c] as f32 }
-        };
-        for c in 0..3 {
-            px.0[c] = blend(sample(x0, y0, c), sample(x0 + 1, y0, c), sample(x0, y0 + 1, c), sample(x0 + 1, y0 + 1, c));
+            let sample = |xi: i64, yi: i64, c: usize| -> f32 {
+                if xi < 0 || yi < 0 || xi >= w || yi >= h { 0.0 } else { src[((yi * w + xi) * 3) as usize + c] as f32 }
+            };
+            for (c, value) in px.iter_mut().enumerate() {
+                *value =
+                    blend(sample(x0, y0, c), sample(x0 + 1, y0, c), sample(x0, y0 + 1, c), sample(x0 + 1, y0 + 1, c));
+            }
         }
     }
     Some(out)

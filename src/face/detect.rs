@@ -9,6 +9,7 @@ mod scrfd;
 mod tiles;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use image::RgbImage;
 
@@ -30,6 +31,10 @@ pub struct Detection {
     /// Yaw and pitch in degrees, when the detector measures them itself (FaceMesh); otherwise
     /// [`crate::face::quality::pose`] estimates them from the five landmarks.
     pub pose: Option<[f32; 2]>,
+    /// The face's 3-D shape as the detector saw it (FaceMesh's 468 points: x and y in image
+    /// pixels, z in the same units, towards the camera negative); `None` from SCRFD. The planarity
+    /// check reads it: a flat picture's points move as one plane, a head's do not.
+    pub shape: Option<Arc<[[f32; 3]]>>,
 }
 
 impl Detection {
@@ -87,6 +92,11 @@ impl Detection {
             score: self.score,
             landmarks: self.landmarks.map(|[x, y]| [x * sx, y * sy]),
             pose: self.pose,
+            // Depth scales with the image (a uniform scale in practice: sx and sy differ by rounding).
+            shape: self.shape.as_ref().map(|points| {
+                let sz = (sx + sy) / 2.0;
+                points.iter().map(|[x, y, z]| [x * sx, y * sy, z * sz]).collect()
+            }),
         }
     }
 }
@@ -224,7 +234,7 @@ mod tests {
     use super::*;
 
     fn det(bbox: [f32; 4], score: f32) -> Detection {
-        Detection { bbox, score, landmarks: [[0.0; 2]; 5], pose: None }
+        Detection { bbox, score, landmarks: [[0.0; 2]; 5], pose: None, shape: None }
     }
 
     #[test]

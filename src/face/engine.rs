@@ -188,7 +188,13 @@ impl FaceEngine {
         if let Some(anti_spoof) = &mut self.anti_spoof {
             anti_spoof.score(
                 &blank,
-                &Detection { bbox: [300.0, 200.0, 340.0, 250.0], score: 1.0, landmarks: [[0.0; 2]; 5], pose: None },
+                &Detection {
+                    bbox: [300.0, 200.0, 340.0, 250.0],
+                    score: 1.0,
+                    landmarks: [[0.0; 2]; 5],
+                    pose: None,
+                    shape: None,
+                },
             )?;
         }
         let grey = RgbImage::from_pixel(112, 112, image::Rgb([128, 100, 90]));

@@ -67,7 +67,7 @@ mod tests {
     use super::*;
 
     fn face() -> Detection {
-        Detection { bbox: [80.0, 60.0, 160.0, 160.0], score: 0.9, landmarks: [[0.0; 2]; 5], pose: None }
+        Detection { bbox: [80.0, 60.0, 160.0, 160.0], score: 0.9, landmarks: [[0.0; 2]; 5], pose: None, shape: None }
     }
 
     #[test]
@@ -84,7 +84,8 @@ mod tests {
     #[test]
     fn a_face_filling_the_frame_has_no_surround() {
         let image = RgbImage::from_pixel(100, 110, image::Rgb([1, 2, 3]));
-        let big = Detection { bbox: [0.0, 0.0, 100.0, 110.0], score: 0.9, landmarks: [[0.0; 2]; 5], pose: None };
+        let big =
+            Detection { bbox: [0.0, 0.0, 100.0, 110.0], score: 0.9, landmarks: [[0.0; 2]; 5], pose: None, shape: None };
         assert_eq!(LightSample::measure(&image, &big), None);
     }
 }

@@ -155,7 +155,7 @@ mod tests {
     use super::*;
 
     fn face(bbox: [f32; 4]) -> Detection {
-        Detection { bbox, score: 0.9, landmarks: [[0.0; 2]; 5], pose: None }
+        Detection { bbox, score: 0.9, landmarks: [[0.0; 2]; 5], pose: None, shape: None }
     }
 
     #[test]

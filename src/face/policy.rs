@@ -110,6 +110,7 @@ mod tests {
             score: 0.9,
             landmarks: [[bbox[0], y], [bbox[0] + eye, y], [0.0; 2], [bbox[0], mouth], [bbox[0] + eye, mouth]],
             pose: None,
+            shape: None,
         }
     }
 

@@ -155,6 +155,7 @@ mod tests {
             score: 0.9,
             landmarks: [[30.0, 50.0], [70.0, 50.0], [nose_x, 72.0], [35.0, 90.0], [65.0, 90.0]],
             pose: None,
+            shape: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Liveness: what the verify must show beyond the right face. Passive: the photo's P(real).
 //! Challenge: one continuous capture that follows the plan the server drew — its timing and
-//! continuity (`capture`), its movements (`pose`), the screen's colours on the face (`light`),
+//! continuity (`capture`), its movements (`pose`) made by a head and not a flat picture
+//! (`planarity`), the screen's colours on the face (`light`),
 //! one person throughout, and the identified frames (`sampling`) scored by the passive model.
 
 pub mod budget;
@@ -9,6 +10,7 @@ pub mod light;
 pub mod offer;
 mod pending;
 pub mod plan;
+pub mod planarity;
 pub mod pose;
 pub mod replay;
 pub mod sampling;
@@ -144,6 +146,10 @@ impl FaceAuth {
             min_nod_pitch: self.liveness.min_nod_pitch,
         };
         let reached = pose::check(&observed, plan, &limits)?;
+        // The moves answered, by a head and not a picture turned as a plane.
+        if self.liveness.min_parallax > 0.0 {
+            planarity::check(&observed, plan, self.liveness.min_parallax)?;
+        }
         // The frames `sampling.rs` picked: one person throughout, judged on them (the continuity
         // checks above read every frame in between).
         let identified: Vec<(usize, &Identity)> =
@@ -239,6 +245,12 @@ impl From<PoseRefusal> for ServiceError {
             }
             other => ServiceError::Pose(other),
         }
+    }
+}
+
+impl From<planarity::PlanarityRefusal> for ServiceError {
+    fn from(refusal: planarity::PlanarityRefusal) -> Self {
+        ServiceError::Planarity(refusal)
     }
 }
 

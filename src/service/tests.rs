@@ -50,7 +50,13 @@ impl Inference for Scripted {
             fingerprint,
             light: None,
             embedding,
-            face: Detection { bbox: [0.0, 0.0, 10.0, 10.0], score: 0.9, landmarks: [[0.0; 2]; 5], pose: None },
+            face: Detection {
+                bbox: [0.0, 0.0, 10.0, 10.0],
+                score: 0.9,
+                landmarks: [[0.0; 2]; 5],
+                pose: None,
+                shape: None,
+            },
             width: 10,
             height: 10,
             timings: StageTimings::default(),
@@ -140,6 +146,7 @@ async fn fixture() -> Fixture {
             frontal_yaw: 12.0,
             min_turn_yaw: 18.0,
             min_nod_pitch: 15.0,
+            min_parallax: 0.025,
             light: crate::service::LightOffer::Optional,
         },
         challenges: Challenges::new(

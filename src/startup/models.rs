@@ -61,8 +61,14 @@ pub fn model_spec(config: &Config) -> Result<(EngineSpec, ModelInfo), StartupErr
     runtime::init(&models.ort_dylib, models.threads)?;
     let mut loaded = Vec::new();
     let detector = file_id(&models.detector, Stage::Detector, &mut loaded)?;
-    if needs_landmarks(&models.detector).map_err(StartupError::Models)? {
+    let meshed = needs_landmarks(&models.detector).map_err(StartupError::Models)?;
+    if meshed {
         file_id(&models.landmarks, Stage::Landmarks, &mut loaded)?;
+    }
+    // The planarity check reads FaceMesh's points: with a detector that has none it would refuse
+    // every capture, so the configuration is refused instead, before anything is served.
+    if !meshed && config.face.liveness == LivenessMode::Challenge && config.face.challenge_min_parallax > 0.0 {
+        return Err(StartupError::PlanarityNeedsMesh);
     }
     let recognizer = file_id(&models.recognizer, Stage::Recognizer, &mut loaded)?;
     match (config.is_production(), config.face.liveness) {

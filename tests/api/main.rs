@@ -2,6 +2,8 @@
 //! S3-protocol server (moto) on loopback.
 
 mod authenticator;
+#[path = "../pipeline/flat.rs"]
+mod flat;
 mod helpers;
 mod relay;
 

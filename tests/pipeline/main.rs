@@ -5,8 +5,10 @@ mod support;
 
 mod adaptive;
 mod background;
+mod flat;
 mod liveness;
 mod open_pack;
+mod planarity;
 mod quality;
 mod reference;
 mod replay;

@@ -49,6 +49,7 @@ export const DEFAULT_MESSAGES = Object.freeze({
   capture_incomplete: "Keep this page open and your face in view until the end, then try again.",
   light_not_followed: "We could not see the screen's colours on your face. Turn the screen brightness up, hold the device closer, and avoid bright light behind you.",
   light_not_reflected: "We need the live camera, not a recording. Please try again with your camera.",
+  capture_flat: "The camera seemed to see a photo or a screen, not you. Look at the camera yourself and turn your head as asked.",
   capture_too_large: "This app sent more than the sign-in asked for. Update the app and try again.",
   light_required: "This sign-in needs the colour check, which cannot be skipped. If flashing colours are a problem for you, ask for another way to sign in.",
   colours: "The screen will change colour for a few seconds. Keep looking at it.",

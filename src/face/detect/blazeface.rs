@@ -33,7 +33,13 @@ impl Candidate {
     /// for both corners): enough to count a face and judge its size, not to align it.
     pub fn rough_detection(&self) -> Detection {
         let k = &self.keypoints;
-        Detection { bbox: self.bbox, score: self.score, landmarks: [k[0], k[1], k[2], k[3], k[3]], pose: None }
+        Detection {
+            bbox: self.bbox,
+            score: self.score,
+            landmarks: [k[0], k[1], k[2], k[3], k[3]],
+            pose: None,
+            shape: None,
+        }
     }
 
     fn iou(&self, other: &Candidate) -> f32 {

@@ -73,8 +73,13 @@ impl Mesh {
     /// The detection for this mesh: an SCRFD-like box, BlazeFace's score, the mesh's five points
     /// and pose.
     pub fn detection(&self, candidate: &Candidate) -> Detection {
-        let mut face =
-            Detection { bbox: self.scrfd_box(), score: candidate.score, landmarks: self.five_points(), pose: None };
+        let mut face = Detection {
+            bbox: self.scrfd_box(),
+            score: candidate.score,
+            landmarks: self.five_points(),
+            pose: None,
+            shape: Some(self.points.as_slice().into()),
+        };
         face.pose = Some(self.pose(&face));
         face
     }

@@ -151,6 +151,7 @@ pub fn decode_heads(heads: &[Head<'_>], canvas: (u32, u32), threshold: f32) -> R
                 score,
                 landmarks,
                 pose: None,
+                shape: None,
             });
         }
     }

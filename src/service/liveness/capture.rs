@@ -200,7 +200,7 @@ mod tests {
             [[x + 30.0, 50.0], [x + 70.0, 50.0], [x + 50.0 + yaw, 70.0], [x + 35.0, 90.0], [x + 65.0, 90.0]];
         Observation {
             t_ms,
-            face: Detection { bbox: [x, 20.0, x + 100.0, 130.0], score: 0.9, landmarks, pose: None },
+            face: Detection { bbox: [x, 20.0, x + 100.0, 130.0], score: 0.9, landmarks, pose: None, shape: None },
             yaw,
             pitch: 0.0,
         }

@@ -155,6 +155,7 @@ mod tests {
                         score: 0.9,
                         landmarks: [[0.0; 2]; 5],
                         pose: None,
+                        shape: None,
                     },
                     yaw,
                     pitch,
