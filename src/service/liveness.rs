@@ -21,10 +21,13 @@ use offer::{LightOffer, Offer};
 use plan::Plan;
 use pose::{PoseLimits, PoseRefusal};
 
+use bytes::Bytes;
+
 use super::{FaceAuth, LivenessMode, ServiceError, Step};
 use crate::domain::UserId;
 use crate::face::Embedding;
-use crate::face::frame::{CaptureFrame, Identity};
+use crate::face::PoolError;
+use crate::face::frame::{CaptureFrame, FrameWork, Identity};
 
 /// Consecutive frames of one face, a few tens of milliseconds apart, are far closer than two photos
 /// of one person; a face swapped in mid-capture is not. The real recordings' lowest
@@ -97,6 +100,39 @@ impl FaceAuth {
             LivenessMode::Passive => Offer::Passive,
             LivenessMode::Challenge => Offer::Capture(self.liveness.light),
         }
+    }
+
+    /// A capture's frames analysed as `sampling.rs` says: located all, identified on a sparse
+    /// sample, then, in a second pass, identified densely between two sampled frames that differ.
+    /// Every frame is analysed in full unless a plan and one time per frame say what each needs
+    /// (the API guarantees both; a caller that does not still gets every frame).
+    pub(super) async fn analyze_capture(
+        &self,
+        frames: Vec<Bytes>,
+        times: &[f32],
+        plan: Option<&Plan>,
+    ) -> Result<Vec<CaptureFrame>, ServiceError> {
+        let plan = plan.filter(|_| times.len() == frames.len());
+        let needs = match plan {
+            Some(p) => sampling::frame_work(times, p, sampling::drawn_seed()),
+            None => vec![FrameWork::Score; frames.len()],
+        };
+        // `Bytes` are shared: keeping them for a second pass copies nothing.
+        let kept = frames.clone();
+        let mut analysed = every(self.inference.analyze_frames(frames, needs).await)?;
+        let Some(plan) = plan else { return Ok(analysed) };
+        let identified: Vec<(usize, &Embedding)> =
+            analysed.iter().enumerate().filter_map(|(i, f)| Some((i, &f.identity.as_ref()?.embedding))).collect();
+        let more = sampling::refinements(times, plan, &identified);
+        if more.is_empty() {
+            return Ok(analysed);
+        }
+        let again = more.iter().map(|&i| kept[i].clone()).collect();
+        let again = every(self.inference.analyze_frames(again, vec![FrameWork::Identify; more.len()]).await)?;
+        for (i, frame) in more.into_iter().zip(again) {
+            analysed[i] = frame;
+        }
+        Ok(analysed)
     }
 
     /// The passive verdict on a single photo (LIVENESS=off or passive).
@@ -228,6 +264,11 @@ fn probe_frame(
         .max_by(|a, b| best(a.1).total_cmp(&best(b.1)))
         .or(identified.first())
         .map(|(i, _)| *i)
+}
+
+/// Every frame's analysis, or the first failure.
+fn every(analysed: Result<Vec<Result<CaptureFrame, PoolError>>, PoolError>) -> Result<Vec<CaptureFrame>, ServiceError> {
+    analysed?.into_iter().map(|f| f.map_err(ServiceError::from)).collect()
 }
 
 impl From<CaptureRefusal> for ServiceError {

@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::cache::{CachedReference, References};
 use super::liveness::plan::Plan;
-use super::liveness::{CaptureAnswer, budget, replay, sampling};
+use super::liveness::{CaptureAnswer, budget, replay};
 use super::passkeys::{PasskeyAnswer, PasskeyError, PasskeyProof};
 
 mod outcome;
@@ -16,7 +16,7 @@ use super::sessions::{SessionPurpose, ValidSession};
 use super::{FaceAuth, IssuedToken, Liveness, LivenessMode, ServiceError, Timings, ms};
 use crate::domain::UserId;
 use crate::face::fingerprint::Fingerprint;
-use crate::face::frame::{CaptureFrame, FrameWork};
+use crate::face::frame::CaptureFrame;
 use crate::face::quality::Quality;
 use crate::face::{Detection, Embedding, Purpose};
 use crate::store::photo_digest;
@@ -275,17 +275,8 @@ impl FaceAuth {
                 (frame.map(|a| (vec![a], Vec::new(), false)).map_err(ServiceError::from), references)
             }
             Probe::Capture { frames, times, light_declined, .. } => {
-                // Every frame analysed in full unless a plan and one time per frame say what each
-                // needs (the API guarantees both; a caller that does not still gets every frame).
-                let needs = match plan {
-                    Some(p) if times.len() == frames.len() => sampling::frame_work(&times, p),
-                    _ => vec![FrameWork::Score; frames.len()],
-                };
                 let (analysed, references) =
-                    tokio::join!(self.inference.analyze_frames(frames, needs), self.load_references(user));
-                let analysed = analysed
-                    .map_err(ServiceError::from)
-                    .and_then(|all| all.into_iter().collect::<Result<Vec<_>, _>>().map_err(ServiceError::from));
+                    tokio::join!(self.analyze_capture(frames, &times, plan), self.load_references(user));
                 (analysed.map(|a| (a, times, light_declined)), references)
             }
         };
