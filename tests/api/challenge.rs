@@ -208,6 +208,23 @@ async fn a_photo_turned_as_a_sheet_to_answer_the_moves_is_refused() {
 }
 
 #[tokio::test]
+async fn the_planarity_check_cannot_be_left_without_a_mesh() {
+    // SCRFD gives no mesh: challenge liveness with the planarity check on would refuse every
+    // capture, so the server refuses the configuration before it listens, and says what to change.
+    let scrfd = [("DETECTOR_MODEL".to_string(), "det_500m.onnx".to_string())];
+    let mut env: Vec<(String, String)> = env(&[]).iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    env.extend(scrfd.iter().cloned());
+    let failed = spawn_failing(&env);
+    assert_eq!(failed.code, Some(1));
+    assert!(failed.output.contains("CHALLENGE_MIN_PARALLAX"), "{}", failed.output);
+    assert!(!failed.output.contains("listening on"), "{}", failed.output);
+    // Turned off on purpose, it starts.
+    env.push(("CHALLENGE_MIN_PARALLAX".into(), "0".into()));
+    let app = spawn_owned(&env);
+    assert_eq!(app.get("/ready").await.status, 200);
+}
+
+#[tokio::test]
 async fn twenty_asks_give_one_plan_until_it_is_answered() {
     let mut with_keys = env(&[]);
     with_keys.extend([("API_KEYS", SECRET), ("CLIENT_API_KEYS", CLIENT), ("LOCKOUT_MAX_FAILURES", "100")]);
