@@ -13,12 +13,8 @@ const SECRET: &str = "backend-secret-key-0123456789";
 const CLIENT: &str = "frontend-client-key-0123456789";
 const SIGNING_KEY: &str = "access-test-signing-key-0123456789abcdef";
 
-fn keyed(mut env: Vec<(String, String)>) -> Vec<(String, String)> {
-    for (k, v) in
-        [("API_KEYS", SECRET), ("CLIENT_API_KEYS", CLIENT), ("SECRET_KEY", SIGNING_KEY), ("REPLAY_GUARD", "on")]
-    {
-        env.push((k.into(), v.into()));
-    }
+fn with_keys(mut env: Vec<(String, String)>) -> Vec<(String, String)> {
+    env.extend(keyed(SECRET, CLIENT, &[("SECRET_KEY", SIGNING_KEY), ("REPLAY_GUARD", "on")]));
     env
 }
 
@@ -46,7 +42,7 @@ async fn references(app: &TestApp, user_id: &str) -> Value {
 
 /// The whole contract on one store; run on the local folder and on S3.
 async fn a_client_key_cannot_take_over_an_account(env: Vec<(String, String)>) {
-    let app = spawn_owned(&keyed(env));
+    let app = spawn_owned(&with_keys(env));
     assert_eq!(app.post_form_as(SECRET, "/api/register", TestApp::form("alice", face(ANGELINA_1))).await.status, 201);
 
     // The client key verifies, and nothing else without a grant.

@@ -15,12 +15,6 @@ const CLIENT: &str = "pk_frontend_0123456789";
 /// The demo page's origin in development (PASSKEY_RP_ID defaults to localhost, any port).
 const ORIGIN: &str = "http://localhost:5000";
 
-fn keyed(extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut env = vec![("API_KEYS".to_string(), SECRET.to_string()), ("CLIENT_API_KEYS".into(), CLIENT.into())];
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    env
-}
-
 async fn json_as(app: &TestApp, key: &str, path: &str, body: Value) -> Reply {
     app.send(app.client.post(format!("{}{path}", app.base)).bearer_auth(key).json(&body)).await
 }
@@ -78,7 +72,7 @@ fn claims(token: &str) -> Value {
 
 #[tokio::test]
 async fn a_face_and_passkey_session_verifies_with_both_and_every_record_says_so() {
-    let app = spawn_owned(&keyed(&[]));
+    let app = spawn_owned(&keyed(SECRET, CLIENT, &[]));
     register_face(&app, "angelina", ANGELINA_1).await;
     // The frontend registers the passkey with an enrol session, as the SDK does.
     let enrol = json_as(&app, SECRET, "/api/sessions", json!({ "user_id": "angelina", "purpose": "enroll" })).await;
@@ -131,7 +125,8 @@ async fn a_face_and_passkey_session_verifies_with_both_and_every_record_says_so(
 /// frames or with the colours declined is refused before any inference, and counted.
 #[tokio::test]
 async fn a_capture_assertion_covers_its_times_its_light_and_its_frame_count() {
-    let app = spawn_owned(&keyed(&[("LIVENESS", "challenge"), ("CHALLENGE_MOVES", "turn_left,turn_right")]));
+    let app =
+        spawn_owned(&keyed(SECRET, CLIENT, &[("LIVENESS", "challenge"), ("CHALLENGE_MOVES", "turn_left,turn_right")]));
     register_face(&app, "angelina", ANGELINA_1).await;
     let mut device = Authenticator::new(ORIGIN);
     assert_eq!(register_passkey(&app, SECRET, "angelina", None, &mut device).await.status, 201);
@@ -173,7 +168,7 @@ async fn a_capture_assertion_covers_its_times_its_light_and_its_frame_count() {
 /// The replay memory is off here so that only the counter can stop the second.
 #[tokio::test]
 async fn a_clone_and_the_original_racing_at_one_counter_never_both_pass() {
-    let app = spawn_owned(&keyed(&[("REPLAY_WINDOW_SECS", "0")]));
+    let app = spawn_owned(&keyed(SECRET, CLIENT, &[("REPLAY_WINDOW_SECS", "0")]));
     register_face(&app, "angelina", ANGELINA_1).await;
     let mut device = Authenticator::new(ORIGIN);
     assert_eq!(register_passkey(&app, SECRET, "angelina", None, &mut device).await.status, 201);
@@ -200,7 +195,8 @@ async fn a_clone_and_the_original_racing_at_one_counter_never_both_pass() {
 async fn every_wrong_assertion_is_refused_with_its_code_and_counts_as_a_failure() {
     // Many refusals for one user from one client: the lockout is raised so each is seen (the
     // refusals are what is tested; that they count is asserted through attempts_left).
-    let app = spawn_owned(&keyed(&[("LOCKOUT_MAX_FAILURES", "50"), ("LOCKOUT_USER_MAX_FAILURES", "100")]));
+    let app =
+        spawn_owned(&keyed(SECRET, CLIENT, &[("LOCKOUT_MAX_FAILURES", "50"), ("LOCKOUT_USER_MAX_FAILURES", "100")]));
     register_face(&app, "angelina", ANGELINA_1).await;
     register_face(&app, "aniston", ANISTON).await;
     let mut device = Authenticator::new(ORIGIN);
@@ -283,7 +279,7 @@ async fn every_wrong_assertion_is_refused_with_its_code_and_counts_as_a_failure(
 
 #[tokio::test]
 async fn registration_needs_authority_user_verification_and_is_used_once() {
-    let app = spawn_owned(&keyed(&[]));
+    let app = spawn_owned(&keyed(SECRET, CLIENT, &[]));
     register_face(&app, "angelina", ANGELINA_1).await;
     // A device joins a face: none for a user who has none.
     let reply = json_as(&app, SECRET, "/api/passkeys/options", json!({ "user_id": "nobody" })).await;
@@ -324,7 +320,7 @@ async fn a_deleted_users_passkey_stays_refused_after_the_shared_state_is_flushed
     let (moto, redis) = (Moto::start(), Redis::start());
     let bucket = moto.create_bucket().await;
     let mut env = moto.env(&bucket);
-    env.extend(keyed(&[("SHARED_STATE_URL", redis.url.as_str())]));
+    env.extend(keyed(SECRET, CLIENT, &[("SHARED_STATE_URL", redis.url.as_str())]));
     let app = spawn_owned(&env);
     register_face(&app, "angelina", ANGELINA_1).await;
     let mut device = Authenticator::new(ORIGIN);
@@ -361,7 +357,7 @@ async fn a_passkey_is_sealed_under_the_template_key_and_listed_exported_and_used
     let bucket = moto.create_bucket().await;
     let created = moto.call("TrentService.CreateKey", json!({ "Description": "faceauth templates" })).await;
     let mut env = moto.env(&bucket);
-    env.extend(keyed(&[("TEMPLATE_KMS_KEY_ID", created["KeyMetadata"]["KeyId"].as_str().unwrap())]));
+    env.extend(keyed(SECRET, CLIENT, &[("TEMPLATE_KMS_KEY_ID", created["KeyMetadata"]["KeyId"].as_str().unwrap())]));
     let app = spawn_owned(&env);
     register_face(&app, "angelina", ANGELINA_1).await;
     let mut device = Authenticator::new(ORIGIN);

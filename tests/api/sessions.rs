@@ -12,12 +12,6 @@ use crate::helpers::*;
 const SECRET: &str = "backend-secret-key-0123456789";
 const CLIENT: &str = "pk_frontend_0123456789";
 
-fn keyed(extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let mut env = vec![("API_KEYS".to_string(), SECRET.to_string()), ("CLIENT_API_KEYS".into(), CLIENT.into())];
-    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    env
-}
-
 async fn create_session(app: &TestApp, body: Value) -> Reply {
     let url = format!("{}/api/sessions", app.base);
     app.send(app.client.post(url).bearer_auth(SECRET).json(&body)).await
@@ -82,7 +76,7 @@ async fn introspect(app: &TestApp, token: &str, consume: bool) -> Reply {
 
 #[tokio::test]
 async fn a_backend_session_runs_end_to_end_and_its_result_verifies_with_pyjwt() {
-    let app = spawn_owned(&keyed(&[("CLIENT_ACCESS", "session")]));
+    let app = spawn_owned(&keyed(SECRET, CLIENT, &[("CLIENT_ACCESS", "session")]));
     register_as_backend(&app, "angelina", ANGELINA_1).await;
 
     // Without a session a client key starts nothing.
@@ -130,7 +124,7 @@ async fn a_backend_session_runs_end_to_end_and_its_result_verifies_with_pyjwt() 
 
 #[tokio::test]
 async fn a_session_for_another_user_or_purpose_or_a_forged_one_is_refused() {
-    let app = spawn_owned(&keyed(&[("CLIENT_ACCESS", "session")]));
+    let app = spawn_owned(&keyed(SECRET, CLIENT, &[("CLIENT_ACCESS", "session")]));
     register_as_backend(&app, "angelina", ANGELINA_1).await;
     let (_, bobs) = session_token(&app, "bob", "verify").await;
     let (_, enrol) = session_token(&app, "angelina", "enroll").await;
@@ -155,7 +149,7 @@ async fn a_session_for_another_user_or_purpose_or_a_forged_one_is_refused() {
 
 #[tokio::test]
 async fn a_client_key_learns_pass_or_fail_and_cannot_tell_enrolled_users_from_unknown_ones() {
-    let app = spawn_owned(&keyed(&[("LOCKOUT_MAX_FAILURES", "2")]));
+    let app = spawn_owned(&keyed(SECRET, CLIENT, &[("LOCKOUT_MAX_FAILURES", "2")]));
     register_as_backend(&app, "angelina", ANGELINA_1).await;
 
     let pass = client_verify(&app, "angelina", ANGELINA_2, None).await;
@@ -182,7 +176,7 @@ async fn a_client_key_learns_pass_or_fail_and_cannot_tell_enrolled_users_from_un
 
 #[tokio::test]
 async fn a_grant_is_spent_by_a_face_mismatch_and_mismatches_count_against_the_lockout() {
-    let app = spawn_owned(&keyed(&[("LOCKOUT_MAX_FAILURES", "2")]));
+    let app = spawn_owned(&keyed(SECRET, CLIENT, &[("LOCKOUT_MAX_FAILURES", "2")]));
     register_as_backend(&app, "angelina", ANGELINA_1).await;
     let first = grant(&app, "angelina").await;
     let mismatch = client_register(&app, "angelina", ANISTON, "enrollment_token", &first).await;
@@ -199,7 +193,7 @@ async fn a_grant_is_spent_by_a_face_mismatch_and_mismatches_count_against_the_lo
 
 #[tokio::test]
 async fn grants_and_sessions_issued_before_a_delete_register_nobody_after_it() {
-    let app = spawn_owned(&keyed(&[]));
+    let app = spawn_owned(&keyed(SECRET, CLIENT, &[]));
     register_as_backend(&app, "bob", ANGELINA_1).await;
     let url = format!("{}/api/enrollments", app.base);
     let grant = app.send(app.client.post(url).bearer_auth(SECRET).json(&json!({ "user_id": "bob" }))).await;
@@ -240,7 +234,7 @@ async fn the_same_verify_photo_sent_twice_is_refused_as_a_replay() {
 #[tokio::test]
 async fn a_token_signed_before_a_key_rotation_still_verifies_after_it() {
     let (old, new) = (signing_key_pem(), signing_key_pem());
-    let before = spawn_owned(&keyed(&[("TOKEN_SIGNING_KEY", &old)]));
+    let before = spawn_owned(&keyed(SECRET, CLIENT, &[("TOKEN_SIGNING_KEY", &old)]));
     register_as_backend(&before, "angelina", ANGELINA_1).await;
     let created = create_session(
         &before,
@@ -254,14 +248,14 @@ async fn a_token_signed_before_a_key_rotation_still_verifies_after_it() {
     // The runbook: the new key signs, the old key's public half stays published until TOKEN_TTL_SECS.
     let old_public = faceauth::token::keys::PublicKey::parse(&old).unwrap();
     let old_jwk = old_public.jwk().to_string();
-    let after = spawn_owned(&keyed(&[("TOKEN_SIGNING_KEY", &new), ("TOKEN_PREVIOUS_KEYS", &old_jwk)]));
+    let after = spawn_owned(&keyed(SECRET, CLIENT, &[("TOKEN_SIGNING_KEY", &new), ("TOKEN_PREVIOUS_KEYS", &old_jwk)]));
     let jwks = after.get("/.well-known/jwks.json").await;
     assert_eq!(jwks.body["keys"].as_array().unwrap().len(), 2);
     assert!(jwks.body["keys"].as_array().unwrap().iter().all(|k| k.get("d").is_none()), "public keys only");
     let checked = python_verify(&after, &token, "bank", "n-1").expect("the old token verifies after the rotation");
     assert_eq!(checked["kid"], old_public.kid());
 
-    let without = spawn_owned(&keyed(&[("TOKEN_SIGNING_KEY", &new)]));
+    let without = spawn_owned(&keyed(SECRET, CLIENT, &[("TOKEN_SIGNING_KEY", &new)]));
     assert!(python_verify(&without, &token, "bank", "n-1").is_err(), "once the old key is dropped, so are its tokens");
 }
 
@@ -270,7 +264,7 @@ async fn introspection_with_consume_refuses_the_second_use_across_instances() {
     let redis = Redis::start();
     let key = signing_key_pem();
     let shared = [("SHARED_STATE_URL", redis.url.as_str()), ("TOKEN_SIGNING_KEY", key.as_str())];
-    let (one, two) = (spawn_owned(&keyed(&shared)), spawn_owned(&keyed(&shared)));
+    let (one, two) = (spawn_owned(&keyed(SECRET, CLIENT, &shared)), spawn_owned(&keyed(SECRET, CLIENT, &shared)));
     register_as_backend(&one, "angelina", ANGELINA_1).await;
     let token = one.post_form_as(SECRET, "/api/verify", TestApp::form("angelina", face(ANGELINA_2))).await;
     let token = token.body["token"].as_str().unwrap().to_string();
@@ -302,7 +296,7 @@ async fn clients_behind_a_trusted_subnet_are_told_apart_and_ipv6_is_limited_per_
 
 #[tokio::test]
 async fn a_session_token_field_that_is_not_text_or_too_long_is_a_clean_400() {
-    let app = spawn_owned(&keyed(&[]));
+    let app = spawn_owned(&keyed(SECRET, CLIENT, &[]));
     let form = TestApp::form("angelina", face(ANGELINA_1)).part("session_token", Part::bytes(vec![b'x'; 5000]));
     let reply = app.post_form_as(CLIENT, "/api/verify", form).await;
     assert_eq!((reply.status, reply.code()), (400, "invalid_request"), "{:?}", reply.body);
