@@ -18,6 +18,10 @@ mod common;
 #[path = "../tests/api/capture.rs"]
 #[allow(dead_code)]
 mod capture;
+/// The flat-sheet renderer `capture.rs` builds its print attack with (unused by the bench).
+#[path = "../tests/pipeline/flat.rs"]
+#[allow(dead_code)]
+mod flat;
 
 /// What `capture.rs` takes from the API tests' helpers.
 mod helpers {

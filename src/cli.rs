@@ -6,6 +6,7 @@ pub mod embed;
 pub mod fairness;
 mod fairness_plot;
 pub mod inspect;
+pub mod liveness_eval;
 pub mod reembed;
 pub mod retention;
 mod within;

@@ -54,6 +54,18 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// The deployed liveness checks on labelled captures recorded with the SDK on your own cameras
+    /// (ISO/IEC 30107-3): BPCER, APCER per attack kind with 95 % intervals, which check refused each
+    /// attack, and the limit a target BPCER would need. Prints a table and writes JSON.
+    LivenessEval {
+        /// DIR/<label>/<capture>.json: label `bona_fide`, or an attack kind (print, screen, replay, mask, ...).
+        dir: PathBuf,
+        /// The BPCER the tunable limits are computed for.
+        #[arg(long, default_value_t = 0.01)]
+        target_bpcer: f64,
+        #[arg(long, default_value = "liveness-eval.json")]
+        out: PathBuf,
+    },
     /// Per-group error rates of the deployed pipeline on labelled photos (ISO/IEC 19795-10):
     /// refusals by reason, false matches within and across groups at the threshold, the threshold
     /// each group would need, false non-matches where identities are known; with 95 % intervals
@@ -100,6 +112,10 @@ fn main() -> ExitCode {
             Command::Calibrate { dir, pairs, target_fmr, out, max_impostors, seed } => {
                 let options = faceauth::cli::calibrate::Options { dir, pairs, target_fmr, out, max_impostors, seed };
                 faceauth::cli::calibrate::run(raw, options).await
+            }
+            Command::LivenessEval { dir, target_bpcer, out } => {
+                let options = faceauth::cli::liveness_eval::Options { dir, target_bpcer, out };
+                faceauth::cli::liveness_eval::run(raw, options).await
             }
             Command::Fairness { dir, labels, image_column, identity_column, target_fmr, out } => {
                 let options =

@@ -203,23 +203,7 @@ pub async fn build_service(config: &Config, sdk: Option<SdkConfig>) -> Result<Fa
         max_references: config.face.max_references_per_user,
         state,
         grants: EnrollmentGrants::new(&config.security.secret_key, config.security.enrollment_ttl),
-        liveness: LivenessPolicy {
-            mode: match config.face.liveness {
-                LivenessMode::Off => service::LivenessMode::Off,
-                LivenessMode::Passive => service::LivenessMode::Passive,
-                LivenessMode::Challenge => service::LivenessMode::Challenge,
-            },
-            threshold: config.face.liveness_threshold,
-            frontal_yaw: config.face.challenge_frontal_yaw,
-            min_turn_yaw: config.face.challenge_min_yaw,
-            min_nod_pitch: config.face.challenge_min_pitch,
-            min_parallax: config.face.challenge_min_parallax,
-            light: match config.face.light {
-                LightChallenge::Off => service::LightOffer::Off,
-                LightChallenge::On => service::LightOffer::Optional,
-                LightChallenge::Required => service::LightOffer::Required,
-            },
-        },
+        liveness: liveness_policy(config),
         challenges: Challenges::new(
             &config.security.secret_key,
             config.face.challenge_ttl,
@@ -295,6 +279,27 @@ pub async fn prepare(config: &Config, sdk: Option<SdkConfig>) -> Result<AppState
             hsts: config.is_production(),
         }),
     })
+}
+
+/// The liveness checks' limits as configured (the service's, and `faceauth liveness-eval`'s).
+pub fn liveness_policy(config: &Config) -> LivenessPolicy {
+    LivenessPolicy {
+        mode: match config.face.liveness {
+            LivenessMode::Off => service::LivenessMode::Off,
+            LivenessMode::Passive => service::LivenessMode::Passive,
+            LivenessMode::Challenge => service::LivenessMode::Challenge,
+        },
+        threshold: config.face.liveness_threshold,
+        frontal_yaw: config.face.challenge_frontal_yaw,
+        min_turn_yaw: config.face.challenge_min_yaw,
+        min_nod_pitch: config.face.challenge_min_pitch,
+        min_parallax: config.face.challenge_min_parallax,
+        light: match config.face.light {
+            LightChallenge::Off => service::LightOffer::Off,
+            LightChallenge::On => service::LightOffer::Optional,
+            LightChallenge::Required => service::LightOffer::Required,
+        },
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 // the challenge flow. The camera, the capture and the challenge's prompts are the web SDK's
 // (/sdk/faceauth.js, the module integrators use); this page adds the developer view: the API key
 // field, raw JSON, scores and stage timings.
-import { openCamera, closeCamera, captureFrame, recordCapture, DEFAULT_MESSAGES, FaceAuthClient } from "/sdk/faceauth.js";
+import { openCamera, closeCamera, captureFrame, recordCapture, recordingFile, saveRecording, DEFAULT_MESSAGES, FaceAuthClient } from "/sdk/faceauth.js";
 
 const $ = (id) => document.getElementById(id);
 let photo = null; // Blob to send
@@ -150,6 +150,12 @@ async function runChallenge() {
       },
       onColour: (css) => { document.body.style.background = css || ""; },
     });
+    // Recording mode: the capture saved on this device, labelled, for `faceauth liveness-eval`
+    // (file it under DIR/<label>/); it is verified as usual too.
+    const label = $("record-label").value;
+    if (label) {
+      saveRecording(await recordingFile(capture, challenge.capture, label), `${label}-${Date.now()}.json`);
+    }
     stepText.textContent = "Checking…";
     const form = new FormData();
     form.append("user_id", userId);

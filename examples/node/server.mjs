@@ -12,7 +12,7 @@ const CLIENT_KEY = process.env.FACEAUTH_CLIENT_KEY || ""; // publishable
 const AUDIENCE = "example-app";
 // FACEAUTH_PASSKEY=1: sign-ins need the face and a passkey on the user's device (docs/passkeys.md).
 const FACTORS = process.env.FACEAUTH_PASSKEY === "1" ? ["face", "passkey"] : ["face"];
-const SDK_INTEGRITY = "sha384-ozTq8sIoS7gO4XyybZgDYz/B2RikduYGtqIgezAGl/VAjw7t1Ao+v/FZOdSYvYsc";
+const SDK_INTEGRITY = "sha384-i0G329Ffnfwfw7pC0nXgJmZdqy/zsgy+GuG5RGZwJAF9IYIcvcxCWUqNUdQ85rSF";
 const jwks = createRemoteJWKSet(new URL(`${FACEAUTH}/.well-known/jwks.json`));
 const sessions = new Map(); // cookie -> { user, nonce, authenticated }: your own session store
 

@@ -22,7 +22,7 @@ AUDIENCE = "example-app"
 # FACEAUTH_PASSKEY=1: sign-ins need the face and a passkey on the user's device (docs/passkeys.md);
 # the user registers one first with the SDK's registerPasskey and an enrol session.
 FACTORS = ["face", "passkey"] if os.environ.get("FACEAUTH_PASSKEY") == "1" else ["face"]
-SDK_INTEGRITY = "sha384-ozTq8sIoS7gO4XyybZgDYz/B2RikduYGtqIgezAGl/VAjw7t1Ao+v/FZOdSYvYsc"
+SDK_INTEGRITY = "sha384-i0G329Ffnfwfw7pC0nXgJmZdqy/zsgy+GuG5RGZwJAF9IYIcvcxCWUqNUdQ85rSF"
 
 app = Flask(__name__)
 app.secret_key = os.environ.get("APP_SECRET", secrets.token_hex(32))

@@ -12,7 +12,7 @@ use crate::calibration::{OperatingPoint, Scores, TARGETS, pairs, per_identity};
 use crate::config::{Config, RawEnv};
 use crate::face::{Embedding, Purpose};
 
-use super::within::within;
+use super::within::{labelled, within};
 
 pub struct Options {
     pub dir: Option<PathBuf>,
@@ -40,22 +40,7 @@ fn is_photo(path: &Path) -> bool {
 fn plan_from_dir(dir: &Path, max_impostors: usize, seed: u64) -> anyhow::Result<Plan> {
     let mut photos = Vec::new();
     let mut identities = Vec::new();
-    let mut folders: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| dir.display().to_string())?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    folders.sort();
-    for (id, folder) in folders.iter().enumerate() {
-        // Links are followed only to photos under DIR, as in a labels or pairs file.
-        let mut files: Vec<PathBuf> = std::fs::read_dir(folder)?
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| is_photo(p))
-            .map(|p| within(dir, &p.strip_prefix(dir).unwrap_or(&p).to_string_lossy()))
-            .collect::<anyhow::Result<_>>()?;
-        files.sort();
+    for (id, (_, files)) in labelled(dir, is_photo)?.into_iter().enumerate() {
         identities.extend(std::iter::repeat_n(id, files.len()));
         photos.extend(files);
     }

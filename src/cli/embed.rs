@@ -65,6 +65,11 @@ impl Embedder {
         results.into_iter().map(|(_, r)| r).collect()
     }
 
+    /// The workers, for a command that needs more of them than embeddings.
+    pub fn pool(&self) -> &InferencePool {
+        &self.pool
+    }
+
     pub fn shutdown(&self) {
         self.pool.shutdown();
     }

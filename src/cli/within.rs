@@ -32,6 +32,30 @@ pub fn within(dir: &Path, name: &str) -> anyhow::Result<PathBuf> {
     Ok(path)
 }
 
+/// A labelled set, `dir/<label>/<file>`: each subfolder's name and its files that `keep` accepts,
+/// both sorted. Links are followed only to files under `dir`, as in a labels or pairs file.
+pub fn labelled(dir: &Path, keep: impl Fn(&Path) -> bool) -> anyhow::Result<Vec<(String, Vec<PathBuf>)>> {
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| dir.display().to_string())?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    let mut set = Vec::with_capacity(folders.len());
+    for folder in folders {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| keep(p))
+            .map(|p| within(dir, &p.strip_prefix(dir).unwrap_or(&p).to_string_lossy()))
+            .collect::<anyhow::Result<_>>()?;
+        files.sort();
+        set.push((folder.file_name().unwrap_or_default().to_string_lossy().into_owned(), files));
+    }
+    Ok(set)
+}
+
 /// `text` as one Markdown table cell: pipes, markup and line breaks cannot end the cell or add rows.
 pub fn markdown_cell(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

@@ -6,6 +6,7 @@
 
 pub mod budget;
 pub mod capture;
+pub mod evaluation;
 pub mod light;
 pub mod offer;
 mod pending;
@@ -15,19 +16,22 @@ pub mod pose;
 pub mod replay;
 pub mod sampling;
 
-use capture::{CaptureRefusal, Observation};
-use light::LightRefusal;
+use capture::CaptureRefusal;
+use evaluation::Check;
+use light::{LightRefusal, LightResponse};
 use offer::{LightOffer, Offer};
 use plan::Plan;
 use pose::{PoseLimits, PoseRefusal};
 
 use bytes::Bytes;
 
-use super::{FaceAuth, LivenessMode, ServiceError, Step};
+use super::inference::Inference;
+use super::{FaceAuth, LivenessMode, LivenessPolicy, ServiceError, Step};
 use crate::domain::UserId;
 use crate::face::Embedding;
 use crate::face::PoolError;
 use crate::face::frame::{CaptureFrame, FrameWork, Identity};
+use crate::store::photo_digest;
 
 /// Consecutive frames of one face, a few tens of milliseconds apart, are far closer than two photos
 /// of one person; a face swapped in mid-capture is not. The real recordings' lowest
@@ -102,37 +106,14 @@ impl FaceAuth {
         }
     }
 
-    /// A capture's frames analysed as `sampling.rs` says: located all, identified on a sparse
-    /// sample, then, in a second pass, identified densely between two sampled frames that differ.
-    /// Every frame is analysed in full unless a plan and one time per frame say what each needs
-    /// (the API guarantees both; a caller that does not still gets every frame).
+    /// A capture's frames analysed as [`analyze`] says, on this server's workers.
     pub(super) async fn analyze_capture(
         &self,
         frames: Vec<Bytes>,
         times: &[f32],
         plan: Option<&Plan>,
     ) -> Result<Vec<CaptureFrame>, ServiceError> {
-        let plan = plan.filter(|_| times.len() == frames.len());
-        let needs = match plan {
-            Some(p) => sampling::frame_work(times, p, sampling::drawn_seed()),
-            None => vec![FrameWork::Score; frames.len()],
-        };
-        // `Bytes` are shared: keeping them for a second pass copies nothing.
-        let kept = frames.clone();
-        let mut analysed = every(self.inference.analyze_frames(frames, needs).await)?;
-        let Some(plan) = plan else { return Ok(analysed) };
-        let identified: Vec<(usize, &Embedding)> =
-            analysed.iter().enumerate().filter_map(|(i, f)| Some((i, &f.identity.as_ref()?.embedding))).collect();
-        let more = sampling::refinements(times, plan, &identified);
-        if more.is_empty() {
-            return Ok(analysed);
-        }
-        let again = more.iter().map(|&i| kept[i].clone()).collect();
-        let again = every(self.inference.analyze_frames(again, vec![FrameWork::Identify; more.len()]).await)?;
-        for (i, frame) in more.into_iter().zip(again) {
-            analysed[i] = frame;
-        }
-        Ok(analysed)
+        analyze(self.inference.as_ref(), frames, times, plan).await
     }
 
     /// The passive verdict on a single photo (LIVENESS=off or passive).
@@ -158,79 +139,13 @@ impl FaceAuth {
         answer: &CaptureAnswer<'_>,
         references: &[Embedding],
     ) -> Result<CaptureVerdict, ServiceError> {
-        let verdict = self.judge(answer, references);
+        let verdict = judge(&self.liveness, answer, references);
         if let Err(e) = &verdict {
             // The precise reason is for the operator (which frame, which step); the client is told
             // what to do, not what to tune.
             tracing::info!(reason = %e, frames = answer.frames.len(), "capture refused");
         }
         verdict
-    }
-
-    fn judge(&self, answer: &CaptureAnswer<'_>, references: &[Embedding]) -> Result<CaptureVerdict, ServiceError> {
-        let CaptureAnswer { plan, frames, times, digests, light_declined } = *answer;
-        capture::check_times(times, plan.duration_ms)?;
-        let observed: Vec<Observation> = frames
-            .iter()
-            .zip(times)
-            .map(|(a, &t_ms)| Observation { t_ms, face: a.face.clone(), yaw: a.quality.yaw, pitch: a.quality.pitch })
-            .collect();
-        capture::check_motion(&observed, digests)?;
-        let limits = PoseLimits {
-            frontal_yaw: self.liveness.frontal_yaw,
-            min_turn_yaw: self.liveness.min_turn_yaw,
-            min_nod_pitch: self.liveness.min_nod_pitch,
-        };
-        let reached = pose::check(&observed, plan, &limits)?;
-        // The moves answered, by a head and not a picture turned as a plane.
-        if self.liveness.min_parallax > 0.0 {
-            planarity::check(&observed, plan, self.liveness.min_parallax)?;
-        }
-        // The frames `sampling.rs` picked: one person throughout, judged on them (the continuity
-        // checks above read every frame in between).
-        let identified: Vec<(usize, &Identity)> =
-            frames.iter().enumerate().filter_map(|(i, f)| Some((i, f.identity.as_ref()?))).collect();
-        let Some(probe) = probe_frame(plan, &identified, times, references) else {
-            // No frame identified is a wiring fault: refused, never passed.
-            return Err(ServiceError::IdentityChanged { frame: 1 });
-        };
-        let probe_embedding = &frames[probe].identity.as_ref().expect("the probe is identified").embedding;
-        for (k, (i, id)) in identified.iter().enumerate() {
-            let neighbour = k.checked_sub(1).map(|p| id.embedding.cosine(&identified[p].1.embedding));
-            if neighbour.is_some_and(|s| s < NEIGHBOUR_SIMILARITY)
-                || id.embedding.cosine(probe_embedding) < CAPTURE_IDENTITY
-            {
-                return Err(ServiceError::IdentityChanged { frame: i + 1 });
-            }
-        }
-        // The plan says whether colours were asked (the backend chose, in the signed session);
-        // a client that says it showed none when they were asked is refused, never downgraded.
-        let light = match (plan.light.is_empty(), light_declined) {
-            (true, _) if self.liveness.light == LightOffer::Off => LightCheck::Off,
-            (true, _) => LightCheck::NotAsked,
-            (false, true) => return Err(LightRefusal::Declined.into()),
-            (false, false) => {
-                let samples: Vec<_> = frames.iter().map(|f| f.light).collect();
-                light::check(times, &samples, plan)?;
-                LightCheck::Passed
-            }
-        };
-        // The frames scored (`sampling::PASSIVE_SAMPLES`, spread over the capture); their mean
-        // judged, so one blurred frame of a real turn does not decide. Configured but none scored
-        // would be a wiring fault: 0, refused.
-        let scores: Vec<f64> = identified.iter().filter_map(|(_, id)| Some(id.liveness?.p_real)).collect();
-        let p_real = match scores.len() {
-            0 => 0.0,
-            n => scores.iter().sum::<f64>() / n as f64,
-        };
-        if p_real < self.liveness.threshold {
-            return Err(ServiceError::LivenessFailed(p_real));
-        }
-        let p_real = Some(p_real);
-        Ok(CaptureVerdict {
-            probe,
-            liveness: Liveness::Challenge { steps: reached, p_real, light, frames: frames.len() },
-        })
     }
 
     /// The challenge steps a user's attempt must answer (the session's, or a standalone challenge's,
@@ -245,6 +160,150 @@ impl FaceAuth {
         let claim = self.state.claim_under(&valid.claim_id, valid.valid_for, generation).await?;
         claim.ok_or(super::ChallengeError::Used)?.spend();
         Ok(valid.plan)
+    }
+}
+
+/// Judges a capture against its plan with `policy`'s limits: every check of the challenge in
+/// order, the first refusal returned.
+pub fn judge(
+    policy: &LivenessPolicy,
+    answer: &CaptureAnswer<'_>,
+    references: &[Embedding],
+) -> Result<CaptureVerdict, ServiceError> {
+    let CaptureAnswer { plan, frames, times, digests, light_declined } = *answer;
+    capture::check_times(times, plan.duration_ms)?;
+    let observed = capture::observe(frames, times);
+    capture::check_motion(&observed, digests)?;
+    let limits = PoseLimits {
+        frontal_yaw: policy.frontal_yaw,
+        min_turn_yaw: policy.min_turn_yaw,
+        min_nod_pitch: policy.min_nod_pitch,
+    };
+    let reached = pose::check(&observed, plan, &limits)?;
+    // The moves answered, by a head and not a picture turned as a plane.
+    if policy.min_parallax > 0.0 {
+        planarity::check(&observed, plan, policy.min_parallax)?;
+    }
+    // The frames `sampling.rs` picked: one person throughout, judged on them (the continuity
+    // checks above read every frame in between).
+    let identified: Vec<(usize, &Identity)> =
+        frames.iter().enumerate().filter_map(|(i, f)| Some((i, f.identity.as_ref()?))).collect();
+    let Some(probe) = probe_frame(plan, &identified, times, references) else {
+        // No frame identified is a wiring fault: refused, never passed.
+        return Err(ServiceError::IdentityChanged { frame: 1 });
+    };
+    let probe_embedding = &frames[probe].identity.as_ref().expect("the probe is identified").embedding;
+    for (k, (i, id)) in identified.iter().enumerate() {
+        let neighbour = k.checked_sub(1).map(|p| id.embedding.cosine(&identified[p].1.embedding));
+        if neighbour.is_some_and(|s| s < NEIGHBOUR_SIMILARITY)
+            || id.embedding.cosine(probe_embedding) < CAPTURE_IDENTITY
+        {
+            return Err(ServiceError::IdentityChanged { frame: i + 1 });
+        }
+    }
+    // The plan says whether colours were asked (the backend chose, in the signed session);
+    // a client that says it showed none when they were asked is refused, never downgraded.
+    let light = match (plan.light.is_empty(), light_declined) {
+        (true, _) if policy.light == LightOffer::Off => LightCheck::Off,
+        (true, _) => LightCheck::NotAsked,
+        (false, true) => return Err(LightRefusal::Declined.into()),
+        (false, false) => {
+            let samples: Vec<_> = frames.iter().map(|f| f.light).collect();
+            light::check(times, &samples, plan)?;
+            LightCheck::Passed
+        }
+    };
+    // The frames scored (`sampling::PASSIVE_SAMPLES`, spread over the capture); their mean
+    // judged, so one blurred frame of a real turn does not decide. Configured but none scored
+    // would be a wiring fault: 0, refused.
+    let scores: Vec<f64> = identified.iter().filter_map(|(_, id)| Some(id.liveness?.p_real)).collect();
+    let p_real = match scores.len() {
+        0 => 0.0,
+        n => scores.iter().sum::<f64>() / n as f64,
+    };
+    if p_real < policy.threshold {
+        return Err(ServiceError::LivenessFailed(p_real));
+    }
+    let p_real = Some(p_real);
+    Ok(CaptureVerdict { probe, liveness: Liveness::Challenge { steps: reached, p_real, light, frames: frames.len() } })
+}
+
+/// A capture's frames analysed as `sampling.rs` says: located all, identified on a sparse
+/// sample, then, in a second pass, identified densely between two sampled frames that differ.
+/// Every frame is analysed in full unless a plan and one time per frame say what each needs
+/// (the API guarantees both; a caller that does not still gets every frame).
+pub async fn analyze(
+    inference: &dyn Inference,
+    frames: Vec<Bytes>,
+    times: &[f32],
+    plan: Option<&Plan>,
+) -> Result<Vec<CaptureFrame>, ServiceError> {
+    let plan = plan.filter(|_| times.len() == frames.len());
+    let needs = match plan {
+        Some(p) => sampling::frame_work(times, p, sampling::drawn_seed()),
+        None => vec![FrameWork::Score; frames.len()],
+    };
+    // `Bytes` are shared: keeping them for a second pass copies nothing.
+    let kept = frames.clone();
+    let mut analysed = every(inference.analyze_frames(frames, needs).await)?;
+    let Some(plan) = plan else { return Ok(analysed) };
+    let identified: Vec<(usize, &Embedding)> =
+        analysed.iter().enumerate().filter_map(|(i, f)| Some((i, &f.identity.as_ref()?.embedding))).collect();
+    let more = sampling::refinements(times, plan, &identified);
+    if more.is_empty() {
+        return Ok(analysed);
+    }
+    let again = more.iter().map(|&i| kept[i].clone()).collect();
+    let again = every(inference.analyze_frames(again, vec![FrameWork::Identify; more.len()]).await)?;
+    for (i, frame) in more.into_iter().zip(again) {
+        analysed[i] = frame;
+    }
+    Ok(analysed)
+}
+
+/// A recorded capture through the deployed checks (`faceauth liveness-eval`): analysed as a verify
+/// would analyse it, judged with `policy`, and the tunable checks' measurements taken whatever the
+/// verdict. No references (the probe is the best level frame by the first one identified) and no
+/// replay memory: it measures liveness, not the match or a repeat.
+pub async fn trial(
+    policy: &LivenessPolicy,
+    inference: &dyn Inference,
+    plan: &Plan,
+    frames: Vec<Bytes>,
+    times: &[f32],
+    light_declined: bool,
+) -> Trial {
+    let digests: Vec<String> = frames.iter().map(|b| photo_digest(b)).collect();
+    let frames = match analyze(inference, frames, times, Some(plan)).await {
+        Ok(frames) => frames,
+        Err(e) => return Trial { verdict: Err(e), parallax: None, light: None },
+    };
+    let observed = capture::observe(&frames, times);
+    let parallax = planarity::largest_parallax(&observed, plan);
+    let samples: Vec<_> = frames.iter().map(|f| f.light).collect();
+    let light = (!plan.light.is_empty()).then(|| light::response(times, &samples, plan)).flatten();
+    let answer = CaptureAnswer { plan, frames: &frames, times, digests: &digests, light_declined };
+    Trial { verdict: judge(policy, &answer, &[]), parallax, light }
+}
+
+/// One recorded capture's verdict and measurements.
+pub struct Trial {
+    pub verdict: Result<CaptureVerdict, ServiceError>,
+    pub parallax: Option<f32>,
+    pub light: Option<LightResponse>,
+}
+
+/// Which check of the challenge a refusal came from.
+pub fn refused_by(error: &ServiceError) -> Check {
+    match error.refusal() {
+        ServiceError::Capture(_) => Check::Capture,
+        ServiceError::Pose(_) => Check::Pose,
+        ServiceError::Planarity(_) => Check::Planarity,
+        ServiceError::IdentityChanged { .. } => Check::Identity,
+        ServiceError::Light(_) => Check::Light,
+        ServiceError::LivenessFailed(_) => Check::Passive,
+        ServiceError::ReplayedImage => Check::Replay,
+        _ => Check::Frames,
     }
 }
 

@@ -251,6 +251,32 @@ pub fn slideshow(stills: &[Vec<u8>], fps: f64, duration_ms: f64, which: impl Fn(
     Capture { frames, times }
 }
 
+/// A photo held as a sheet, slightly bowed, turned smoothly toward each prompt's side (35° at most,
+/// from 300 ms after the prompt, back by its end) at `fps`, noised, blurred and re-encoded: a print
+/// answering `plan` (a session's or challenge's `capture`) as a flat picture can.
+pub fn sheet_answer(photo: &RgbImage, plan: &Value, fps: f64) -> Capture {
+    let prompts: Vec<(f64, f32)> = plan["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["at_ms"].as_f64().unwrap(), if p["step"] == "turn_left" { -1.0 } else { 1.0 }))
+        .collect();
+    let duration = plan["duration_ms"].as_f64().unwrap();
+    let (mut frames, mut times) = (Vec::new(), Vec::new());
+    for k in 0..=(duration / 1000.0 * fps).ceil() as usize {
+        let t = k as f64 * 1000.0 / fps;
+        let yaw = prompts
+            .iter()
+            .find(|(at, _)| t >= at + 300.0 && t < at + 1300.0)
+            .map_or(0.0, |(at, side)| side * 35.0 * (((t - at - 300.0) / 1000.0 * std::f64::consts::PI).sin() as f32));
+        let sheet =
+            crate::flat::Sheet { yaw, bend: 0.2, noise: 5.0, blur: true, seed: k as u32 + 1, ..Default::default() };
+        frames.push(jpeg(&crate::flat::render(photo, &sheet), 85));
+        times.push(t);
+    }
+    Capture { frames, times }
+}
+
 /// The capture at `fps` (frames nearest each tick of that rate), each frame brought to the SDK's
 /// size (480 px on the longer side, JPEG quality 85).
 pub fn at_rate(capture: &Capture, fps: f64) -> Capture {

@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::capture::*;
-use crate::flat;
 use crate::helpers::*;
 
 const SIGNING_KEY: &str = "challenge-test-signing-key-0123456789abcd";
@@ -176,29 +175,10 @@ async fn a_photo_turned_as_a_sheet_to_answer_the_moves_is_refused() {
     let app = spawn(&env(&[]));
     assert_eq!(app.register("obama", OBAMA).await.status, 201);
     let photo = image::load_from_memory(&face(FRONTAL)).unwrap().to_rgb8();
-    // The photo held as a sheet, slightly bowed, turned smoothly toward each prompt's side (35° at
-    // most, from 300 ms after the prompt, back by its end) at 15 fps, noised, blurred and
-    // re-encoded, the plan's colours then synthesised on it as on a face (`lit`).
+    // The photo held as a bowed sheet, turned toward each prompt's side at 15 fps (`sheet_answer`),
+    // the plan's colours then synthesised on it as on a face (`lit`).
     let plan = challenge(&app, "obama").await;
-    let prompts: Vec<(f64, f32)> = plan["capture"]["prompts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| (p["at_ms"].as_f64().unwrap(), if p["step"] == "turn_left" { -1.0 } else { 1.0 }))
-        .collect();
-    let duration = plan["capture"]["duration_ms"].as_f64().unwrap();
-    let (mut frames, mut times) = (Vec::new(), Vec::new());
-    for k in 0..=(duration / 1000.0 * 15.0).ceil() as usize {
-        let t = k as f64 * 1000.0 / 15.0;
-        let yaw = prompts
-            .iter()
-            .find(|(at, _)| t >= at + 300.0 && t < at + 1300.0)
-            .map_or(0.0, |(at, side)| side * 35.0 * (((t - at - 300.0) / 1000.0 * std::f64::consts::PI).sin() as f32));
-        let sheet = flat::Sheet { yaw, bend: 0.2, noise: 5.0, blur: true, seed: k as u32 + 1, ..Default::default() };
-        frames.push(jpeg(&flat::render(&photo, &sheet), 85));
-        times.push(t);
-    }
-    let capture = lit(&Capture { frames, times }, &plan["capture"], 0.25, 0.02, 100.0);
+    let capture = lit(&sheet_answer(&photo, &plan["capture"], 15.0), &plan["capture"], 0.25, 0.02, 100.0);
     // The pose check refuses it first: a sheet's nose never moves against its eyes as a turned
     // head's does (its yaw stays under 8°, `tests/pipeline/planarity.rs`); the planarity check
     // behind it would refuse what moved only as a plane (`capture_flat`).

@@ -26,6 +26,7 @@ mod hostile;
 mod instances;
 mod ladder;
 mod liveness;
+mod liveness_eval;
 mod lockout;
 mod lost_state;
 mod operations;

@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -131,6 +131,42 @@ test("a recording of the person played to the camera follows the prompts, and th
   // Refused at the light check, which comes after the continuity, movement and identity checks:
   // the capture the SDK recorded was continuous and followed the prompts.
   assert.match(serviceLogs("capture refused"), /does not follow the screen's colours/);
+
+  // The operator's recording mode: the same attack saved as a file (not sent), filed under
+  // replay/, and `faceauth liveness-eval` judges it as the service did.
+  const another = await startSession();
+  const recorded = await withCamera(await y4mOfFrames(genuineFrames(another.steps)), async (page) => {
+    await page.goto(live + "/");
+    return page.evaluate(async ({ token, plan }) => {
+      const { FaceAuthWidget } = await import("/sdk/faceauth.js");
+      const host = document.createElement("div");
+      document.body.prepend(host);
+      let saved = null;
+      const record = { label: "replay", send: false, onFile: async (blob, name) => { saved = { name, text: await blob.text() }; } };
+      const result = await new FaceAuthWidget(host, { guide: false }).verify({ userId: "maria", sessionToken: token, capture: plan, record });
+      while (!saved) await new Promise((r) => setTimeout(r, 10));
+      return { result, saved };
+    }, { token: another.session_token, plan: another.capture });
+  });
+  assert.match(recorded.result.recorded, /^replay-.*\.json$/);
+  const file = JSON.parse(recorded.saved.text);
+  assert.equal(file.format, "faceauth-capture/1");
+  assert.deepEqual(file.plan, another.capture, "the plan it answered, as the session handed it");
+  assert.equal(file.frames.length, file.times.length);
+  const set = mkdtempSync(join(tmpdir(), "faceauth-liveness-set-"));
+  try {
+    mkdirSync(join(set, "replay"));
+    writeFileSync(join(set, "replay", recorded.saved.name), recorded.saved.text);
+    const bin = process.env.FACEAUTH_BIN || join(root, "target/debug/faceauth");
+    const env = { PATH: process.env.PATH, MODEL_DIR: join(root, "models"), DATA_DIR: join(set, "data"),
+      ORT_DYLIB_PATH: process.env.ORT_DYLIB_PATH || join(root, ".ort/libonnxruntime.so.1.31.1"), ...challengeEnv };
+    execFileSync(bin, ["liveness-eval", set, "--out", join(set, "report.json")], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const report = JSON.parse(readFileSync(join(set, "report.json"), "utf8"));
+    assert.equal(report.captures[0].code, "light_not_followed", JSON.stringify(report.captures));
+    assert.equal(report.report.apcer[0].error_rate.errors, 0, "the replay was not accepted");
+  } finally {
+    rmSync(set, { recursive: true, force: true });
+  }
 });
 
 test("a refused camera permission shows its sentence", async () => {

@@ -92,6 +92,32 @@ export declare function recordCapture(
   },
 ): Promise<RecordedCapture>;
 
+/** The recording format `faceauth liveness-eval` reads. */
+export declare const RECORDING_FORMAT: "faceauth-capture/1";
+/**
+ * A capture as a file for `faceauth liveness-eval` (JSON: the plan, the times, the frames as data
+ * URLs, the label). Nothing is sent anywhere.
+ */
+export declare function recordingFile(
+  capture: RecordedCapture,
+  plan: CapturePlan,
+  /** `bona_fide`, or an attack kind: `print`, `screen`, `replay`, `mask`, … */
+  label: string,
+  options?: { note?: string },
+): Promise<Blob>;
+/** Offers the file as a download (the browser's own save). */
+export declare function saveRecording(blob: Blob, name: string): void;
+
+/** An operator's recording mode for the widget's verify. */
+export interface RecordOptions {
+  label: string;
+  note?: string;
+  /** false: the capture is saved only, not sent (verify resolves to `{ recorded: name }`). */
+  send?: boolean;
+  /** Where the file goes; a download by default. */
+  onFile?: (file: Blob, name: string) => void;
+}
+
 export interface ClientOptions {
   /** The service's origin; "" for the page's own. */
   baseUrl?: string;
@@ -171,7 +197,7 @@ export declare class FaceAuthWidget {
   /** Stops the flow before anything is sent (rejects with code `cancelled`). */
   cancel(): void;
   enroll(args: { userId: string; sessionToken?: string; enrollmentToken?: string; consent?: string }): Promise<EnrollResult>;
-  verify(args: { userId: string; sessionToken?: string; capture?: CapturePlan | null; challengeId?: string; passkey?: PasskeyRequestOptions | null }): Promise<VerifyResult>;
+  verify(args: { userId: string; sessionToken?: string; capture?: CapturePlan | null; challengeId?: string; passkey?: PasskeyRequestOptions | null; record?: RecordOptions }): Promise<VerifyResult | { recorded: string }>;
   /** Registers a passkey on this device (no camera), with an enrol session's token. */
   registerPasskey(args: { userId: string; sessionToken?: string }): Promise<PasskeyResult>;
 }

@@ -35,6 +35,7 @@ export const DEFAULT_MESSAGES = Object.freeze({
   more_light: "It is too dark here: find more light, facing you.",
   enrolled: "You are enrolled. You can now sign in with your face.",
   verified: "Verified. Signing you in…",
+  recorded: "Recorded.",
   not_verified: "That did not match this account. Please try again.",
   no_face: "We could not see a face. Center your face in the oval and try again.",
   multiple_faces: "More than one face is in view. Make sure only you are in the picture.",
@@ -257,6 +258,43 @@ export async function recordCapture(video, plan, { onPrompt = () => {}, onColour
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
+
+/** The recording format `faceauth liveness-eval` reads. */
+export const RECORDING_FORMAT = "faceauth-capture/1";
+
+/**
+ * A capture (from recordCapture) as a file for `faceauth liveness-eval`, which measures the
+ * deployed liveness checks on an operator's own cameras: the `plan` it answered (the session's or
+ * challenge's `capture`), its frames' times, its frames (JPEG, as data URLs) and the `label` the
+ * operator gives it, `bona_fide` or an attack kind (`print`, `screen`, `replay`, `mask`, …).
+ * Resolves to a JSON Blob; nothing is sent anywhere (`saveRecording` offers it as a download, to
+ * be filed under DIR/<label>/).
+ */
+export async function recordingFile(capture, plan, label, { note = "" } = {}) {
+  const dataUrl = (blob) => new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
+  const recording = {
+    format: RECORDING_FORMAT, label, plan, times: capture.times, light: capture.light,
+    frames: await Promise.all(capture.frames.map(dataUrl)),
+    recorded: { at: new Date().toISOString(), user_agent: globalThis.navigator?.userAgent || "", note },
+  };
+  return new Blob([JSON.stringify(recording)], { type: "application/json" });
+}
+
+/** Offers `blob` as a download named `name` (the browser's own save; nothing leaves the device). */
+export function saveRecording(blob, name) {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+}
 
 // --- The face guide ------------------------------------------------------------------------------
 // In-browser face landmarks (MediaPipe Face Mesh, npm @mediapipe/face_mesh, Apache-2.0), served by
@@ -787,10 +825,13 @@ export class FaceAuthWidget {
    * Verifies within a session. `passkey` (a face + passkey session's options, from your backend
    * with the token): after the capture the device is asked to sign it. `capture` (the session's plan, in challenge mode: hand it from your
    * backend with the token) is recorded as one continuous capture with its prompts and colours,
-   * started once the face is ready; without it one still photo is sent. A "not verified" answer
+   * started once the face is ready; without it one still photo is sent. `record` (an operator's
+   * recording mode, `{ label, note, send, onFile }`): the capture is also saved as a file for
+   * `faceauth liveness-eval` (`recordingFile`; `onFile(blob, name)`, a download by default), and
+   * with `send: false` not sent at all (resolves to `{ recorded: name }`). A "not verified" answer
    * rejects with code `not_verified` (and `attemptsLeft`).
    */
-  verify({ userId, sessionToken, capture, challengeId, passkey }) {
+  verify({ userId, sessionToken, capture, challengeId, passkey, record }) {
     return this.#withCamera(async (guide, signal) => {
       let answer;
       if (capture) {
@@ -807,6 +848,17 @@ export class FaceAuthWidget {
         } finally {
           stop.done = true;
           await tracking;
+        }
+        // Recording mode (an operator building a set for `faceauth liveness-eval`): the capture
+        // goes to a file on this device, and to the service only if `send` is not false.
+        if (record) {
+          const file = await recordingFile(answer.capture, capture, record.label, { note: record.note });
+          const name = `${record.label}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
+          (record.onFile || saveRecording)(file, name);
+          if (record.send === false) {
+            this.say("recorded", "done");
+            return { recorded: name };
+          }
         }
       } else {
         answer = { photo: await this.#still(guide, signal) };

@@ -9,6 +9,7 @@
 //! are about twice the fastest real motion there, at the recordings' rate and at half of it.
 
 use crate::face::Detection;
+use crate::face::frame::CaptureFrame;
 
 /// What the continuity and pose checks need of one analysed frame.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +72,15 @@ pub enum Incomplete {
     EndsEarly,
     #[error("{got} frames over the capture, at least {needed} needed")]
     TooFewFrames { got: usize, needed: usize },
+}
+
+/// What the continuity, pose and planarity checks read of each analysed frame.
+pub fn observe(frames: &[CaptureFrame], times: &[f32]) -> Vec<Observation> {
+    frames
+        .iter()
+        .zip(times)
+        .map(|(a, &t_ms)| Observation { t_ms, face: a.face.clone(), yaw: a.quality.yaw, pitch: a.quality.pitch })
+        .collect()
 }
 
 /// Timestamps: strictly increasing, at a camera's pace, without long pauses, covering the plan.
