@@ -34,7 +34,9 @@ mod helpers {
 
 use std::time::Instant;
 
-use capture::{CAPTURE_ENV, Capture, at_rate, genuine, genuine_frames, jpeg, lit, slideshow_answer, steps_of};
+use capture::{
+    CAPTURE_ENV, Capture, at_rate, genuine, genuine_frames, jpeg, lit, lit_shaped, slideshow_answer, steps_of,
+};
 use common::{client, env_num, median, start_service};
 use serde_json::{Value, json};
 
@@ -86,7 +88,7 @@ async fn default_plan_timing(http: &reqwest::Client, requests: usize) {
         let keep = answer.times.iter().take_while(|t| **t <= duration).count();
         answer.frames.truncate(keep);
         answer.times.truncate(keep);
-        let capture = at_rate(&lit(&answer, &plan["capture"], 0.25, 0.02, 100.0), 15.0);
+        let capture = at_rate(&lit_shaped(&answer, &plan["capture"], 0.25, 0.02, 100.0), 15.0);
         frames = capture.frames.len();
         let (_, code, ms) = send(http, &base, &plan, &capture).await;
         *codes.entry(code).or_default() += 1;
@@ -124,7 +126,7 @@ async fn main() {
         let (mut times, mut frames, mut bytes) = (Vec::new(), 0, 0);
         for _ in 0..requests {
             let plan = plan(&http, &base).await;
-            let capture = at_rate(&lit(&genuine(&steps_of(&plan)), &plan["capture"], 0.25, 0.02, 100.0), fps);
+            let capture = at_rate(&lit_shaped(&genuine(&steps_of(&plan)), &plan["capture"], 0.25, 0.02, 100.0), fps);
             frames = capture.frames.len();
             bytes = capture.frames.iter().map(Vec::len).sum::<usize>();
             let (status, code, ms) = send(&http, &base, &plan, &capture).await;
@@ -139,7 +141,7 @@ async fn main() {
     for fps in [10.0, 15.0, 24.0] {
         for (strength, lag) in [(0.15, 0.0), (0.25, 150.0), (0.35, 250.0)] {
             let plan = plan(&http, &base).await;
-            let capture = at_rate(&lit(&genuine(&steps_of(&plan)), &plan["capture"], strength, 0.02, lag), fps);
+            let capture = at_rate(&lit_shaped(&genuine(&steps_of(&plan)), &plan["capture"], strength, 0.02, lag), fps);
             let (_, code, _) = send(&http, &base, &plan, &capture).await;
             bona_fide.0 += 1;
             if code != "verified" {

@@ -357,7 +357,7 @@ impl From<ServiceError> for ApiError {
             e @ ServiceError::CaptureWithoutChallenge => ApiError::InvalidRequest(e.to_string()),
             ServiceError::IdentityChanged { .. } => ApiError::IdentityChanged,
             ServiceError::Light(LightRefusal::NotFollowed | LightRefusal::Unmeasured) => ApiError::LightNotFollowed,
-            ServiceError::Light(LightRefusal::NotReflected) => ApiError::LightNotReflected,
+            ServiceError::Light(LightRefusal::NotReflected | LightRefusal::NotShaped(_)) => ApiError::LightNotReflected,
             ServiceError::Light(LightRefusal::Declined) => ApiError::LightRequired,
             ServiceError::Planarity(_) => ApiError::CaptureFlat,
             ServiceError::LivenessNotOffered(e) => ApiError::LivenessNotOffered(e.to_string()),

@@ -208,6 +208,9 @@ pub struct LivenessPolicy {
     pub min_nod_pitch: f32,
     /// The least parallax some prompted move must show (`liveness::planarity`); 0 turns it off.
     pub min_parallax: f32,
+    /// The least correlation of the light's balance over the face with its pose
+    /// (`liveness::shading`); 0 turns it off.
+    pub min_shading: f32,
     /// LIGHT_CHALLENGE: whether plans carry colours, and whether a backend may ask for `movement`.
     pub light: liveness::offer::LightOffer,
 }

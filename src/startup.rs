@@ -82,10 +82,12 @@ pub enum StartupError {
     )]
     Passkeys(String),
     #[error(
-        "LIVENESS=challenge checks that the face moves as a head (CHALLENGE_MIN_PARALLAX), which needs FaceMesh's \
-         points: use the default detector (BlazeFace + FaceMesh), or set CHALLENGE_MIN_PARALLAX=0 to run without it"
+        "LIVENESS=challenge checks that the face moves as a head (CHALLENGE_MIN_PARALLAX) and takes the screen's \
+         light as its own relief does (CHALLENGE_MIN_SHADING), which need FaceMesh's points: use the default \
+         detector (BlazeFace + FaceMesh), or set CHALLENGE_MIN_PARALLAX=0 and CHALLENGE_MIN_SHADING=0 to run \
+         without them"
     )]
-    PlanarityNeedsMesh,
+    ChecksNeedMesh,
     #[error("cannot listen on {addr} (is another process using the port? set PORT/HOST)")]
     Bind { addr: SocketAddr, source: std::io::Error },
 }
@@ -294,6 +296,7 @@ pub fn liveness_policy(config: &Config) -> LivenessPolicy {
         min_turn_yaw: config.face.challenge_min_yaw,
         min_nod_pitch: config.face.challenge_min_pitch,
         min_parallax: config.face.challenge_min_parallax,
+        min_shading: config.face.challenge_min_shading,
         light: match config.face.light {
             LightChallenge::Off => service::LightOffer::Off,
             LightChallenge::On => service::LightOffer::Optional,
@@ -306,10 +309,12 @@ pub fn liveness_policy(config: &Config) -> LivenessPolicy {
 mod tests {
     use crate::config::{Config, RawEnv};
     use crate::service::liveness::planarity::MIN_PARALLAX;
+    use crate::service::liveness::shading::MIN_SHADING;
 
     #[test]
     fn the_planarity_check_is_on_by_default_at_the_limit_it_was_measured_at() {
         let config = Config::from_raw(&RawEnv::from_pairs([])).unwrap();
         assert_eq!(config.face.challenge_min_parallax, MIN_PARALLAX);
+        assert_eq!(config.face.challenge_min_shading, MIN_SHADING);
     }
 }

@@ -111,12 +111,24 @@ pub async fn run(raw: RawEnv, options: Options) -> anyhow::Result<()> {
         let frames = frames.with_context(|| format!("{name}: a frame is not base64"))?;
         let declined = recording.light == "declined";
         let result = trial(&policy, embedder.pool(), &recording.plan, frames, &recording.times, declined).await;
+        // The reason in full for the operator (which frame, which value); the code as a client saw it.
+        let reason = result.verdict.as_ref().err().map(|e| e.to_string());
         let refused = result.verdict.err().map(|e| (refused_by(&e), ApiError::from(e).code()));
-        eprintln!("{name}: {}", refused.map_or("accepted".to_string(), |(check, code)| format!("{code} ({check:?})")));
-        evaluated.push(Evaluated { name, label, refused, parallax: result.parallax, light: result.light });
+        match (refused, reason) {
+            (Some((_, code)), Some(reason)) => eprintln!("{name}: {code}: {reason}"),
+            _ => eprintln!("{name}: accepted"),
+        }
+        evaluated.push(Evaluated {
+            name,
+            label,
+            refused,
+            parallax: result.parallax,
+            light: result.light,
+            shading: result.shading,
+        });
     }
     embedder.shutdown();
-    let report = evaluation::report(&evaluated, policy.min_parallax, options.target_bpcer);
+    let report = evaluation::report(&evaluated, policy.min_parallax, policy.min_shading, options.target_bpcer);
     print!("{}", table(&report, embedder.info.pack));
     let rows: Vec<_> = evaluated
         .iter()
@@ -127,6 +139,7 @@ pub async fn run(raw: RawEnv, options: Options) -> anyhow::Result<()> {
                 "refused_by": e.refused.map(|(check, _)| check),
                 "code": e.refused.map(|(_, code)| code),
                 "parallax": e.parallax,
+                "shading": e.shading,
                 "light": e.light.map(|l| json!({
                     "correlation": l.correlation, "face": l.face, "surround": l.surround, "lag_ms": l.lag_ms,
                 })),
@@ -137,6 +150,7 @@ pub async fn run(raw: RawEnv, options: Options) -> anyhow::Result<()> {
         "pack": embedder.info.pack,
         "limits": {
             "min_parallax": policy.min_parallax,
+            "min_shading": policy.min_shading,
             "min_turn_yaw": policy.min_turn_yaw,
             "min_nod_pitch": policy.min_nod_pitch,
             "passive_threshold": policy.threshold,

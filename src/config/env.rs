@@ -86,6 +86,7 @@ variables! {
     ChallengeFrontalYaw = "CHALLENGE_FRONTAL_YAW",
     ChallengeMinYaw = "CHALLENGE_MIN_YAW",
     ChallengeMinParallax = "CHALLENGE_MIN_PARALLAX",
+    ChallengeMinShading = "CHALLENGE_MIN_SHADING",
     QualityMinSharpness = "QUALITY_MIN_SHARPNESS",
     QualityMinBrightness = "QUALITY_MIN_BRIGHTNESS",
     QualityMaxBrightness = "QUALITY_MAX_BRIGHTNESS",

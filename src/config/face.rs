@@ -57,6 +57,10 @@ pub struct FaceConfig {
     /// CHALLENGE_MIN_PARALLAX: the least parallax, in eye distances, some prompted move must show
     /// (the planarity check; 0 turns it off). The default is the service's `planarity::MIN_PARALLAX`.
     pub challenge_min_parallax: f32,
+    /// CHALLENGE_MIN_SHADING: how much of the face's response to the screen's colours must follow
+    /// its relief (points close together that face the screen differently take on the colours
+    /// differently); 0 turns it off.
+    pub challenge_min_shading: f32,
     /// MAX_IMAGE_PIXELS: refused before decoding (decompression bombs).
     pub max_image_pixels: u64,
     /// MAX_REFERENCES_PER_USER.
@@ -120,6 +124,7 @@ impl FaceConfig {
             challenge_frontal_yaw: p.ranged(Var::ChallengeFrontalYaw, 12.0f32, 0.0, 90.0),
             challenge_min_yaw: p.ranged(Var::ChallengeMinYaw, 18.0f32, 0.0, 90.0),
             challenge_min_parallax: p.ranged(Var::ChallengeMinParallax, 0.025f32, 0.0, 1.0),
+            challenge_min_shading: p.ranged(Var::ChallengeMinShading, 0.25f32, 0.0, 10.0),
             match_threshold,
             match_fmr: match p.parse(Var::MatchFmr, 1e-4f64, "a rate such as 1e-4") {
                 fmr if fmr > 0.0 && fmr < 1.0 => fmr,

@@ -6,6 +6,13 @@
 //! where hair and background rarely reach) and the surround (every pixel outside the face box grown
 //! by half its size). Sampled on a grid of at most [`GRID`]² points each, so a frame costs
 //! microseconds whatever its size.
+//!
+//! And, where the detector gives FaceMesh's 468 points, the colour at each of them (a 3×3 mean): the
+//! same piece of skin in every frame however the head turns, so the shading check
+//! (`service::liveness::shading`) can ask whether the screen's light falls on each as its surface's
+//! angle to the screen says.
+
+use std::sync::Arc;
 
 use image::RgbImage;
 
@@ -14,11 +21,14 @@ use super::detect::Detection;
 /// Samples per side of each region's grid.
 const GRID: u32 = 24;
 
-/// Mean linear-ish RGB (0–255 per channel) of the two regions of one frame.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
+/// Mean linear-ish RGB (0–255 per channel) of the two regions of one frame, and of the skin at each
+/// mesh point.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct LightSample {
     pub face: [f32; 3],
     pub surround: [f32; 3],
+    /// The colour at each of the face's mesh points, in the mesh's order; `None` without a mesh.
+    pub points: Option<Arc<[[f32; 3]]>>,
 }
 
 impl LightSample {
@@ -32,8 +42,29 @@ impl LightSample {
         let face_mean = mean_in(image, inner, |_, _| true)?;
         let outside = |x: f32, y: f32| x < outer[0] || x > outer[2] || y < outer[1] || y > outer[3];
         let surround = mean_in(image, [0.0, 0.0, w, h], outside)?;
-        Some(Self { face: face_mean, surround })
+        Some(Self { face: face_mean, surround, points: face.shape.as_deref().map(|shape| at_points(image, shape)) })
     }
+}
+
+/// The mean colour of the 3×3 pixels around each point (clamped to the image).
+fn at_points(image: &RgbImage, shape: &[[f32; 3]]) -> Arc<[[f32; 3]]> {
+    let (w, h) = (image.width() as i64, image.height() as i64);
+    shape
+        .iter()
+        .map(|p| {
+            let (cx, cy) = (p[0].round() as i64, p[1].round() as i64);
+            let mut sum = [0.0f32; 3];
+            for y in cy - 1..=cy + 1 {
+                for x in cx - 1..=cx + 1 {
+                    let px = image.get_pixel(x.clamp(0, w - 1) as u32, y.clamp(0, h - 1) as u32).0;
+                    for c in 0..3 {
+                        sum[c] += px[c] as f32;
+                    }
+                }
+            }
+            sum.map(|s| s / 9.0)
+        })
+        .collect()
 }
 
 /// The mean colour of the grid points inside `area` (clamped to the image) that `keep` accepts;
@@ -79,6 +110,21 @@ mod tests {
         let sample = LightSample::measure(&image, &face()).unwrap();
         assert_eq!(sample.face, [200.0, 150.0, 120.0]);
         assert_eq!(sample.surround, [20.0, 40.0, 60.0]);
+        // No mesh: no points.
+        assert_eq!(sample.points, None);
+    }
+
+    #[test]
+    fn each_mesh_point_is_read_where_it_sits() {
+        let image = RgbImage::from_fn(320, 240, |x, _| image::Rgb([x as u8, 0, 0]));
+        let mesh =
+            Detection { shape: Some(vec![[100.0, 100.0, 0.0], [200.4, 50.0, 3.0], [0.0, 0.0, 0.0]].into()), ..face() };
+        let sample = LightSample::measure(&image, &mesh).unwrap();
+        let points = sample.points.unwrap();
+        assert_eq!(points[0], [100.0, 0.0, 0.0]);
+        assert_eq!(points[1], [200.0, 0.0, 0.0]);
+        // At the frame's corner, the pixels beyond it are the edge's.
+        assert_eq!(points[2][0], 1.0 / 3.0);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Liveness: what the verify must show beyond the right face. Passive: the photo's P(real).
 //! Challenge: one continuous capture that follows the plan the server drew — its timing and
 //! continuity (`capture`), its movements (`pose`) made by a head and not a flat picture
-//! (`planarity`), the screen's colours on the face (`light`),
+//! (`planarity`), the screen's colours on the face (`light`) as on its own relief (`shading`),
 //! one person throughout, and the identified frames (`sampling`) scored by the passive model.
+//! `trial` runs one recorded capture through them for `faceauth liveness-eval` (`evaluation`).
 
 pub mod budget;
 pub mod capture;
@@ -15,6 +16,7 @@ pub mod planarity;
 pub mod pose;
 pub mod replay;
 pub mod sampling;
+pub mod shading;
 
 use capture::CaptureRefusal;
 use evaluation::Check;
@@ -208,8 +210,12 @@ pub fn judge(
         (true, _) => LightCheck::NotAsked,
         (false, true) => return Err(LightRefusal::Declined.into()),
         (false, false) => {
-            let samples: Vec<_> = frames.iter().map(|f| f.light).collect();
-            light::check(times, &samples, plan)?;
+            let samples: Vec<_> = frames.iter().map(|f| f.light.clone()).collect();
+            let response = light::check(times, &samples, plan)?;
+            // Followed, and as by the face's own relief under the screen, not a tint painted on.
+            if policy.min_shading > 0.0 {
+                shading::check(&observed, &samples, plan, response.lag_ms, response.face, policy.min_shading)?;
+            }
             LightCheck::Passed
         }
     };
@@ -276,14 +282,15 @@ pub async fn trial(
     let digests: Vec<String> = frames.iter().map(|b| photo_digest(b)).collect();
     let frames = match analyze(inference, frames, times, Some(plan)).await {
         Ok(frames) => frames,
-        Err(e) => return Trial { verdict: Err(e), parallax: None, light: None },
+        Err(e) => return Trial { verdict: Err(e), parallax: None, light: None, shading: None },
     };
     let observed = capture::observe(&frames, times);
     let parallax = planarity::largest_parallax(&observed, plan);
-    let samples: Vec<_> = frames.iter().map(|f| f.light).collect();
+    let samples: Vec<_> = frames.iter().map(|f| f.light.clone()).collect();
     let light = (!plan.light.is_empty()).then(|| light::response(times, &samples, plan)).flatten();
+    let shading = light.and_then(|l| shading::response(&observed, &samples, plan, l.lag_ms, l.face));
     let answer = CaptureAnswer { plan, frames: &frames, times, digests: &digests, light_declined };
-    Trial { verdict: judge(policy, &answer, &[]), parallax, light }
+    Trial { verdict: judge(policy, &answer, &[]), parallax, light, shading: shading.map(|s| s.gain) }
 }
 
 /// One recorded capture's verdict and measurements.
@@ -291,6 +298,8 @@ pub struct Trial {
     pub verdict: Result<CaptureVerdict, ServiceError>,
     pub parallax: Option<f32>,
     pub light: Option<LightResponse>,
+    /// How the light followed the face's relief (`shading.rs`): its gain.
+    pub shading: Option<f32>,
 }
 
 /// Which check of the challenge a refusal came from.

@@ -147,6 +147,7 @@ async fn fixture() -> Fixture {
             min_turn_yaw: 18.0,
             min_nod_pitch: 15.0,
             min_parallax: 0.025,
+            min_shading: 0.25,
             light: crate::service::LightOffer::Optional,
         },
         challenges: Challenges::new(

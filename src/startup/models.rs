@@ -65,10 +65,12 @@ pub fn model_spec(config: &Config) -> Result<(EngineSpec, ModelInfo), StartupErr
     if meshed {
         file_id(&models.landmarks, Stage::Landmarks, &mut loaded)?;
     }
-    // The planarity check reads FaceMesh's points: with a detector that has none it would refuse
-    // every capture, so the configuration is refused instead, before anything is served.
-    if !meshed && config.face.liveness == LivenessMode::Challenge && config.face.challenge_min_parallax > 0.0 {
-        return Err(StartupError::PlanarityNeedsMesh);
+    // The planarity and shading checks read FaceMesh's points: with a detector that has none they
+    // would refuse every capture, so the configuration is refused instead, before anything is served.
+    let needs_mesh = config.face.challenge_min_parallax > 0.0
+        || (config.face.challenge_min_shading > 0.0 && config.face.light != LightChallenge::Off);
+    if !meshed && config.face.liveness == LivenessMode::Challenge && needs_mesh {
+        return Err(StartupError::ChecksNeedMesh);
     }
     let recognizer = file_id(&models.recognizer, Stage::Recognizer, &mut loaded)?;
     match (config.is_production(), config.face.liveness) {

@@ -6,13 +6,15 @@
 //! played back for the return: reversed real motion is real motion). The recording has no
 //! nod deep enough from a level start, so these tests ask for the two turns (CHALLENGE_MOVES and
 //! CHALLENGE_STEPS are the material's limit, not a loosened threshold). The recording does not
-//! respond to screen colours: [`lit`] synthesises the reflection (the face's centre tinted by the
-//! plan's colour, the surround barely), and says so where it is used.
+//! respond to screen colours: [`lit_shaped`] synthesises the reflection (the face lit by the plan's
+//! colour by its surface's angle to the screen, the surround barely), and says so where it is used;
+//! [`lit`] paints the colours over the face as an attacker's frames would carry them.
 
 use std::sync::OnceLock;
 
 use faceauth::face::engine::EngineSpec;
 use faceauth::face::{FaceEngine, ModelProfile, Purpose, runtime};
+use faceauth::service::liveness::shading;
 use image::RgbImage;
 use reqwest::multipart::{Form, Part};
 use serde_json::Value;
@@ -120,28 +122,41 @@ pub fn steps_of(reply: &Value) -> Vec<String> {
     reply["steps"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect()
 }
 
+/// ONNX Runtime, once for the test's engines.
+fn init_runtime() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        let ort = std::env::var("ORT_DYLIB_PATH")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|_| root().join(".ort/libonnxruntime.so.1.31.1"));
+        runtime::init(&ort, runtime::Threads::PerSession(1)).unwrap();
+    });
+}
+
+/// The default pack's detection stage (BlazeFace + FaceMesh), for the relief the light falls on.
+fn mesh_engine() -> std::sync::MutexGuard<'static, FaceEngine> {
+    static ENGINE: OnceLock<std::sync::Mutex<FaceEngine>> = OnceLock::new();
+    ENGINE.get_or_init(|| load_engine("face_detection_short_range.onnx")).lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The test's own tool for placing synthesised light (the service under test runs the default
+/// pack; where this engine puts the box only decides where the light falls).
 fn engine() -> std::sync::MutexGuard<'static, FaceEngine> {
     static ENGINE: OnceLock<std::sync::Mutex<FaceEngine>> = OnceLock::new();
-    ENGINE
-        .get_or_init(|| {
-            let ort = std::env::var("ORT_DYLIB_PATH")
-                .map(std::path::PathBuf::from)
-                .unwrap_or_else(|_| root().join(".ort/libonnxruntime.so.1.31.1"));
-            runtime::init(&ort, runtime::Threads::PerSession(1)).unwrap();
-            // The test's own tool for placing synthesised light (the service under test runs the
-            // default pack; where this engine puts the box only decides where the light falls).
-            let recognizer = root().join("models/arcface_mobilefacenet_128d.onnx");
-            let sha = faceauth::face::models::sha256_file(&recognizer).unwrap();
-            let spec = EngineSpec::with_defaults(
-                root().join("models/det_500m.onnx"),
-                root().join("models/face_landmark.onnx"),
-                recognizer,
-                ModelProfile::by_sha256(&sha).unwrap().clone(),
-            );
-            std::sync::Mutex::new(FaceEngine::load(&spec).unwrap())
-        })
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
+    ENGINE.get_or_init(|| load_engine("det_500m.onnx")).lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn load_engine(detector: &str) -> std::sync::Mutex<FaceEngine> {
+    init_runtime();
+    let recognizer = root().join("models/arcface_mobilefacenet_128d.onnx");
+    let sha = faceauth::face::models::sha256_file(&recognizer).unwrap();
+    let spec = EngineSpec::with_defaults(
+        root().join("models").join(detector),
+        root().join("models/face_landmark.onnx"),
+        recognizer,
+        ModelProfile::by_sha256(&sha).unwrap().clone(),
+    );
+    std::sync::Mutex::new(FaceEngine::load(&spec).unwrap())
 }
 
 pub fn jpeg(image: &RgbImage, quality: u8) -> Vec<u8> {
@@ -160,25 +175,138 @@ pub fn colour_at(plan: &Value, t_ms: f64) -> Option<[f32; 3]> {
     })
 }
 
-/// SYNTHESISED: the screen's light as it would fall on a face at arm's length, `lag_ms` late (the
-/// screen and camera's delay): each pixel of the face takes on `face` of the screen's colour and the
-/// rest of the frame `surround` of it. With `face == surround` it is a tint of the whole frame.
+/// SYNTHESISED, and PAINTED: the screen's colours laid over the face `lag_ms` late, as an attacker
+/// tints injected frames: each pixel of the face's box (grown by a tenth) takes on `face` of the
+/// screen's colour, whatever way the skin faces, and the rest of the frame `surround` of it. With
+/// `face == surround` it is a tint of the whole frame.
 pub fn lit(capture: &Capture, plan: &Value, face: f32, surround: f32, lag_ms: f64) -> Capture {
-    let mut engine = engine();
+    lit_by(capture, plan, surround, lag_ms, boxed, |x, y, at| {
+        let [x1, y1, x2, y2] = at.bbox;
+        let (pad_x, pad_y) = ((x2 - x1) * 0.1, (y2 - y1) * 0.1);
+        (x >= x1 - pad_x && x <= x2 + pad_x && y >= y1 - pad_y && y <= y2 + pad_y).then_some(face)
+    })
+}
+
+/// SYNTHESISED, as a screen at arm's length lights a head (the recordings do not respond to screen
+/// colours): each point of the face takes on up to `face` of the screen's colour by the cosine of
+/// its surface's angle to the screen (Lambert), `lag_ms` late; the rest of the frame `surround`.
+/// The surface is the face's own, as FaceMesh sees it in that frame (the default pack's detection
+/// stage): the nose's sides take on less than its ridge, and as she turns, the side turning toward
+/// the screen more.
+pub fn lit_shaped(capture: &Capture, plan: &Value, face: f32, surround: f32, lag_ms: f64) -> Capture {
+    lit_by(capture, plan, surround, lag_ms, meshed, |x, y, at| at.relief.as_ref()?.at(x, y).map(|f| face * f))
+}
+
+/// SYNTHESISED, and PAINTED with a falloff: the screen's colours over the face, strongest at its
+/// centre and fading to its edge (`face` × (1 − r²) in an ellipse over the face's box), whatever
+/// way the skin faces: an attacker's tint that imitates a reflection's outline, and a sphere's
+/// shading, but not the face's relief.
+pub fn painted_falloff(capture: &Capture, plan: &Value, face: f32, surround: f32, lag_ms: f64) -> Capture {
+    lit_by(capture, plan, surround, lag_ms, boxed, |x, y, at| {
+        let [x1, y1, x2, y2] = at.bbox;
+        let (u, v) = ((x - (x1 + x2) / 2.0) / ((x2 - x1) * 0.6), (y - (y1 + y2) / 2.0) / ((y2 - y1) * 0.6));
+        let r = u * u + v * v;
+        (r < 1.0).then_some(surround + (face - surround) * (1.0 - r))
+    })
+}
+
+/// Where the face is in one frame, as the light's synthesis needs it.
+pub struct FaceAt {
+    pub bbox: [f32; 4],
+    /// How squarely the skin faces the screen at each pixel the mesh covers.
+    pub relief: Option<Relief>,
+}
+
+/// A face's facing (the cosine of its surface's angle to the screen) per pixel, from its mesh.
+pub struct Relief {
+    origin: (i64, i64),
+    width: i64,
+    facing: Vec<f32>,
+}
+
+impl Relief {
+    /// Each point's facing (its neighbours' plane, as `shading.rs` measures it) over the pixels
+    /// nearer to it than to any other point, up to one and a half mesh spacings away.
+    fn of(shape: &[[f32; 3]]) -> Relief {
+        let facing = shading::facing(shape, &shading::neighbours(shape));
+        let mut gaps: Vec<f32> = shape
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                shape
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, q)| (p[0] - q[0]).hypot(p[1] - q[1]))
+                    .fold(f32::MAX, f32::min)
+            })
+            .collect();
+        gaps.sort_by(f32::total_cmp);
+        let reach = 1.5 * gaps[gaps.len() / 2];
+        let (lo_x, lo_y) = shape.iter().fold((f32::MAX, f32::MAX), |(x, y), p| (x.min(p[0]), y.min(p[1])));
+        let (hi_x, hi_y) = shape.iter().fold((f32::MIN, f32::MIN), |(x, y), p| (x.max(p[0]), y.max(p[1])));
+        let origin = ((lo_x - reach).floor() as i64, (lo_y - reach).floor() as i64);
+        let (width, height) =
+            ((hi_x + reach).ceil() as i64 - origin.0 + 1, (hi_y + reach).ceil() as i64 - origin.1 + 1);
+        let mut best = vec![f32::MAX; (width * height) as usize];
+        let mut map = vec![f32::NAN; (width * height) as usize];
+        for (p, f) in shape.iter().zip(&facing) {
+            let r = reach.ceil() as i64;
+            let (cx, cy) = (p[0].round() as i64, p[1].round() as i64);
+            for y in cy - r..=cy + r {
+                for x in cx - r..=cx + r {
+                    let d = (x as f32 - p[0]).hypot(y as f32 - p[1]);
+                    let k = ((y - origin.1) * width + (x - origin.0)) as usize;
+                    if d <= reach && d < best[k] {
+                        best[k] = d;
+                        map[k] = *f;
+                    }
+                }
+            }
+        }
+        Relief { origin, width, facing: map }
+    }
+
+    fn at(&self, x: f32, y: f32) -> Option<f32> {
+        let (x, y) = (x as i64 - self.origin.0, y as i64 - self.origin.1);
+        if x < 0 || y < 0 || x >= self.width {
+            return None;
+        }
+        self.facing.get((y * self.width + x) as usize).copied().filter(|f| !f.is_nan())
+    }
+}
+
+/// The face's box, by the test's own engine.
+fn boxed(bytes: &[u8]) -> Option<FaceAt> {
+    Some(FaceAt { bbox: engine().analyze(bytes, Purpose::Verify).ok()?.face.bbox, relief: None })
+}
+
+/// The face's box and relief, by the default pack's detection stage (BlazeFace + FaceMesh).
+fn meshed(bytes: &[u8]) -> Option<FaceAt> {
+    let face = mesh_engine().analyze(bytes, Purpose::Verify).ok()?.face;
+    Some(FaceAt { bbox: face.bbox, relief: face.shape.as_deref().map(Relief::of) })
+}
+
+/// Each frame lit by the screen's colour `lag_ms` before it: where `face_strength(x, y, face)` says
+/// the pixel is on the face (the face as `find` locates it), by that strength; elsewhere by `surround`.
+fn lit_by(
+    capture: &Capture,
+    plan: &Value,
+    surround: f32,
+    lag_ms: f64,
+    find: fn(&[u8]) -> Option<FaceAt>,
+    face_strength: impl Fn(f32, f32, &FaceAt) -> Option<f32>,
+) -> Capture {
     let frames = capture
         .frames
         .iter()
         .zip(&capture.times)
         .map(|(bytes, &t)| {
-            let mut image = image::load_from_memory(bytes).unwrap().to_rgb8();
-            let box_ = engine.analyze(bytes, Purpose::Verify).map(|a| a.face.bbox).unwrap_or([0.0; 4]);
             let Some(screen) = colour_at(plan, (t - lag_ms).max(0.0)) else { return bytes.clone() };
-            let [x1, y1, x2, y2] = box_;
-            let (pad_x, pad_y) = ((x2 - x1) * 0.1, (y2 - y1) * 0.1);
+            let mut image = image::load_from_memory(bytes).unwrap().to_rgb8();
+            let at = find(bytes);
             for (x, y, p) in image.enumerate_pixels_mut() {
-                let (x, y) = (x as f32, y as f32);
-                let inside = x >= x1 - pad_x && x <= x2 + pad_x && y >= y1 - pad_y && y <= y2 + pad_y;
-                let strength = if inside { face } else { surround };
+                let strength = at.as_ref().and_then(|at| face_strength(x as f32, y as f32, at)).unwrap_or(surround);
                 for (value, light) in p.0.iter_mut().zip(screen) {
                     // Light adds to what the skin reflects, in proportion to the skin's own brightness.
                     let own = *value as f32;
@@ -275,6 +403,80 @@ pub fn sheet_answer(photo: &RgbImage, plan: &Value, fps: f64) -> Capture {
         times.push(t);
     }
     Capture { frames, times }
+}
+
+/// One frontal photo animated as a 2.5-D surface through `plan`'s moves (a frame injection that
+/// costs an afternoon): fitted into 640×480, every pixel of the head moved by its depth times the
+/// sine of the angle (an ellipsoid over the face's box, the nose raised by a bump), turned 30° toward
+/// each prompt's side (nodded for `look_up`/`look_down`) from 300 ms after the prompt and back by its
+/// end, at `fps`, noised and re-encoded. Its parallax is a head's, by construction.
+pub fn warped_answer(photo: &RgbImage, plan: &Value, fps: f64) -> Capture {
+    let photo =
+        image::DynamicImage::ImageRgb8(photo.clone()).resize(640, 480, image::imageops::FilterType::Triangle).to_rgb8();
+    let found = engine().analyze(&jpeg(&photo, 95), Purpose::Verify).unwrap();
+    let [x1, y1, x2, y2] = found.face.bbox;
+    let (cx, cy, rx, ry) = ((x1 + x2) / 2.0, (y1 + y2) / 2.0, (x2 - x1) * 0.6, (y2 - y1) * 0.6);
+    let nose = found.face.landmarks[2];
+    let sigma = (x2 - x1) * 0.12;
+    let depth = |x: f32, y: f32| {
+        let (u, v) = ((x - cx) / rx, (y - cy) / ry);
+        let head = (1.0 - u * u - v * v).max(0.0).sqrt() * rx;
+        let bump = 0.5 * rx * (-((x - nose[0]).powi(2) + (y - nose[1]).powi(2)) / (2.0 * sigma * sigma)).exp();
+        head + bump
+    };
+    let moves: Vec<(f64, &str)> = plan["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["at_ms"].as_f64().unwrap(), p["step"].as_str().unwrap()))
+        .collect();
+    let duration = plan["duration_ms"].as_f64().unwrap();
+    let (w, h) = photo.dimensions();
+    let (mut frames, mut times) = (Vec::new(), Vec::new());
+    for k in 0..=(duration / 1000.0 * fps).ceil() as usize {
+        let t = k as f64 * 1000.0 / fps;
+        let (mut yaw, mut nod) = (0.0f32, 0.0f32);
+        for &(at, step) in &moves {
+            if t >= at + 300.0 && t < at + 1300.0 {
+                let angle = 45f32.to_radians() * ((t - at - 300.0) / 1000.0 * std::f64::consts::PI).sin() as f32;
+                match step {
+                    "turn_left" => yaw = angle,
+                    "turn_right" => yaw = -angle,
+                    "look_up" => nod = angle,
+                    _ => nod = -angle,
+                }
+            }
+        }
+        let frame = RgbImage::from_fn(w, h, |x, y| {
+            let (x, y) = (x as f32, y as f32);
+            let d = depth(x, y);
+            // A hand holding the device: a sub-pixel tremor, so no two frames are the same picture.
+            let (jx, jy) = (((k * 7) % 5) as f32 * 0.3 - 0.6, ((k * 11) % 5) as f32 * 0.3 - 0.6);
+            let (sx, sy) = (x - d * yaw.sin() + jx, y + d * nod.sin() + jy);
+            let mut p = sample(&photo, sx, sy);
+            let noise = ((x as u32 * 31 + y as u32 * 17 + k as u32 * 7) % 7) as i16 - 3;
+            p.0 = p.0.map(|v| (v as i16 + noise).clamp(0, 255) as u8);
+            p
+        });
+        frames.push(jpeg(&frame, 88));
+        times.push(t);
+    }
+    Capture { frames, times }
+}
+
+/// Bilinear sample of `image` at (x, y), the edges repeated.
+fn sample(image: &RgbImage, x: f32, y: f32) -> image::Rgb<u8> {
+    let (w, h) = (image.width() as f32 - 1.0, image.height() as f32 - 1.0);
+    let (x, y) = (x.clamp(0.0, w), y.clamp(0.0, h));
+    let (x0, y0) = (x.floor(), y.floor());
+    let (fx, fy) = (x - x0, y - y0);
+    let at = |dx: f32, dy: f32| image.get_pixel((x0 + dx).min(w) as u32, (y0 + dy).min(h) as u32).0.map(f32::from);
+    let (a, b, c, d) = (at(0.0, 0.0), at(1.0, 0.0), at(0.0, 1.0), at(1.0, 1.0));
+    image::Rgb([0, 1, 2].map(|i| {
+        let top = a[i] + (b[i] - a[i]) * fx;
+        let bottom = c[i] + (d[i] - c[i]) * fx;
+        (top + (bottom - top) * fy).round() as u8
+    }))
 }
 
 /// The capture at `fps` (frames nearest each tick of that rate), each frame brought to the SDK's

@@ -41,10 +41,10 @@ async fn answer(app: &TestApp, user: &str, challenge: &Value, capture: &Capture)
 }
 
 /// A genuine capture of the woman in the recording answering `challenge`, its light synthesised
-/// (the recording does not respond to screen colours): her face takes on a quarter of the screen's
-/// colour, the room behind her a fiftieth, 100 ms late.
+/// (the recording does not respond to screen colours): her face takes on up to a quarter of the
+/// screen's colour by its surface's angle to the screen, the room behind her a fiftieth, 100 ms late.
 fn genuine_lit(challenge: &Value) -> Capture {
-    lit(&genuine(&steps_of(challenge)), &challenge["capture"], 0.25, 0.02, 100.0)
+    lit_shaped(&genuine(&steps_of(challenge)), &challenge["capture"], 0.25, 0.02, 100.0)
 }
 
 fn refused(reply: &Reply, status: u16, code: &str) {
@@ -188,9 +188,9 @@ async fn a_photo_turned_as_a_sheet_to_answer_the_moves_is_refused() {
 }
 
 #[tokio::test]
-async fn the_planarity_check_cannot_be_left_without_a_mesh() {
-    // SCRFD gives no mesh: challenge liveness with the planarity check on would refuse every
-    // capture, so the server refuses the configuration before it listens, and says what to change.
+async fn the_planarity_and_shading_checks_cannot_be_left_without_a_mesh() {
+    // SCRFD gives no mesh: challenge liveness with the planarity or shading check on would refuse
+    // every capture, so the server refuses the configuration before it listens, and says what to change.
     let scrfd = [("DETECTOR_MODEL".to_string(), "det_500m.onnx".to_string())];
     let mut env: Vec<(String, String)> = env(&[]).iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     env.extend(scrfd.iter().cloned());
@@ -198,8 +198,12 @@ async fn the_planarity_check_cannot_be_left_without_a_mesh() {
     assert_eq!(failed.code, Some(1));
     assert!(failed.output.contains("CHALLENGE_MIN_PARALLAX"), "{}", failed.output);
     assert!(!failed.output.contains("listening on"), "{}", failed.output);
-    // Turned off on purpose, it starts.
+    // One of the two turned off is not enough.
     env.push(("CHALLENGE_MIN_PARALLAX".into(), "0".into()));
+    let failed = spawn_failing(&env);
+    assert!(failed.output.contains("CHALLENGE_MIN_SHADING=0"), "{}", failed.output);
+    // Both turned off on purpose, it starts.
+    env.push(("CHALLENGE_MIN_SHADING".into(), "0".into()));
     let app = spawn_owned(&env);
     assert_eq!(app.get("/ready").await.status, 200);
 }

@@ -60,16 +60,17 @@ async fn liveness_eval_reports_bpcer_and_apcer_per_attack_kind_on_captures_recor
     let temp = tempfile::tempdir().unwrap();
     let dir = kept.clone().unwrap_or_else(|| temp.path().join("set"));
 
-    // Bona fide: her real turns, the light on her face at several strengths and screen delays.
+    // Bona fide: her real turns, the light on her face by its surface's angle to the screen, at
+    // several strengths and screen delays.
     for (n, (face, lag)) in
-        [(0.12, 60.0), (0.18, 150.0), (0.25, 100.0), (0.3, 200.0), (0.2, 80.0), (0.15, 120.0)].into_iter().enumerate()
+        [(0.15, 60.0), (0.18, 150.0), (0.25, 100.0), (0.3, 200.0), (0.2, 80.0), (0.15, 120.0)].into_iter().enumerate()
     {
         let (plan, steps) = draw_plan(&app).await;
         write(
             &dir,
             "bona_fide",
             n,
-            &recording("bona_fide", &plan, &lit(&genuine(&steps), &plan, face, 0.02, lag), "shown"),
+            &recording("bona_fide", &plan, &lit_shaped(&genuine(&steps), &plan, face, 0.02, lag), "shown"),
         );
     }
     // Print: a dev photo as a bowed sheet turned toward each prompt, lit as a face would be.

@@ -35,3 +35,4 @@ mod privacy;
 mod s3;
 mod security;
 mod sessions;
+mod shading;

@@ -53,6 +53,8 @@ pub struct Evaluated {
     pub parallax: Option<f32>,
     /// How the face followed the plan's colours, where the plan had some and it was measurable.
     pub light: Option<LightResponse>,
+    /// How the light's balance over the face followed its pose, where measurable.
+    pub shading: Option<f32>,
 }
 
 /// A kind of presentation and how the checks answered it.
@@ -94,7 +96,7 @@ type Reading = fn(&Evaluated) -> Option<f32>;
 
 /// The measures an operator may tune, each read from a capture where it was measured: its name, the
 /// configured limit, and the value (a capture passes the measure at or above the limit).
-fn measures(min_parallax: f32) -> [(&'static str, f32, Reading); 3] {
+fn measures(min_parallax: f32, min_shading: f32) -> [(&'static str, f32, Reading); 4] {
     [
         ("parallax", min_parallax, |e| e.parallax),
         ("light_correlation", MIN_CORRELATION, |e| e.light.map(|l| l.correlation)),
@@ -103,11 +105,12 @@ fn measures(min_parallax: f32) -> [(&'static str, f32, Reading); 3] {
         ("light_contrast", MIN_CONTRAST, |e| {
             e.light.map(|l| if l.surround > 0.0 { l.face / l.surround } else { f32::MAX })
         }),
+        ("light_shading", min_shading, |e| e.shading),
     ]
 }
 
 /// The rates and thresholds over `captures`, for a `target_bpcer` (e.g. 0.01).
-pub fn report(captures: &[Evaluated], min_parallax: f32, target_bpcer: f64) -> Report {
+pub fn report(captures: &[Evaluated], min_parallax: f32, min_shading: f32, target_bpcer: f64) -> Report {
     let mut kinds: BTreeMap<&str, Vec<&Evaluated>> = BTreeMap::new();
     for c in captures {
         kinds.entry(c.label.as_str()).or_default().push(c);
@@ -127,7 +130,7 @@ pub fn report(captures: &[Evaluated], min_parallax: f32, target_bpcer: f64) -> R
     let apcer: Vec<KindReport> =
         kinds.iter().filter(|(k, _)| **k != BONA_FIDE).map(|(k, m)| kind_report(k, m)).collect();
     let apcer_worst = apcer.iter().map(|k| k.error_rate).max_by(|a, b| a.value.total_cmp(&b.value));
-    let thresholds = measures(min_parallax)
+    let thresholds = measures(min_parallax, min_shading)
         .into_iter()
         .map(|(measure, configured, read)| {
             let mut genuine: Vec<f32> = captures.iter().filter(|c| c.label == BONA_FIDE).filter_map(read).collect();
@@ -155,7 +158,14 @@ mod tests {
     use super::*;
 
     fn capture(label: &str, refused: Option<(Check, &'static str)>, parallax: f32) -> Evaluated {
-        Evaluated { name: String::new(), label: label.into(), refused, parallax: Some(parallax), light: None }
+        Evaluated {
+            name: String::new(),
+            label: label.into(),
+            refused,
+            parallax: Some(parallax),
+            light: None,
+            shading: None,
+        }
     }
 
     #[test]
@@ -167,7 +177,7 @@ mod tests {
             capture("print", Some((Check::Planarity, "capture_flat")), 0.02),
             capture("replay", None, 0.06),
         ];
-        let report = report(&captures, 0.025, 0.0);
+        let report = report(&captures, 0.025, 0.3, 0.0);
         let bpcer = report.bpcer.unwrap();
         assert_eq!((bpcer.error_rate.errors, bpcer.error_rate.trials), (1, 2));
         assert_eq!(bpcer.refused_by[&Check::Light], 1);
@@ -187,7 +197,7 @@ mod tests {
     #[test]
     fn a_target_bpcer_lets_that_share_of_bona_fide_captures_fail_the_measure() {
         let captures: Vec<Evaluated> = (1..=10).map(|i| capture(BONA_FIDE, None, i as f32 / 100.0)).collect();
-        assert_eq!(report(&captures, 0.025, 0.1).thresholds[0].value, Some(0.02));
-        assert_eq!(report(&captures, 0.025, 0.05).thresholds[0].value, Some(0.01));
+        assert_eq!(report(&captures, 0.025, 0.3, 0.1).thresholds[0].value, Some(0.02));
+        assert_eq!(report(&captures, 0.025, 0.3, 0.05).thresholds[0].value, Some(0.01));
     }
 }

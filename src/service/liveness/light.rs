@@ -29,6 +29,10 @@ pub enum LightRefusal {
     NotFollowed,
     #[error("the whole picture changes colour with the screen, not the face: not a reflection")]
     NotReflected,
+    /// The face took on the colours, but not as a surface turning under the screen does
+    /// (`shading.rs`): painted on, not reflected.
+    #[error("the colours on the face do not follow its shape as it moves (shading correlation {0:.2})")]
+    NotShaped(f32),
     #[error("the face's light could not be measured in enough frames")]
     Unmeasured,
     /// The plan carried colours and the client says it showed none: the backend chose the
@@ -41,7 +45,7 @@ impl LightRefusal {
     pub fn code(self) -> &'static str {
         match self {
             LightRefusal::NotFollowed | LightRefusal::Unmeasured => "light_not_followed",
-            LightRefusal::NotReflected => "light_not_reflected",
+            LightRefusal::NotReflected | LightRefusal::NotShaped(_) => "light_not_reflected",
             LightRefusal::Declined => "light_required",
         }
     }
@@ -56,7 +60,8 @@ pub struct LightResponse {
     pub lag_ms: f32,
 }
 
-fn chroma(rgb: [f32; 3]) -> [f32; 3] {
+/// r, g and b over their sum: the hue, whatever the brightness.
+pub fn chroma(rgb: [f32; 3]) -> [f32; 3] {
     let sum = (rgb[0] + rgb[1] + rgb[2]).max(1.0);
     rgb.map(|c| c / sum)
 }
@@ -83,7 +88,8 @@ fn fit(x: &[[f32; 3]], y: &[[f32; 3]]) -> (f32, f32) {
 
 /// The face's and surround's response to the plan's colours at the delay that fits the face best.
 pub fn response(times: &[f32], samples: &[Option<LightSample>], plan: &Plan) -> Option<LightResponse> {
-    let measured: Vec<(f32, LightSample)> = times.iter().zip(samples).filter_map(|(t, s)| s.map(|s| (*t, s))).collect();
+    let measured: Vec<(f32, &LightSample)> =
+        times.iter().zip(samples).filter_map(|(t, s)| s.as_ref().map(|s| (*t, s))).collect();
     if measured.len() < times.len() * 3 / 5 || measured.len() < 8 {
         return None;
     }
@@ -145,6 +151,7 @@ mod tests {
                 Some(LightSample {
                     face: [0, 1, 2].map(|c| skin[c] + face * screen[c]),
                     surround: [0, 1, 2].map(|c| wall_base[c] + wall * screen[c]),
+                    points: None,
                 })
             })
             .collect();
