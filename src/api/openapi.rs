@@ -95,6 +95,38 @@ pub fn document(max_upload_bytes: usize) -> serde_json::Value {
         // The server refuses fields it does not know (400 invalid_request).
         schema["additionalProperties"] = false.into();
     }
+    // A capture's times and light answer belong to the capture: either without it is refused
+    // (400 missing_field), and the contract says so (JSON Schema 2020-12, OpenAPI 3.1).
+    document["components"]["schemas"]["UploadForm"]["dependentRequired"] =
+        serde_json::json!({ "capture_ms": ["capture"], "capture_light": ["capture"] });
+    // A passkey registration's `credential` is the object the browser's `PublicKeyCredential.toJSON()`
+    // gives (base64url where WebAuthn has bytes); what no schema can say is whether it verifies.
+    if let Some(credential) =
+        document["components"]["schemas"]["PasskeyRegistration"]["properties"].get_mut("credential")
+    {
+        let description = credential["description"].clone();
+        *credential = serde_json::json!({
+            "type": "object",
+            "description": description,
+            "required": ["id", "rawId", "type", "response"],
+            "properties": {
+                "id": { "type": "string", "minLength": 1 },
+                "rawId": { "type": "string", "minLength": 1 },
+                "type": { "type": "string", "enum": ["public-key"] },
+                "response": {
+                    "type": "object",
+                    "required": ["clientDataJSON", "attestationObject"],
+                    "properties": {
+                        "clientDataJSON": { "type": "string", "minLength": 1 },
+                        "attestationObject": { "type": "string", "minLength": 1 },
+                        "transports": { "type": "array", "items": { "type": "string" } }
+                    }
+                },
+                "authenticatorAttachment": { "type": ["string", "null"] },
+                "clientExtensionResults": { "type": "object" }
+            }
+        });
+    }
     document["components"]["schemas"]["CaptureFrame"]["maxLength"] = max_upload_bytes.into();
     document["components"]["schemas"]["CaptureFrame"]["minLength"] = 1.into();
     for path in ["/api/register", "/api/verify"] {

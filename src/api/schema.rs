@@ -6,8 +6,9 @@ use utoipa::{IntoResponses, ToSchema};
 
 use crate::error::ErrorEnvelope;
 
-/// The multipart body of verify. With LIVENESS=challenge, also `challenge_id` and one photo per
-/// head turn, `frame_1` … `frame_8` (as many as the challenge's steps; `patternProperties`).
+/// The multipart body of verify: one photo as `image`, or (LIVENESS=challenge) one continuous
+/// capture as `capture` parts with its `capture_ms` and `capture_light`, which belong to it (the
+/// document says so with `dependentRequired`).
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct UploadForm {
