@@ -39,14 +39,7 @@ impl Moto {
             .spawn()
             .unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup-test.sh)", bin.display()));
         self.child = Some(child);
-        // Readiness by polling the port, bounded: no fixed sleep.
-        for _ in 0..600 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("moto_server did not start");
+        listening(self.port, 600, "moto_server");
     }
 
     pub fn port(&self) -> u16 {
@@ -158,14 +151,7 @@ impl Redis {
             .spawn()
             .unwrap_or_else(|e| panic!("{bin}: {e} (run scripts/setup-test.sh)"));
         self.child = Some(child);
-        // Readiness by polling the port, bounded: no fixed sleep.
-        for _ in 0..400 {
-            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
-        panic!("redis-server did not start");
+        listening(self.port, 400, "redis-server");
     }
 
     pub fn stop(&mut self) {
@@ -180,4 +166,16 @@ impl Drop for Redis {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Waits until something listens on `port` (polled every 25 ms, at most `tries` times): readiness
+/// by the port, bounded, with no fixed sleep.
+fn listening(port: u16, tries: u32, what: &str) {
+    for _ in 0..tries {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("{what} did not start");
 }
