@@ -1,6 +1,7 @@
 //! The HTTP surface. Handlers are glue: extract, call the service, shape the response.
 
 pub mod challenges;
+mod completion;
 pub mod demo;
 pub mod dto;
 pub mod enrollments;
@@ -22,72 +23,8 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{delete, get, post};
 
 use crate::app::AppState;
-use crate::audit::{Actor, Event};
-use crate::auth::Caller;
-use crate::domain::UserId;
 use crate::error::ApiError;
 use crate::middleware;
-
-/// Runs an operation and its audit record in a task of their own. A client that disconnects drops
-/// the handler's future and whatever it awaits, which could stop an operation between its steps
-/// (a reference stored but not audited, a grant used but not spent); the task runs on to the end
-/// whatever happens to the connection, and the handler only waits for it.
-async fn to_completion<T: Send + 'static>(
-    work: impl std::future::Future<Output = T> + Send + 'static,
-) -> Result<T, ApiError> {
-    use crate::telemetry::request::{REQUEST_ID, current_request_id};
-    use tracing::Instrument;
-    // The task keeps the request's span and id (a task-local does not cross a spawn by itself).
-    let work = REQUEST_ID.scope(current_request_id(), work).in_current_span();
-    match tokio::spawn(work).await {
-        Ok(done) => Ok(done),
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        // Only a runtime shutting down cancels a task.
-        Err(_) => Err(ApiError::Internal(None)),
-    }
-}
-
-/// One operation and the audit record of its outcome, run to completion (`to_completion`), the
-/// record durable before the answer. `work` gets its own handles to the state and the user.
-async fn audited<T, E, F>(
-    state: &AppState,
-    kind: &'static str,
-    user: &UserId,
-    caller: Caller,
-    work: impl FnOnce(AppState, UserId) -> F + Send + 'static,
-) -> Result<Result<T, E>, ApiError>
-where
-    F: std::future::Future<Output = Result<T, E>> + Send + 'static,
-    T: Send + 'static,
-    E: std::error::Error + Send + 'static,
-{
-    let (state, user) = (state.clone(), user.clone());
-    to_completion(async move {
-        let outcome = work(state.clone(), user.clone()).await;
-        audit(&state, kind, &user, &caller, &outcome, None);
-        state.service.audit().commit().await;
-        outcome
-    })
-    .await
-}
-
-/// Records a biometric event the API decided, with the caller's key: the operation's outcome and
-/// a bounded `detail` (a result word, a notice id).
-fn audit<T, E: std::error::Error + 'static>(
-    state: &AppState,
-    kind: &'static str,
-    user: &UserId,
-    caller: &Caller,
-    outcome: &Result<T, E>,
-    detail: Option<&str>,
-) {
-    let outcome = outcome.as_ref().map(|_| ()).map_err(|e| e as &(dyn std::error::Error + 'static));
-    state.service.audit().record(Event { kind, user, actor: Actor::Key(caller), outcome, detail });
-}
-
-/// The most a JSON request body may hold: the largest (a session with a nonce and an audience)
-/// is a few hundred bytes. A client key cannot make the service buffer megabytes of JSON.
-pub const JSON_BODY_LIMIT: usize = 4 * 1024;
 
 pub fn router(state: AppState) -> Router {
     // Biometric operations (each leaves an audit record) wait while the audit trail cannot keep
@@ -98,7 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/verify", post(verify::verify))
         .route_layer(from_fn_with_state(state.clone(), middleware::admit_upload))
         .route_layer(audited());
-    let json = || DefaultBodyLimit::max(JSON_BODY_LIMIT);
+    let json = || DefaultBodyLimit::max(dto::JSON_BODY_LIMIT);
     let trusted = Router::new()
         .route("/api/users/{user_id}", delete(users::delete_user).route_layer(audited()).get(users::get_user))
         .route("/api/users/{user_id}/unlock", post(users::unlock_user).route_layer(audited()).route_layer(json()))

@@ -135,9 +135,13 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
+/// The most a JSON request body may hold: the largest (a session with a nonce and an audience)
+/// is a few hundred bytes. A client key cannot make the service buffer megabytes of JSON.
+pub const JSON_BODY_LIMIT: usize = 4 * 1024;
+
 /// A JSON body, or the envelope's error naming what to send (`example`).
 pub fn json_body<T>(body: Result<Json<T>, JsonRejection>, example: &str) -> Result<T, ApiError> {
-    json_body_within(body, example, super::JSON_BODY_LIMIT)
+    json_body_within(body, example, JSON_BODY_LIMIT)
 }
 
 /// As [`json_body`] on a route whose body limit is `limit` (the 413 names it).

@@ -3,6 +3,7 @@
 //! shortcut for an enrol session (`POST /api/sessions` with `purpose: enroll`), which also lets the
 //! backend read the outcome.
 
+use super::completion;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
@@ -44,7 +45,7 @@ pub async fn create_enrollment(
     let user = requested_user(body)?;
     let grant = state.service.issue_enrollment(&user).await;
     // Who let a client enrol whom: the grant is the start of an enrolment.
-    super::audit(&state, "enrollment_grant", &user, &caller, &grant, None);
+    completion::audit(&state, "enrollment_grant", &user, &caller, &grant, None);
     state.service.audit().commit().await;
     let grant = grant?;
     Ok((StatusCode::CREATED, Json(EnrollmentResponse { enrollment_token: grant.token, expires_at: grant.expires_at })))

@@ -3,6 +3,7 @@
 //! always; a frontend (client key) with an enrol session for the user (`POST /api/sessions`,
 //! `purpose: enroll`), which adds one passkey.
 
+use super::completion;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
@@ -95,7 +96,7 @@ fn authority(caller: &Caller, session_token: Option<String>) -> Result<PasskeyAu
 }
 
 /// The body limit of both routes (`api.rs`): a 4 KiB session token, an attestation.
-pub const BODY_LIMIT: usize = 4 * super::JSON_BODY_LIMIT;
+pub const BODY_LIMIT: usize = 4 * super::dto::JSON_BODY_LIMIT;
 
 fn body<T>(body: Result<Json<T>, JsonRejection>, example: &str) -> Result<T, ApiError> {
     json_body_within(body, example, BODY_LIMIT)
@@ -180,7 +181,7 @@ pub async fn register_passkey(
     let user = user(&request.user_id)?;
     let authority = authority(&caller, checked(request.session_token, Some(&request.registration_id))?)?;
     let (registration, credential) = (request.registration_id, request.credential.to_string());
-    let registered = super::audited(&state, "passkey_register", &user, caller, |s, u| async move {
+    let registered = completion::audited(&state, "passkey_register", &user, caller, |s, u| async move {
         s.service.finish_passkey_registration(&u, authority, &registration, &credential).await
     })
     .await??;

@@ -1,3 +1,4 @@
+use super::completion;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
@@ -74,7 +75,7 @@ pub async fn register(
     });
     let (user, session, grant, replace) =
         (upload.user_id.clone(), upload.session_token.clone(), upload.enrollment_token.clone(), upload.replace);
-    let outcome = super::to_completion({
+    let outcome = completion::to_completion({
         let state = state.clone();
         async move {
             let enrolment = match (trusted, session.as_deref(), grant.as_deref()) {
@@ -84,9 +85,9 @@ pub async fn register(
             };
             let notice = consent.as_ref().map(|c| c.notice.clone());
             let outcome = state.service.register(&user, image, enrolment, crate::limits::bucket(client), consent).await;
-            super::audit(&state, event, &user, &caller, &outcome, None);
+            completion::audit(&state, event, &user, &caller, &outcome, None);
             if let (Some(notice), Ok(_)) = (&notice, &outcome) {
-                super::audit(&state, "consent", &user, &caller, &outcome, Some(notice));
+                completion::audit(&state, "consent", &user, &caller, &outcome, Some(notice));
             }
             state.service.audit().commit().await;
             outcome

@@ -1,6 +1,7 @@
 //! `POST /api/sessions` and `GET /api/sessions/{session_id}`: the backend (secret key) starts an
 //! attempt for one user and reads its outcome server to server.
 
+use super::completion;
 use axum::Extension;
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -197,8 +198,14 @@ pub async fn create_session(
         liveness,
     };
     let issued =
-        super::audited(&state, event, &user, caller, |s, _| async move { s.service.create_session(request).await })
-            .await??;
+        completion::audited(
+            &state,
+            event,
+            &user,
+            caller,
+            |s, _| async move { s.service.create_session(request).await },
+        )
+        .await??;
     let steps = issued.plan.as_ref().map(|p| p.prompts.iter().map(|s| s.step.as_str().to_string()).collect());
     let capture = issued.plan.as_ref().map(super::dto::PlanDto::from);
     Ok((

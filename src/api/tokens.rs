@@ -60,7 +60,7 @@ pub struct IntrospectResponse {
 }
 
 /// Introspection's body limit (`api.rs`): a token may be up to 8 KiB, the documented maxLength.
-pub const INTROSPECT_BODY_LIMIT: usize = 4 * super::JSON_BODY_LIMIT;
+pub const INTROSPECT_BODY_LIMIT: usize = 4 * super::dto::JSON_BODY_LIMIT;
 
 /// Whether a verification token is valid now, with its claims; `consume` makes it single use.
 #[utoipa::path(

@@ -1,3 +1,4 @@
+use super::completion;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
@@ -125,7 +126,7 @@ pub async fn delete_user(
 ) -> Result<Json<DeleteResponse>, ApiError> {
     let user = user_id(path)?;
     let removed =
-        super::audited(&state, "delete", &user, caller, |s, u| async move { s.service.delete_user(&u).await })
+        completion::audited(&state, "delete", &user, caller, |s, u| async move { s.service.delete_user(&u).await })
             .await??;
     Ok(Json(DeleteResponse { user_id: user.to_string(), deleted: true, objects_removed: removed }))
 }
@@ -158,7 +159,8 @@ pub async fn unlock_user(
 ) -> Result<Json<UnlockResponse>, ApiError> {
     let user = user_id(path)?;
     let cleared =
-        super::audited(&state, "unlock", &user, caller, |s, u| async move { s.service.unlock(&u).await }).await??;
+        completion::audited(&state, "unlock", &user, caller, |s, u| async move { s.service.unlock(&u).await })
+            .await??;
     Ok(Json(UnlockResponse { user_id: user.to_string(), unlocked: true, failures_cleared: cleared }))
 }
 
@@ -183,7 +185,7 @@ pub async fn export_user(
     use axum::response::IntoResponse;
     let user = user_id(path)?;
     let outcome = state.service.export(&user).await;
-    super::audit(&state, "export", &user, &caller, &outcome, None);
+    completion::audit(&state, "export", &user, &caller, &outcome, None);
     state.service.audit().commit().await;
     let archive = outcome?.map(|chunk| {
         chunk.map_err(|e| {

@@ -1,3 +1,4 @@
+use super::completion;
 use axum::extract::State;
 use axum::{Extension, Json};
 use serde::Serialize;
@@ -176,7 +177,7 @@ pub async fn verify(
         passkey: upload.passkey,
         disclosure: if trusted { Disclosure::Full } else { Disclosure::PassFail },
     };
-    let outcome = super::to_completion({
+    let outcome = completion::to_completion({
         let (state, user) = (state.clone(), upload.user_id.clone());
         async move {
             let outcome = state.service.verify(request).await.map_err(ApiError::from);
@@ -185,7 +186,7 @@ pub async fn verify(
                 Ok(_) => "no_match",
                 Err(e) => e.code(),
             };
-            super::audit(&state, "verify", &user, &caller, &outcome, Some(detail));
+            completion::audit(&state, "verify", &user, &caller, &outcome, Some(detail));
             state.service.audit().commit().await;
             outcome
         }

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use super::error::ServiceError;
+use super::facade::FaceAuth;
 use super::liveness::offer::Requirement;
 use super::liveness::plan::Plan;
 use super::passkeys::PasskeyError;
@@ -11,7 +13,6 @@ use super::sessions::{
     Factors, IssuedSession, OUTCOME_KEPT, SessionError, SessionOutcome, SessionPurpose, SessionRecord, SessionRequest,
     ValidSession, survives_revocation,
 };
-use super::{FaceAuth, ServiceError};
 use crate::domain::UserId;
 use crate::state::Claim;
 use crate::store::Mark;

@@ -18,7 +18,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use zip::write::{SimpleFileOptions, StreamWriter};
 
-use super::{FaceAuth, ServiceError};
+use super::error::ServiceError;
+use super::facade::FaceAuth;
 use crate::domain::UserId;
 use crate::store::{ReferenceStore, StoreError, StoredReference};
 

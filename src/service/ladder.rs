@@ -5,7 +5,8 @@
 //! written to the bucket as a durable mark, so a flushed Redis or an empty replica cannot turn
 //! verification back on: the count restarting at zero does not lift the mark.
 
-use super::{FaceAuth, ServiceError};
+use super::error::ServiceError;
+use super::facade::FaceAuth;
 use crate::domain::UserId;
 use crate::store::Mark;
 

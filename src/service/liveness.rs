@@ -13,6 +13,7 @@ pub mod offer;
 mod pending;
 pub mod plan;
 pub mod planarity;
+mod policy;
 pub mod pose;
 pub mod replay;
 pub mod sampling;
@@ -23,12 +24,15 @@ use evaluation::Check;
 use light::{LightRefusal, LightResponse};
 use offer::{LightOffer, Offer};
 use plan::Plan;
+pub use policy::{LivenessMode, LivenessPolicy};
 use pose::{PoseLimits, PoseRefusal};
 
 use bytes::Bytes;
 
+use super::challenges::Step;
+use super::error::ServiceError;
+use super::facade::FaceAuth;
 use super::inference::Inference;
-use super::{FaceAuth, LivenessMode, LivenessPolicy, ServiceError, Step};
 use crate::domain::UserId;
 use crate::face::Embedding;
 use crate::face::PoolError;
@@ -160,7 +164,7 @@ impl FaceAuth {
     ) -> Result<Plan, ServiceError> {
         let valid = self.challenges.check(challenge_id, user, generation)?;
         let claim = self.state.claim_under(&valid.claim_id, valid.valid_for, generation).await?;
-        claim.ok_or(super::ChallengeError::Used)?.spend();
+        claim.ok_or(super::challenges::ChallengeError::Used)?.spend();
         Ok(valid.plan)
     }
 }

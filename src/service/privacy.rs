@@ -8,7 +8,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{FaceAuth, ServiceError};
+use super::error::ServiceError;
+use super::facade::FaceAuth;
 use crate::audit::{Actor, Event};
 use crate::domain::UserId;
 use crate::store::ConsentRecord;
@@ -73,7 +74,7 @@ pub struct UserRecord {
     pub consents: Vec<ReferenceConsent>,
     pub retention: RetentionStatus,
     /// The user's passkeys (credential ids, counters, dates; never a private key: there is none here).
-    pub passkeys: Vec<super::PasskeyInfo>,
+    pub passkeys: Vec<super::passkeys::PasskeyInfo>,
 }
 
 /// What a retention sweep did.

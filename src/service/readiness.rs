@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::FaceAuth;
+use super::facade::FaceAuth;
 use crate::audit::AuditStatus;
 use crate::face::policy::Rejection;
 use crate::face::{FaceError, PoolError, Purpose};

@@ -7,7 +7,8 @@ use crate::audit::{Actor, Event};
 use crate::domain::UserId;
 use crate::store::{StoreError, StoredReference};
 
-use super::{FaceAuth, ServiceError};
+use super::error::ServiceError;
+use super::facade::FaceAuth;
 use crate::face::Purpose;
 
 /// What a migration did to one user's references.

@@ -5,8 +5,12 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::error::ServiceError;
+use super::facade::FaceAuth;
+use super::grants::GrantError;
+use super::privacy::Consent;
 use super::sessions::{SessionOutcome, SessionPurpose};
-use super::{Consent, FaceAuth, GrantError, ServiceError, Timings, ms};
+use super::timings::{Timings, ms};
 use crate::domain::UserId;
 use crate::face::decode::sniff_format;
 use crate::face::engine::ModelId;

@@ -9,13 +9,19 @@ use bytes::Bytes;
 use secrecy::SecretString;
 
 use super::*;
+use crate::domain::UserId;
 use crate::face::engine::ModelId;
+use crate::face::engine::ModelInfo;
 use crate::face::{Analysis, Detection, Embedding, ModelProfile, Purpose};
+use crate::face::{PoolError, StageTimings};
+use crate::state::SharedState;
 use crate::state::{LocalState, Policy};
+use crate::store::ReferenceStore;
 use crate::store::local::LocalStore;
 use crate::store::{FaceRecord, ModelStamp, NewReference, Placement};
 use crate::token::keys::{Algorithm, SigningKey};
 use crate::token::result::ResultKey;
+use crate::token::result::ResultSigner;
 
 const PROBE: &[u8] = b"probe photo";
 const STORED: &[u8] = b"stored photo";

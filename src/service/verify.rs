@@ -1,114 +1,30 @@
 //! Verify: does this photo show the user? Best cosine similarity over the user's references.
 
-use std::net::IpAddr;
+mod outcome;
+mod request;
+
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
+pub use outcome::Verification;
+use outcome::{amr, outcome};
+use request::within_budget;
+pub use request::{Disclosure, Probe, VerifyRequest};
 
 use super::cache::{CachedReference, References};
+use super::error::ServiceError;
+use super::facade::{FaceAuth, IssuedToken};
 use super::liveness::plan::Plan;
-use super::liveness::{CaptureAnswer, budget, replay};
-use super::passkeys::{PasskeyAnswer, PasskeyError, PasskeyProof};
-
-mod outcome;
+use super::liveness::{CaptureAnswer, Liveness, LivenessMode, replay};
+use super::passkeys::{PasskeyError, PasskeyProof};
 use super::sessions::{SessionPurpose, ValidSession};
-use super::{FaceAuth, IssuedToken, Liveness, LivenessMode, ServiceError, Timings, ms};
+use super::timings::{Timings, ms};
 use crate::domain::UserId;
 use crate::face::fingerprint::Fingerprint;
 use crate::face::frame::CaptureFrame;
-use crate::face::quality::Quality;
-use crate::face::{Detection, Embedding, Purpose};
+use crate::face::{Embedding, Purpose};
 use crate::store::photo_digest;
 use crate::token::result::ResultContext;
-use outcome::{amr, outcome};
-
-/// A verify as the API hands it over.
-#[derive(Debug, Clone)]
-pub struct VerifyRequest {
-    pub user: UserId,
-    pub client: IpAddr,
-    pub probe: Probe,
-    /// LIVENESS=challenge without a session: the challenge answered.
-    pub challenge_id: Option<String>,
-    pub session_token: Option<String>,
-    /// A face + passkey session: the WebAuthn assertion (the browser's PublicKeyCredential as JSON).
-    pub passkey: Option<String>,
-    pub disclosure: Disclosure,
-}
-
-/// What the verify is judged on.
-#[derive(Debug, Clone)]
-pub enum Probe {
-    /// One photo (LIVENESS=off or passive).
-    Photo(Bytes),
-    /// LIVENESS=challenge: one continuous capture, its frames in order with their times (ms since
-    /// the capture started, the client's monotonic clock), the hex SHA-256 of the times' field as
-    /// sent (a passkey signs it), and `light_declined` when the client says it showed no colours.
-    Capture { frames: Vec<Bytes>, times: Vec<f32>, times_sha256: String, light_declined: bool },
-}
-
-/// The capture's frames against its plan's budget (`liveness/budget.rs`): `Err` for a header that
-/// cannot be read (the upload's fault, not decided), `Ok(Err)` for a decided refusal.
-fn within_budget(plan: &Plan, frames: &[Bytes]) -> Result<Result<(), ServiceError>, ServiceError> {
-    let sizes = frames.iter().map(|f| crate::face::decode::dimensions(f)).collect::<Result<Vec<_>, _>>()?;
-    Ok(budget::check(plan, &sizes).map_err(|e| ServiceError::Capture(e.into())))
-}
-
-impl Probe {
-    /// What a passkey's assertion covers of this probe besides its images.
-    fn answer(&self) -> PasskeyAnswer<'_> {
-        match self {
-            Probe::Photo(_) => PasskeyAnswer::Photo,
-            Probe::Capture { times_sha256, light_declined, .. } => {
-                PasskeyAnswer::Capture { times_sha256, light_declined: *light_declined }
-            }
-        }
-    }
-
-    fn photos(&self) -> Vec<&Bytes> {
-        match self {
-            Probe::Photo(image) => vec![image],
-            Probe::Capture { frames, .. } => frames.iter().collect(),
-        }
-    }
-}
-
-/// How much the caller may learn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Disclosure {
-    /// A backend (secret key): scores, references, timings; an unknown user is `user_not_found`.
-    Full,
-    /// A publishable client key: pass or fail. An unknown user is answered exactly like a
-    /// mismatch, after the same work, and counts as a failed attempt.
-    PassFail,
-}
-
-#[derive(Debug, Clone)]
-pub struct Verification {
-    pub verified: bool,
-    pub similarity: f32,
-    pub threshold: f32,
-    /// The false-match rate measured at this threshold for the loaded profile, when it was measured
-    /// and the threshold is the profile's own (not overridden by MATCH_THRESHOLD).
-    pub threshold_fmr: Option<super::ThresholdFmr>,
-    /// The reference that matched best (none for an unknown user answered as a mismatch).
-    pub reference_id: Option<String>,
-    pub references_compared: usize,
-    pub face: Detection,
-    /// Only when verified.
-    pub token: Option<IssuedToken>,
-    pub liveness: Liveness,
-    /// The photo's capture quality, reported (refusals are for enrolment).
-    pub quality: Quality,
-    pub timings: Timings,
-    /// The session this verify used, if any.
-    pub session_id: Option<String>,
-    /// Not verified: the failures still allowed before the lockout (None when it is off).
-    pub attempts_left: Option<u32>,
-    /// Verified on a face + passkey session: the passkey that signed it.
-    pub passkey: Option<PasskeyProof>,
-}
 
 impl FaceAuth {
     /// Refuses at once, before any inference, while this client (or everyone) is locked out of the

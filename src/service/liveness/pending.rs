@@ -8,7 +8,8 @@
 //! get the one stored). Losing the shared state loses the pending plan, which allows one re-draw;
 //! it never lets an answer to one plan pass for another, since the plan travels in the signed token.
 
-use super::super::{FaceAuth, ServiceError};
+use super::super::error::ServiceError;
+use super::super::facade::FaceAuth;
 use super::plan::Plan;
 use crate::domain::UserId;
 

@@ -9,7 +9,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::super::Step;
+use super::super::challenges::Step;
 
 pub const LEAD_MS: u32 = 800;
 pub const STEP_MS: u32 = 1300;

@@ -18,7 +18,7 @@
 //! does not stop: a picture that moves as a 3-D shape (a video of the person on a screen, a face
 //! warped as a 2.5-D surface): the light and passive checks are for those (docs/liveness.md).
 
-use super::super::{Axis, Step};
+use super::super::challenges::{Axis, Step};
 use super::capture::Observation;
 use super::plan::{Plan, STEP_MS};
 use super::pose::MIN_REACTION_MS;

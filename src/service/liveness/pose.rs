@@ -7,7 +7,7 @@
 //! nose sits between eyes and mouth differs from face to face and the five-point pitch of a level
 //! head is not exactly zero.
 
-use super::super::{Axis, Step};
+use super::super::challenges::{Axis, Step};
 use super::capture::Observation;
 use super::plan::{Plan, STEP_MS};
 

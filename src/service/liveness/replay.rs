@@ -10,7 +10,8 @@
 //! state, and which frames of a capture are remembered) is the `impl FaceAuth` below. The look happens before the attempt is judged and again after its own
 //! fingerprints are stored (`service/verify.rs`), so two copies racing are both refused.
 
-use super::super::{FaceAuth, ServiceError};
+use super::super::error::ServiceError;
+use super::super::facade::FaceAuth;
 use super::plan::{Plan, STEP_MS};
 use crate::domain::UserId;
 use crate::face::fingerprint::Fingerprint;

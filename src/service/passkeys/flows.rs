@@ -9,10 +9,13 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use webauthn_rs::prelude::{Passkey, PublicKeyCredential, RegisterPublicKeyCredential};
 
-use super::{PasskeyError, REGISTRATION_TTL, RelyingParty, StoredPasskey, binding};
+use super::binding;
+use super::error::PasskeyError;
+use super::party::{REGISTRATION_TTL, RelyingParty, StoredPasskey};
 use crate::domain::UserId;
-use crate::service::sessions::SessionPurpose;
-use crate::service::{FaceAuth, ServiceError};
+use crate::service::error::ServiceError;
+use crate::service::facade::FaceAuth;
+use crate::service::sessions::{SessionError, SessionPurpose};
 
 const STORED_VERSION: u32 = 1;
 /// How long the shared state holds a passkey's last counter: long past any race between two
@@ -136,7 +139,7 @@ impl FaceAuth {
         let PasskeyAuthority::Session(token) = authority else { return Ok(None) };
         let session = self.sessions.check(token, user, SessionPurpose::Enroll, &generation)?;
         if !self.not_revoked(user, session.epoch.as_deref()).await? {
-            return Err(crate::service::SessionError::Revoked.into());
+            return Err(SessionError::Revoked.into());
         }
         Ok(Some(session.id))
     }

@@ -1,11 +1,42 @@
 //! What a decided verify leaves behind: what it proved (`amr`) and what a backend reads of it
 //! (the session's outcome).
 
-use super::{PasskeyProof, Verification};
-use crate::service::liveness::LightCheck;
-use crate::service::sessions::SessionOutcome;
-use crate::service::{Liveness, ServiceError};
+use super::super::error::ServiceError;
+use super::super::facade::{IssuedToken, ThresholdFmr};
+use super::super::liveness::{LightCheck, Liveness};
+use super::super::passkeys::PasskeyProof;
+use super::super::sessions::SessionOutcome;
+use super::super::timings::Timings;
+use crate::face::Detection;
+use crate::face::quality::Quality;
 use crate::token::now;
+
+/// What a verify answers.
+#[derive(Debug, Clone)]
+pub struct Verification {
+    pub verified: bool,
+    pub similarity: f32,
+    pub threshold: f32,
+    /// The false-match rate measured at this threshold for the loaded profile, when it was measured
+    /// and the threshold is the profile's own (not overridden by MATCH_THRESHOLD).
+    pub threshold_fmr: Option<ThresholdFmr>,
+    /// The reference that matched best (none for an unknown user answered as a mismatch).
+    pub reference_id: Option<String>,
+    pub references_compared: usize,
+    pub face: Detection,
+    /// Only when verified.
+    pub token: Option<IssuedToken>,
+    pub liveness: Liveness,
+    /// The photo's capture quality, reported (refusals are for enrolment).
+    pub quality: Quality,
+    pub timings: Timings,
+    /// The session this verify used, if any.
+    pub session_id: Option<String>,
+    /// Not verified: the failures still allowed before the lockout (None when it is off).
+    pub attempts_left: Option<u32>,
+    /// Verified on a face + passkey session: the passkey that signed it.
+    pub passkey: Option<PasskeyProof>,
+}
 
 /// What was proven, as RFC 8176 names it where it can: `face`; `hwk` (a hardware-bound key signed
 /// the attempt) and `user` (the authenticator verified its user: a PIN or biometric on the device)
