@@ -248,8 +248,12 @@ fn parents_route_and_leaves_help_no_module_uses_an_item_of_a_module_above_it() {
     for tree in HELD {
         rust_files(&root().join("src").join(tree), &mut files);
     }
-    let mut wrong: Vec<String> =
-        files.iter().filter(|f| f.file_name().is_some_and(|n| n != "tests.rs")).flat_map(|f| reaches_up(f)).collect();
+    let mut wrong: Vec<String> = files
+        .iter()
+        // A test module tests its parent: it may use the parent's items.
+        .filter(|f| !f.iter().any(|part| part == "tests" || part == "tests.rs"))
+        .flat_map(|f| reaches_up(f))
+        .collect();
     wrong.sort();
     assert!(
         wrong.is_empty(),

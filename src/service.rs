@@ -4,6 +4,7 @@
 //! are shown to clients is the API's business, how they are stored the store's.
 
 mod access;
+mod attempt;
 mod cache;
 mod challenges;
 mod error;
@@ -13,6 +14,7 @@ mod grants;
 mod inference;
 mod ladder;
 pub mod liveness;
+mod matching;
 pub mod passkeys;
 mod privacy;
 mod readiness;

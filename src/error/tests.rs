@@ -211,3 +211,45 @@ fn the_sdk_has_a_sentence_for_every_code_a_client_key_can_receive() {
         .collect();
     assert!(missing.is_empty(), "web/sdk/faceauth.js has no sentence for {missing:?}");
 }
+
+/// A backend reads a session's outcome (`GET /api/sessions/{id}`) and the operator reads
+/// `liveness-eval`'s report; both name a decided refusal by `ServiceError::decided_code`. It must
+/// be the code the client was answered, from the one table.
+#[test]
+fn the_code_a_session_outcome_records_is_the_code_the_client_was_answered() {
+    use crate::service::liveness::{budget, capture, light, planarity, pose};
+    use crate::service::{PasskeyError, ServiceError};
+    let decided = vec![
+        ServiceError::ReplayedImage,
+        ServiceError::LivenessFailed(0.2),
+        ServiceError::Capture(capture::CaptureRefusal::Discontinuous(capture::Discontinuity::TooFast(1, 2))),
+        ServiceError::Capture(capture::CaptureRefusal::Incomplete(capture::Incomplete::EndsEarly)),
+        ServiceError::Capture(capture::CaptureRefusal::TooLarge(budget::Oversize::TooManyFrames {
+            got: 9,
+            allowed: 8,
+        })),
+        ServiceError::Pose(pose::PoseRefusal::NotLevel),
+        ServiceError::Light(light::LightRefusal::NotFollowed),
+        ServiceError::Light(light::LightRefusal::NotReflected),
+        ServiceError::Light(light::LightRefusal::NotShaped(0.1)),
+        ServiceError::Light(light::LightRefusal::Unmeasured),
+        ServiceError::Light(light::LightRefusal::Declined),
+        ServiceError::Planarity(planarity::PlanarityRefusal::Flat(0.01)),
+        ServiceError::IdentityChanged { frame: 3 },
+        ServiceError::FaceMismatch,
+        ServiceError::Passkey(PasskeyError::NotRecognised),
+        ServiceError::Passkey(PasskeyError::WrongChallenge),
+        ServiceError::Passkey(PasskeyError::WrongOrigin),
+        ServiceError::Passkey(PasskeyError::CounterRegressed),
+        ServiceError::Passkey(PasskeyError::UserNotVerified),
+        ServiceError::Passkey(PasskeyError::Invalid("x".into())),
+    ];
+    for error in decided {
+        let recorded = error.decided_code().unwrap_or_else(|| panic!("{error:?} decides an attempt"));
+        let counted = ServiceError::Counted { error: Box::new(error), attempts_left: 2 };
+        assert_eq!(counted.decided_code(), Some(recorded), "the count does not change the code");
+        let answered = ApiError::from(counted);
+        assert_eq!(recorded, answered.code(), "the outcome and the answer name one code");
+        assert!(codes::lookup(recorded).is_some(), "{recorded} is in error/codes.rs");
+    }
+}

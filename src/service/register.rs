@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::attempt::{Decided, Ticket, decides};
 use super::error::ServiceError;
 use super::facade::FaceAuth;
 use super::grants::GrantError;
@@ -34,13 +35,6 @@ pub enum Enrolment<'a> {
     Session(&'a str),
 }
 
-/// What an untrusted register holds while it runs: the grant or session (spent by a decision,
-/// released otherwise) and the lockout attempt (a face_mismatch counts as a failure).
-enum Held {
-    Grant(crate::state::Claim),
-    Session(Box<super::access::HeldSession>),
-}
-
 #[derive(Debug, Clone)]
 pub struct Registration {
     pub reference_id: String,
@@ -49,6 +43,16 @@ pub struct Registration {
     pub face: Detection,
     pub quality: Quality,
     pub timings: Timings,
+}
+
+impl Decided for Registration {
+    fn succeeded(&self) -> bool {
+        true
+    }
+
+    fn told(self, _left: u32) -> Self {
+        self
+    }
 }
 
 impl From<&ModelId> for ModelStamp {
@@ -94,7 +98,7 @@ impl FaceAuth {
         if self.consent_required && consent.is_none() {
             return Err(ServiceError::ConsentRequired);
         }
-        let held = match enrolment {
+        let ticket = match enrolment {
             Enrolment::Grant(token) => {
                 let generation = self.state.generation().await?;
                 let grant =
@@ -103,48 +107,29 @@ impl FaceAuth {
                     return Err(ServiceError::InvalidEnrollmentToken(GrantError::Revoked));
                 }
                 let claim = self.state.claim_under(&grant.id, grant.valid_for, &generation).await?;
-                Some(Held::Grant(claim.ok_or(ServiceError::InvalidEnrollmentToken(GrantError::Used))?))
+                Ticket::Grant(claim.ok_or(ServiceError::InvalidEnrollmentToken(GrantError::Used))?)
             }
             Enrolment::Session(token) => {
                 let generation = self.state.generation().await?;
-                Some(Held::Session(Box::new(
-                    self.hold_session(token, user, SessionPurpose::Enroll, &generation).await?,
-                )))
+                Ticket::Session(Box::new(self.hold_session(token, user, SessionPurpose::Enroll, &generation).await?))
             }
-            Enrolment::Trusted { .. } => None,
+            Enrolment::Trusted { .. } => Ticket::Trusted,
         };
-        let attempt = match held {
-            Some(_) => Some(self.state.begin_attempt(user, client).await?.map_err(ServiceError::TooManyAttempts)?),
-            None => None,
-        };
+        let attempt = self.open_attempt(user, client, SessionPurpose::Enroll, ticket).await?;
         let result = self.store_reference(user, image, enrolment, consent.as_ref()).await;
-        if result.is_ok() {
-            self.record_use(user);
-        }
-        if result.as_ref().err().is_some_and(|e| e.decided_code().is_none()) {
+        if !decides(&result) {
             return result;
         }
-        if let Some(attempt) = attempt
-            && let Err(e) = attempt.settle(result.is_ok()).await
-        {
-            tracing::warn!(error = %crate::telemetry::chain(&e), "shared state: attempt not settled");
-        }
-        match held {
-            Some(Held::Grant(claim)) => claim.spend(),
-            Some(Held::Session(held)) => {
-                let session = held.spend();
-                let outcome = SessionOutcome {
-                    verified: result.is_ok(),
-                    code: result.as_ref().err().and_then(ServiceError::decided_code).map(str::to_string),
-                    reference_id: result.as_ref().ok().map(|r| r.reference_id.clone()),
-                    completed_at: crate::token::now(),
-                    ..SessionOutcome::default()
-                };
-                self.complete_session(&session, user, SessionPurpose::Enroll, outcome).await;
-            }
-            None => {}
-        }
-        result
+        attempt
+            .spend()
+            .close(self, result, |result| SessionOutcome {
+                verified: result.is_ok(),
+                code: result.as_ref().err().and_then(ServiceError::decided_code).map(str::to_string),
+                reference_id: result.as_ref().ok().map(|r| r.reference_id.clone()),
+                completed_at: crate::token::now(),
+                ..SessionOutcome::default()
+            })
+            .await
     }
 
     async fn store_reference(
@@ -182,10 +167,7 @@ impl FaceAuth {
         let storage_start = Instant::now();
         let listing = listing?;
         if let Some((references, _)) = references? {
-            let best = references.iter().map(|r| r.embedding.cosine(&analysis.embedding)).fold(f32::MIN, f32::max);
-            if !references.is_empty() && best < self.model.threshold {
-                return Err(ServiceError::FaceMismatch);
-            }
+            self.guard(&references, &analysis.embedding)?;
         }
         if guarded && listing.references >= self.max_references {
             return Err(ServiceError::TooManyReferences(listing.references));

@@ -374,3 +374,5 @@ async fn the_failure_ladder_disables_after_consecutive_failures_and_a_success_or
     assert!(f.service.verify(attempt(&f.alice, 60, PROBE)).await.unwrap().verified);
     assert_eq!(f.service.state.consecutive_failures(&f.alice).await.unwrap(), 0);
 }
+
+mod attempt;

@@ -3,7 +3,6 @@
 mod outcome;
 mod request;
 
-use std::sync::Arc;
 use std::time::Instant;
 
 pub use outcome::Verification;
@@ -11,12 +10,12 @@ use outcome::{amr, outcome};
 use request::within_budget;
 pub use request::{Disclosure, Probe, VerifyRequest};
 
-use super::cache::{CachedReference, References};
+use super::attempt::{Ticket, decides};
 use super::error::ServiceError;
 use super::facade::{FaceAuth, IssuedToken};
 use super::liveness::plan::Plan;
-use super::liveness::{CaptureAnswer, Liveness, LivenessMode, replay};
-use super::passkeys::{PasskeyError, PasskeyProof};
+use super::liveness::{CaptureAnswer, Liveness, replay};
+use super::passkeys::{self, PasskeyProof};
 use super::sessions::{SessionPurpose, ValidSession};
 use super::timings::{Timings, ms};
 use crate::domain::UserId;
@@ -35,35 +34,20 @@ impl FaceAuth {
     pub async fn verify(&self, request: VerifyRequest) -> Result<Verification, ServiceError> {
         let VerifyRequest { user, client, probe, challenge_id, session_token, passkey, disclosure } = request;
         let generation = self.state.generation().await?;
-        let held = match session_token.as_deref() {
-            Some(token) => Some(self.hold_session(token, &user, SessionPurpose::Verify, &generation).await?),
-            None => None,
-        };
-        // Said before anything is spent or counted: a client that forgot the assertion learns
-        // nothing about the face, and one that sends an assertion nobody asked for is a mistake.
-        let assertion = match (held.as_ref().is_some_and(|h| h.session.passkey), passkey) {
-            (true, None) => return Err(PasskeyError::Required.into()),
-            (false, Some(_)) => return Err(PasskeyError::NotAsked.into()),
-            (true, Some(assertion)) => Some(assertion),
-            (false, None) => None,
-        };
-        let plan = match (self.liveness.mode, &probe) {
-            (LivenessMode::Challenge, Probe::Capture { .. }) => {
-                Some(match (held.as_ref().and_then(|h| h.session.plan.clone()), challenge_id) {
-                    (Some(plan), _) => plan,
-                    (None, Some(id)) => self.take_challenge(&user, &id, &generation).await?,
-                    (None, None) => return Err(ServiceError::ChallengeRequired),
-                })
+        let ticket = match session_token.as_deref() {
+            Some(token) => {
+                Ticket::Session(Box::new(self.hold_session(token, &user, SessionPurpose::Verify, &generation).await?))
             }
-            (LivenessMode::Challenge, Probe::Photo(_)) => return Err(ServiceError::ChallengeRequired),
-            (_, Probe::Capture { .. }) => return Err(ServiceError::CaptureWithoutChallenge),
-            (_, Probe::Photo(_)) => None,
+            None => Ticket::Trusted,
         };
-        if let Some(limit) = self.disable_after {
-            self.check_ladder(&user, limit).await?;
-        }
+        let session = ticket.session();
+        // What the session asks of each factor, settled before anything is spent or counted.
+        let assertion = passkeys::asked(session.is_some_and(|s| s.passkey), passkey)?;
+        let captured = matches!(probe, Probe::Capture { .. });
+        let session_plan = session.and_then(|s| s.plan.clone());
+        let plan = self.plan_to_answer(&user, captured, session_plan, challenge_id.as_deref(), &generation).await?;
+        let attempt = self.open_attempt(&user, client, SessionPurpose::Verify, ticket).await?;
         let digests: Vec<String> = probe.photos().into_iter().map(|b| photo_digest(b)).collect();
-        let attempt = self.state.begin_attempt(&user, client).await?.map_err(ServiceError::TooManyAttempts)?;
         // The device first: a refused assertion decides the attempt without any inference.
         let (proof, refused) = match (assertion, session_token.as_deref()) {
             (Some(assertion), Some(token)) => {
@@ -90,7 +74,7 @@ impl FaceAuth {
                 false => self.verify_unlocked(&user, probe, plan.as_ref(), &digests, disclosure).await,
             },
         };
-        if result.as_ref().err().is_some_and(|e| e.decided_code().is_none()) {
+        if !decides(&result) {
             return result;
         }
         // Remembered atomically with the check: of two copies racing, one is refused here.
@@ -112,41 +96,15 @@ impl FaceAuth {
         if plan.is_some() {
             self.plan_answered(&user).await;
         }
-        let session = held.map(|h| h.spend());
+        let spent = attempt.spend();
         if let Ok(v) = &mut result {
-            v.session_id = session.as_ref().map(|s| s.id.clone());
+            v.session_id = spent.session().map(|s| s.id.clone());
             if v.verified {
-                v.token = Some(self.sign_result(&user, session.as_ref(), &v.liveness, proof.as_ref(), &generation));
+                v.token = Some(self.sign_result(&user, spent.session(), &v.liveness, proof.as_ref(), &generation));
                 v.passkey = proof.clone();
-                self.record_use(&user);
             }
         }
-        let matched = result.as_ref().is_ok_and(|v| v.verified);
-        let mut left = attempt.left_if_failed().map(u64::from);
-        if let Some(limit) = self.disable_after {
-            match self.climb_ladder(&user, matched, limit).await {
-                Ok(failures) => left = left.into_iter().chain([limit.saturating_sub(failures)]).min(),
-                // Fail closed on the next attempt rather than this decided one: the state is
-                // down, and the next check of the ladder answers 503 until it is back.
-                Err(e) => {
-                    tracing::warn!(error = %crate::telemetry::chain(&e), "shared state: failure ladder not updated")
-                }
-            }
-        }
-        if !matched && let Some(left) = left.map(|n| u32::try_from(n).unwrap_or(u32::MAX)) {
-            result = match result {
-                Ok(v) => Ok(Verification { attempts_left: Some(left), ..v }),
-                Err(error) => Err(ServiceError::Counted { error: Box::new(error), attempts_left: left }),
-            };
-        }
-        if let Err(e) = attempt.settle(matched).await {
-            // The decision stands; a mismatch stays counted as a failure (it was recorded as one).
-            tracing::warn!(error = %crate::telemetry::chain(&e), "shared state: attempt not settled");
-        }
-        if let Some(session) = &session {
-            self.complete_session(session, &user, SessionPurpose::Verify, outcome(&result, proof.as_ref())).await;
-        }
-        result
+        spent.close(self, result, |result| outcome(result, proof.as_ref())).await
     }
 
     /// The result a relying party verifies with the published key.
@@ -237,21 +195,16 @@ impl FaceAuth {
             return (Err(ServiceError::IdentityChanged { frame: probe + 1 }), fingerprints);
         };
         let match_start = Instant::now();
-        let best =
-            references.iter().map(|r| (r, r.embedding.cosine(&identity.embedding))).max_by(|a, b| a.1.total_cmp(&b.1));
-        let (reference_id, similarity) = match (best, disclosure) {
-            (Some((r, similarity)), _) => (Some(r.reference_id.clone()), similarity),
-            (None, Disclosure::PassFail) => (None, 0.0),
-            (None, Disclosure::Full) => return (Err(ServiceError::UserNotFound), fingerprints),
+        let face = match self.best_match(&references, &identity.embedding, disclosure) {
+            Ok(face) => face,
+            Err(e) => return (Err(e), fingerprints),
         };
-        let threshold = self.model.threshold;
-        let verified = reference_id.is_some() && similarity >= threshold;
         let verification = Verification {
-            verified,
-            similarity,
-            threshold,
+            verified: face.verified,
+            similarity: face.similarity,
+            threshold: self.model.threshold,
             threshold_fmr: self.threshold_fmr.clone(),
-            reference_id,
+            reference_id: face.reference_id,
             references_compared: references.len(),
             face: analysis.face,
             token: None,
@@ -263,56 +216,5 @@ impl FaceAuth {
             passkey: None,
         };
         (Ok(verification), fingerprints)
-    }
-
-    /// The user's reference embeddings, from the cache when possible. References embedded by another
-    /// model are re-embedded from their stored photo and their sidecars rewritten. Only a complete
-    /// set is cached: a set missing a reference would turn the user's genuine attempts into false
-    /// rejects (and lockout failures) for as long as it stayed cached.
-    pub(super) async fn load_references(&self, user: &UserId) -> Result<(References, f64), ServiceError> {
-        // One round trip tells whether another instance changed the user since it was cached.
-        let start = Instant::now();
-        let version = self.state.user_version(user).await?;
-        if let Some(refs) = self.cache.get(user, version.as_deref()) {
-            return Ok((refs, ms(start)));
-        }
-        let epoch = self.cache.epoch();
-        let stored = self.refs.load(user).await?;
-        let (mut usable, mut complete, mut outdated) = (Vec::with_capacity(stored.len()), true, 0);
-        for reference in stored {
-            let reference = if reference.model().sha256 == self.model.recognizer.sha256 {
-                reference
-            } else {
-                outdated += 1;
-                // A refusal that may pass later (queue full, storage down) fails the whole verify:
-                // comparing against the rest would be a decision on partial evidence.
-                match self.reembed(user, &reference).await? {
-                    Some(current) => current,
-                    None => {
-                        complete = false;
-                        continue;
-                    }
-                }
-            };
-            match Embedding::from_raw(reference.embedding().to_vec()) {
-                Some(embedding) => usable.push(CachedReference {
-                    reference_id: reference.reference_id().to_string(),
-                    embedding,
-                    photo_sha256: reference.photo_sha256().map(str::to_string),
-                }),
-                None => {
-                    tracing::warn!(reference_id = %reference.reference_id(), "reference has a degenerate embedding; skipped");
-                    complete = false;
-                }
-            }
-        }
-        if usable.is_empty() && outdated > 0 {
-            return Err(ServiceError::ReferencesOutdated);
-        }
-        let refs = Arc::new(usable);
-        if complete {
-            self.cache.put(user, refs.clone(), epoch, version);
-        }
-        Ok((refs, ms(start)))
     }
 }

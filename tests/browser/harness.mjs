@@ -83,12 +83,12 @@ export async function call(base, path, key, body) {
 }
 
 /// One I420 frame of a photo (mirrored or not) fitted into 640x480: the pixels come from Chromium's
-/// own decoder, converted to YUV in the page (only the 460 KB frame crosses back, as base64).
+/// own decoder, its RGBA converted to YUV here.
 export async function frameOf(file, mirror, shift = 0, page = null, shiftY = 0) {
   const own = !page;
   page ??= await (await sharedBrowser()).newPage();
   const dataUrl = "data:image/jpeg;base64," + readFileSync(photo(file)).toString("base64");
-  const yuv = await page.evaluate(async ([src, mirror, shift, shiftY]) => {
+  const rgba = await page.evaluate(async ([src, mirror, shift, shiftY]) => {
     const img = new Image();
     img.src = src;
     await img.decode();
@@ -107,29 +107,36 @@ export async function frameOf(file, mirror, shift = 0, page = null, shiftY = 0) 
     const w = img.width * scale, h = img.height * scale;
     ctx.drawImage(img, (W - w) / 2 + shift, (H - h) / 2 + shiftY, w, h);
     const rgba = ctx.getImageData(0, 0, W, H).data;
-    const out = new Uint8Array(W * H * 3 / 2);
-    for (let i = 0; i < W * H; i++) {
-      out[i] = Math.round(0.299 * rgba[4 * i] + 0.587 * rgba[4 * i + 1] + 0.114 * rgba[4 * i + 2]);
-    }
-    for (let cy = 0; cy < H / 2; cy++) {
-      for (let cx = 0; cx < W / 2; cx++) {
-        let cb = 0, cr = 0;
-        for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
-          const i = (2 * cy + dy) * W + 2 * cx + dx;
-          const [r, g, b] = [rgba[4 * i], rgba[4 * i + 1], rgba[4 * i + 2]];
-          cb += 128 - 0.168736 * r - 0.331264 * g + 0.5 * b;
-          cr += 128 + 0.5 * r - 0.418688 * g - 0.081312 * b;
-        }
-        out[W * H + cy * W / 2 + cx] = Math.max(0, Math.min(255, Math.round(cb / 4)));
-        out[W * H * 5 / 4 + cy * W / 2 + cx] = Math.max(0, Math.min(255, Math.round(cr / 4)));
-      }
-    }
     let text = "";
-    for (let i = 0; i < out.length; i += 0x8000) text += String.fromCharCode(...out.subarray(i, i + 0x8000));
+    for (let i = 0; i < rgba.length; i += 0x8000) text += String.fromCharCode(...rgba.subarray(i, i + 0x8000));
     return btoa(text);
   }, [dataUrl, mirror, shift, shiftY]);
   if (own) await page.close();
-  return Buffer.concat([Buffer.from("FRAME\n"), Buffer.from(yuv, "base64")]);
+  return i420Frame(Buffer.from(rgba, "base64"));
+}
+
+/// A Y4M frame (I420, BT.601 full range, chroma averaged over each 2x2 block) of a 640x480 RGBA
+/// image as a canvas gives it.
+function i420Frame(rgba) {
+  const [W, H] = [640, 480];
+  const out = new Uint8Array((W * H * 3) / 2);
+  for (let i = 0; i < W * H; i++) {
+    out[i] = Math.round(0.299 * rgba[4 * i] + 0.587 * rgba[4 * i + 1] + 0.114 * rgba[4 * i + 2]);
+  }
+  for (let cy = 0; cy < H / 2; cy++) {
+    for (let cx = 0; cx < W / 2; cx++) {
+      let cb = 0, cr = 0;
+      for (const [dx, dy] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+        const i = (2 * cy + dy) * W + 2 * cx + dx;
+        const [r, g, b] = [rgba[4 * i], rgba[4 * i + 1], rgba[4 * i + 2]];
+        cb += 128 - 0.168736 * r - 0.331264 * g + 0.5 * b;
+        cr += 128 + 0.5 * r - 0.418688 * g - 0.081312 * b;
+      }
+      out[W * H + (cy * W) / 2 + cx] = Math.max(0, Math.min(255, Math.round(cb / 4)));
+      out[(W * H * 5) / 4 + (cy * W) / 2 + cx] = Math.max(0, Math.min(255, Math.round(cr / 4)));
+    }
+  }
+  return Buffer.concat([Buffer.from("FRAME\n"), out]);
 }
 
 /// A Y4M video of a recording's frames (files relative to ../shared/faces), each shown once, at
@@ -183,6 +190,82 @@ export function genuineFrames(steps) {
   // seconds more of her, played back and forth from the last frame, keep the loop's jump out of it.
   const tail = out.slice(-24).reverse();
   return [...out, ...tail.slice(1), ...tail.reverse().slice(1), ...out.slice(-24).reverse().slice(1)];
+}
+
+/// A Y4M video of a photo held to the camera as a flat sheet and turned to answer a plan's
+/// `prompts` on their schedule (a turn about the sheet's vertical axis, a nod about its horizontal
+/// one, `degrees` at most, eased out and back), at 30 fps: the presentation an attacker with one
+/// photo makes. Each frame is a true perspective projection of the plane (a pinhole camera at
+/// `distance` sheet-heights, drawn in thin strips), so every mesh point follows one homography.
+export async function y4mOfSheet(file, prompts, { degrees = 30, leadMs = 600, stepMs = 1300, tailMs = 1500 } = {}) {
+  const fps = 30;
+  const last = prompts.at(-1)?.at_ms ?? 0;
+  const total = leadMs + last + stepMs + tailMs;
+  const angles = [];
+  for (let t = 0; t < total; t += 1000 / fps) {
+    let [yaw, pitch] = [0, 0];
+    for (const { step, at_ms } of prompts) {
+      const into = t - leadMs - at_ms - 250;
+      if (into < 0 || into > stepMs - 250) continue;
+      const reach = degrees * Math.sin((Math.PI * into) / (stepMs - 250));
+      if (step === "turn_left") yaw = reach;
+      if (step === "turn_right") yaw = -reach;
+      if (step === "look_up") pitch = reach;
+      if (step === "look_down") pitch = -reach;
+    }
+    // A hand holds it: a slow tremor of a fraction of a degree and a pixel or two, so no two
+    // frames are the same picture (the SDK skips a repeated one, as a real camera never gives one).
+    const k = t / 1000;
+    angles.push([yaw + 0.4 * Math.sin(7.1 * k), pitch + 0.3 * Math.sin(5.3 * k + 1), 1.5 * Math.sin(3.7 * k), 1.2 * Math.sin(4.3 * k + 2)]);
+  }
+  const page = await (await sharedBrowser()).newPage();
+  const dataUrl = "data:image/jpeg;base64," + readFileSync(photo(file)).toString("base64");
+  const frames = [Buffer.from(`YUV4MPEG2 W640 H480 F${fps}:1 Ip A1:1\n`)];
+  for (const [yaw, pitch, dx, dy] of angles) {
+    const rgba = await page.evaluate(async ([src, yaw, pitch, dx, dy]) => {
+      const img = new Image();
+      img.src = src;
+      await img.decode();
+      const [W, H] = [640, 480];
+      const canvas = document.createElement("canvas");
+      canvas.width = W;
+      canvas.height = H;
+      const ctx = canvas.getContext("2d");
+      ctx.fillStyle = "#808080";
+      ctx.fillRect(0, 0, W, H);
+      // The sheet fills 80 % of the frame's height when level; the camera is 2.5 heights away.
+      const scale = (0.8 * H) / img.height;
+      const [w, h] = [img.width * scale, img.height * scale];
+      const f = 2.5 * h;
+      const [cy, sy] = [Math.cos((yaw * Math.PI) / 180), Math.sin((yaw * Math.PI) / 180)];
+      const [cp, sp] = [Math.cos((pitch * Math.PI) / 180), Math.sin((pitch * Math.PI) / 180)];
+      // A point (u, v) of the sheet, centred, turned about y then x, seen from f away.
+      const project = (u, v) => {
+        const [x1, z1] = [u * cy, u * sy];
+        const [y2, z2] = [v * cp - z1 * sp, v * sp + z1 * cp];
+        const depth = f + z2;
+        return [W / 2 + dx + (f * x1) / depth, H / 2 + dy + (f * y2) / depth];
+      };
+      const strips = 64;
+      for (let i = 0; i < strips; i++) {
+        for (let j = 0; j < strips; j++) {
+          const [u0, v0] = [-w / 2 + (w * i) / strips, -h / 2 + (h * j) / strips];
+          const [a, b] = [project(u0, v0), project(u0 + w / strips, v0 + h / strips)];
+          ctx.drawImage(img, (img.width * i) / strips, (img.height * j) / strips, img.width / strips, img.height / strips,
+            a[0], a[1], b[0] - a[0] + 0.6, b[1] - a[1] + 0.6);
+        }
+      }
+      const rgba = ctx.getImageData(0, 0, W, H).data;
+      let text = "";
+      for (let i = 0; i < rgba.length; i += 0x8000) text += String.fromCharCode(...rgba.subarray(i, i + 0x8000));
+      return btoa(text);
+    }, [dataUrl, yaw, pitch, dx, dy]);
+    frames.push(i420Frame(Buffer.from(rgba, "base64")));
+  }
+  await page.close();
+  const path = join(mkdtempSync(join(tmpdir(), "faceauth-y4m-")), "camera.y4m");
+  writeFileSync(path, Buffer.concat(frames));
+  return path;
 }
 
 /// A Y4M video (what Chromium's fake camera plays, in a loop) of consecutive segments, each one

@@ -1,6 +1,7 @@
 // The web SDK (web/sdk/faceauth.js, served at /sdk/faceauth.js) in headless Chromium against the
 // real service: enrolment with a grant, verification within a session, a recorded video played to
-// the camera refused by the light challenge (with the sentence the user sees), a refused camera.
+// the camera refused by the light challenge (with the sentence the user sees), a photo turned as a
+// flat sheet refused at the production defaults, a refused camera.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -9,7 +10,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, call, genuineFrames, photo, root, shots, startService, serviceLogs, stopAll, withCamera, y4m, y4mOfFrames } from "./harness.mjs";
+import { CHROMIUM_ARGS, call, genuineFrames, photo, root, shots, startService, serviceLogs, stopAll, withCamera, y4m, y4mOfFrames, y4mOfSheet } from "./harness.mjs";
 import { DEFAULT_MESSAGES } from "../../web/sdk/faceauth.js";
 
 const SECRET = "sdk-secret-key-0123456789", CLIENT = "sdk-client-key-0123456789";
@@ -167,6 +168,36 @@ test("a recording of the person played to the camera follows the prompts, and th
   } finally {
     rmSync(set, { recursive: true, force: true });
   }
+});
+
+test("a photo turned as a flat sheet to answer the prompts is refused at the defaults, and the widget says what to do", async () => {
+  // Production's liveness (the default plan, light included, every limit at its default): nothing
+  // is set for the material, since the attacker's presentation follows whatever plan is drawn.
+  const live = await startService({ LIVENESS: "challenge" });
+  const form = new FormData();
+  form.append("user_id", "angelina");
+  form.append("image", new Blob([readFileSync(photo("dev/Angelina_Jolie/deepface_img1.jpg"))]), "angelina.jpg");
+  assert.equal((await fetch(live + "/api/register", { method: "POST", body: form })).status, 201);
+  const session = await call(live, "/api/sessions", null, { user_id: "angelina", purpose: "verify" });
+  assert.equal(session.status, 201, JSON.stringify(session.body));
+  const plan = session.body.capture;
+  // Another photo of her, facing the camera, held to it and turned 30 degrees on the plan's schedule.
+  const sheet = await y4mOfSheet("dev/Angelina_Jolie/deepface_img2.jpg", plan.prompts);
+  const outcome = await withCamera(sheet, async (page) => {
+    const outcome = await widget(page, live, "verify", { userId: "angelina", sessionToken: session.body.session_token, capture: plan },
+      { guide: false });
+    await page.screenshot({ path: join(shots, "sdk-4-flat-sheet-refused.png"), fullPage: true });
+    return outcome;
+  });
+  assert.equal(outcome.ok, false);
+  // A sheet's turn shows no parallax: the pose check measures too little turn (the nose does not
+  // move against the eyes), and the planarity check refuses a plane that passes it.
+  assert.ok(["pose_mismatch", "capture_flat"].includes(outcome.code), JSON.stringify(outcome) + "\n" + serviceLogs("capture refused"));
+  // Refused on the move itself (a turned sheet shows a few degrees of head turn at most:
+  // tests/pipeline/planarity.rs), not on how the capture started.
+  assert.match(serviceLogs("capture refused").split("\n").at(-1), /was not reached in time|moved as a flat picture/);
+  assert.equal(outcome.attemptsLeft, 4, "counted");
+  assert.equal(outcome.text, DEFAULT_MESSAGES[outcome.code] + " 4 tries left.", "the user reads what to do, not a code");
 });
 
 test("a refused camera permission shows its sentence", async () => {

@@ -57,6 +57,28 @@ pub struct PasskeyProof {
     pub user_verified: bool,
 }
 
+/// The assertion a verify must carry: one when its session asks for a passkey, none otherwise.
+/// Said before anything is spent or counted: a client that forgot the assertion learns nothing
+/// about the face, and one that sends an assertion nobody asked for is a mistake.
+pub fn asked(session_asks: bool, sent: Option<String>) -> Result<Option<String>, PasskeyError> {
+    match (session_asks, sent) {
+        (true, None) => Err(PasskeyError::Required),
+        (false, Some(_)) => Err(PasskeyError::NotAsked),
+        (_, sent) => Ok(sent),
+    }
+}
+
+impl PasskeyProof {
+    /// What the passkey factor proved, as RFC 8176 names it: `hwk` (a hardware-bound key signed
+    /// the attempt) and `user` (the authenticator verified its user: a PIN or biometric on the device).
+    pub fn amr(&self) -> Vec<&'static str> {
+        match self.user_verified {
+            true => vec!["hwk", "user"],
+            false => vec!["hwk"],
+        }
+    }
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Started {
     user_id: String,

@@ -1,9 +1,11 @@
 //! What a decided verify leaves behind: what it proved (`amr`) and what a backend reads of it
 //! (the session's outcome).
 
+use super::super::attempt::Decided;
 use super::super::error::ServiceError;
 use super::super::facade::{IssuedToken, ThresholdFmr};
-use super::super::liveness::{LightCheck, Liveness};
+use super::super::liveness::Liveness;
+use super::super::matching;
 use super::super::passkeys::PasskeyProof;
 use super::super::sessions::SessionOutcome;
 use super::super::timings::Timings;
@@ -38,27 +40,22 @@ pub struct Verification {
     pub passkey: Option<PasskeyProof>,
 }
 
-/// What was proven, as RFC 8176 names it where it can: `face`; `hwk` (a hardware-bound key signed
-/// the attempt) and `user` (the authenticator verified its user: a PIN or biometric on the device)
-/// with a passkey; then the liveness checks that passed, in faceauth's own names.
+impl Decided for Verification {
+    fn succeeded(&self) -> bool {
+        self.verified
+    }
+
+    fn told(self, left: u32) -> Self {
+        Self { attempts_left: Some(left), ..self }
+    }
+}
+
+/// What was proven, each factor saying its own part: the face (`face`), the passkey (`hwk`, and
+/// `user` when the authenticator verified its user), then the liveness checks that passed.
 pub(super) fn amr(liveness: &Liveness, passkey: Option<&PasskeyProof>) -> Vec<&'static str> {
-    let mut amr = vec!["face"];
-    if let Some(passkey) = passkey {
-        amr.push("hwk");
-        if passkey.user_verified {
-            amr.push("user");
-        }
-    }
-    match liveness {
-        Liveness::Off => {}
-        Liveness::Passive { .. } => amr.push("passive_liveness"),
-        Liveness::Challenge { light, .. } => {
-            amr.extend(["passive_liveness", "challenge_liveness"]);
-            if *light == LightCheck::Passed {
-                amr.push("light_liveness");
-            }
-        }
-    }
+    let mut amr = vec![matching::AMR];
+    amr.extend(passkey.map(PasskeyProof::amr).unwrap_or_default());
+    amr.extend(liveness.amr());
     amr
 }
 
