@@ -8,14 +8,6 @@ mod fairness_plot;
 pub mod inspect;
 pub mod liveness_eval;
 pub mod reembed;
+mod refusal;
 pub mod retention;
 mod within;
-
-use crate::error::ApiError;
-use crate::face::{FaceError, PoolError};
-use crate::service::ServiceError;
-
-/// The stable code the API would answer for a pipeline refusal.
-pub(crate) fn code(error: FaceError) -> &'static str {
-    ApiError::from(ServiceError::from(PoolError::Face(error))).code()
-}

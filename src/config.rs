@@ -19,14 +19,8 @@ pub use limits::LimitsConfig;
 pub use models::ModelConfig;
 pub use passkeys::PasskeyConfig;
 pub use security::{ClientAccess, SecurityConfig, TokenConfig, TokenKeys};
-pub use server::{DEFAULT_GUIDE_DIR, GuideDir, LogFormat, ServerConfig};
+pub use server::{AppEnv, DEFAULT_GUIDE_DIR, GuideDir, LogFormat, ServerConfig};
 pub use storage::{Backend, S3Config, StorageConfig};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AppEnv {
-    Development,
-    Production,
-}
 
 #[derive(Debug, Clone)]
 pub struct Config {

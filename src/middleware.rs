@@ -17,11 +17,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 pub use auth::{limit_client_rate, require_api_key, require_metrics_access, require_trusted_caller};
 pub use body::{admit_audited, admit_upload};
 pub use context::ClientAddr;
+use context::X_REQUEST_ID;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-
-const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Order, outermost first (the last `.layer` call wraps all before it):
 /// 1. request context: request id, the client's address, the request's span and its access-log

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::Scores;
 use super::interval::{Rate, clopper_pearson};
+use super::points::Scores;
 
 /// One photo: its labels (one value per column, in the columns' order), who it shows when known,
 /// and what the pipeline made of it as a probe (`verify`) and as a reference (`enrol`): `None`

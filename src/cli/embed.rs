@@ -48,7 +48,7 @@ impl Embedder {
                         let outcome = match std::fs::read(path) {
                             Ok(bytes) => match pool.analyze(Bytes::from(bytes), purpose).await {
                                 Ok(a) => Ok(a.embedding),
-                                Err(PoolError::Face(e)) => Err(super::code(e)),
+                                Err(PoolError::Face(e)) => Err(super::refusal::code(e)),
                                 Err(_) => Err("internal_error"),
                             },
                             Err(_) => Err("unreadable"),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde_json::{Value, json};
 
-use super::code;
+use super::refusal::code;
 use crate::config::{Config, RawEnv};
 use crate::face::{FaceEngine, Purpose};
 

@@ -4,8 +4,14 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::AppEnv;
 use super::env::{Parser, RawEnv, Var, parse_size};
+
+/// APP_ENV: production requires S3, a real SECRET_KEY and API keys, and logs JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Production,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {

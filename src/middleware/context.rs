@@ -5,15 +5,17 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
-use super::X_REQUEST_ID;
 use crate::app::AppState;
 use crate::error::{ErrorCause, ErrorCode};
 use crate::telemetry::request::{Field, REQUEST_ID};
+
+/// The request id's header, read from a trusted proxy and echoed on every response.
+pub(super) const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The client's address: the TCP peer, or what a trusted proxy says it is (`TRUSTED_PROXIES`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

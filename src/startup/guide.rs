@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::StartupError;
+use super::error::StartupError;
 use crate::app::guide::{GuideAssets, VERSION};
 use crate::config::GuideDir;
 

@@ -12,7 +12,7 @@ use crate::face::models::{resolve_profile, sha256_file};
 use crate::face::profile::select_point;
 use crate::face::runtime;
 
-use super::StartupError;
+use super::error::StartupError;
 
 /// Which model file: the stage it implements, named as the variable that sets it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

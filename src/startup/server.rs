@@ -17,7 +17,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
-use super::{StartupError, prepare};
+use super::assemble::prepare;
+use super::error::StartupError;
 use crate::api;
 use crate::app::AppState;
 use crate::config::Config;

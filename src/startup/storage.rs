@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use aws_types::SdkConfig;
 
-use super::StartupError;
+use super::error::StartupError;
 use crate::audit::AuditTrail;
 use crate::config::{Backend, Config};
 use crate::store::kms::KmsKeys;

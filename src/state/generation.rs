@@ -15,7 +15,7 @@
 
 use std::sync::Mutex;
 
-use super::{StateBackend, StateError};
+use super::backend::{StateBackend, StateError};
 
 /// KEYS: the generation, the tick. ARGV: a candidate generation. Returns {generation, tick}.
 pub(super) const LOOK: &str = r"

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 pub use rate::burst;
 
-use super::{AttemptKey, Decided, Decision, Policy, RateKind, StateBackend, StateError};
+use super::backend::{AttemptKey, Decided, Decision, Policy, RateKind, StateBackend, StateError};
 use crate::domain::UserId;
 
 /// One-time tokens remembered at once; beyond it new claims are refused rather than forgotten.

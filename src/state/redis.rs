@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
-use super::{AttemptKey, Decided, Decision, Policy, RateKind, StateBackend, StateError};
+use super::backend::{AttemptKey, Decided, Decision, Policy, RateKind, StateBackend, StateError};
 use crate::domain::UserId;
 
 /// Lockout: drop expired entries, refuse if this client or everyone is at the limit (returning
@@ -370,7 +370,7 @@ impl StateBackend for RedisState {
         let (count,): (u64,) = redis::pipe()
             .atomic()
             .incr(&key, 1)
-            .pexpire(&key, millis(super::FAILURE_LADDER_TTL) as i64)
+            .pexpire(&key, millis(super::backend::FAILURE_LADDER_TTL) as i64)
             .ignore()
             .query_async(&mut connection)
             .await

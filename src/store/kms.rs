@@ -10,7 +10,7 @@ use aws_sdk_kms::types::DataKeySpec;
 use aws_types::SdkConfig;
 use zeroize::Zeroizing;
 
-use super::StoreError;
+use super::object::StoreError;
 use super::sealed::{DataKey, KeyService};
 
 const CONTEXT_KEY: &str = "purpose";

@@ -6,7 +6,7 @@ use std::path::{Component, Path, PathBuf};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{ObjectStore, StoreError};
+use super::object::{ObjectStore, StoreError};
 
 pub struct LocalStore {
     root: PathBuf,

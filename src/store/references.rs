@@ -15,8 +15,8 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::sealed::{ObjectKind, Sealer};
-use super::{ObjectStore, StoreError};
+use super::object::{ObjectStore, StoreError};
+use super::sealed::ObjectKind;
 use crate::domain::{UserId, is_reference_id, new_reference_id};
 
 const SIDECAR_VERSION: u32 = 1;
@@ -138,15 +138,6 @@ impl StoredReference {
 /// SHA-256 of a photo, as kept in sidecars.
 pub fn photo_digest(photo: &[u8]) -> String {
     hex::encode(Sha256::digest(photo))
-}
-
-#[derive(Clone)]
-pub struct ReferenceStore {
-    objects: Arc<dyn ObjectStore>,
-    prefix: String,
-    /// With `TEMPLATE_KMS_KEY_ID`: photos and sidecars are sealed before they leave the process.
-    sealer: Option<Arc<Sealer>>,
-    plaintext: Plaintext,
 }
 
 fn extension(content_type: &str) -> &'static str {
@@ -369,11 +360,13 @@ fn is_own_photo(image_key: &str, user_prefix: &str, reference_id: &str) -> bool 
 }
 
 mod activity;
+mod handle;
 mod listing;
 mod marks;
 mod passkeys;
 mod sealing;
 
+pub use handle::ReferenceStore;
 pub use listing::Listing;
 pub use marks::Mark;
 use sealing::context;

@@ -8,7 +8,7 @@ use aws_sdk_s3::types::ServerSideEncryption;
 use aws_types::SdkConfig;
 use bytes::Bytes;
 
-use super::{ObjectStore, StoreError};
+use super::object::{ObjectStore, StoreError};
 use crate::config::S3Config;
 
 pub struct S3Store {

@@ -26,7 +26,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use lru::LruCache;
 use zeroize::Zeroizing;
 
-use super::StoreError;
+use super::object::StoreError;
 
 const MAGIC: &[u8; 4] = b"FAE1";
 const NONCE_LEN: usize = 12;

@@ -12,8 +12,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::hs256::{Hs256, TokenError, now};
 use super::keys::{PublicKey, SigningKey};
-use super::{Hs256, TokenError, now};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultClaims {

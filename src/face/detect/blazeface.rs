@@ -10,7 +10,7 @@ use image::RgbImage;
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use super::Detection;
+use super::detection::Detection;
 use crate::face::letterbox::{Region, letterbox_nhwc};
 use crate::face::runtime::{InferenceError, ModelError};
 

@@ -12,7 +12,8 @@ use ndarray::Array4;
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use super::{Candidate, Detection};
+use super::blazeface::Candidate;
+use super::detection::Detection;
 use crate::face::align::{Similarity, warp};
 use crate::face::runtime::{InferenceError, ModelError};
 

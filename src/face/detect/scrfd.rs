@@ -10,7 +10,7 @@ use image::RgbImage;
 use ort::session::Session;
 use ort::value::TensorRef;
 
-use super::{Detection, DetectorSettings, nms};
+use super::detection::{Detection, DetectorSettings, nms};
 use crate::face::letterbox::{Region, letterbox_region};
 use crate::face::runtime::{InferenceError, ModelError};
 

@@ -4,8 +4,9 @@
 
 use image::RgbImage;
 
-use super::{Candidate, DetectorSettings, FaceMesh, Mesh, weighted_nms};
-use crate::face::Detection;
+use super::blazeface::{Candidate, weighted_nms};
+use super::detection::{Detection, DetectorSettings};
+use super::mesh::{FaceMesh, Mesh};
 use crate::face::letterbox::Region;
 use crate::face::runtime::InferenceError;
 

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::domain::UserId;
-use crate::state::AttemptKey;
+use crate::state::backend::AttemptKey;
 
 /// Bound on entries tracked at once; beyond it, expired entries are dropped first.
 const MAX_TRACKED: usize = 100_000;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::state::RateKind;
+use crate::state::backend::RateKind;
 
 pub struct RateLimits {
     per_ip: Option<DefaultKeyedRateLimiter<String>>,

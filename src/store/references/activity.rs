@@ -3,8 +3,9 @@
 
 use bytes::Bytes;
 
-use super::{ReferenceStore, StoreError};
+use super::handle::ReferenceStore;
 use crate::domain::UserId;
+use crate::store::object::StoreError;
 
 impl ReferenceStore {
     pub(super) fn activity_key(&self, user: &UserId) -> String {

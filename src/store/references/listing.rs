@@ -5,9 +5,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::future::try_join_all;
 
-use super::ReferenceStore;
+use super::handle::ReferenceStore;
 use crate::domain::{UserId, reference_id_millis};
-use crate::store::StoreError;
+use crate::store::object::StoreError;
 
 /// A user's folder as one listing saw it.
 #[derive(Debug)]

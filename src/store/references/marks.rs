@@ -13,8 +13,9 @@
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use super::{ReferenceStore, StoreError};
+use super::handle::ReferenceStore;
 use crate::domain::UserId;
+use crate::store::object::StoreError;
 
 /// Which mark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,8 +6,10 @@
 use bytes::Bytes;
 use futures::future::try_join_all;
 
-use super::{ReferenceStore, StoreError, context};
+use super::handle::ReferenceStore;
+use super::sealing::context;
 use crate::domain::UserId;
+use crate::store::object::StoreError;
 use crate::store::sealed::ObjectKind;
 
 /// A stored credential's name: hex, as the service derives it from the credential id.

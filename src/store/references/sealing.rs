@@ -3,8 +3,9 @@
 
 use bytes::Bytes;
 
-use super::{ReferenceStore, StoreError};
+use super::handle::ReferenceStore;
 use crate::domain::UserId;
+use crate::store::object::StoreError;
 use crate::store::sealed::{Context, ObjectKind, Sealer, is_sealed};
 use std::sync::Arc;
 

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use zeroize::Zeroizing;
 
 use super::{DataKey, KeyService};
-use crate::store::StoreError;
+use crate::store::object::StoreError;
 
 /// Wraps data keys by XOR with a fixed pad, counting calls, and fails on demand: what the sealer
 /// does with keys is under test here, not KMS (the API tests run against moto's KMS).
