@@ -153,7 +153,7 @@ async fn check(raw: RawEnv) -> anyhow::Result<()> {
         if info.commercial_use() { "permitted by every model's licence" } else { "NOT permitted (see below)" }
     );
     for m in &info.models {
-        let l = &m.licence;
+        let l = &m.card;
         let use_ = if l.commercial_use { "commercial use ok" } else { "NOT for commercial use" };
         println!("  {:?} {} ({}): {}, {use_}; trained on {}", m.stage, m.file, l.model, l.licence, l.training_data);
     }

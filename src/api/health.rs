@@ -68,6 +68,10 @@ pub struct ModelFileDto {
     pub commercial_use: bool,
     /// What the weights were trained on, and what that may mean for a deployment.
     pub training_data: &'static str,
+    /// The loaded file's SHA-256 (hex).
+    pub sha256: String,
+    /// What the model is fed: size, colour order, range.
+    pub preprocessing: &'static str,
 }
 
 fn models(info: &crate::face::ModelInfo) -> ModelsDto {
@@ -82,10 +86,12 @@ fn models(info: &crate::face::ModelInfo) -> ModelsDto {
                 Stage::Liveness => "liveness",
             },
             file: m.file.clone(),
-            model: m.licence.model,
-            licence: m.licence.licence,
-            commercial_use: m.licence.commercial_use,
-            training_data: m.licence.training_data,
+            model: m.card.model,
+            licence: m.card.licence,
+            commercial_use: m.card.commercial_use,
+            training_data: m.card.training_data,
+            sha256: m.sha256.clone(),
+            preprocessing: m.card.preprocessing,
         })
         .collect();
     ModelsDto { pack: info.pack, commercial_use: info.commercial_use(), files, fairness: info.fairness() }

@@ -59,7 +59,7 @@ pub struct ModelInfo {
 impl ModelInfo {
     /// Whether every loaded model's licence permits commercial use (an unknown one does not).
     pub fn commercial_use(&self) -> bool {
-        self.models.iter().all(|m| m.licence.commercial_use)
+        self.models.iter().all(|m| m.card.commercial_use)
     }
 
     /// The pack's published per-group report, when its own detector and recognizer are loaded

@@ -120,20 +120,57 @@ impl Pack {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::face::catalogue::licence_of;
+    use crate::face::catalogue::card_of;
 
     #[test]
     fn the_open_pack_is_commercial_and_the_insightface_packs_are_not() {
-        let files = |p: &Pack| {
-            let mut f = vec![p.detector, p.recognizer];
-            f.extend(p.landmarks);
-            f.extend(p.liveness);
-            f
-        };
         let open = Pack::by_name("open").unwrap();
-        assert!(files(open).iter().all(|f| licence_of(f).commercial_use), "{:?}", files(open));
+        assert!(files(open).iter().all(|f| card_of(f).commercial_use), "{:?}", files(open));
         for name in ["buffalo_l", "buffalo_s"] {
-            assert!(!files(Pack::by_name(name).unwrap()).iter().all(|f| licence_of(f).commercial_use), "{name}");
+            assert!(!files(Pack::by_name(name).unwrap()).iter().all(|f| card_of(f).commercial_use), "{name}");
+        }
+    }
+
+    fn files(p: &Pack) -> Vec<&'static str> {
+        let mut f = vec![p.detector, p.recognizer];
+        f.extend(p.landmarks);
+        f.extend(p.liveness);
+        f
+    }
+
+    /// Every file a pack names has its card, in the stage the pack uses it for.
+    #[test]
+    fn every_file_of_every_pack_has_its_card() {
+        use crate::face::catalogue::{CARDS, Stage, stage_of};
+        for pack in &PACKS {
+            for file in files(pack) {
+                assert!(CARDS.iter().any(|c| c.file == file), "{}: {file} has no card", pack.name);
+            }
+            assert_eq!(stage_of(pack.detector), Some(Stage::Detector), "{}", pack.name);
+            assert_eq!(stage_of(pack.recognizer), Some(Stage::Recognizer), "{}", pack.name);
+            assert!(pack.landmarks.iter().all(|f| stage_of(f) == Some(Stage::Landmarks)), "{}", pack.name);
+            assert!(pack.liveness.iter().all(|f| stage_of(f) == Some(Stage::Liveness)), "{}", pack.name);
+        }
+    }
+
+    /// The README's packs table says what the cards say: each pack's row, commercial use as its
+    /// files' cards allow it, and a measured pack's threshold at FMR 1e-4.
+    #[test]
+    fn the_readmes_packs_table_agrees_with_the_cards() {
+        let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        let section = readme.split("## Model packs").nth(1).expect("the README's packs section");
+        for pack in &PACKS {
+            let row = section
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}`", pack.name)))
+                .unwrap_or_else(|| panic!("the README has no row for the {} pack", pack.name));
+            let commercial = files(pack).iter().all(|f| card_of(f).commercial_use);
+            assert_eq!(row.contains("commercial use permitted"), commercial, "{row}");
+            assert_eq!(row.contains("non-commercial"), !commercial, "{row}");
+            if !pack.points.is_empty() {
+                let point = crate::face::profile::select_point(pack.points, "pack", 1e-4).unwrap();
+                assert!(row.contains(&format!("{:.4}", point.threshold)), "{row}: its threshold");
+            }
         }
     }
 

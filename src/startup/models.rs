@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use crate::config::{Config, ConfigError, LightChallenge, LivenessMode, Var};
-use crate::face::catalogue::{LoadedModel, Stage, licence_of};
+use crate::face::catalogue::{LoadedModel, Stage, card_of};
 use crate::face::detect::needs_landmarks;
 use crate::face::engine::{EngineSpec, ModelId, ModelInfo};
 use crate::face::models::{resolve_profile, sha256_file};
@@ -47,7 +47,7 @@ fn file_id(path: &Path, stage: Stage, loaded: &mut Vec<LoadedModel>) -> Result<M
         sha256_file(path).map_err(|source| StartupError::ModelFile { role, path: path.to_path_buf(), source })?;
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let file = file_name(path);
-    loaded.push(LoadedModel { stage, licence: licence_of(&file), file, sha256: sha256.clone() });
+    loaded.push(LoadedModel { stage, card: card_of(&file), file, sha256: sha256.clone() });
     Ok(ModelId { name, sha256 })
 }
 
@@ -145,13 +145,13 @@ pub(super) fn log_models(info: &ModelInfo, config: &Config) {
     for m in &info.models {
         tracing::info!(
             stage = ?m.stage, file = %m.file, sha256 = %&m.sha256[..12.min(m.sha256.len())],
-            model = m.licence.model, licence = m.licence.licence, commercial_use = m.licence.commercial_use,
-            training_data = m.licence.training_data,
+            model = m.card.model, licence = m.card.licence, commercial_use = m.card.commercial_use,
+            training_data = m.card.training_data,
             "model"
         );
     }
     let restricted: Vec<&str> =
-        info.models.iter().filter(|m| !m.licence.commercial_use).map(|m| m.file.as_str()).collect();
+        info.models.iter().filter(|m| !m.card.commercial_use).map(|m| m.file.as_str()).collect();
     if !restricted.is_empty() {
         tracing::warn!(
             pack = info.pack,
