@@ -10,6 +10,10 @@
 //! 2. [`Spent::close`]: the use recorded, the ladder climbed, the tries left told, the lockout
 //!    settled, the session's outcome written for the backend.
 //!
+//! Replay's looks are the attempt's too: the first before any inference
+//! ([`Attempt::presented_before`]), the rest once the result is known and before it is spent
+//! ([`Attempt::remember`]).
+//!
 //! Ownership enforces the order: a spent attempt cannot be spent again or given back, and one not
 //! spent cannot be closed.
 
@@ -18,8 +22,10 @@ use std::net::IpAddr;
 use super::access::HeldSession;
 use super::error::ServiceError;
 use super::facade::FaceAuth;
+use super::liveness::replay;
 use super::sessions::{SessionOutcome, SessionPurpose, ValidSession};
 use crate::domain::UserId;
+use crate::face::fingerprint::Fingerprint;
 use crate::state::{self, Claim};
 
 /// On whose authority the attempt runs.
@@ -108,6 +114,38 @@ impl FaceAuth {
 }
 
 impl Attempt {
+    /// Replay's first look, before any inference: whether these photos' bytes were presented in a
+    /// decided verify of the user within REPLAY_WINDOW_SECS.
+    pub(super) async fn presented_before(&self, service: &FaceAuth, digests: &[String]) -> Result<bool, ServiceError> {
+        service.photos_seen(&self.user, digests, false).await
+    }
+
+    /// Replay's looks once the attempt is decided, on the photos it judged (`None`: a refused
+    /// device or budget left them unexamined, and they are not remembered as presented).
+    /// Their bytes and their content's fingerprints are remembered atomically with one more look:
+    /// of two copies racing, one is refused here. Fingerprints are compared in the service, not in
+    /// that atomic step, so two disguised copies racing could both pass it: looked at again now
+    /// that this attempt's are stored, another attempt's close fingerprint can only be a copy that
+    /// raced this one, and a success is refused (fail closed: one person does not race themselves).
+    pub(super) async fn remember<T: Decided>(
+        &self,
+        service: &FaceAuth,
+        judged: Option<(&[String], &[Fingerprint])>,
+        result: Result<T, ServiceError>,
+    ) -> Result<Result<T, ServiceError>, ServiceError> {
+        let Some((digests, fingerprints)) = judged else { return Ok(result) };
+        let remembered: Vec<String> =
+            digests.iter().cloned().chain(fingerprints.iter().map(replay::remembered_as)).collect();
+        let seen = service.photos_seen(&self.user, &remembered, true).await?;
+        if !result.as_ref().is_ok_and(Decided::succeeded) {
+            return Ok(result);
+        }
+        if seen || service.raced_by_a_copy(&self.user, fingerprints).await? {
+            return Ok(Err(ServiceError::ReplayedImage));
+        }
+        Ok(result)
+    }
+
     /// The attempt is decided: its ticket is spent and cannot be presented again.
     pub(super) fn spend(self) -> Spent {
         let session = match self.ticket {

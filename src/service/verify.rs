@@ -65,11 +65,10 @@ impl FaceAuth {
             (None, Some(plan), Probe::Capture { frames, .. }) => within_budget(plan, frames)?.err(),
             (refused, ..) => refused,
         };
-        // A refused device or budget leaves the photos unexamined: they are not remembered as presented.
         let photos_judged = refused.is_none();
-        let (mut result, fingerprints) = match refused {
+        let (result, fingerprints) = match refused {
             Some(error) => (Err(error), Vec::new()),
-            None => match self.photos_seen(&user, &digests, false).await? {
+            None => match attempt.presented_before(self, &digests).await? {
                 true => (Err(ServiceError::ReplayedImage), Vec::new()),
                 false => self.verify_unlocked(&user, probe, plan.as_ref(), &digests, disclosure).await,
             },
@@ -77,22 +76,8 @@ impl FaceAuth {
         if !decides(&result) {
             return result;
         }
-        // Remembered atomically with the check: of two copies racing, one is refused here.
-        let remembered: Vec<String> =
-            digests.iter().cloned().chain(fingerprints.iter().map(replay::remembered_as)).collect();
-        if photos_judged
-            && self.photos_seen(&user, &remembered, true).await?
-            && result.as_ref().is_ok_and(|v| v.verified)
-        {
-            result = Err(ServiceError::ReplayedImage);
-        }
-        // Fingerprints are compared in the service, not in one atomic step with the write: two
-        // disguised copies racing could both pass the first look. Looked at again now that this
-        // attempt's are stored, another attempt's close fingerprint can only be a copy that raced
-        // this one; both are then refused (fail closed: one person does not race themselves).
-        if result.as_ref().is_ok_and(|v| v.verified) && self.raced_by_a_copy(&user, &fingerprints).await? {
-            result = Err(ServiceError::ReplayedImage);
-        }
+        let judged = photos_judged.then_some((digests.as_slice(), fingerprints.as_slice()));
+        let mut result = attempt.remember(self, judged, result).await?;
         if plan.is_some() {
             self.plan_answered(&user).await;
         }

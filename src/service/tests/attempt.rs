@@ -117,3 +117,27 @@ async fn a_verify_is_refused_before_anything_is_counted_once_the_ladder_disables
     let refused = f.service.open_attempt(&f.alice, CLIENT_B, SessionPurpose::Verify, Ticket::Trusted).await;
     assert!(matches!(refused, Err(ServiceError::VerificationDisabled(7))), "{:?}", refused.err());
 }
+
+#[tokio::test]
+async fn replays_looks_belong_to_the_attempt_before_and_after_the_decision() {
+    let f = fixture().await;
+    let digests = vec!["d-1".to_string()];
+    let first = open(&f, SessionPurpose::Verify, Ticket::Trusted).await;
+    assert!(!first.presented_before(&f.service, &digests).await.unwrap());
+    // Two attempts with the same photo race: both passed the first look.
+    let second = open(&f, SessionPurpose::Verify, Ticket::Trusted).await;
+    assert!(!second.presented_before(&f.service, &digests).await.unwrap());
+    let success = || Ok(Done { succeeded: true, left: None });
+    let kept = first.remember(&f.service, Some((&digests, &[])), success()).await.unwrap();
+    assert!(kept.is_ok(), "the first to be remembered keeps its success");
+    let raced = second.remember(&f.service, Some((&digests, &[])), success()).await.unwrap();
+    assert!(matches!(raced, Err(ServiceError::ReplayedImage)), "the copy that raced it is refused");
+    // A photo refused unexamined (a device or budget refusal) is not remembered as presented.
+    let unexamined = vec!["d-2".to_string()];
+    let refused = open(&f, SessionPurpose::Verify, Ticket::Trusted).await;
+    let _ = refused.remember(&f.service, None, Err::<Done, _>(ServiceError::FaceMismatch)).await.unwrap();
+    let next = open(&f, SessionPurpose::Verify, Ticket::Trusted).await;
+    assert!(!next.presented_before(&f.service, &unexamined).await.unwrap());
+    assert!(next.presented_before(&f.service, &digests).await.unwrap(), "a remembered photo is seen by the next");
+    drop((first, second, refused, next));
+}
