@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cache::EmbeddingCache;
-use super::challenges::{Challenge, Challenges};
+use super::challenges::Challenges;
 use super::error::ServiceError;
 use super::grants::{EnrollmentGrants, Grant};
 use super::inference::Inference;
-use super::liveness::{LivenessMode, LivenessPolicy};
+use super::liveness::LivenessPolicy;
 use super::passkeys::RelyingParty;
 use super::privacy::Retention;
 use super::readiness;
@@ -177,16 +177,6 @@ impl FaceAuth {
     /// Stops the inference workers once they finish what they hold (blocking).
     pub fn shutdown(&self) {
         self.inference.shutdown();
-    }
-
-    /// A challenge for `user`, when LIVENESS=challenge: the user's pending plan while there is one.
-    pub async fn issue_challenge(&self, user: &UserId) -> Result<Option<Challenge>, ServiceError> {
-        if self.liveness.mode != LivenessMode::Challenge {
-            return Ok(None);
-        }
-        let plan = self.pending_plan(user).await?;
-        let generation = self.state.generation().await?;
-        Ok(Some(self.challenges.issue(user, &generation, plan)))
     }
 
     /// A grant that lets a client key register one photo for `user`, until the user is deleted

@@ -30,6 +30,7 @@ pub use verdict::{CaptureAnswer, CaptureVerdict, LightCheck, Liveness};
 
 use bytes::Bytes;
 
+use super::challenges::Challenge;
 use super::error::ServiceError;
 use super::facade::FaceAuth;
 use crate::domain::UserId;
@@ -37,6 +38,16 @@ use crate::face::Embedding;
 use crate::face::frame::CaptureFrame;
 
 impl FaceAuth {
+    /// A challenge for `user`, when LIVENESS=challenge: the user's pending plan while there is one.
+    pub async fn issue_challenge(&self, user: &UserId) -> Result<Option<Challenge>, ServiceError> {
+        if self.liveness.mode != LivenessMode::Challenge {
+            return Ok(None);
+        }
+        let plan = self.pending_plan(user).await?;
+        let generation = self.state.generation().await?;
+        Ok(Some(self.challenges.issue(user, &generation, plan)))
+    }
+
     /// What this server's configuration lets a backend ask of a verify session.
     pub(super) fn liveness_offer(&self) -> Offer {
         match self.liveness.mode {
