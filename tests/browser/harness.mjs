@@ -88,7 +88,23 @@ export async function frameOf(file, mirror, shift = 0, page = null, shiftY = 0) 
   const own = !page;
   page ??= await (await sharedBrowser()).newPage();
   const dataUrl = "data:image/jpeg;base64," + readFileSync(photo(file)).toString("base64");
-  const rgba = await page.evaluate(async ([src, mirror, shift, shiftY]) => {
+  const frame = await drawnFrame(page, dataUrl, (ctx, img, W, H, mirror, shift, shiftY) => {
+    if (mirror) {
+      ctx.translate(W, 0);
+      ctx.scale(-1, 1);
+    }
+    const scale = Math.min(W / img.width, H / img.height);
+    const w = img.width * scale, h = img.height * scale;
+    ctx.drawImage(img, (W - w) / 2 + shift, (H - h) / 2 + shiftY, w, h);
+  }, [mirror, shift, shiftY]);
+  if (own) await page.close();
+  return frame;
+}
+
+/// One 640x480 I420 frame: `draw(ctx, img, W, H, ...args)` (run in the page) puts the photo at
+/// `dataUrl` on a grey ground with Chromium's own decoder; the RGBA is converted here.
+async function drawnFrame(page, dataUrl, draw, args) {
+  const rgba = await page.evaluate(async ([src, draw, args]) => {
     const img = new Image();
     img.src = src;
     await img.decode();
@@ -99,19 +115,12 @@ export async function frameOf(file, mirror, shift = 0, page = null, shiftY = 0) 
     const ctx = canvas.getContext("2d");
     ctx.fillStyle = "#808080";
     ctx.fillRect(0, 0, W, H);
-    if (mirror) {
-      ctx.translate(W, 0);
-      ctx.scale(-1, 1);
-    }
-    const scale = Math.min(W / img.width, H / img.height);
-    const w = img.width * scale, h = img.height * scale;
-    ctx.drawImage(img, (W - w) / 2 + shift, (H - h) / 2 + shiftY, w, h);
+    new Function(`return (${draw})`)()(ctx, img, W, H, ...args);
     const rgba = ctx.getImageData(0, 0, W, H).data;
     let text = "";
     for (let i = 0; i < rgba.length; i += 0x8000) text += String.fromCharCode(...rgba.subarray(i, i + 0x8000));
     return btoa(text);
-  }, [dataUrl, mirror, shift, shiftY]);
-  if (own) await page.close();
+  }, [dataUrl, draw.toString(), args]);
   return i420Frame(Buffer.from(rgba, "base64"));
 }
 
@@ -196,7 +205,7 @@ export function genuineFrames(steps) {
 /// `prompts` on their schedule (a turn about the sheet's vertical axis, a nod about its horizontal
 /// one, `degrees` at most, eased out and back), at 30 fps: the presentation an attacker with one
 /// photo makes. Each frame is a true perspective projection of the plane (a pinhole camera at
-/// `distance` sheet-heights, drawn in thin strips), so every mesh point follows one homography.
+/// 2.5 sheet-heights, drawn in thin strips), so every mesh point follows one homography.
 export async function y4mOfSheet(file, prompts, { degrees = 30, leadMs = 600, stepMs = 1300, tailMs = 1500 } = {}) {
   const fps = 30;
   const last = prompts.at(-1)?.at_ms ?? 0;
@@ -222,17 +231,7 @@ export async function y4mOfSheet(file, prompts, { degrees = 30, leadMs = 600, st
   const dataUrl = "data:image/jpeg;base64," + readFileSync(photo(file)).toString("base64");
   const frames = [Buffer.from(`YUV4MPEG2 W640 H480 F${fps}:1 Ip A1:1\n`)];
   for (const [yaw, pitch, dx, dy] of angles) {
-    const rgba = await page.evaluate(async ([src, yaw, pitch, dx, dy]) => {
-      const img = new Image();
-      img.src = src;
-      await img.decode();
-      const [W, H] = [640, 480];
-      const canvas = document.createElement("canvas");
-      canvas.width = W;
-      canvas.height = H;
-      const ctx = canvas.getContext("2d");
-      ctx.fillStyle = "#808080";
-      ctx.fillRect(0, 0, W, H);
+    frames.push(await drawnFrame(page, dataUrl, (ctx, img, W, H, yaw, pitch, dx, dy) => {
       // The sheet fills 80 % of the frame's height when level; the camera is 2.5 heights away.
       const scale = (0.8 * H) / img.height;
       const [w, h] = [img.width * scale, img.height * scale];
@@ -255,12 +254,7 @@ export async function y4mOfSheet(file, prompts, { degrees = 30, leadMs = 600, st
             a[0], a[1], b[0] - a[0] + 0.6, b[1] - a[1] + 0.6);
         }
       }
-      const rgba = ctx.getImageData(0, 0, W, H).data;
-      let text = "";
-      for (let i = 0; i < rgba.length; i += 0x8000) text += String.fromCharCode(...rgba.subarray(i, i + 0x8000));
-      return btoa(text);
-    }, [dataUrl, yaw, pitch, dx, dy]);
-    frames.push(i420Frame(Buffer.from(rgba, "base64")));
+    }, [yaw, pitch, dx, dy]));
   }
   await page.close();
   const path = join(mkdtempSync(join(tmpdir(), "faceauth-y4m-")), "camera.y4m");
