@@ -146,6 +146,13 @@ fn a_path_is_followed_through_supers_and_groups_to_the_items_it_names() {
 }
 
 #[test]
+fn a_use_over_several_lines_is_read_whole() {
+    let joined = statements("use super::{\n    FaceAuth, // the service\n    error::ServiceError,\n};\nfn f() {}\n");
+    assert_eq!(joined[0], (0, "use super::{FaceAuth,error::ServiceError,};".to_string()));
+    assert_eq!(joined[1].0, 4);
+}
+
+#[test]
 fn imports_are_read_through_groups_and_past_comments() {
     let modules: BTreeSet<String> = ["face", "store", "service"].iter().map(|s| s.to_string()).collect();
     let got = named("use crate::{face::{Detection, Embedding}, store::Bytes}; // crate::service", "crate::", &modules);
@@ -208,14 +215,32 @@ fn items_named(path: &str, mut module: Vec<String>, out: &mut Vec<(Vec<String>, 
     }
 }
 
+/// The code's lines, comments left out, with a `use` that spans lines joined into its first
+/// line (a group of imports over several lines is read whole).
+fn statements(code: &str) -> Vec<(usize, String)> {
+    let mut out: Vec<(usize, String)> = Vec::new();
+    let mut open = false;
+    for (number, line) in code.lines().enumerate() {
+        let line = line.split("//").next().unwrap_or_default();
+        match out.last_mut() {
+            Some((_, joined)) if open => joined.push_str(line.trim()),
+            _ => out.push((number, line.to_string())),
+        }
+        let last = &out.last().expect("a line was kept").1;
+        open = last.trim_start().starts_with("use ") || last.trim_start().starts_with("pub use ");
+        open &= !last.trim_end().ends_with(';');
+    }
+    out
+}
+
 /// Where a file's code (its tests left out) names an item of a module above it.
 fn reaches_up(file: &Path) -> Vec<String> {
     let own = module_of(file);
     let text = std::fs::read_to_string(file).unwrap();
     let code = text.split("#[cfg(test)]").next().unwrap_or_default();
     let mut found = Vec::new();
-    for (number, line) in code.lines().enumerate() {
-        let line = line.split("//").next().unwrap_or_default();
+    for (number, line) in statements(code) {
+        let line = line.as_str();
         for (at, _) in line.match_indices(['s', 'c']) {
             let rest = &line[at..];
             let before = line[..at].chars().next_back();
