@@ -52,14 +52,43 @@ fn run(from: usize, to: usize) -> Vec<usize> {
     if from <= to { (from..=to).collect() } else { (to..=from).rev().collect() }
 }
 
-/// A genuine answer to two turns: runs of frame numbers, each played in order.
+/// A genuine answer to two turns, or three (the default plan's length): runs of frame numbers, each
+/// played in order.
 pub fn genuine_runs(steps: &[String]) -> Vec<Vec<usize>> {
     let level = run(359, 385);
     match steps.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
         ["turn_left", "turn_right"] => vec![level, run(386, 399), run(435, 458), run(457, 436)],
         // Her left turn's return, played backwards, is a left turn; then forwards, its return.
         ["turn_right", "turn_left"] => vec![level, run(443, 458), run(457, 433), run(434, 452)],
-        other => panic!("the recording answers two turns, not {other:?}"),
+        // Three steps (the default plan's length) from the same stretches: each turn's return runs on
+        // into the next turn, the last comes back to level, and she sways there until the plan ends.
+        ["turn_left", "turn_right", "turn_left"] => vec![
+            level,
+            run(386, 399),
+            run(435, 458),
+            run(457, 446),
+            run(447, 450),
+            run(449, 433),
+            run(434, 446),
+            run(445, 442),
+            run(443, 446),
+            run(445, 442),
+            run(443, 446),
+        ],
+        ["turn_right", "turn_left", "turn_right"] => vec![
+            level,
+            run(443, 458),
+            run(457, 433),
+            run(434, 440),
+            run(439, 436),
+            run(437, 458),
+            run(457, 444),
+            run(445, 447),
+            run(446, 444),
+            run(445, 447),
+            run(446, 444),
+        ],
+        other => panic!("the recording answers two or three alternating turns, not {other:?}"),
     }
 }
 

@@ -93,6 +93,43 @@ async fn a_real_capture_that_follows_the_plan_passes_and_says_which_checks_ran()
     refused(&answer(&app, "maria", &next, &relit).await, 422, "replayed_image");
 }
 
+/// The default plan's length (CHALLENGE_STEPS unset: 3 steps, 5.2 s) answered by a genuine capture
+/// passes; the recording answers only turns, so the move set is the one setting changed. Both
+/// orders the plan can draw are answered (the replay memory off: the same frames are sent twice).
+#[tokio::test]
+async fn a_genuine_capture_of_the_default_plans_length_passes() {
+    let app = spawn(&[
+        ("LIVENESS", "challenge"),
+        ("CHALLENGE_MOVES", "turn_left,turn_right"),
+        ("SECRET_KEY", SIGNING_KEY),
+        ("REPLAY_WINDOW_SECS", "0"),
+    ]);
+    let register = app.post_form("/api/register", TestApp::form("maria", reference())).await;
+    assert_eq!(register.status, 201, "{:?}", register.body);
+    // A plan stays pending until answered, so each is answered; the order is drawn, and sixteen
+    // draws miss one of two orders with odds of 1 in 32,768.
+    let mut orders = std::collections::BTreeSet::new();
+    for _ in 0..16 {
+        let plan = challenge(&app, "maria").await;
+        let steps = steps_of(&plan);
+        assert_eq!(steps.len(), 3, "{plan}");
+        let passed = answer(&app, "maria", &plan, &genuine_lit(&plan)).await;
+        let refusal = app.logs().lines().filter(|l| l.contains("capture refused")).collect::<Vec<_>>().join("\n");
+        assert_eq!(
+            (passed.status, &passed.body["verified"]),
+            (200, &json!(true)),
+            "{steps:?}: {:?}\n{refusal}",
+            passed.body
+        );
+        assert_eq!(passed.body["liveness"]["checks"], json!(["movement", "light", "passive"]));
+        orders.insert(steps);
+        if orders.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(orders.len(), 2, "{orders:?}");
+}
+
 #[tokio::test]
 async fn a_recording_without_the_reflection_a_whole_frame_tint_and_a_reordered_capture_are_refused() {
     let app = spawn(&env(&[]));
