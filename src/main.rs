@@ -144,8 +144,8 @@ async fn serve(raw: RawEnv) -> anyhow::Result<()> {
 async fn check(raw: RawEnv) -> anyhow::Result<()> {
     let (config, sdk) = startup::load_config(raw).await?;
     let service = startup::build_service(&config, sdk).await?;
-    let info = service.model_info().clone();
-    service.shutdown();
+    let info = service.faces().model_info().clone();
+    service.faces().shutdown();
     println!("PASS: configuration, secrets, models and storage are ready");
     println!(
         "models: MODEL_PACK={}; commercial use {}",

@@ -10,6 +10,7 @@ mod challenges;
 mod error;
 mod export;
 mod facade;
+mod faces;
 mod grants;
 mod inference;
 mod ladder;
@@ -20,20 +21,24 @@ mod privacy;
 mod readiness;
 mod reembed;
 mod register;
+mod revocation;
 mod sessions;
 mod ticket;
 mod timings;
 mod verify;
 
+pub use access::Access;
 pub use cache::{CachedReference, EmbeddingCache, References};
 pub use challenges::{Axis, Challenge, ChallengeError, Challenges, Step};
 pub use error::ServiceError;
 pub use export::ExportStream;
-pub use facade::{FaceAuth, IssuedToken, Parts, ReplayMemory, ThresholdFmr};
+pub use facade::{FaceAuth, IssuedToken, Parts};
+pub use faces::{Faces, ThresholdFmr};
 pub use grants::{EnrollmentGrants, Grant, GrantError, ValidGrant};
 pub use inference::Inference;
 pub use liveness::offer::{LightOffer, NotOffered, Requirement};
 pub use liveness::plan::{Colour, Flash, Plan, Prompt};
+pub use liveness::replay::ReplayMemory;
 pub use liveness::{LightCheck, Liveness, LivenessMode, LivenessPolicy};
 pub use passkeys::{
     PasskeyAuthority, PasskeyError, PasskeyInfo, PasskeyProof, PasskeySettings, RegistrationOptions, RelyingParty,

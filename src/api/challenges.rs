@@ -51,7 +51,7 @@ pub async fn create_challenge(
     body: Result<Json<UserRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<ChallengeResponse>), ApiError> {
     let user = requested_user(body)?;
-    let challenge = state.service.issue_challenge(&user).await?.ok_or(ApiError::ChallengesDisabled)?;
+    let challenge = state.service.liveness().issue_challenge(&user).await?.ok_or(ApiError::ChallengesDisabled)?;
     let plan = PlanDto::from(&challenge.plan);
     Ok((
         StatusCode::CREATED,

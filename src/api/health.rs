@@ -148,14 +148,14 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<ReadyResp
                 Some(_) => "ok".into(),
             },
         },
-        inference_queue: state.service.queue_depth(),
+        inference_queue: state.service.faces().queue_depth(),
         operating_point: OperatingPointDto {
-            model: state.service.model_name().to_string(),
-            threshold: state.service.threshold(),
-            measured: state.service.threshold_fmr().is_some(),
-            fmr: state.service.threshold_fmr().map(ThresholdFmrDto::from),
+            model: state.service.faces().model_name().to_string(),
+            threshold: state.service.faces().threshold(),
+            measured: state.service.faces().threshold_fmr().is_some(),
+            fmr: state.service.faces().threshold_fmr().map(ThresholdFmrDto::from),
         },
-        models: models(state.service.model_info()),
+        models: models(state.service.faces().model_info()),
     };
     (if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(body))
 }

@@ -20,6 +20,6 @@ use crate::app::AppState;
     security((), ("bearer" = []))
 )]
 pub async fn metrics_endpoint(State(state): State<AppState>) -> ([(HeaderName, &'static str); 1], String) {
-    crate::metrics::queue_depth(state.service.queue_depth());
+    crate::metrics::queue_depth(state.service.faces().queue_depth());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], crate::metrics::render())
 }

@@ -144,7 +144,7 @@ pub async fn passkey_options(
     let request: PasskeyOptionsRequest = self::body(body, r#"{"user_id": "..."}"#)?;
     let user = user(&request.user_id)?;
     let authority = authority(&caller, checked(request.session_token, None)?)?;
-    let started = state.service.start_passkey_registration(&user, authority).await?;
+    let started = state.service.passkeys().start_passkey_registration(&user, authority).await?;
     Ok((
         StatusCode::CREATED,
         Json(PasskeyOptions { registration_id: started.registration_id, public_key: started.options }),
@@ -182,7 +182,7 @@ pub async fn register_passkey(
     let authority = authority(&caller, checked(request.session_token, Some(&request.registration_id))?)?;
     let (registration, credential) = (request.registration_id, request.credential.to_string());
     let registered = completion::audited(&state, "passkey_register", &user, caller, |s, u| async move {
-        s.service.finish_passkey_registration(&u, authority, &registration, &credential).await
+        s.service.passkeys().finish_passkey_registration(&u, authority, &registration, &credential).await
     })
     .await??;
     Ok((StatusCode::CREATED, Json(PasskeyView::from(registered))))

@@ -105,7 +105,7 @@ pub async fn register(
             references: reg.references,
             face: trusted.then(|| FaceSummary::from(&reg.face)),
             quality: trusted.then(|| QualityDto::from(&reg.quality)),
-            model: trusted.then(|| state.service.model_name().to_string()),
+            model: trusted.then(|| state.service.faces().model_name().to_string()),
             timings_ms: trusted.then_some(timings),
         }),
     ))

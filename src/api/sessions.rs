@@ -246,7 +246,7 @@ pub async fn get_session(
     if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::SessionNotFound);
     }
-    let record = state.service.session(&id).await?.ok_or(ApiError::SessionNotFound)?;
+    let record = state.service.access().session(&id).await?.ok_or(ApiError::SessionNotFound)?;
     Ok(Json(view(id, record)))
 }
 

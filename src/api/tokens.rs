@@ -83,7 +83,7 @@ pub async fn introspect(
     if request.token.is_empty() || request.token.chars().count() > MAX_TOKEN_LEN {
         return Err(ApiError::InvalidRequest(format!("token must be 1-{MAX_TOKEN_LEN} characters")));
     }
-    let Some(claims) = state.service.introspect(&request.token, request.consume).await? else {
+    let Some(claims) = state.service.access().introspect(&request.token, request.consume).await? else {
         return Ok(Json(IntrospectResponse::default()));
     };
     Ok(Json(IntrospectResponse {
@@ -120,5 +120,5 @@ pub struct JwkSet {
     responses((status = 200, description = "The JWK set", body = JwkSet)),
 )]
 pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
-    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.service.jwks()))
+    ([(header::CACHE_CONTROL, "public, max-age=300")], Json(state.service.access().jwks()))
 }

@@ -218,7 +218,7 @@ pub async fn verify(
         references_compared: trusted.then_some(v.references_compared),
         face: trusted.then(|| FaceSummary::from(&v.face)),
         quality: trusted.then(|| QualityDto::from(&v.quality)),
-        model: trusted.then(|| state.service.model_name().to_string()),
+        model: trusted.then(|| state.service.faces().model_name().to_string()),
         timings_ms: trusted.then_some(timings),
     }))
 }

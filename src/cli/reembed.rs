@@ -12,7 +12,7 @@ use crate::service::MigrationReport;
 pub async fn run(raw: RawEnv) -> anyhow::Result<()> {
     let (config, sdk) = crate::startup::load_config(raw).await?;
     let service = crate::startup::build_service(&config, sdk).await?;
-    let users = service.users().await?;
+    let users = service.faces().users().await?;
     // Hidden when stderr is not a terminal (systemd, CI): the summary line below says it all.
     let bar = ProgressBar::new(users.len() as u64).with_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} users  {per_sec}  eta {eta}  {msg}")
@@ -20,7 +20,7 @@ pub async fn run(raw: RawEnv) -> anyhow::Result<()> {
     );
     let mut total = MigrationReport::default();
     for user in &users {
-        let report = service.migrate_user(user).await?;
+        let report = service.faces().migrate_user(user).await?;
         total += report;
         bar.set_message(format!("{} re-embedded", total.reembedded));
         bar.inc(1);
@@ -31,11 +31,11 @@ pub async fn run(raw: RawEnv) -> anyhow::Result<()> {
          template key",
         total.reembedded,
         users.len(),
-        service.model_name(),
+        service.faces().model_name(),
         total.current,
         total.unusable,
         total.sealed
     );
-    service.shutdown();
+    service.faces().shutdown();
     Ok(())
 }

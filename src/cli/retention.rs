@@ -49,6 +49,6 @@ pub async fn run(raw: RawEnv, dry_run: bool) -> anyhow::Result<()> {
             format!(" ({} objects)", report.objects_removed)
         }
     );
-    service.shutdown();
+    service.faces().shutdown();
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! (a drop guard releases one whose attempt was not decided), their outcomes recorded; a user's
 //! outstanding sessions and grants revoked by a delete or a replace; results introspected.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::error::ServiceError;
@@ -9,15 +10,15 @@ use super::facade::FaceAuth;
 use super::liveness::offer::Requirement;
 use super::liveness::plan::Plan;
 use super::passkeys::PasskeyError;
+use super::revocation::Revocations;
 use super::sessions::{
     Factors, IssuedSession, OUTCOME_KEPT, SessionError, SessionOutcome, SessionPurpose, SessionRecord, SessionRequest,
-    ValidSession, survives_revocation,
+    Sessions, ValidSession,
 };
 use crate::domain::UserId;
-use crate::state::Claim;
-use crate::store::Mark;
+use crate::state::{Claim, SharedState};
 use crate::token::now;
-use crate::token::result::ResultClaims;
+use crate::token::result::{ResultClaims, ResultSigner};
 
 fn session_key(id: &str) -> String {
     format!("session:{id}")
@@ -36,68 +37,20 @@ impl HeldSession {
     }
 }
 
-impl FaceAuth {
-    /// The user's current revocation mark: absent until the user is first deleted or replaced.
-    /// Read from the bucket on every use, never cached: a revocation holds the moment it is
-    /// written, on every instance, whatever the shared state has forgotten.
-    pub(super) async fn revocation_mark(&self, user: &UserId) -> Result<Option<String>, ServiceError> {
-        Ok(self.refs.mark(Mark::Revoked, user).await?)
+/// Sessions and results: issued, held, recorded, introspected; and the keys that verify results.
+pub struct Access {
+    pub(super) state: SharedState,
+    pub(super) sessions: Arc<Sessions>,
+    pub(super) tokens: ResultSigner,
+    revocations: Revocations,
+}
+
+impl Access {
+    pub fn new(state: SharedState, sessions: Arc<Sessions>, tokens: ResultSigner, revocations: Revocations) -> Self {
+        Self { state, sessions, tokens, revocations }
     }
 
-    /// Every session and grant issued for the user until now stops working, on every instance.
-    /// Written before anything is deleted, so a token checked after the delete began is refused.
-    pub(super) async fn revoke_tokens(&self, user: &UserId) -> Result<(), ServiceError> {
-        let mark = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
-        self.refs.set_mark(Mark::Revoked, user, &mark.to_string()).await?;
-        Ok(())
-    }
-
-    /// Whether a token carrying `mark` is still good for the user.
-    pub(super) async fn not_revoked(&self, user: &UserId, mark: Option<&str>) -> Result<bool, ServiceError> {
-        let current = self.revocation_mark(user).await?;
-        Ok(survives_revocation(mark, current.as_deref()))
-    }
-
-    /// A session for the backend to hand to its frontend. A verify session carries the liveness
-    /// the backend required (within what the server offers) and, for a capture, the plan it must
-    /// follow: the user's pending plan while there is one, without its colours for `movement`.
-    pub async fn create_session(&self, request: SessionRequest) -> Result<IssuedSession, ServiceError> {
-        let liveness = match request.purpose {
-            SessionPurpose::Verify => self.liveness_offer().settle(request.liveness)?,
-            SessionPurpose::Enroll => None,
-        };
-        let (mark, generation) = tokio::join!(self.revocation_mark(&request.user), self.state.generation());
-        let (mark, generation) = (mark?, generation?);
-        let plan = match liveness {
-            Some(Requirement::MovementAndLight) => Some(self.pending_plan(&request.user).await?),
-            // The same moves as any other live token of the user (no free re-draw), no colours.
-            Some(Requirement::Movement) => Some(Plan { light: Vec::new(), ..self.pending_plan(&request.user).await? }),
-            Some(Requirement::Passive) | None => None,
-        };
-        let passkey = match request.factors {
-            Factors::FaceAndPasskey if request.purpose == SessionPurpose::Verify => {
-                Some(self.passkey_request(&request.user).await?)
-            }
-            // An enrol session checks no assertion: a passkey asked of one would be a promise unkept.
-            Factors::FaceAndPasskey => return Err(PasskeyError::NotAsked.into()),
-            Factors::Face => None,
-        };
-        let issued = IssuedSession { passkey, ..self.sessions.issue(&request, &generation, mark, liveness, plan) };
-        let record = SessionRecord {
-            user_id: request.user.to_string(),
-            purpose: request.purpose,
-            expires_at: issued.expires_at,
-            liveness,
-            outcome: None,
-        };
-        self.put_session(&issued.id, &record).await?;
-        Ok(issued)
-    }
-
-    async fn put_session(&self, id: &str, record: &SessionRecord) -> Result<(), ServiceError> {
+    pub(super) async fn put_session(&self, id: &str, record: &SessionRecord) -> Result<(), ServiceError> {
         let ttl = Duration::from_secs(record.expires_at.saturating_sub(now())) + OUTCOME_KEPT;
         let json = serde_json::to_string(record).expect("a session record serialises");
         self.state.put_record(&session_key(id), &json, ttl).await?;
@@ -110,19 +63,21 @@ impl FaceAuth {
         Ok(serde_json::from_str(&json).ok())
     }
 
-    /// Checks a presented session and holds it for this attempt.
-    pub(super) async fn hold_session(
+    /// Checks a presented session and holds it for this attempt. `within_offer` says whether a
+    /// verify session's liveness is one the server offers now (the liveness factor decides).
+    pub(super) async fn hold(
         &self,
         token: &str,
         user: &UserId,
         purpose: SessionPurpose,
         generation: &str,
+        within_offer: impl Fn(&ValidSession) -> bool,
     ) -> Result<HeldSession, ServiceError> {
         let session = self.sessions.check(token, user, purpose, generation)?;
-        if purpose == SessionPurpose::Verify && !self.within_offer(&session) {
+        if purpose == SessionPurpose::Verify && !within_offer(&session) {
             return Err(SessionError::Void.into());
         }
-        if !self.not_revoked(user, session.epoch.as_deref()).await? {
+        if !self.revocations.survives(user, session.epoch.as_deref()).await? {
             return Err(SessionError::Revoked.into());
         }
         let claim = self
@@ -133,24 +88,10 @@ impl FaceAuth {
         Ok(HeldSession { session, claim })
     }
 
-    /// Whether a verify session's liveness is one this server offers now and its plan answers it:
-    /// a session issued before the operator forbade `movement`, an old token without a plan
-    /// this server would draw, or a plan whose colours disagree with the requirement cannot
-    /// skip a check.
-    fn within_offer(&self, session: &ValidSession) -> bool {
-        let well_formed = |p: &Plan| p.is_well_formed(self.challenges.min_steps());
-        match (self.liveness_offer().settle(session.liveness), session.plan.as_ref()) {
-            (Ok(Some(Requirement::MovementAndLight)), Some(plan)) => !plan.light.is_empty() && well_formed(plan),
-            (Ok(Some(Requirement::Movement)), Some(plan)) => plan.light.is_empty() && well_formed(plan),
-            (Ok(Some(Requirement::Passive) | None), None) => true,
-            _ => false,
-        }
-    }
-
     /// Records how the session's attempt came out, for `GET /api/sessions/{id}`. The decision
     /// stands if this fails (the client still has its answer); the backend then sees `pending`
     /// until the session expires, never a false `completed`.
-    pub(super) async fn complete_session(
+    pub(super) async fn complete(
         &self,
         session: &ValidSession,
         user: &UserId,
@@ -198,5 +139,46 @@ impl FaceAuth {
     /// The public keys that verify results (`GET /.well-known/jwks.json`).
     pub fn jwks(&self) -> serde_json::Value {
         self.tokens.jwks()
+    }
+}
+
+impl FaceAuth {
+    /// A session for the backend to hand to its frontend. A verify session carries the liveness
+    /// the backend required (within what the server offers) and, for a capture, the plan it must
+    /// follow: the user's pending plan while there is one, without its colours for `movement`.
+    pub async fn create_session(&self, request: SessionRequest) -> Result<IssuedSession, ServiceError> {
+        let liveness = match request.purpose {
+            SessionPurpose::Verify => self.liveness.offer().settle(request.liveness)?,
+            SessionPurpose::Enroll => None,
+        };
+        let (mark, generation) = tokio::join!(self.revocations.mark(&request.user), self.state.generation());
+        let (mark, generation) = (mark?, generation?);
+        let plan = match liveness {
+            Some(Requirement::MovementAndLight) => Some(self.liveness.pending_plan(&request.user).await?),
+            // The same moves as any other live token of the user (no free re-draw), no colours.
+            Some(Requirement::Movement) => {
+                Some(Plan { light: Vec::new(), ..self.liveness.pending_plan(&request.user).await? })
+            }
+            Some(Requirement::Passive) | None => None,
+        };
+        let passkey = match request.factors {
+            Factors::FaceAndPasskey if request.purpose == SessionPurpose::Verify => {
+                Some(self.passkeys.passkey_request(&request.user).await?)
+            }
+            // An enrol session checks no assertion: a passkey asked of one would be a promise unkept.
+            Factors::FaceAndPasskey => return Err(PasskeyError::NotAsked.into()),
+            Factors::Face => None,
+        };
+        let issued =
+            IssuedSession { passkey, ..self.access.sessions.issue(&request, &generation, mark, liveness, plan) };
+        let record = SessionRecord {
+            user_id: request.user.to_string(),
+            purpose: request.purpose,
+            expires_at: issued.expires_at,
+            liveness,
+            outcome: None,
+        };
+        self.access.put_session(&issued.id, &record).await?;
+        Ok(issued)
     }
 }

@@ -98,11 +98,11 @@ impl FaceAuth {
         ticket: Ticket,
     ) -> Result<Attempt, ServiceError> {
         let ladder = match purpose {
-            SessionPurpose::Verify => self.disable_after,
+            SessionPurpose::Verify => self.ladder.limit(),
             SessionPurpose::Enroll => None,
         };
         if let Some(limit) = ladder {
-            self.check_ladder(user, limit).await?;
+            self.ladder.check(user, limit).await?;
         }
         let counted = purpose == SessionPurpose::Verify || !matches!(ticket, Ticket::Trusted);
         let lockout = match counted {
@@ -117,7 +117,7 @@ impl Attempt {
     /// Replay's first look, before any inference: whether these photos' bytes were presented in a
     /// decided verify of the user within REPLAY_WINDOW_SECS.
     pub(super) async fn presented_before(&self, service: &FaceAuth, digests: &[String]) -> Result<bool, ServiceError> {
-        service.photos_seen(&self.user, digests, false).await
+        service.replays.photos_seen(&self.user, digests, false).await
     }
 
     /// Replay's looks once the attempt is decided, on the photos it judged (`None`: a refused
@@ -136,11 +136,11 @@ impl Attempt {
         let Some((digests, fingerprints)) = judged else { return Ok(result) };
         let remembered: Vec<String> =
             digests.iter().cloned().chain(fingerprints.iter().map(replay::remembered_as)).collect();
-        let seen = service.photos_seen(&self.user, &remembered, true).await?;
+        let seen = service.replays.photos_seen(&self.user, &remembered, true).await?;
         if !result.as_ref().is_ok_and(Decided::succeeded) {
             return Ok(result);
         }
-        if seen || service.raced_by_a_copy(&self.user, fingerprints).await? {
+        if seen || service.replays.raced_by_a_copy(&self.user, fingerprints).await? {
             return Ok(Err(ServiceError::ReplayedImage));
         }
         Ok(result)
@@ -182,7 +182,7 @@ impl Spent {
         }
         let mut left = self.lockout.as_ref().and_then(state::Attempt::left_if_failed).map(u64::from);
         if let Some(limit) = self.ladder {
-            match service.climb_ladder(&self.user, succeeded, limit).await {
+            match service.ladder.climb(&self.user, succeeded, limit).await {
                 Ok(failures) => left = left.into_iter().chain([limit.saturating_sub(failures)]).min(),
                 // Fail closed on the next attempt rather than this decided one: the state is
                 // down, and the next check of the ladder answers 503 until it is back.
@@ -204,7 +204,7 @@ impl Spent {
             tracing::warn!(error = %crate::telemetry::chain(&e), "shared state: attempt not settled");
         }
         if let Some(session) = &self.session {
-            service.complete_session(session, &self.user, self.purpose, outcome(&result)).await;
+            service.access.complete(session, &self.user, self.purpose, outcome(&result)).await;
         }
         result
     }

@@ -136,7 +136,7 @@ impl FaceAuth {
                 "user_verified": p.user_verified,
                 "backup_eligible": p.backup_eligible,
             })).collect::<Vec<_>>(),
-            "model": self.model_name(),
+            "model": self.faces.model_name(),
         });
         let archive = Archive {
             refs: self.refs.clone(),

@@ -4,15 +4,20 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::access::Access;
 use super::cache::EmbeddingCache;
 use super::challenges::Challenges;
 use super::error::ServiceError;
+use super::faces::Faces;
 use super::grants::{EnrollmentGrants, Grant};
 use super::inference::Inference;
-use super::liveness::LivenessPolicy;
-use super::passkeys::RelyingParty;
+use super::ladder::Ladder;
+use super::liveness::replay::{ReplayMemory, Replays};
+use super::liveness::{LivenessFactor, LivenessPolicy};
+use super::passkeys::{PasskeyFactor, RelyingParty};
 use super::privacy::Retention;
 use super::readiness;
+use super::revocation::Revocations;
 use super::sessions::Sessions;
 use crate::audit::AuditTrail;
 use crate::domain::UserId;
@@ -20,27 +25,6 @@ use crate::face::engine::ModelInfo;
 use crate::state::SharedState;
 use crate::store::ReferenceStore;
 use crate::token::result::ResultSigner;
-
-/// The false-match rate expected at the threshold in use: the profile's measured figure with its
-/// 95 % interval and where it was measured. Absent when MATCH_THRESHOLD overrides the profile, or
-/// the profile was not measured here.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ThresholdFmr {
-    pub value: f64,
-    pub lower: f64,
-    pub upper: f64,
-    pub source: &'static str,
-}
-
-impl ThresholdFmr {
-    fn of(model: &ModelInfo) -> Option<Self> {
-        let point = model.operating_point?;
-        let value = point.fmr()?;
-        let interval =
-            crate::calibration::interval::clopper_pearson(point.false_matches as usize, point.impostors as usize);
-        Some(Self { value, lower: interval.lower, upper: interval.upper, source: point.source })
-    }
-}
 
 /// A verification token for the caller's backend.
 #[derive(Debug, Clone)]
@@ -50,34 +34,28 @@ pub struct IssuedToken {
     pub expires_at: u64,
 }
 
-/// The replay memory's bounds (REPLAY_WINDOW_SECS, and how many photos per user).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReplayMemory {
-    pub window: Duration,
-    pub per_user: usize,
-}
-
 /// The recognizer and detector in use, and the threshold verify applies.
 pub struct FaceAuth {
-    pub(super) inference: Arc<dyn Inference>,
+    /// The face factor: inference, models, references.
+    pub(super) faces: Faces,
     pub(super) refs: ReferenceStore,
-    pub(super) cache: EmbeddingCache,
-    pub(super) model: Arc<ModelInfo>,
-    pub(super) tokens: ResultSigner,
-    pub(super) threshold_fmr: Option<ThresholdFmr>,
-    pub(super) sessions: Sessions,
-    pub(super) replay_memory: Option<ReplayMemory>,
-    pub(super) disable_after: Option<u64>,
+    /// Sessions, results and their keys.
+    pub(super) access: Access,
+    pub(super) revocations: Revocations,
+    pub(super) ladder: Ladder,
+    /// The replay memory: photos and captures of decided verifies.
+    pub(super) replays: Replays,
     pub(super) consent_required: bool,
     pub(super) retention: Option<Retention>,
     pub(super) max_references: usize,
     pub(super) state: SharedState,
     pub(super) grants: EnrollmentGrants,
     pub(super) replay_guard: bool,
-    pub(super) liveness: LivenessPolicy,
-    pub(super) challenges: Challenges,
+    /// The liveness factor: what sessions may ask, plans, captures judged.
+    pub(super) liveness: LivenessFactor,
     pub(super) audit: AuditTrail,
-    pub(super) passkeys: Option<RelyingParty>,
+    /// The passkey factor.
+    pub(super) passkeys: PasskeyFactor,
     pub(super) readiness: readiness::ReadinessCache,
 }
 
@@ -114,29 +92,68 @@ pub struct Parts {
 
 impl FaceAuth {
     pub fn new(parts: Parts) -> Self {
-        let threshold_fmr = ThresholdFmr::of(&parts.model);
+        let revocations = Revocations::new(parts.refs.clone());
+        let liveness = LivenessFactor::new(
+            parts.liveness,
+            parts.challenges,
+            parts.state.clone(),
+            parts.inference.clone(),
+            parts.sessions.ttl(),
+        );
+        let faces = Faces::new(
+            parts.inference,
+            parts.refs.clone(),
+            parts.cache,
+            parts.model,
+            parts.state.clone(),
+            parts.audit.clone(),
+        );
+        let sessions = Arc::new(parts.sessions);
+        let passkeys = PasskeyFactor::new(
+            parts.passkeys,
+            parts.refs.clone(),
+            parts.state.clone(),
+            sessions.clone(),
+            revocations.clone(),
+        );
         Self {
-            inference: parts.inference,
+            access: Access::new(parts.state.clone(), sessions, parts.tokens, revocations.clone()),
+            passkeys,
+            ladder: Ladder::new(parts.state.clone(), parts.refs.clone(), parts.disable_after),
+            revocations,
+            faces,
+            liveness,
             refs: parts.refs,
-            cache: parts.cache,
-            model: parts.model,
-            threshold_fmr,
-            tokens: parts.tokens,
-            sessions: parts.sessions,
-            replay_memory: parts.replay_memory,
-            disable_after: parts.disable_after,
+            replays: Replays::new(parts.state.clone(), parts.replay_memory),
             consent_required: parts.consent_required,
             retention: parts.retention,
             max_references: parts.max_references,
             state: parts.state,
             grants: parts.grants,
             replay_guard: parts.replay_guard,
-            liveness: parts.liveness,
-            challenges: parts.challenges,
             audit: parts.audit,
-            passkeys: parts.passkeys,
             readiness: readiness::ReadinessCache::new(Duration::from_secs(5)),
         }
+    }
+
+    /// The face factor: the models loaded, their threshold, the inference queue, migrations.
+    pub fn faces(&self) -> &Faces {
+        &self.faces
+    }
+
+    /// The liveness factor: challenges for a client, what a session may ask.
+    pub fn liveness(&self) -> &LivenessFactor {
+        &self.liveness
+    }
+
+    /// The passkey factor: registrations, and what a user's listing shows of the credentials.
+    pub fn passkeys(&self) -> &PasskeyFactor {
+        &self.passkeys
+    }
+
+    /// Sessions and results: what a backend reads back, and the keys that verify results.
+    pub fn access(&self) -> &Access {
+        &self.access
     }
 
     /// The audit trail, for the events the API decides (who asked, with which key).
@@ -144,45 +161,15 @@ impl FaceAuth {
         &self.audit
     }
 
-    /// The FMR expected at the threshold in use, when it was measured.
-    pub fn threshold_fmr(&self) -> Option<&ThresholdFmr> {
-        self.threshold_fmr.as_ref()
-    }
-
-    /// The threshold in use.
-    pub fn threshold(&self) -> f32 {
-        self.model.threshold
-    }
-
-    /// What was loaded: MODEL_PACK, each model file and its licence.
-    pub fn model_info(&self) -> &ModelInfo {
-        &self.model
-    }
-
-    /// The recognizer profile's name, as reported to clients.
-    pub fn model_name(&self) -> &'static str {
-        self.model.profile.name
-    }
-
     /// The state shared with other instances (the HTTP layer's rate limits use it too).
     pub fn shared_state(&self) -> SharedState {
         self.state.clone()
     }
 
-    /// Requests waiting for an inference worker.
-    pub fn queue_depth(&self) -> usize {
-        self.inference.queue_depth()
-    }
-
-    /// Stops the inference workers once they finish what they hold (blocking).
-    pub fn shutdown(&self) {
-        self.inference.shutdown();
-    }
-
     /// A grant that lets a client key register one photo for `user`, until the user is deleted
     /// or replaced.
     pub async fn issue_enrollment(&self, user: &UserId) -> Result<Grant, ServiceError> {
-        let (mark, generation) = tokio::join!(self.revocation_mark(user), self.state.generation());
+        let (mark, generation) = tokio::join!(self.revocations.mark(user), self.state.generation());
         Ok(self.grants.issue(user, &generation?, mark?))
     }
 
@@ -192,17 +179,17 @@ impl FaceAuth {
     /// Verification enabled again after the failure ladder disabled it (a backend, having
     /// re-established the user's identity another way). Returns the count it cleared.
     pub async fn unlock(&self, user: &UserId) -> Result<u64, ServiceError> {
-        self.reset_ladder(user).await
+        self.ladder.reset(user).await
     }
 
     /// Every outstanding session and grant of the user is revoked first; before that, the intent
     /// is durable in the audit trail (write-ahead).
     pub async fn delete_user(&self, user: &UserId) -> Result<usize, ServiceError> {
         self.audit.intend("delete", user).await.map_err(ServiceError::AuditUnavailable)?;
-        self.revoke_tokens(user).await?;
+        self.revocations.revoke(user).await?;
         self.state.bump_user_version(user).await?;
         let removed = self.refs.delete_user(user).await;
-        self.cache.invalidate(user);
+        self.faces.cache.invalidate(user);
         self.state.bump_user_version(user).await?;
         match removed? {
             0 => Err(ServiceError::UserNotFound),

@@ -6,13 +6,30 @@
 //! verification back on: the count restarting at zero does not lift the mark.
 
 use super::error::ServiceError;
-use super::facade::FaceAuth;
 use crate::domain::UserId;
-use crate::store::Mark;
+use crate::state::SharedState;
+use crate::store::{Mark, ReferenceStore};
 
-impl FaceAuth {
+/// The ladder: its count in the shared state, its top as a mark in the bucket.
+pub struct Ladder {
+    state: SharedState,
+    refs: ReferenceStore,
+    /// LOCKOUT_DISABLE_AFTER; `None`: verification is never disabled.
+    limit: Option<u64>,
+}
+
+impl Ladder {
+    pub fn new(state: SharedState, refs: ReferenceStore, limit: Option<u64>) -> Self {
+        Self { state, refs, limit }
+    }
+
+    /// The consecutive failures that disable verification, when the ladder is on.
+    pub fn limit(&self) -> Option<u64> {
+        self.limit
+    }
+
     /// Refuses with 423 while the user is disabled, by the count or by the durable mark.
-    pub(super) async fn check_ladder(&self, user: &UserId, limit: u64) -> Result<(), ServiceError> {
+    pub async fn check(&self, user: &UserId, limit: u64) -> Result<(), ServiceError> {
         let (failures, mark) =
             tokio::join!(self.state.consecutive_failures(user), self.refs.mark(Mark::Disabled, user));
         let failures = failures?;
@@ -28,7 +45,7 @@ impl FaceAuth {
 
     /// Counts this decided attempt; at the top, the mark is written before the answer goes out.
     /// Returns the consecutive failures now.
-    pub(super) async fn climb_ladder(&self, user: &UserId, matched: bool, limit: u64) -> Result<u64, ServiceError> {
+    pub async fn climb(&self, user: &UserId, matched: bool, limit: u64) -> Result<u64, ServiceError> {
         let failures = self.state.record_verification(user, matched).await?;
         if failures >= limit {
             self.refs.set_mark(Mark::Disabled, user, &failures.to_string()).await?;
@@ -38,7 +55,7 @@ impl FaceAuth {
 
     /// Back to the bottom: the mark goes first, then the count (a crash between them leaves the
     /// count, which still refuses, rather than a mark nobody can see the reason for).
-    pub(super) async fn reset_ladder(&self, user: &UserId) -> Result<u64, ServiceError> {
+    pub async fn reset(&self, user: &UserId) -> Result<u64, ServiceError> {
         let (failures, mark) =
             tokio::join!(self.state.consecutive_failures(user), self.refs.mark(Mark::Disabled, user));
         let marked = mark?.and_then(|m| m.parse::<u64>().ok()).unwrap_or(0);

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::cache::{CachedReference, References};
 use super::error::ServiceError;
-use super::facade::FaceAuth;
+use super::faces::Faces;
 use super::timings::ms;
 use super::verify::Disclosure;
 use crate::domain::UserId;
@@ -27,7 +27,7 @@ pub(super) struct FaceMatch {
 /// `face` is faceauth's own).
 pub const AMR: &str = "face";
 
-impl FaceAuth {
+impl Faces {
     /// The best cosine similarity of `probe` over the user's references. With none (an unknown
     /// user), a backend is told `user_not_found`; a client key is answered exactly like a mismatch.
     pub(super) fn best_match(

@@ -11,5 +11,5 @@ mod party;
 
 pub use binding::{Answer as PasskeyAnswer, challenge};
 pub use error::PasskeyError;
-pub use flows::{PasskeyAuthority, PasskeyInfo, PasskeyProof, RegistrationOptions, asked};
+pub use flows::{PasskeyAuthority, PasskeyFactor, PasskeyInfo, PasskeyProof, RegistrationOptions, asked};
 pub use party::{PasskeySettings, REGISTRATION_TTL, RelyingParty};

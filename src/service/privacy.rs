@@ -104,7 +104,7 @@ impl FaceAuth {
             })
             .collect();
         let retention = self.retention_status(user, &references).await?;
-        let passkeys = self.passkeys_of(user).await?;
+        let passkeys = self.passkeys.passkeys_of(user).await?;
         Ok(UserRecord {
             passkeys,
             reference_ids: references.iter().map(|r| r.reference_id().to_string()).collect(),

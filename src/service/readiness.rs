@@ -89,7 +89,10 @@ impl FaceAuth {
     async fn run_checks(&self) -> ReadyChecks {
         let limit = Duration::from_secs(5);
         let (inference, storage, state) = tokio::join!(
-            tokio::time::timeout(limit, self.inference.analyze(self.readiness.probe_image.clone(), Purpose::Verify)),
+            tokio::time::timeout(
+                limit,
+                self.faces.inference.analyze(self.readiness.probe_image.clone(), Purpose::Verify)
+            ),
             tokio::time::timeout(limit, self.refs.probe()),
             tokio::time::timeout(limit, self.state.probe()),
         );

@@ -8,7 +8,7 @@ use crate::domain::UserId;
 use crate::store::{StoreError, StoredReference};
 
 use super::error::ServiceError;
-use super::facade::FaceAuth;
+use super::faces::Faces;
 use crate::face::Purpose;
 
 /// What a migration did to one user's references.
@@ -33,7 +33,7 @@ impl std::ops::AddAssign for MigrationReport {
     }
 }
 
-impl FaceAuth {
+impl Faces {
     /// Every user with references, for a migration to walk through.
     pub async fn users(&self) -> Result<Vec<UserId>, ServiceError> {
         Ok(self.refs.users().await?)

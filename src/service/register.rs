@@ -16,8 +16,8 @@ use crate::domain::UserId;
 use crate::face::decode::sniff_format;
 use crate::face::engine::ModelId;
 use crate::face::quality::Quality;
-use crate::face::{Analysis, DecodeError, Detection, Purpose};
-use crate::store::{FaceRecord, ModelStamp, NewReference, Placement};
+use crate::face::{DecodeError, Detection, Purpose};
+use crate::store::{FaceRecord, ModelStamp, Placement};
 
 /// A photo without a sidecar younger than this may belong to a register still in flight; older, it
 /// was left by one that died. Longer than the longest REQUEST_TIMEOUT_SECS the configuration allows.
@@ -68,17 +68,6 @@ impl From<&Detection> for FaceRecord {
 }
 
 impl FaceAuth {
-    /// What the store keeps of an analysed photo, stamped with the models that made it.
-    pub(super) fn new_reference(&self, analysis: &Analysis, consent: Option<&Consent>) -> NewReference {
-        NewReference {
-            consent: consent.map(Consent::record),
-            embedding: analysis.embedding.as_slice().to_vec(),
-            model: (&self.model.recognizer).into(),
-            detector: (&self.model.detector).into(),
-            face: (&analysis.face).into(),
-        }
-    }
-
     /// Stores the photo as a reference. A photo added to a user who already has references must
     /// match them (the template guard): otherwise whoever may register could add their own face to
     /// someone else's account. Only a replace, on a trusted caller's authority, skips it; it also
@@ -103,7 +92,7 @@ impl FaceAuth {
                 let generation = self.state.generation().await?;
                 let grant =
                     self.grants.check(token, user, &generation).map_err(ServiceError::InvalidEnrollmentToken)?;
-                if !self.not_revoked(user, grant.epoch.as_deref()).await? {
+                if !self.revocations.survives(user, grant.epoch.as_deref()).await? {
                     return Err(ServiceError::InvalidEnrollmentToken(GrantError::Revoked));
                 }
                 let claim = self.state.claim_under(&grant.id, grant.valid_for, &generation).await?;
@@ -111,7 +100,11 @@ impl FaceAuth {
             }
             Enrolment::Session(token) => {
                 let generation = self.state.generation().await?;
-                Ticket::Session(Box::new(self.hold_session(token, user, SessionPurpose::Enroll, &generation).await?))
+                Ticket::Session(Box::new(
+                    self.access
+                        .hold(token, user, SessionPurpose::Enroll, &generation, |s| self.liveness.admits(s))
+                        .await?,
+                ))
             }
             Enrolment::Trusted { .. } => Ticket::Trusted,
         };
@@ -154,11 +147,11 @@ impl FaceAuth {
         // cached) feed the guard. Both while inference runs.
         let guarded = placement == Placement::Add;
         let (analysis, listing, references) = tokio::join!(
-            self.inference.analyze(image.clone(), Purpose::Enroll),
+            self.faces.inference.analyze(image.clone(), Purpose::Enroll),
             self.refs.list_user(user, ORPHAN_AGE),
             async {
                 match guarded {
-                    true => self.load_references(user).await.map(Some),
+                    true => self.faces.load_references(user).await.map(Some),
                     false => Ok(None),
                 }
             },
@@ -167,15 +160,15 @@ impl FaceAuth {
         let storage_start = Instant::now();
         let listing = listing?;
         if let Some((references, _)) = references? {
-            self.guard(&references, &analysis.embedding)?;
+            self.faces.guard(&references, &analysis.embedding)?;
         }
         if guarded && listing.references >= self.max_references {
             return Err(ServiceError::TooManyReferences(listing.references));
         }
         if placement == Placement::ReplaceAll {
-            self.revoke_tokens(user).await?;
+            self.revocations.revoke(user).await?;
             // New references restore verification after the failure ladder disabled it.
-            self.reset_ladder(user).await?;
+            self.ladder.reset(user).await?;
         }
         // Write-ahead: the intent is durable before anything stored changes.
         let kind = if placement == Placement::ReplaceAll { "replace" } else { "register" };
@@ -183,9 +176,10 @@ impl FaceAuth {
         // Other instances learn of the change from the user's version, bumped before the write (no
         // stored change goes unnoticed) and after it (a load in between is not trusted either).
         self.state.bump_user_version(user).await?;
-        let saved = self.refs.save(user, image, content_type, self.new_reference(&analysis, consent), placement).await;
+        let saved =
+            self.refs.save(user, image, content_type, self.faces.new_reference(&analysis, consent), placement).await;
         // After the write is enough here: the cache's epoch check refuses any load that began before it.
-        self.cache.invalidate(user);
+        self.faces.cache.invalidate(user);
         let reference_id = saved?;
         self.state.bump_user_version(user).await?;
         if let Err(e) = self.refs.remove_orphans(&listing).await {

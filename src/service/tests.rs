@@ -202,7 +202,7 @@ async fn a_verify_whose_re_embedding_is_refused_caches_nothing_and_answers_overl
     let f = fixture().await;
     let err = f.service.verify(probe(&f, PROBE)).await.unwrap_err();
     assert!(matches!(err, ServiceError::Overloaded), "{err:?}");
-    assert!(f.service.cache.get(&f.alice, None).is_none(), "no partial reference set is cached");
+    assert!(f.service.faces.cache.get(&f.alice, None).is_none(), "no partial reference set is cached");
     assert_eq!(stored_model(&f), "old", "nothing was rewritten");
 
     // Once the queue has room, the same verify converts the reference and matches on it.
@@ -210,7 +210,7 @@ async fn a_verify_whose_re_embedding_is_refused_caches_nothing_and_answers_overl
     let v = f.service.verify(probe(&f, PROBE)).await.unwrap();
     assert!(v.verified && v.references_compared == 1);
     assert_eq!(stored_model(&f), "new");
-    assert!(f.service.cache.get(&f.alice, None).is_some(), "a complete set is cached");
+    assert!(f.service.faces.cache.get(&f.alice, None).is_some(), "a complete set is cached");
 }
 
 #[tokio::test]
@@ -224,17 +224,17 @@ async fn a_user_whose_references_cannot_be_converted_gets_references_outdated() 
     f.inference.refuse_stored.store(false, Ordering::SeqCst);
     let err = f.service.verify(probe(&f, PROBE)).await.unwrap_err();
     assert!(matches!(err, ServiceError::ReferencesOutdated), "{err:?}");
-    assert!(f.service.cache.get(&f.alice, None).is_none());
+    assert!(f.service.faces.cache.get(&f.alice, None).is_none());
 }
 
 #[tokio::test]
 async fn a_migration_converts_once_and_then_finds_everything_current() {
     let f = fixture().await;
     f.inference.refuse_stored.store(false, Ordering::SeqCst);
-    assert_eq!(f.service.users().await.unwrap(), vec![f.alice.clone()]);
-    let first = f.service.migrate_user(&f.alice).await.unwrap();
+    assert_eq!(f.service.faces.users().await.unwrap(), vec![f.alice.clone()]);
+    let first = f.service.faces.migrate_user(&f.alice).await.unwrap();
     assert_eq!(first, MigrationReport { reembedded: 1, current: 0, unusable: 0, sealed: 0 });
-    let again = f.service.migrate_user(&f.alice).await.unwrap();
+    let again = f.service.faces.migrate_user(&f.alice).await.unwrap();
     assert_eq!(again, MigrationReport { reembedded: 0, current: 1, unusable: 0, sealed: 0 });
 }
 
@@ -277,15 +277,15 @@ async fn a_session_is_spent_by_a_decided_attempt_and_its_outcome_carries_the_bin
     let f = fixture().await;
     f.inference.refuse_stored.store(false, Ordering::SeqCst);
     let s = session(&f, &f.alice, SessionPurpose::Verify).await;
-    assert_eq!(f.service.session(&s.id).await.unwrap().unwrap().status(), SessionStatus::Pending);
+    assert_eq!(f.service.access.session(&s.id).await.unwrap().unwrap().status(), SessionStatus::Pending);
     let v = f.service.verify(request(&f.alice, PROBE, Some(&s.token), Disclosure::PassFail)).await.unwrap();
     assert!(v.verified);
-    let claims = f.service.introspect(&v.token.unwrap().token, false).await.unwrap().unwrap();
+    let claims = f.service.access.introspect(&v.token.unwrap().token, false).await.unwrap().unwrap();
     assert_eq!(
         (claims.aud.as_str(), claims.nonce.as_deref(), claims.sid.as_deref()),
         ("bank", Some("n-1"), Some(s.id.as_str()))
     );
-    let record = f.service.session(&s.id).await.unwrap().unwrap();
+    let record = f.service.access.session(&s.id).await.unwrap().unwrap();
     assert_eq!(record.status(), SessionStatus::Completed);
     assert!(record.outcome.unwrap().verified);
     let again = f.service.verify(request(&f.alice, STORED, Some(&s.token), Disclosure::PassFail)).await.unwrap_err();

@@ -35,9 +35,11 @@ impl FaceAuth {
         let VerifyRequest { user, client, probe, challenge_id, session_token, passkey, disclosure } = request;
         let generation = self.state.generation().await?;
         let ticket = match session_token.as_deref() {
-            Some(token) => {
-                Ticket::Session(Box::new(self.hold_session(token, &user, SessionPurpose::Verify, &generation).await?))
-            }
+            Some(token) => Ticket::Session(Box::new(
+                self.access
+                    .hold(token, &user, SessionPurpose::Verify, &generation, |s| self.liveness.admits(s))
+                    .await?,
+            )),
             None => Ticket::Trusted,
         };
         let session = ticket.session();
@@ -45,13 +47,15 @@ impl FaceAuth {
         let assertion = passkeys::asked(session.is_some_and(|s| s.passkey), passkey)?;
         let captured = matches!(probe, Probe::Capture { .. });
         let session_plan = session.and_then(|s| s.plan.clone());
-        let plan = self.plan_to_answer(&user, captured, session_plan, challenge_id.as_deref(), &generation).await?;
+        let plan =
+            self.liveness.plan_to_answer(&user, captured, session_plan, challenge_id.as_deref(), &generation).await?;
         let attempt = self.open_attempt(&user, client, SessionPurpose::Verify, ticket).await?;
         let digests: Vec<String> = probe.photos().into_iter().map(|b| photo_digest(b)).collect();
         // The device first: a refused assertion decides the attempt without any inference.
         let (proof, refused) = match (assertion, session_token.as_deref()) {
             (Some(assertion), Some(token)) => {
-                match self.check_passkey(&user, token, &digests, probe.answer(), &assertion, &generation).await {
+                match self.passkeys.check_passkey(&user, token, &digests, probe.answer(), &assertion, &generation).await
+                {
                     Ok(proof) => (Some(proof), None),
                     Err(e) if e.decided_code().is_none() => return Err(e),
                     Err(e) => (None, Some(e)),
@@ -79,7 +83,7 @@ impl FaceAuth {
         let judged = photos_judged.then_some((digests.as_slice(), fingerprints.as_slice()));
         let mut result = attempt.remember(self, judged, result).await?;
         if plan.is_some() {
-            self.plan_answered(&user).await;
+            self.liveness.plan_answered(&user).await;
         }
         let spent = attempt.spend();
         if let Ok(v) = &mut result {
@@ -110,7 +114,7 @@ impl FaceAuth {
             passkey_id: passkey.map(|p| p.credential_id.clone()),
             generation: generation.to_string(),
         };
-        let (token, claims) = self.tokens.sign(user.as_str(), context);
+        let (token, claims) = self.access.tokens.sign(user.as_str(), context);
         IssuedToken { token, expires_at: claims.exp }
     }
 
@@ -128,14 +132,16 @@ impl FaceAuth {
         // Embedding the photos and fetching the references overlap: storage latency hides behind inference.
         let (analysed, references) = match probe {
             Probe::Photo(image) => {
-                let (analysis, references) =
-                    tokio::join!(self.inference.analyze(image, Purpose::Verify), self.load_references(user));
+                let (analysis, references) = tokio::join!(
+                    self.faces.inference.analyze(image, Purpose::Verify),
+                    self.faces.load_references(user)
+                );
                 let frame = analysis.map(CaptureFrame::from);
                 (frame.map(|a| (vec![a], Vec::new(), false)).map_err(ServiceError::from), references)
             }
             Probe::Capture { frames, times, light_declined, .. } => {
                 let (analysed, references) =
-                    tokio::join!(self.analyze_capture(frames, &times, plan), self.load_references(user));
+                    tokio::join!(self.liveness.analyze_capture(frames, &times, plan), self.faces.load_references(user));
                 (analysed.map(|a| (a, times, light_declined)), references)
             }
         };
@@ -156,7 +162,7 @@ impl FaceAuth {
         }
         let every: Vec<Fingerprint> =
             frames.iter().filter_map(|f| f.identity.as_ref()).map(|id| id.fingerprint).collect();
-        match self.content_seen(user, &every).await {
+        match self.replays.content_seen(user, &every).await {
             Ok(true) => return (Err(ServiceError::ReplayedImage), Vec::new()),
             Ok(false) => {}
             Err(e) => return (Err(e), Vec::new()),
@@ -165,9 +171,9 @@ impl FaceAuth {
         let judged = match plan {
             Some(plan) => {
                 let answer = CaptureAnswer { plan, frames: &frames, times: &times, digests, light_declined };
-                self.judge_capture(&answer, &embeddings).map(|v| (v.probe, v.liveness))
+                self.liveness.judge_capture(&answer, &embeddings).map(|v| (v.probe, v.liveness))
             }
-            None => self.photo_liveness(&frames[0]).map(|l| (0, l)),
+            None => self.liveness.photo_liveness(&frames[0]).map(|l| (0, l)),
         };
         let fingerprints = replay::sample_fingerprints(&frames, &times, plan, judged.as_ref().map_or(0, |j| j.0));
         let (probe, liveness) = match judged {
@@ -180,15 +186,15 @@ impl FaceAuth {
             return (Err(ServiceError::IdentityChanged { frame: probe + 1 }), fingerprints);
         };
         let match_start = Instant::now();
-        let face = match self.best_match(&references, &identity.embedding, disclosure) {
+        let face = match self.faces.best_match(&references, &identity.embedding, disclosure) {
             Ok(face) => face,
             Err(e) => return (Err(e), fingerprints),
         };
         let verification = Verification {
             verified: face.verified,
             similarity: face.similarity,
-            threshold: self.model.threshold,
-            threshold_fmr: self.threshold_fmr.clone(),
+            threshold: self.faces.model.threshold,
+            threshold_fmr: self.faces.threshold_fmr.clone(),
             reference_id: face.reference_id,
             references_compared: references.len(),
             face: analysis.face,

@@ -143,7 +143,7 @@ impl Application {
             }
         }
         let service = self.state.service.clone();
-        tokio::task::spawn_blocking(move || service.shutdown()).await.ok();
+        tokio::task::spawn_blocking(move || service.faces().shutdown()).await.ok();
         tracing::info!("stopped");
         Ok(())
     }

@@ -9,7 +9,7 @@
 //! it never lets an answer to one plan pass for another, since the plan travels in the signed token.
 
 use super::super::error::ServiceError;
-use super::super::facade::FaceAuth;
+use super::factor::LivenessFactor;
 use super::plan::Plan;
 use crate::domain::UserId;
 
@@ -17,12 +17,12 @@ fn pending_key(user: &UserId) -> String {
     format!("plan:{user}")
 }
 
-impl FaceAuth {
+impl LivenessFactor {
     /// The user's unanswered plan, or a new one kept as such for as long as a token carrying it
     /// can be presented (the longer of CHALLENGE_TTL_SECS and SESSION_TTL_SECS): two live tokens
     /// of one user never carry different plans.
     pub(in crate::service) async fn pending_plan(&self, user: &UserId) -> Result<Plan, ServiceError> {
-        let ttl = self.challenges.ttl().max(self.sessions.ttl());
+        let ttl = self.plan_ttl;
         let drawn = serde_json::to_string(&self.challenges.draw()).expect("a plan serialises");
         let kept = self.state.keep_record(&pending_key(user), &drawn, ttl).await?;
         match serde_json::from_str::<Plan>(&kept) {

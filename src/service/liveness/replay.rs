@@ -10,12 +10,14 @@
 //! state, and which frames of a capture are remembered) is the `impl FaceAuth` below. The look happens before the attempt is judged and again after its own
 //! fingerprints are stored (`service/verify.rs`), so two copies racing are both refused.
 
+use std::time::Duration;
+
 use super::super::error::ServiceError;
-use super::super::facade::FaceAuth;
 use super::plan::{Plan, STEP_MS};
 use crate::domain::UserId;
 use crate::face::fingerprint::Fingerprint;
 use crate::face::frame::CaptureFrame;
+use crate::state::SharedState;
 
 /// Two fingerprints are one capture when twice their hashes' Hamming distance plus their sketches'
 /// is at most this (hash 255 bits, counted twice: it tells copies from new photos better than the
@@ -50,7 +52,24 @@ pub fn same_capture(a: &Fingerprint, b: &Fingerprint) -> bool {
     2 * d.hash + d.sketch <= MAX_DISTANCE || 2 * d.mirrored + d.sketch <= MAX_MIRRORED
 }
 
-impl FaceAuth {
+/// The replay memory's bounds (REPLAY_WINDOW_SECS, and how many photos per user).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayMemory {
+    pub window: Duration,
+    pub per_user: usize,
+}
+
+/// The replay memory, in the shared state: what decided verifies presented, for REPLAY_WINDOW_SECS.
+pub struct Replays {
+    state: SharedState,
+    memory: Option<ReplayMemory>,
+}
+
+impl Replays {
+    pub fn new(state: SharedState, memory: Option<ReplayMemory>) -> Self {
+        Self { state, memory }
+    }
+
     /// Whether a fingerprint of this attempt matches one remembered for the user: the same capture
     /// presented again, re-encoded, cropped, mirrored or brightened.
     pub(in crate::service) async fn content_seen(
@@ -58,7 +77,7 @@ impl FaceAuth {
         user: &UserId,
         fingerprints: &[Fingerprint],
     ) -> Result<bool, ServiceError> {
-        if self.replay_memory.is_none() || fingerprints.is_empty() {
+        if self.memory.is_none() || fingerprints.is_empty() {
             return Ok(false);
         }
         Ok(seen_before(fingerprints, &self.state.remembered(user).await?))
@@ -71,7 +90,7 @@ impl FaceAuth {
         user: &UserId,
         own: &[Fingerprint],
     ) -> Result<bool, ServiceError> {
-        if self.replay_memory.is_none() || own.is_empty() {
+        if self.memory.is_none() || own.is_empty() {
             return Ok(false);
         }
         let ours: Vec<String> = own.iter().map(remembered_as).collect();
@@ -88,7 +107,7 @@ impl FaceAuth {
         digests: &[String],
         remember: bool,
     ) -> Result<bool, ServiceError> {
-        let Some(memory) = self.replay_memory else { return Ok(false) };
+        let Some(memory) = self.memory else { return Ok(false) };
         let remember = remember.then_some((memory.window, memory.per_user));
         Ok(self.state.photos_seen(user, digests, remember).await?)
     }

@@ -2,6 +2,8 @@
 //! face + passkey session carries, the assertion a verify checks, and what a user's listing and
 //! export show of the credentials.
 
+use std::sync::Arc;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
@@ -14,8 +16,10 @@ use super::error::PasskeyError;
 use super::party::{REGISTRATION_TTL, RelyingParty, StoredPasskey};
 use crate::domain::UserId;
 use crate::service::error::ServiceError;
-use crate::service::facade::FaceAuth;
-use crate::service::sessions::{SessionError, SessionPurpose};
+use crate::service::revocation::Revocations;
+use crate::service::sessions::{SessionError, SessionPurpose, Sessions};
+use crate::state::SharedState;
+use crate::store::ReferenceStore;
 
 const STORED_VERSION: u32 = 1;
 /// How long the shared state holds a passkey's last counter: long past any race between two
@@ -116,14 +120,34 @@ impl StoredPasskey {
     }
 }
 
-impl FaceAuth {
+/// The passkey factor: the relying party (PASSKEY_RP_ID; absent when passkeys are off), the
+/// credentials in the bucket, registrations and counters in the shared state.
+pub struct PasskeyFactor {
+    party: Option<RelyingParty>,
+    refs: ReferenceStore,
+    state: SharedState,
+    sessions: Arc<Sessions>,
+    revocations: Revocations,
+}
+
+impl PasskeyFactor {
+    pub fn new(
+        party: Option<RelyingParty>,
+        refs: ReferenceStore,
+        state: SharedState,
+        sessions: Arc<Sessions>,
+        revocations: Revocations,
+    ) -> Self {
+        Self { party, refs, state, sessions, revocations }
+    }
+
     fn relying_party(&self) -> Result<&RelyingParty, ServiceError> {
-        self.passkeys.as_ref().ok_or(PasskeyError::NotConfigured.into())
+        self.party.as_ref().ok_or(PasskeyError::NotConfigured.into())
     }
 
     /// Whether passkeys are configured here.
     pub fn passkeys_enabled(&self) -> bool {
-        self.passkeys.is_some()
+        self.party.is_some()
     }
 
     async fn stored_passkeys(&self, user: &UserId) -> Result<Vec<StoredPasskey>, ServiceError> {
@@ -160,7 +184,7 @@ impl FaceAuth {
         let generation = self.state.generation().await?;
         let PasskeyAuthority::Session(token) = authority else { return Ok(None) };
         let session = self.sessions.check(token, user, SessionPurpose::Enroll, &generation)?;
-        if !self.not_revoked(user, session.epoch.as_deref()).await? {
+        if !self.revocations.survives(user, session.epoch.as_deref()).await? {
             return Err(SessionError::Revoked.into());
         }
         Ok(Some(session.id))
@@ -179,7 +203,7 @@ impl FaceAuth {
         if self.refs.load(user).await?.is_empty() {
             return Err(ServiceError::UserNotFound);
         }
-        let (existing, mark) = tokio::join!(self.stored_passkeys(user), self.revocation_mark(user));
+        let (existing, mark) = tokio::join!(self.stored_passkeys(user), self.revocations.mark(user));
         let keys: Vec<Passkey> = existing?.into_iter().map(|p| p.passkey).collect();
         let (options, state) = rp.start_registration(user.as_str(), &keys)?;
         let registration_id = uuid::Uuid::new_v4().simple().to_string();
@@ -217,7 +241,7 @@ impl FaceAuth {
             let slot = format!("passkey-enrol:{session_id}");
             self.state.claim(&slot, REGISTRATION_TTL).await?.ok_or(PasskeyError::RegistrationUnknown)?.spend();
         }
-        if self.revocation_mark(user).await? != started.mark {
+        if self.revocations.mark(user).await? != started.mark {
             return Err(PasskeyError::RegistrationUnknown.into());
         }
         let passkey = rp.finish_registration(&started.state, &credential)?;
@@ -230,7 +254,7 @@ impl FaceAuth {
             last_used_at: None,
         };
         self.save_passkey(user, &stored).await?;
-        if self.revocation_mark(user).await? != started.mark {
+        if self.revocations.mark(user).await? != started.mark {
             self.refs.delete_passkey(user, &stored.name()).await?;
             return Err(PasskeyError::RegistrationUnknown.into());
         }

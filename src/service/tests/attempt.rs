@@ -33,7 +33,11 @@ fn outcome(result: &Result<Done, ServiceError>) -> SessionOutcome {
 
 async fn held(f: &Fixture, token: &str) -> Result<Ticket, ServiceError> {
     let generation = f.service.state.generation().await?;
-    let held = f.service.hold_session(token, &f.alice, SessionPurpose::Verify, &generation).await?;
+    let held = f
+        .service
+        .access
+        .hold(token, &f.alice, SessionPurpose::Verify, &generation, |s| f.service.liveness.admits(s))
+        .await?;
     Ok(Ticket::Session(Box::new(held)))
 }
 
@@ -71,7 +75,7 @@ async fn a_spent_session_is_not_held_again_and_its_outcome_is_recorded() {
     let closed = spent.close(&f.service, Ok(Done { succeeded: false, left: None }), outcome).await.unwrap();
     assert_eq!(closed, Done { succeeded: false, left: Some(4) }, "a mismatch is told the tries left");
     assert!(matches!(held(&f, &s.token).await, Err(ServiceError::Session(SessionError::Used))));
-    let record = f.service.session(&s.id).await.unwrap().unwrap();
+    let record = f.service.access.session(&s.id).await.unwrap().unwrap();
     assert_eq!(record.status(), SessionStatus::Completed);
     assert!(!record.outcome.unwrap().verified);
 }

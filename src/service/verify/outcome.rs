@@ -3,7 +3,8 @@
 
 use super::super::attempt::Decided;
 use super::super::error::ServiceError;
-use super::super::facade::{IssuedToken, ThresholdFmr};
+use super::super::facade::IssuedToken;
+use super::super::faces::ThresholdFmr;
 use super::super::liveness::Liveness;
 use super::super::matching;
 use super::super::passkeys::PasskeyProof;
