@@ -21,18 +21,19 @@ mod privacy;
 mod readiness;
 mod reembed;
 mod register;
+mod retention;
 mod revocation;
 mod sessions;
 mod ticket;
 mod timings;
 mod verify;
 
-pub use access::Access;
+pub use access::{Access, IssuedToken};
 pub use cache::{CachedReference, EmbeddingCache, References};
 pub use challenges::{Axis, Challenge, ChallengeError, Challenges, Step};
 pub use error::ServiceError;
 pub use export::ExportStream;
-pub use facade::{FaceAuth, IssuedToken, Parts};
+pub use facade::{FaceAuth, Parts};
 pub use faces::{Faces, ThresholdFmr};
 pub use grants::{EnrollmentGrants, Grant, GrantError, ValidGrant};
 pub use inference::Inference;
@@ -44,7 +45,7 @@ pub use passkeys::{
     PasskeyAuthority, PasskeyError, PasskeyInfo, PasskeyProof, PasskeySettings, RegistrationOptions, RelyingParty,
 };
 pub use privacy::{Consent, ReferenceConsent, Retention, RetentionReport, RetentionStatus, UserRecord};
-pub use readiness::{Check, ReadyChecks};
+pub use readiness::{Check, Readiness, ReadyChecks};
 pub use reembed::MigrationReport;
 pub use register::{Enrolment, Registration};
 pub use sessions::{

@@ -133,7 +133,7 @@ pub async fn health() -> Json<HealthResponse> {
     responses((status = 200, description = "Ready", body = ReadyResponse), (status = 503, description = "Not ready", body = ReadyResponse))
 )]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<ReadyResponse>) {
-    let checks = state.service.readiness().await;
+    let checks = state.service.readiness().check().await;
     let ok = checks.ready();
     let body = ReadyResponse {
         status: if ok { "ready" } else { "not_ready" },

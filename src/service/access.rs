@@ -18,7 +18,7 @@ use super::sessions::{
 use crate::domain::UserId;
 use crate::state::{Claim, SharedState};
 use crate::token::now;
-use crate::token::result::{ResultClaims, ResultSigner};
+use crate::token::result::{ResultClaims, ResultContext, ResultSigner};
 
 fn session_key(id: &str) -> String {
     format!("session:{id}")
@@ -35,6 +35,14 @@ impl HeldSession {
         self.claim.spend();
         self.session
     }
+}
+
+/// A verification token for the caller's backend.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: u64,
 }
 
 /// Sessions and results: issued, held, recorded, introspected; and the keys that verify results.
@@ -108,6 +116,28 @@ impl Access {
         if let Err(e) = self.put_session(&session.id, &record).await {
             tracing::warn!(error = %crate::telemetry::chain(&e), session_id = %session.id, "session outcome not recorded");
         }
+    }
+
+    /// The result a relying party verifies with the published key: bound to the session's
+    /// audience and nonce, naming what the factors proved (`amr`) and the state's generation.
+    pub(super) fn sign_result(
+        &self,
+        user: &UserId,
+        session: Option<&ValidSession>,
+        amr: Vec<&'static str>,
+        passkey_id: Option<String>,
+        generation: &str,
+    ) -> IssuedToken {
+        let context = ResultContext {
+            audience: session.and_then(|s| s.audience.clone()),
+            nonce: session.and_then(|s| s.nonce.clone()),
+            session_id: session.map(|s| s.id.clone()),
+            amr,
+            passkey_id,
+            generation: generation.to_string(),
+        };
+        let (token, claims) = self.tokens.sign(user.as_str(), context);
+        IssuedToken { token, expires_at: claims.exp }
     }
 
     /// RFC 7662 for verification results: the claims of a token that is valid now, or `None`.

@@ -178,7 +178,7 @@ impl Spent {
     ) -> Result<T, ServiceError> {
         let succeeded = result.as_ref().is_ok_and(Decided::succeeded);
         if succeeded {
-            service.record_use(&self.user);
+            service.retention.record_use(&self.user);
         }
         let mut left = self.lockout.as_ref().and_then(state::Attempt::left_if_failed).map(u64::from);
         if let Some(limit) = self.ladder {

@@ -16,7 +16,8 @@ use super::liveness::replay::{ReplayMemory, Replays};
 use super::liveness::{LivenessFactor, LivenessPolicy};
 use super::passkeys::{PasskeyFactor, RelyingParty};
 use super::privacy::Retention;
-use super::readiness;
+use super::readiness::Readiness;
+use super::retention::RetentionSchedule;
 use super::revocation::Revocations;
 use super::sessions::Sessions;
 use crate::audit::AuditTrail;
@@ -25,14 +26,6 @@ use crate::face::engine::ModelInfo;
 use crate::state::SharedState;
 use crate::store::ReferenceStore;
 use crate::token::result::ResultSigner;
-
-/// A verification token for the caller's backend.
-#[derive(Debug, Clone)]
-pub struct IssuedToken {
-    pub token: String,
-    /// Unix seconds.
-    pub expires_at: u64,
-}
 
 /// The recognizer and detector in use, and the threshold verify applies.
 pub struct FaceAuth {
@@ -46,7 +39,7 @@ pub struct FaceAuth {
     /// The replay memory: photos and captures of decided verifies.
     pub(super) replays: Replays,
     pub(super) consent_required: bool,
-    pub(super) retention: Option<Retention>,
+    pub(super) retention: RetentionSchedule,
     pub(super) max_references: usize,
     pub(super) state: SharedState,
     pub(super) grants: EnrollmentGrants,
@@ -56,7 +49,7 @@ pub struct FaceAuth {
     pub(super) audit: AuditTrail,
     /// The passkey factor.
     pub(super) passkeys: PasskeyFactor,
-    pub(super) readiness: readiness::ReadinessCache,
+    pub(super) readiness: Readiness,
 }
 
 /// What a [`FaceAuth`] is built from.
@@ -100,6 +93,13 @@ impl FaceAuth {
             parts.inference.clone(),
             parts.sessions.ttl(),
         );
+        let readiness = Readiness::new(
+            parts.inference.clone(),
+            parts.refs.clone(),
+            parts.state.clone(),
+            parts.audit.clone(),
+            Duration::from_secs(5),
+        );
         let faces = Faces::new(
             parts.inference,
             parts.refs.clone(),
@@ -116,7 +116,9 @@ impl FaceAuth {
             sessions.clone(),
             revocations.clone(),
         );
+        let retention = RetentionSchedule::new(parts.refs.clone(), parts.state.clone(), parts.retention);
         Self {
+            retention,
             access: Access::new(parts.state.clone(), sessions, parts.tokens, revocations.clone()),
             passkeys,
             ladder: Ladder::new(parts.state.clone(), parts.refs.clone(), parts.disable_after),
@@ -126,13 +128,12 @@ impl FaceAuth {
             refs: parts.refs,
             replays: Replays::new(parts.state.clone(), parts.replay_memory),
             consent_required: parts.consent_required,
-            retention: parts.retention,
             max_references: parts.max_references,
             state: parts.state,
             grants: parts.grants,
             replay_guard: parts.replay_guard,
             audit: parts.audit,
-            readiness: readiness::ReadinessCache::new(Duration::from_secs(5)),
+            readiness,
         }
     }
 
@@ -144,6 +145,11 @@ impl FaceAuth {
     /// The liveness factor: challenges for a client, what a session may ask.
     pub fn liveness(&self) -> &LivenessFactor {
         &self.liveness
+    }
+
+    /// Whether this instance can serve: inference, storage, shared state, audit (`/ready`).
+    pub fn readiness(&self) -> &Readiness {
+        &self.readiness
     }
 
     /// The passkey factor: registrations, and what a user's listing shows of the credentials.

@@ -86,10 +86,6 @@ pub struct RetentionReport {
     pub objects_removed: usize,
 }
 
-fn rfc3339_secs(text: &str) -> Option<u64> {
-    OffsetDateTime::parse(text, &Rfc3339).ok().map(|t| t.unix_timestamp().max(0) as u64)
-}
-
 impl FaceAuth {
     /// The user's references, consent records and retention status.
     pub async fn user_record(&self, user: &UserId) -> Result<UserRecord, ServiceError> {
@@ -103,7 +99,7 @@ impl FaceAuth {
                 r.consent().map(|c| ReferenceConsent { reference_id: r.reference_id().into(), consent: c.clone() })
             })
             .collect();
-        let retention = self.retention_status(user, &references).await?;
+        let retention = self.retention.status(user, &references).await?;
         let passkeys = self.passkeys.passkeys_of(user).await?;
         Ok(UserRecord {
             passkeys,
@@ -111,35 +107,6 @@ impl FaceAuth {
             consents,
             retention,
         })
-    }
-
-    async fn retention_status(
-        &self,
-        user: &UserId,
-        references: &[crate::store::StoredReference],
-    ) -> Result<RetentionStatus, ServiceError> {
-        let enrolled = references.iter().filter_map(|r| rfc3339_secs(r.created_at())).max().unwrap_or(0);
-        let last_used = self.refs.last_used(user).await?.unwrap_or(0).max(enrolled);
-        Ok(RetentionStatus { last_used, delete_after: self.retention.map(|r| last_used + r.period.as_secs()) })
-    }
-
-    /// Notes a successful verification or enrolment for the retention schedule, at most once per
-    /// `touch_every` per user (a single-use claim in the shared state keeps the instances from all
-    /// writing). In the background: a verify does not wait for it, and a failure only delays the
-    /// record to the next use.
-    pub(super) fn record_use(&self, user: &UserId) {
-        let Some(retention) = self.retention else { return };
-        let (state, refs, user) = (self.state.clone(), self.refs.clone(), user.clone());
-        tokio::spawn(async move {
-            match state.claim(&format!("used:{user}"), retention.touch_every).await {
-                Ok(Some(claim)) => match refs.record_use(&user, now()).await {
-                    Ok(()) => claim.spend(),
-                    Err(e) => tracing::warn!(error = %e, "last use not recorded; the next use retries"),
-                },
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %crate::telemetry::chain(&e), "last use not recorded"),
-            }
-        });
     }
 
     /// Deletes every user unused for RETENTION_PERIOD (a dry run only lists them). Each user is
@@ -151,12 +118,12 @@ impl FaceAuth {
         dry_run: bool,
         mut each: impl FnMut(&UserId, bool),
     ) -> Result<RetentionReport, ServiceError> {
-        let Some(retention) = self.retention else { return Ok(RetentionReport::default()) };
+        let Some(retention) = self.retention.policy() else { return Ok(RetentionReport::default()) };
         let mut report = RetentionReport::default();
         for user in self.refs.users().await? {
             report.examined += 1;
             let references = self.refs.load(&user).await?;
-            let status = self.retention_status(&user, &references).await?;
+            let status = self.retention.status(&user, &references).await?;
             // Whole seconds on both sides: a user is expired once the period has fully run.
             let expired = now().saturating_sub(status.last_used) >= retention.period.as_secs();
             each(&user, expired);

@@ -1,15 +1,17 @@
 //! Readiness: a real inference and a storage round trip succeed now. Cached briefly, so a load
 //! balancer polling `/ready` costs little.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::facade::FaceAuth;
-use crate::audit::AuditStatus;
+use super::inference::Inference;
+use crate::audit::{AuditStatus, AuditTrail};
 use crate::face::policy::Rejection;
 use crate::face::{FaceError, PoolError, Purpose};
+use crate::state::SharedState;
+use crate::store::ReferenceStore;
 
 /// One self-test's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,20 +48,31 @@ impl ReadyChecks {
     }
 }
 
-pub(super) struct ReadinessCache {
+/// The checks and their last answer: what `/ready` reports, cached briefly.
+pub struct Readiness {
+    inference: Arc<dyn Inference>,
+    refs: ReferenceStore,
+    state: SharedState,
+    audit: AuditTrail,
     last: Mutex<Option<(Instant, ReadyChecks)>>,
     ttl: Duration,
     /// A blank image: the pipeline must decode, detect and answer "no face" for it.
     probe_image: Bytes,
 }
 
-impl ReadinessCache {
-    pub(super) fn new(ttl: Duration) -> Self {
+impl Readiness {
+    pub(super) fn new(
+        inference: Arc<dyn Inference>,
+        refs: ReferenceStore,
+        state: SharedState,
+        audit: AuditTrail,
+        ttl: Duration,
+    ) -> Self {
         let mut png = Vec::new();
         image::RgbImage::from_pixel(64, 64, image::Rgb([128, 128, 128]))
             .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
             .expect("encoding a small PNG in memory cannot fail");
-        Self { last: Mutex::new(None), ttl, probe_image: Bytes::from(png) }
+        Self { inference, refs, state, audit, last: Mutex::new(None), ttl, probe_image: Bytes::from(png) }
     }
 
     fn cached(&self) -> Option<ReadyChecks> {
@@ -70,16 +83,14 @@ impl ReadinessCache {
     fn store(&self, checks: ReadyChecks) {
         *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), checks));
     }
-}
 
-impl FaceAuth {
     /// Models loaded and answering, storage reachable (write/read/delete probe).
-    pub async fn readiness(&self) -> ReadyChecks {
-        let checks = match self.readiness.cached() {
+    pub async fn check(&self) -> ReadyChecks {
+        let checks = match self.cached() {
             Some(checks) => checks,
             None => {
                 let checks = self.run_checks().await;
-                self.readiness.store(checks.clone());
+                self.store(checks.clone());
                 checks
             }
         };
@@ -89,10 +100,7 @@ impl FaceAuth {
     async fn run_checks(&self) -> ReadyChecks {
         let limit = Duration::from_secs(5);
         let (inference, storage, state) = tokio::join!(
-            tokio::time::timeout(
-                limit,
-                self.faces.inference.analyze(self.readiness.probe_image.clone(), Purpose::Verify)
-            ),
+            tokio::time::timeout(limit, self.inference.analyze(self.probe_image.clone(), Purpose::Verify)),
             tokio::time::timeout(limit, self.refs.probe()),
             tokio::time::timeout(limit, self.state.probe()),
         );

@@ -12,18 +12,17 @@ pub use request::{Disclosure, Probe, VerifyRequest};
 
 use super::attempt::{Ticket, decides};
 use super::error::ServiceError;
-use super::facade::{FaceAuth, IssuedToken};
+use super::facade::FaceAuth;
 use super::liveness::plan::Plan;
-use super::liveness::{CaptureAnswer, Liveness, replay};
-use super::passkeys::{self, PasskeyProof};
-use super::sessions::{SessionPurpose, ValidSession};
+use super::liveness::{CaptureAnswer, replay};
+use super::passkeys;
+use super::sessions::SessionPurpose;
 use super::timings::{Timings, ms};
 use crate::domain::UserId;
 use crate::face::fingerprint::Fingerprint;
 use crate::face::frame::CaptureFrame;
 use crate::face::{Embedding, Purpose};
 use crate::store::photo_digest;
-use crate::token::result::ResultContext;
 
 impl FaceAuth {
     /// Refuses at once, before any inference, while this client (or everyone) is locked out of the
@@ -89,33 +88,17 @@ impl FaceAuth {
         if let Ok(v) = &mut result {
             v.session_id = spent.session().map(|s| s.id.clone());
             if v.verified {
-                v.token = Some(self.sign_result(&user, spent.session(), &v.liveness, proof.as_ref(), &generation));
+                v.token = Some(self.access.sign_result(
+                    &user,
+                    spent.session(),
+                    amr(&v.liveness, proof.as_ref()),
+                    proof.as_ref().map(|p| p.credential_id.clone()),
+                    &generation,
+                ));
                 v.passkey = proof.clone();
             }
         }
         spent.close(self, result, |result| outcome(result, proof.as_ref())).await
-    }
-
-    /// The result a relying party verifies with the published key.
-    fn sign_result(
-        &self,
-        user: &UserId,
-        session: Option<&ValidSession>,
-        liveness: &Liveness,
-        passkey: Option<&PasskeyProof>,
-        generation: &str,
-    ) -> IssuedToken {
-        let amr = amr(liveness, passkey);
-        let context = ResultContext {
-            audience: session.and_then(|s| s.audience.clone()),
-            nonce: session.and_then(|s| s.nonce.clone()),
-            session_id: session.map(|s| s.id.clone()),
-            amr,
-            passkey_id: passkey.map(|p| p.credential_id.clone()),
-            generation: generation.to_string(),
-        };
-        let (token, claims) = self.access.tokens.sign(user.as_str(), context);
-        IssuedToken { token, expires_at: claims.exp }
     }
 
     /// The decision on one attempt, and the fingerprints to remember of it (the photo, or a sample of

@@ -1,9 +1,9 @@
 //! What a decided verify leaves behind: what it proved (`amr`) and what a backend reads of it
 //! (the session's outcome).
 
+use super::super::access::IssuedToken;
 use super::super::attempt::Decided;
 use super::super::error::ServiceError;
-use super::super::facade::IssuedToken;
 use super::super::faces::ThresholdFmr;
 use super::super::liveness::Liveness;
 use super::super::matching;
