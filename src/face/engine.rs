@@ -4,23 +4,27 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use image::RgbImage;
-use serde::Serialize;
 
 use super::align::norm_crop;
-use super::catalogue::LoadedModel;
 use super::decode::{DecodeError, Decoded, Scans, decode_reduced, decode_rgb};
-use super::detect::{Detection, Detector, DetectorSettings};
+use super::detect::{Detection, Detector};
 use super::embed::{Embedding, Lane, Recognizer};
 use super::fingerprint::Fingerprint;
 use super::frame::{CaptureFrame, FrameWork, Identity, StageTimings};
 use super::light::LightSample;
-use super::liveness::{AntiSpoof, LivenessScore};
+use super::liveness::AntiSpoof;
 use super::policy::{FacePolicy, Purpose, Rejection};
-use super::profile::ModelProfile;
-use super::profile::OperatingPoint;
 use super::quality::{Quality, measure};
 use super::resolution::{DETAIL_SCALE, PRECISE_FACE, PipelineMode, detail_side, passes, refine_region};
 use super::runtime::{InferenceError, ModelError};
+
+mod analysis;
+mod loaded;
+mod spec;
+
+pub use analysis::Analysis;
+pub use loaded::{ModelId, ModelInfo};
+pub use spec::EngineSpec;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FaceError {
@@ -31,108 +35,6 @@ pub enum FaceError {
     /// The model failed on a valid image: a server fault, not the client's.
     #[error(transparent)]
     Inference(#[from] InferenceError),
-}
-
-/// A model file as loaded: the name users configure and the digest that pins its behaviour.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ModelId {
-    pub name: String,
-    pub sha256: String,
-}
-
-/// What was loaded, shared by every worker and reported by the API.
-#[derive(Debug, Clone, Serialize)]
-pub struct ModelInfo {
-    pub detector: ModelId,
-    pub recognizer: ModelId,
-    pub profile: ModelProfile,
-    pub threshold: f32,
-    /// The profile's operating point the threshold came from (MATCH_FMR); `None` when
-    /// MATCH_THRESHOLD set it.
-    pub operating_point: Option<&'static OperatingPoint>,
-    /// MODEL_PACK.
-    pub pack: &'static str,
-    /// Every model file loaded, with its licence.
-    pub models: Vec<LoadedModel>,
-}
-
-impl ModelInfo {
-    /// Whether every loaded model's licence permits commercial use (an unknown one does not).
-    pub fn commercial_use(&self) -> bool {
-        self.models.iter().all(|m| m.card.commercial_use)
-    }
-
-    /// The pack's published per-group report, when its own detector and recognizer are loaded
-    /// (another file changes every rate).
-    pub fn fairness(&self) -> Option<super::pack::FairnessReport> {
-        let file = |stage| self.models.iter().find(|m| m.stage == stage).map(|m| m.file.as_str()).unwrap_or_default();
-        let pack = super::pack::Pack::by_name(self.pack)?;
-        let own = file(super::catalogue::Stage::Detector) == pack.detector
-            && file(super::catalogue::Stage::Recognizer) == pack.recognizer;
-        own.then_some(pack.fairness).flatten()
-    }
-}
-
-/// Everything a worker needs to build its own engine.
-#[derive(Debug, Clone)]
-pub struct EngineSpec {
-    pub detector_path: PathBuf,
-    /// The FaceMesh file, used when the detector is BlazeFace.
-    pub landmark_path: PathBuf,
-    pub recognizer_path: PathBuf,
-    pub profile: ModelProfile,
-    pub detector: DetectorSettings,
-    pub policy: FacePolicy,
-    pub max_pixels: u64,
-    pub intra_threads: usize,
-    /// MiniFASNet files for passive liveness; empty: not scored.
-    pub liveness: Vec<PathBuf>,
-    pub mode: PipelineMode,
-}
-
-impl EngineSpec {
-    /// The service's defaults around three files and a profile: default detector settings and face
-    /// policy, MAX_IMAGE_PIXELS' 40 MP, one intra-op thread, no passive liveness, the adaptive
-    /// pipeline. For tools and tests that need an engine without a configuration.
-    pub fn with_defaults(detector: PathBuf, landmarks: PathBuf, recognizer: PathBuf, profile: ModelProfile) -> Self {
-        Self {
-            detector_path: detector,
-            landmark_path: landmarks,
-            recognizer_path: recognizer,
-            profile,
-            detector: DetectorSettings::default(),
-            policy: FacePolicy::default(),
-            max_pixels: 40_000_000,
-            intra_threads: 1,
-            liveness: Vec::new(),
-            mode: PipelineMode::Adaptive,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Analysis {
-    pub embedding: Embedding,
-    pub face: Detection,
-    pub width: u32,
-    pub height: u32,
-    pub timings: StageTimings,
-    /// Passive liveness of the subject, when the engine has the models and the photo is a probe.
-    pub liveness: Option<LivenessScore>,
-    /// The subject's capture quality (refused below the policy at enrolment).
-    pub quality: Quality,
-    /// The aligned face's perceptual hash and the embedding's sketch: the replay memory's key.
-    pub fingerprint: Fingerprint,
-    /// The light on the face and around it (the light challenge); `None` when the face fills the frame.
-    pub light: Option<LightSample>,
-}
-
-impl From<Analysis> for CaptureFrame {
-    /// A single photo is a capture of one identified frame.
-    fn from(a: Analysis) -> Self {
-        let identity = Identity { embedding: a.embedding, fingerprint: a.fingerprint, liveness: a.liveness };
-        Self { face: a.face, quality: a.quality, light: a.light, identity: Some(identity), timings: a.timings }
-    }
 }
 
 /// The subject found, in the photo's pixels and in the decoded image's.

@@ -8,8 +8,10 @@ mod binding;
 mod error;
 mod flows;
 mod party;
+mod values;
 
 pub use binding::{Answer as PasskeyAnswer, challenge};
 pub use error::PasskeyError;
-pub use flows::{PasskeyAuthority, PasskeyFactor, PasskeyInfo, PasskeyProof, RegistrationOptions, asked};
+pub use flows::PasskeyFactor;
 pub use party::{PasskeySettings, REGISTRATION_TTL, RelyingParty};
+pub use values::{PasskeyAuthority, PasskeyInfo, PasskeyProof, RegistrationOptions, asked};
