@@ -34,7 +34,8 @@ impl FrameWork {
     }
 
     /// Its cost in located frames, about: on one thread, a 640×360 frame of the recording is
-    /// located in 9.2 ms, the recognizer adds 21 and MiniFASNet 7 (docs/performance.md).
+    /// located in 9.2 ms, the recognizer adds 21 and MiniFASNet 7 (docs/performance.md). The pool
+    /// takes a capture's costliest frames first, so its workers finish together.
     pub fn cost(self) -> usize {
         match self {
             FrameWork::Locate => 1,

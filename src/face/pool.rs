@@ -31,7 +31,7 @@ pub enum PoolError {
 type Reply<T> = oneshot::Sender<Vec<Result<T, FaceError>>>;
 type Answer<T> = oneshot::Receiver<Vec<Result<T, FaceError>>>;
 
-/// One photo, or a run of a capture's frames that one worker analyses in order.
+/// One photo, or a worker's share of a capture's frames.
 struct Job {
     bytes: Vec<Bytes>,
     work: Work,
@@ -43,18 +43,74 @@ enum Work {
         purpose: Purpose,
         reply: Reply<Analysis>,
     },
-    /// Frames of a capture, each with what it is run through.
-    Frames {
-        needs: Vec<FrameWork>,
-        reply: Reply<CaptureFrame>,
-    },
+    /// A capture's frames, shared by every worker that picks up one of its jobs.
+    Frames(Arc<Capture<CaptureFrame>>),
+}
+
+/// A capture's frames being analysed: each worker holding one of its jobs takes the next frame
+/// not yet taken, the costliest first (identified and scored frames before located ones), until
+/// none is left; the worker that finishes the last frame sends every answer, in frame order. So
+/// the workers finish together whatever each frame really costs, where runs split in advance by
+/// an estimate of the cost left one worker idle while the other finished its run.
+struct Capture<T> {
+    frames: Vec<Bytes>,
+    needs: Vec<FrameWork>,
+    /// Frame numbers in the order they are taken.
+    order: Vec<usize>,
+    next: AtomicUsize,
+    answers: Mutex<Vec<Option<Result<T, FaceError>>>>,
+    left: AtomicUsize,
+    reply: Mutex<Option<Reply<T>>>,
+}
+
+impl<T> Capture<T> {
+    fn new(frames: Vec<Bytes>, needs: Vec<FrameWork>, reply: Reply<T>) -> Self {
+        let mut order: Vec<usize> = (0..frames.len()).collect();
+        // Stable: frames of one cost keep their order.
+        order.sort_by_key(|&i| std::cmp::Reverse(needs[i].cost()));
+        let n = frames.len();
+        Self {
+            frames,
+            needs,
+            order,
+            next: AtomicUsize::new(0),
+            answers: Mutex::new((0..n).map(|_| None).collect()),
+            left: AtomicUsize::new(n),
+            reply: Mutex::new(Some(reply)),
+        }
+    }
+
+    fn caller_gone(&self) -> bool {
+        self.reply.lock().unwrap_or_else(|e| e.into_inner()).as_ref().is_none_or(|r| r.is_closed())
+    }
+
+    /// Analyses frames until none is left to take, or the caller is gone (its request timed out or
+    /// was dropped: the rest are not decoded for nobody).
+    fn share(&self, mut analyse: impl FnMut(&Bytes, FrameWork) -> Result<T, FaceError>) {
+        loop {
+            if self.caller_gone() {
+                return;
+            }
+            let Some(&i) = self.order.get(self.next.fetch_add(1, Ordering::Relaxed)) else { return };
+            let answer = guarded(|| analyse(&self.frames[i], self.needs[i]));
+            self.answers.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(answer);
+            if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+                let answers = std::mem::take(&mut *self.answers.lock().unwrap_or_else(|e| e.into_inner()));
+                if let Some(reply) = self.reply.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                    // Every frame was answered: the last one to finish holds them all.
+                    let _ = reply.send(answers.into_iter().flatten().collect());
+                }
+                return;
+            }
+        }
+    }
 }
 
 impl Work {
     fn caller_gone(&self) -> bool {
         match self {
             Work::Photos { reply, .. } => reply.is_closed(),
-            Work::Frames { reply, .. } => reply.is_closed(),
+            Work::Frames(capture) => capture.caller_gone(),
         }
     }
 }
@@ -110,30 +166,28 @@ impl InferencePool {
         Ok(results.pop().ok_or(PoolError::Stopped)??)
     }
 
-    /// A capture's frames, in order, `needs[i]` saying what frame i is run through: split into one
-    /// run per worker, so a burst of fifty frames takes as many queue places as there are workers
-    /// (not fifty, which would overflow the queue that protects latency) and every worker shares
-    /// the work. The runs are balanced by cost, as identified frames cost several located ones.
+    /// A capture's frames, in order, `needs[i]` saying what frame i is run through: one job per
+    /// worker (at most one per frame), so a burst of fifty frames takes as many queue places as
+    /// there are workers (not fifty, which would overflow the queue that protects latency), and
+    /// the workers that pick them up share the frames as they go ([`Capture`]).
     pub async fn analyze_frames(
         &self,
         frames: Vec<Bytes>,
         needs: Vec<FrameWork>,
     ) -> Result<Vec<Result<CaptureFrame, PoolError>>, PoolError> {
-        let runs = balanced_runs(&needs, self.size.max(1));
-        let mut answers = Vec::new();
-        let mut frames = frames.into_iter();
-        let mut needs = needs.into_iter();
-        for len in runs {
-            let (reply, answer) = oneshot::channel();
-            let work = Work::Frames { needs: needs.by_ref().take(len).collect(), reply };
-            self.submit(frames.by_ref().take(len).collect(), work)?;
-            answers.push(answer);
+        if frames.is_empty() {
+            return Ok(Vec::new());
         }
-        let mut out = Vec::new();
-        for answer in answers {
-            out.extend(await_all(answer).await?);
+        let jobs = self.size.max(1).min(frames.len());
+        let (reply, answer) = oneshot::channel();
+        let capture = Arc::new(Capture::new(frames, needs, reply));
+        for _ in 0..jobs {
+            self.submit(Vec::new(), Work::Frames(capture.clone()))?;
         }
-        Ok(out)
+        // The jobs hold the capture now: when the pool stops before they finish, dropping them
+        // drops the reply, and the caller hears `Stopped`.
+        drop(capture);
+        await_all(answer).await
     }
 
     fn submit(&self, bytes: Vec<Bytes>, work: Work) -> Result<(), PoolError> {
@@ -165,30 +219,6 @@ async fn await_all<T>(answer: Answer<T>) -> Result<Vec<Result<T, PoolError>>, Po
     Ok(answer.await.map_err(|_| PoolError::Stopped)?.into_iter().map(|r| r.map_err(PoolError::from)).collect())
 }
 
-/// Lengths of consecutive runs, one per worker at most, each of about the same cost (the recognizer
-/// and MiniFASNet are most of a frame's cost: [`FrameWork::cost`]).
-fn balanced_runs(needs: &[FrameWork], workers: usize) -> Vec<usize> {
-    if needs.is_empty() {
-        return Vec::new();
-    }
-    let workers = workers.min(needs.len());
-    let total: usize = needs.iter().map(|w| w.cost()).sum();
-    let mut runs = Vec::with_capacity(workers);
-    let (mut len, mut spent, mut done) = (0, 0, 0);
-    for need in needs {
-        len += 1;
-        spent += need.cost();
-        if runs.len() + 1 < workers && spent * workers >= total * (runs.len() + 1) {
-            runs.push(len);
-            done += len;
-            len = 0;
-        }
-    }
-    runs.push(needs.len() - done);
-    runs.retain(|&n| n > 0);
-    runs
-}
-
 impl Drop for InferencePool {
     fn drop(&mut self) {
         self.shutdown();
@@ -213,18 +243,7 @@ fn work(mut engine: FaceEngine, receiver: Arc<Mutex<Receiver<Job>>>, queued: Arc
             Work::Photos { purpose, reply } => {
                 let _ = reply.send(bytes.iter().map(|b| guarded(|| engine.analyze(b, purpose))).collect());
             }
-            Work::Frames { needs, reply } => {
-                let mut result = Vec::with_capacity(bytes.len());
-                for (b, need) in bytes.iter().zip(needs) {
-                    // The caller gave up mid-run (its request timed out or was dropped): the rest
-                    // of its frames are not decoded for nobody.
-                    if reply.is_closed() {
-                        break;
-                    }
-                    result.push(guarded(|| engine.analyze_frame(b, need)));
-                }
-                let _ = reply.send(result);
-            }
+            Work::Frames(capture) => capture.share(|bytes, need| engine.analyze_frame(bytes, need)),
         }
     }
 }
@@ -237,27 +256,72 @@ fn guarded<T>(run: impl FnOnce() -> Result<T, FaceError>) -> Result<T, FaceError
 
 #[cfg(test)]
 mod tests {
-    use super::balanced_runs;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use bytes::Bytes;
+    use tokio::sync::oneshot;
+
+    use super::Capture;
     use crate::face::frame::FrameWork;
 
-    #[test]
-    fn runs_cover_every_frame_in_order_and_share_the_cost() {
-        let needs: Vec<FrameWork> = (0..78)
+    fn needs() -> Vec<FrameWork> {
+        (0..78)
             .map(|i| match i {
                 _ if i % 12 == 0 => FrameWork::Score,
                 _ if i % 4 == 0 || i < 10 => FrameWork::Identify,
                 _ => FrameWork::Locate,
             })
+            .collect()
+    }
+
+    #[test]
+    fn the_costliest_frames_are_taken_first_in_frame_order_within_a_cost() {
+        let (reply, _answer) = oneshot::channel::<Vec<Result<usize, _>>>();
+        let capture = Capture::new(vec![Bytes::new(); 78], needs(), reply);
+        let costs: Vec<usize> = capture.order.iter().map(|&i| capture.needs[i].cost()).collect();
+        assert!(costs.windows(2).all(|w| w[0] >= w[1]), "{costs:?}");
+        let scored: Vec<usize> =
+            capture.order.iter().copied().filter(|&i| capture.needs[i] == FrameWork::Score).collect();
+        assert!(scored.windows(2).all(|w| w[0] < w[1]) && scored[0] == 0, "{scored:?}");
+        assert_eq!(capture.order.len(), 78);
+    }
+
+    #[test]
+    fn workers_sharing_a_capture_answer_every_frame_once_in_frame_order() {
+        let (reply, answer) = oneshot::channel();
+        let frames: Vec<Bytes> = (0..78u8).map(|i| Bytes::from(vec![i])).collect();
+        let capture = Arc::new(Capture::new(frames, needs(), reply));
+        let runs = Arc::new(AtomicUsize::new(0));
+        let workers: Vec<_> = (0..3)
+            .map(|_| {
+                let (capture, runs) = (capture.clone(), runs.clone());
+                std::thread::spawn(move || {
+                    capture.share(|bytes, _| {
+                        runs.fetch_add(1, Ordering::Relaxed);
+                        Ok(usize::from(bytes[0]))
+                    })
+                })
+            })
             .collect();
-        let runs = balanced_runs(&needs, 2);
-        assert_eq!(runs.iter().sum::<usize>(), 78);
-        assert_eq!(runs.len(), 2);
-        // Shared by cost, within a frame either side.
-        let cost = |frames: &[FrameWork]| frames.iter().map(|w| w.cost()).sum::<usize>();
-        let (first, second) = (cost(&needs[..runs[0]]), cost(&needs[runs[0]..]));
-        assert!(first.abs_diff(second) <= 10, "{first} against {second}");
-        assert_eq!(balanced_runs(&[FrameWork::Score], 4), vec![1]);
-        assert!(balanced_runs(&[], 2).is_empty());
-        assert_eq!(balanced_runs(&[FrameWork::Locate; 5], 8).iter().sum::<usize>(), 5);
+        for worker in workers {
+            worker.join().unwrap();
+        }
+        let answers: Vec<usize> = answer.blocking_recv().unwrap().into_iter().map(Result::unwrap).collect();
+        assert_eq!(answers, (0..78).collect::<Vec<_>>());
+        assert_eq!(runs.load(Ordering::Relaxed), 78, "each frame analysed once");
+    }
+
+    #[test]
+    fn a_caller_that_is_gone_stops_the_work() {
+        let (reply, answer) = oneshot::channel::<Vec<Result<usize, _>>>();
+        let capture = Capture::new(vec![Bytes::new(); 10], vec![FrameWork::Locate; 10], reply);
+        drop(answer);
+        let mut runs = 0;
+        capture.share(|_, _| {
+            runs += 1;
+            Ok(0)
+        });
+        assert_eq!(runs, 0);
     }
 }
