@@ -27,7 +27,9 @@ use crate::state::SharedState;
 use crate::store::ReferenceStore;
 use crate::token::result::ResultSigner;
 
-/// The recognizer and detector in use, and the threshold verify applies.
+/// The service every route calls: the components that own each factor's and each concern's state
+/// (faces, liveness, passkeys, access, the ladder, replays, retention, readiness), and the use cases
+/// that span them (register, verify, delete, export, the user's record, the retention sweep).
 pub struct FaceAuth {
     /// The face factor: inference, models, references.
     pub(super) faces: Faces,
